@@ -1,0 +1,264 @@
+//! Compute kernels: a pipeline cache keyed by (shader, entry, defines, overrides), with
+//! explicit bind-group layouts and compilation inside an error scope.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::error::{Error, Result};
+use crate::gpu::context::GpuContext;
+use crate::gpu::preprocess::preprocess;
+
+/// How a kernel sees one binding (all bindings live in group 0, in order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Binding {
+    /// `var<uniform>`.
+    Uniform,
+    /// `var<storage, read>`.
+    StorageRead,
+    /// `var<storage, read_write>`.
+    Storage,
+}
+
+impl Binding {
+    fn ty(self) -> wgpu::BindingType {
+        let buffer = |ty| wgpu::BindingType::Buffer {
+            ty,
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        };
+        match self {
+            Self::Uniform => buffer(wgpu::BufferBindingType::Uniform),
+            Self::StorageRead => buffer(wgpu::BufferBindingType::Storage { read_only: true }),
+            Self::Storage => buffer(wgpu::BufferBindingType::Storage { read_only: false }),
+        }
+    }
+}
+
+/// Everything that identifies a kernel variant.
+#[derive(Clone, Debug)]
+pub struct KernelDesc<'a> {
+    /// Shader name: path under `shaders/` without `.wgsl`.
+    pub shader: &'a str,
+    /// Entry point (house style: `main`).
+    pub entry: &'a str,
+    /// Preprocessor names set for `#ifdef`.
+    pub defines: &'a [&'a str],
+    /// Values of WGSL `override` constants.
+    pub overrides: &'a [(&'a str, f64)],
+    /// The bindings of group 0, in binding order.
+    pub bindings: &'a [Binding],
+}
+
+impl<'a> KernelDesc<'a> {
+    /// A kernel of `shader` with entry `main` and the given bindings.
+    pub fn new(shader: &'a str, bindings: &'a [Binding]) -> Self {
+        Self {
+            shader,
+            entry: "main",
+            defines: &[],
+            overrides: &[],
+            bindings,
+        }
+    }
+
+    /// Sets `#ifdef` names.
+    pub fn defines(mut self, defines: &'a [&'a str]) -> Self {
+        self.defines = defines;
+        self
+    }
+
+    /// Sets `override` constants.
+    pub fn overrides(mut self, overrides: &'a [(&'a str, f64)]) -> Self {
+        self.overrides = overrides;
+        self
+    }
+
+    fn key(&self) -> KernelKey {
+        let mut defines: Vec<String> = self.defines.iter().map(|d| d.to_string()).collect();
+        defines.sort();
+        defines.dedup();
+        let mut overrides: Vec<(String, u64)> = self
+            .overrides
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_bits()))
+            .collect();
+        overrides.sort();
+        KernelKey {
+            shader: self.shader.to_string(),
+            entry: self.entry.to_string(),
+            defines,
+            overrides,
+            bindings: self.bindings.to_vec(),
+        }
+    }
+
+    fn label(&self) -> String {
+        let mut label = format!("morphogen.{}", self.shader.replace('/', "."));
+        for d in self.defines {
+            label.push_str(&format!("+{d}"));
+        }
+        label
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct KernelKey {
+    shader: String,
+    entry: String,
+    defines: Vec<String>,
+    overrides: Vec<(String, u64)>,
+    bindings: Vec<Binding>,
+}
+
+/// A compiled compute pipeline with its bind-group layout.
+#[derive(Debug)]
+pub struct Kernel {
+    pipeline: wgpu::ComputePipeline,
+    layout: wgpu::BindGroupLayout,
+    bindings: Vec<Binding>,
+    label: String,
+}
+
+/// Pipelines already built on a context.
+#[derive(Default)]
+pub(crate) struct KernelCache {
+    kernels: Mutex<HashMap<KernelKey, Arc<Kernel>>>,
+}
+
+fn pop_scope(scope: wgpu::ErrorScopeGuard) -> Option<wgpu::Error> {
+    pollster::block_on(scope.pop())
+}
+
+impl GpuContext {
+    /// The kernel `desc` describes, compiled on first use and cached afterwards.
+    pub fn kernel(&self, desc: &KernelDesc<'_>) -> Result<Arc<Kernel>> {
+        let key = desc.key();
+        if let Some(kernel) = self
+            .inner
+            .kernels
+            .kernels
+            .lock()
+            .ok()
+            .and_then(|k| k.get(&key).cloned())
+        {
+            return Ok(kernel);
+        }
+        let kernel = Arc::new(self.build_kernel(desc)?);
+        if let Ok(mut kernels) = self.inner.kernels.kernels.lock() {
+            kernels.insert(key, Arc::clone(&kernel));
+        }
+        Ok(kernel)
+    }
+
+    fn build_kernel(&self, desc: &KernelDesc<'_>) -> Result<Kernel> {
+        let source = preprocess(desc.shader, desc.defines)?;
+        let label = desc.label();
+        let device = self.device();
+        let shader_error = |message: String| Error::Shader {
+            shader: desc.shader.to_string(),
+            entry: desc.entry.to_string(),
+            message,
+        };
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(&label),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        });
+        if let Some(error) = pop_scope(scope) {
+            return Err(shader_error(error.to_string()));
+        }
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = desc
+            .bindings
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupLayoutEntry {
+                binding: i as u32,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: b.ty(),
+                count: None,
+            })
+            .collect();
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some(&label),
+            entries: &entries,
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(&label),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(&label),
+            layout: Some(&pipeline_layout),
+            module: &module,
+            entry_point: Some(desc.entry),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants: desc.overrides,
+                // Kernels initialise the workgroup memory they read.
+                zero_initialize_workgroup_memory: false,
+            },
+            cache: None,
+        });
+        if let Some(error) = pop_scope(scope) {
+            return Err(shader_error(error.to_string()));
+        }
+        Ok(Kernel {
+            pipeline,
+            layout,
+            bindings: desc.bindings.to_vec(),
+            label,
+        })
+    }
+}
+
+impl Kernel {
+    /// Binds resources to this kernel's bindings, in order.
+    pub fn bind(
+        &self,
+        ctx: &GpuContext,
+        resources: &[wgpu::BindingResource<'_>],
+    ) -> Result<wgpu::BindGroup> {
+        if resources.len() != self.bindings.len() {
+            return Err(Error::Gpu {
+                context: format!("binding {}", self.label),
+                message: format!(
+                    "the kernel has {} bindings but {} resources were given",
+                    self.bindings.len(),
+                    resources.len()
+                ),
+            });
+        }
+        let entries: Vec<wgpu::BindGroupEntry<'_>> = resources
+            .iter()
+            .enumerate()
+            .map(|(i, r)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: r.clone(),
+            })
+            .collect();
+        let scope = ctx.device().push_error_scope(wgpu::ErrorFilter::Validation);
+        let group = ctx.device().create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(&self.label),
+            layout: &self.layout,
+            entries: &entries,
+        });
+        if let Some(error) = pop_scope(scope) {
+            return Err(Error::Gpu {
+                context: format!("binding {}", self.label),
+                message: error.to_string(),
+            });
+        }
+        Ok(group)
+    }
+
+    /// The compute pipeline.
+    pub fn pipeline(&self) -> &wgpu::ComputePipeline {
+        &self.pipeline
+    }
+
+    /// The debug label (`morphogen.<shader path>+<defines>`).
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+}

@@ -1,0 +1,23 @@
+//! The GPU runtime the engines share: a context on a chosen adapter, typed resident
+//! buffers from a pool, a kernel cache over the embedded WGSL, recording of many dispatches
+//! per submit, readback, timing, reductions and random streams.
+
+pub mod buffer;
+pub mod context;
+pub mod kernels;
+pub mod peaks;
+mod pool;
+pub mod preprocess;
+pub mod random;
+pub mod record;
+pub mod reduce;
+pub mod timing;
+
+pub use buffer::{BufferKind, GpuBuffer, Pending};
+pub use context::{list_adapters, AdapterReport, ContextOptions, GpuContext, ADAPTER_ENV};
+pub use kernels::{Binding, Kernel, KernelDesc};
+pub use peaks::{measure_peaks, AdapterPeaks};
+pub use random::{record_fill, Draw};
+pub use record::{Grid, Recorder, Submitted};
+pub use reduce::{record_reduce, reduce, reduce_cpu, reduce_rows, ReduceOp};
+pub use timing::{measure, Samples, Timing};

@@ -1,0 +1,155 @@
+//! Timing GPU work: timestamp queries where the device has them, the wall clock otherwise.
+
+use std::time::{Duration, Instant};
+
+use crate::error::Result;
+use crate::gpu::buffer::{BufferKind, GpuBuffer, Pending};
+use crate::gpu::context::GpuContext;
+use crate::gpu::record::Recorder;
+
+/// How long a submission took.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Timing {
+    /// From submit until the host saw the work finish (includes submission latency).
+    pub wall: Duration,
+    /// Between timestamps written at the start and end of the recording, when the device
+    /// supports timestamp queries.
+    pub gpu: Option<Duration>,
+}
+
+impl Timing {
+    /// The GPU time when measured, else the wall time.
+    pub fn best(&self) -> Duration {
+        self.gpu.unwrap_or(self.wall)
+    }
+
+    /// Which clock [`Timing::best`] read.
+    pub fn source(&self) -> &'static str {
+        if self.gpu.is_some() {
+            "gpu timestamps"
+        } else {
+            "wall clock"
+        }
+    }
+}
+
+/// Two timestamps around a recording.
+pub(crate) struct GpuTimer {
+    queries: Option<(wgpu::QuerySet, GpuBuffer<u64>)>,
+}
+
+impl GpuTimer {
+    pub(crate) fn new(ctx: &GpuContext) -> Result<Self> {
+        if !ctx.has_timestamps() {
+            return Ok(Self { queries: None });
+        }
+        let set = ctx.device().create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("morphogen.timer"),
+            ty: wgpu::QueryType::Timestamp,
+            count: 2,
+        });
+        let (resolve, _) =
+            GpuBuffer::<u64>::allocate(ctx, 2, BufferKind::QueryResolve, "morphogen.timer")?;
+        Ok(Self {
+            queries: Some((set, resolve)),
+        })
+    }
+
+    fn mark(&self, encoder: &mut wgpu::CommandEncoder, begin: bool) {
+        if let Some((set, _)) = &self.queries {
+            // An empty pass carries the timestamp: writes inside encoders are an extra feature.
+            let index = Some(if begin { 0 } else { 1 });
+            encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("morphogen.timer"),
+                timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                    query_set: set,
+                    beginning_of_pass_write_index: if begin { index } else { None },
+                    end_of_pass_write_index: if begin { None } else { index },
+                }),
+            });
+        }
+    }
+
+    pub(crate) fn begin(&mut self, encoder: &mut wgpu::CommandEncoder) {
+        self.mark(encoder, true);
+    }
+
+    pub(crate) fn end(&mut self, encoder: &mut wgpu::CommandEncoder) {
+        self.mark(encoder, false);
+    }
+
+    /// Records resolving the timestamps; `None` without timestamp support.
+    pub(crate) fn read(
+        &self,
+        ctx: &GpuContext,
+        encoder: &mut wgpu::CommandEncoder,
+    ) -> Result<Option<Pending<u64>>> {
+        let Some((set, resolve)) = &self.queries else {
+            return Ok(None);
+        };
+        encoder.resolve_query_set(set, 0..2, resolve.raw(), 0);
+        Pending::record(ctx, encoder, resolve).map(Some)
+    }
+
+    pub(crate) fn elapsed(ctx: &GpuContext, stamps: &[u64]) -> Option<Duration> {
+        let (&start, &end) = (stamps.first()?, stamps.get(1)?);
+        if end <= start {
+            return None;
+        }
+        let period = f64::from(ctx.queue().get_timestamp_period());
+        Some(Duration::from_secs_f64(
+            (end - start) as f64 * period * 1e-9,
+        ))
+    }
+}
+
+/// Repeated timings of one piece of recorded work.
+#[derive(Clone, Debug)]
+pub struct Samples {
+    /// Each timed repetition, in order.
+    pub times: Vec<Duration>,
+    /// The clock used.
+    pub source: &'static str,
+}
+
+impl Samples {
+    /// The median time.
+    pub fn median(&self) -> Duration {
+        let mut sorted = self.times.clone();
+        sorted.sort();
+        sorted.get(sorted.len() / 2).copied().unwrap_or_default()
+    }
+
+    /// The fastest time.
+    pub fn min(&self) -> Duration {
+        self.times.iter().min().copied().unwrap_or_default()
+    }
+}
+
+/// Runs `record` `warmup` times untimed, then `reps` times timed, one submission each.
+/// Keeps repeating (up to `reps * 4`) while the total time is under `min_total`.
+pub fn measure(
+    ctx: &GpuContext,
+    label: &str,
+    warmup: usize,
+    reps: usize,
+    min_total: Duration,
+    mut record: impl FnMut(&mut Recorder<'_>) -> Result<()>,
+) -> Result<Samples> {
+    for _ in 0..warmup {
+        let mut rec = ctx.recorder(label);
+        record(&mut rec)?;
+        rec.submit()?.wait(ctx)?;
+    }
+    let mut times = Vec::new();
+    let mut source = "wall clock";
+    let start = Instant::now();
+    while times.len() < reps || (start.elapsed() < min_total && times.len() < reps * 4) {
+        let mut rec = ctx.timed_recorder(label)?;
+        record(&mut rec)?;
+        let timing = rec.submit()?.wait(ctx)?;
+        source = timing.source();
+        times.push(timing.best());
+    }
+    Ok(Samples { times, source })
+}

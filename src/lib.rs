@@ -1,0 +1,23 @@
+//! morphogen: a GPU compute engine on WebGPU for entropic optimal transport, learned flows
+//! and the Biomaker CA cellular automaton, sharing one runtime that keeps data resident on
+//! the GPU.
+//!
+//! The runtime ([`gpu`]) runs on any Vulkan, Metal or DX12 adapter, or on the CPU through a
+//! software Vulkan driver (Mesa's lavapipe).
+//!
+//! ```no_run
+//! use morphogen::gpu::{self, GpuBuffer, GpuContext, ReduceOp};
+//!
+//! let ctx = GpuContext::new()?;
+//! let values = GpuBuffer::from_slice(&ctx, &[1.0f32, 2.0, 3.0], "values")?;
+//! let lse = gpu::reduce(&ctx, &values, ReduceOp::LogSumExp)?;
+//! assert!((lse - 3.4076).abs() < 1e-3);
+//! # Ok::<(), morphogen::Error>(())
+//! ```
+
+pub mod error;
+pub mod gpu;
+pub mod rng;
+
+pub use error::{Error, Result};
+pub use wgpu;

@@ -1,0 +1,118 @@
+//! Every WGSL file, after preprocessing, parses and validates with naga (no GPU needed).
+//!
+//! A kernel lists the define sets it is built with in `//! variants:` lines: groups
+//! separated by spaces, alternatives by `|`, an empty alternative meaning "unset"; every
+//! combination is validated.
+
+use morphogen::gpu::preprocess::{preprocess, shader_names, shader_source, validate_wgsl};
+
+fn variants(source: &str) -> Vec<Vec<String>> {
+    let mut sets: Vec<Vec<String>> = vec![vec![]];
+    for line in source.lines() {
+        let Some(spec) = line.trim().strip_prefix("//! variants:") else {
+            continue;
+        };
+        for group in spec.split_whitespace() {
+            let alternatives: Vec<&str> = group.split('|').collect();
+            sets = sets
+                .iter()
+                .flat_map(|set| {
+                    alternatives.iter().map(move |alt| {
+                        let mut next = set.clone();
+                        if !alt.is_empty() {
+                            next.push(alt.to_string());
+                        }
+                        next
+                    })
+                })
+                .collect();
+        }
+    }
+    sets
+}
+
+fn is_kernel(name: &str) -> bool {
+    !name.starts_with("common/")
+}
+
+#[test]
+fn every_kernel_variant_parses_and_validates() {
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for name in shader_names().filter(|n| is_kernel(n)) {
+        let source = shader_source(name).unwrap();
+        for defines in variants(source) {
+            let defs: Vec<&str> = defines.iter().map(String::as_str).collect();
+            let result =
+                preprocess(name, &defs).and_then(|wgsl| validate_wgsl(name, &wgsl).map(|_| ()));
+            if let Err(e) = result {
+                failures.push(format!("{name} {defs:?}:\n{e}"));
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} variants fail:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(checked >= 12, "only {checked} variants found");
+}
+
+#[test]
+fn every_kernel_has_an_entry_point_main() {
+    for name in shader_names().filter(|n| is_kernel(n)) {
+        let source = shader_source(name).unwrap();
+        let defs = variants(source).remove(0);
+        let defs: Vec<&str> = defs.iter().map(String::as_str).collect();
+        let module = validate_wgsl(name, &preprocess(name, &defs).unwrap()).unwrap();
+        let entries: Vec<&str> = module
+            .entry_points
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        assert_eq!(
+            entries,
+            ["main"],
+            "{name}: one kernel per file, entry point `main`"
+        );
+    }
+}
+
+#[test]
+fn every_shared_snippet_is_imported_by_some_kernel() {
+    let kernels: Vec<String> = shader_names()
+        .filter(|n| is_kernel(n))
+        .map(|n| {
+            let source = shader_source(n).unwrap();
+            let defs = variants(source).concat();
+            let defs: Vec<&str> = defs.iter().map(String::as_str).collect();
+            preprocess(n, &defs).unwrap_or_default()
+        })
+        .collect();
+    for snippet in shader_names().filter(|n| n.starts_with("common/")) {
+        let first_fn = shader_source(snippet)
+            .unwrap()
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("fn ")
+                    .map(|rest| rest.split('(').next().unwrap_or("").to_string())
+            })
+            .unwrap_or_else(|| panic!("{snippet} defines no function"));
+        assert!(
+            kernels
+                .iter()
+                .any(|k| k.contains(&format!("fn {first_fn}("))),
+            "{snippet} is not imported by any kernel, so no test validates it"
+        );
+    }
+}
+
+#[test]
+fn a_broken_shader_is_an_error_not_a_panic() {
+    let err = validate_wgsl("broken", "fn main( { }")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("broken"), "{err}");
+}
