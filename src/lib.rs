@@ -18,6 +18,7 @@
 pub mod error;
 pub mod gpu;
 pub mod rng;
+pub mod transport;
 
 pub use error::{Error, Result};
 pub use wgpu;

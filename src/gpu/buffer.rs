@@ -112,6 +112,12 @@ impl<T: Pod> GpuBuffer<T> {
         Self::from_slice_as(ctx, std::slice::from_ref(value), BufferKind::Uniform, label)
     }
 
+    /// A uniform buffer holding `data` (e.g. one 256-byte block per dispatch, bound with
+    /// dynamic offsets).
+    pub fn uniform_slice(ctx: &GpuContext, data: &[T], label: &str) -> Result<Self> {
+        Self::from_slice_as(ctx, data, BufferKind::Uniform, label)
+    }
+
     fn from_slice_as(ctx: &GpuContext, data: &[T], kind: BufferKind, label: &str) -> Result<Self> {
         let (buffer, _) = Self::allocate(ctx, data.len(), kind, label)?;
         buffer.write(ctx, data)?;

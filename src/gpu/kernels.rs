@@ -13,6 +13,9 @@ use crate::gpu::preprocess::preprocess;
 pub enum Binding {
     /// `var<uniform>`.
     Uniform,
+    /// `var<uniform>` bound with a dynamic offset: one buffer holds a block per dispatch
+    /// (256-byte blocks), chosen by [`crate::gpu::Recorder::dispatch_at`].
+    UniformDynamic,
     /// `var<storage, read>`.
     StorageRead,
     /// `var<storage, read_write>`.
@@ -28,6 +31,11 @@ impl Binding {
         };
         match self {
             Self::Uniform => buffer(wgpu::BufferBindingType::Uniform),
+            Self::UniformDynamic => wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: true,
+                min_binding_size: None,
+            },
             Self::StorageRead => buffer(wgpu::BufferBindingType::Storage { read_only: true }),
             Self::Storage => buffer(wgpu::BufferBindingType::Storage { read_only: false }),
         }

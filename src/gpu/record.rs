@@ -91,6 +91,18 @@ impl GpuContext {
 impl<'a> Recorder<'a> {
     /// Records one dispatch of `kernel` with `bind_group`.
     pub fn dispatch(&mut self, kernel: &Kernel, bind_group: &wgpu::BindGroup, grid: Grid) {
+        self.dispatch_at(kernel, bind_group, &[], grid);
+    }
+
+    /// Records one dispatch with the dynamic offsets (in bytes, multiples of 256) of the
+    /// kernel's [`crate::gpu::Binding::UniformDynamic`] bindings, in binding order.
+    pub fn dispatch_at(
+        &mut self,
+        kernel: &Kernel,
+        bind_group: &wgpu::BindGroup,
+        offsets: &[u32],
+        grid: Grid,
+    ) {
         let mut pass = self
             .encoder
             .begin_compute_pass(&wgpu::ComputePassDescriptor {
@@ -98,7 +110,7 @@ impl<'a> Recorder<'a> {
                 timestamp_writes: None,
             });
         pass.set_pipeline(kernel.pipeline());
-        pass.set_bind_group(0, bind_group, &[]);
+        pass.set_bind_group(0, bind_group, offsets);
         let [x, y, z] = grid.groups;
         pass.dispatch_workgroups(x, y, z);
         self.dispatches += 1;

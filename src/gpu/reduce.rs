@@ -53,11 +53,37 @@ pub fn record_reduce(
     row_len: usize,
     op: ReduceOp,
 ) -> Result<GpuBuffer<f32>> {
-    let ctx = rec.context();
     if rows.checked_mul(row_len) != Some(input.len()) {
         return Err(Error::invalid(format!(
             "reduction of {rows} rows of {row_len} values over a buffer of {}",
             input.len()
+        )));
+    }
+    record_reduce_at(rec, input, 0, rows, row_len, op)
+}
+
+/// [`record_reduce`] over the `rows * row_len` values of `input` that start at element
+/// `start` (`4 * start` must be a multiple of the device's storage offset alignment).
+pub fn record_reduce_at(
+    rec: &mut Recorder<'_>,
+    input: &GpuBuffer<f32>,
+    start: usize,
+    rows: usize,
+    row_len: usize,
+    op: ReduceOp,
+) -> Result<GpuBuffer<f32>> {
+    let ctx = rec.context();
+    let count = rows.checked_mul(row_len).unwrap_or(usize::MAX);
+    if start.checked_add(count).is_none_or(|end| end > input.len()) {
+        return Err(Error::invalid(format!(
+            "reduction of {rows} rows of {row_len} values from element {start} of a buffer of {}",
+            input.len()
+        )));
+    }
+    let align = ctx.limits().min_storage_buffer_offset_alignment as usize;
+    if (4 * start) % align != 0 {
+        return Err(Error::invalid(format!(
+            "a reduction must start on a {align}-byte boundary (element {start} does not)"
         )));
     }
     let too_big = |what: &str, bytes: u64| Error::LimitExceeded {
@@ -67,8 +93,8 @@ pub fn record_reduce(
         limit_name: "max_storage_buffer_binding_size",
         hint: "reduce the input in chunks that each fit one binding",
     };
-    if input.byte_size() > ctx.max_binding_bytes() {
-        return Err(too_big("a reduction input", input.byte_size()));
+    if 4 * count as u64 > ctx.max_binding_bytes() {
+        return Err(too_big("a reduction input", 4 * count as u64));
     }
     let rows_u32 =
         u32::try_from(rows).map_err(|_| too_big("a reduction's row count", rows as u64))?;
@@ -109,7 +135,7 @@ pub fn record_reduce(
         let grid = Grid::folded(total_groups, max_dim, 1);
         let src = match &partials {
             Some(p) => p.binding(),
-            None => input.binding(),
+            None => input.binding_range(start, count),
         };
         if last {
             let out = GpuBuffer::<f32>::scratch(ctx, rows, "morphogen.reduce.out")?;

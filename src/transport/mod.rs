@@ -1,0 +1,51 @@
+//! Entropic optimal transport by log-domain Sinkhorn on the GPU.
+//!
+//! Costs between point clouds are computed on the fly inside the kernels, so problems of
+//! any size run without an n × m matrix. Balanced, unbalanced and semi-relaxed problems,
+//! two entropic conventions, ε-scaling, over-relaxation and batches of problems.
+//!
+//! ```no_run
+//! use morphogen::gpu::GpuContext;
+//! use morphogen::transport::{self, PointCloud, Problem, SinkhornConfig};
+//!
+//! let ctx = GpuContext::new()?;
+//! let x = PointCloud::new(vec![0.0, 0.0, 1.0, 0.0, 0.0, 1.0], 2)?;
+//! let y = PointCloud::new(vec![0.1, 0.1, 1.1, 0.2], 2)?;
+//! let solution = transport::solve(&ctx, &Problem::new(x, y)?, &SinkhornConfig::default().eps(0.01))?;
+//! println!("OT_eps = {}, converged: {}", solution.reg_ot_cost, solution.converged);
+//! # Ok::<(), morphogen::Error>(())
+//! ```
+
+mod config;
+mod problem;
+pub mod reference;
+mod schedule;
+mod solution;
+mod solver;
+mod workspace;
+
+pub use config::{Convention, Epsilon, Marginal, SinkhornConfig};
+pub use problem::{Cost, PointCloud, Problem};
+pub use reference::solve_cpu;
+pub use schedule::CostStats;
+pub use solution::Solution;
+
+use crate::error::Result;
+use crate::gpu::GpuContext;
+
+/// Solves one problem on the GPU.
+pub fn solve(ctx: &GpuContext, problem: &Problem, config: &SinkhornConfig) -> Result<Solution> {
+    let mut solved = solver::solve_resident(ctx, &[problem], config)?;
+    Ok(solved.solutions.remove(0))
+}
+
+/// Solves B problems of equal shape (n, m, dimension, cost) in one dispatch chain.
+/// Iterates until every problem has converged or `max_iter` is reached.
+pub fn solve_batch(
+    ctx: &GpuContext,
+    problems: &[Problem],
+    config: &SinkhornConfig,
+) -> Result<Vec<Solution>> {
+    let refs: Vec<&Problem> = problems.iter().collect();
+    Ok(solver::solve_resident(ctx, &refs, config)?.solutions)
+}

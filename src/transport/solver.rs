@@ -1,0 +1,287 @@
+//! The GPU Sinkhorn loop: many iterations per submission, an error check every k
+//! iterations (a few bytes read back), statistics and costs at the end.
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::error::{Error, Result};
+use crate::gpu::{record_reduce_at, Binding, GpuBuffer, GpuContext, Grid, KernelDesc, ReduceOp};
+use crate::transport::config::{Epsilon, SinkhornConfig};
+use crate::transport::problem::{Geometry, Problem};
+use crate::transport::reference::cost_stats_cpu;
+use crate::transport::schedule::{assemble, CostStats, Resolved, Schedule, SideStats};
+use crate::transport::solution::Solution;
+use crate::transport::workspace::{Side, Workspace, STEP_CAPACITY};
+
+/// Iterations recorded into one submission when no check falls inside them.
+const MAX_CHUNK: usize = (STEP_CAPACITY - 4) / 2;
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct StatsParams {
+    rows: u32,
+    cols: u32,
+    batch: u32,
+    stride: u32,
+    gamma: f32,
+    _pad: [f32; 3],
+}
+
+/// Cost statistics of each problem, on the GPU for point clouds.
+fn cost_stats(ctx: &GpuContext, problems: &[&Problem]) -> Result<Vec<CostStats>> {
+    let Some(Geometry::Points { cost, .. }) = problems.first().map(|p| &p.geometry) else {
+        return Ok(problems.iter().map(|p| cost_stats_cpu(p)).collect());
+    };
+    let (n, m, dim) = (problems[0].n(), problems[0].m(), problems[0].dim());
+    let batch = problems.len();
+    let mut xs = Vec::with_capacity(batch * n * dim);
+    let mut ys = Vec::with_capacity(batch * m * dim);
+    for p in problems {
+        if let Geometry::Points { source, target, .. } = &p.geometry {
+            xs.extend_from_slice(source.points());
+            ys.extend_from_slice(target.points());
+        }
+    }
+    let tile = (4096 / (dim + 1)).clamp(1, 64);
+    let overrides = [
+        ("WG", 64.0),
+        ("TILE", tile as f64),
+        ("D", dim as f64),
+        ("TILE_FLOATS", (tile * dim) as f64),
+    ];
+    let kernel = ctx.kernel(
+        &KernelDesc::new(
+            "transport/cost_stats",
+            &[
+                Binding::Uniform,
+                Binding::StorageRead,
+                Binding::StorageRead,
+                Binding::Storage,
+            ],
+        )
+        .defines(&[cost.define()])
+        .overrides(&overrides),
+    )?;
+    let stride = batch * n;
+    let params = GpuBuffer::uniform(
+        ctx,
+        &StatsParams {
+            rows: n as u32,
+            cols: m as u32,
+            batch: batch as u32,
+            stride: stride as u32,
+            gamma: cost.gamma(),
+            _pad: [0.0; 3],
+        },
+        "morphogen.transport.cost_stats",
+    )?;
+    let x = GpuBuffer::from_slice(ctx, &xs, "morphogen.transport.stats_x")?;
+    let y = GpuBuffer::from_slice(ctx, &ys, "morphogen.transport.stats_y")?;
+    let out = GpuBuffer::<f32>::scratch(ctx, 3 * stride, "morphogen.transport.stats_out")?;
+    let group = kernel.bind(
+        ctx,
+        &[params.binding(), x.binding(), y.binding(), out.binding()],
+    )?;
+    let mut rec = ctx.recorder("morphogen.transport.cost_stats");
+    let groups = (n.div_ceil(64) * batch) as u64;
+    rec.dispatch(
+        &kernel,
+        &group,
+        Grid::folded(groups, ctx.limits().max_compute_workgroups_per_dimension, 1),
+    );
+    let pending = rec.read(&out)?;
+    rec.submit()?;
+    let values = pending.wait(ctx)?;
+    Ok((0..batch)
+        .map(|b| {
+            let rows = b * n..(b + 1) * n;
+            let sum: f64 = values[rows.clone()].iter().map(|&v| f64::from(v)).sum();
+            let sum_sq: f64 = values[stride + rows.start..stride + rows.end]
+                .iter()
+                .map(|&v| f64::from(v))
+                .sum();
+            let max = values[2 * stride + rows.start..2 * stride + rows.end]
+                .iter()
+                .fold(0.0f64, |a, &v| a.max(f64::from(v)));
+            CostStats::from_sums(sum, sum_sq, max, (n * m) as f64)
+        })
+        .collect())
+}
+
+fn needs_stats(config: &SinkhornConfig) -> bool {
+    !matches!(config.epsilon, Epsilon::Absolute(_)) || config.eps_decay.is_some()
+}
+
+/// A solved batch whose state stays on the GPU.
+pub(crate) struct Solved {
+    pub workspace: Workspace,
+    pub resolved: Vec<Resolved>,
+    pub solutions: Vec<Solution>,
+}
+
+/// Solves a batch of equally shaped problems.
+pub(crate) fn solve_resident(
+    ctx: &GpuContext,
+    problems: &[&Problem],
+    config: &SinkhornConfig,
+) -> Result<Solved> {
+    config.validate()?;
+    if problems.is_empty() {
+        return Err(Error::invalid("no problems to solve"));
+    }
+    let stats = if needs_stats(config) {
+        cost_stats(ctx, problems)?
+    } else {
+        vec![CostStats::from_sums(1.0, 1.0, 1.0, 1.0); problems.len()]
+    };
+    let resolved = problems
+        .iter()
+        .zip(&stats)
+        .map(|(p, s)| Resolved::new(p, config, *s))
+        .collect::<Result<Vec<_>>>()?;
+    let mut ws = Workspace::new(ctx, problems, &resolved, config.convention)?;
+    let schedule = Schedule::new(config);
+    let batch = problems.len();
+    let omega = config.momentum;
+    let decay_pow = |t: usize| resolved[0].decay_pow(t);
+    let mut history: Vec<Vec<(usize, f64)>> = vec![Vec::new(); batch];
+    let mut converged = vec![false; batch];
+    let mut t = 0;
+    while t < config.max_iter {
+        let mut rec = ctx.recorder("morphogen.transport.sinkhorn");
+        let mut blocks = Vec::new();
+        let mut check = false;
+        while t < config.max_iter && blocks.len() / 2 < MAX_CHUNK {
+            blocks.push(ws.step(Side::Source, decay_pow(t), omega));
+            blocks.push(ws.step(Side::Target, decay_pow(t), omega));
+            ws.record_iteration(&mut rec, blocks.len() - 2, blocks.len() - 1)?;
+            check = schedule.check_after(t, &resolved);
+            t += 1;
+            if check {
+                break;
+            }
+        }
+        let mut pending = Vec::new();
+        if check {
+            let sides: &[Side] = if omega == 1.0 {
+                &[Side::Source]
+            } else {
+                &[Side::Source, Side::Target]
+            };
+            for &side in sides {
+                blocks.push(ws.step(side, 0.0, omega));
+                ws.record_stats(&mut rec, side, blocks.len() - 1)?;
+                let (stats, len) = match side {
+                    Side::Source => (&ws.stats_rows, ws.n),
+                    Side::Target => (&ws.stats_cols, ws.m),
+                };
+                let errors = record_reduce_at(
+                    &mut rec,
+                    stats,
+                    ws.stats_stride(side),
+                    batch,
+                    len,
+                    ReduceOp::Sum,
+                )?;
+                pending.push(rec.read(&errors)?);
+                rec.keep(errors);
+            }
+        }
+        ws.write_steps(&blocks)?;
+        rec.submit()?;
+        if !check {
+            continue;
+        }
+        let mut errors = vec![0.0f64; batch];
+        for p in pending {
+            for (e, v) in errors.iter_mut().zip(p.wait(ctx)?) {
+                *e += f64::from(v);
+            }
+        }
+        for (b, &e) in errors.iter().enumerate() {
+            history[b].push((t, e));
+            converged[b] = e.is_finite() && e <= f64::from(config.threshold);
+        }
+        let finished = errors
+            .iter()
+            .zip(&converged)
+            .all(|(e, &c)| c || !e.is_finite());
+        if finished {
+            break;
+        }
+    }
+    ctx.check_errors("the Sinkhorn iterations")?;
+    let solutions = finish(&mut ws, &resolved, history, t, &converged)?;
+    Ok(Solved {
+        workspace: ws,
+        resolved,
+        solutions,
+    })
+}
+
+/// Measures the final potentials on both sides and assembles one solution per problem.
+fn finish(
+    ws: &mut Workspace,
+    resolved: &[Resolved],
+    history: Vec<Vec<(usize, f64)>>,
+    iterations: usize,
+    converged: &[bool],
+) -> Result<Vec<Solution>> {
+    let ctx = ws.ctx.clone();
+    let mut rec = ctx.recorder("morphogen.transport.finish");
+    let blocks = [
+        ws.step(Side::Source, 0.0, 1.0),
+        ws.step(Side::Target, 0.0, 1.0),
+    ];
+    ws.record_stats(&mut rec, Side::Source, 0)?;
+    ws.record_stats(&mut rec, Side::Target, 1)?;
+    let p = ws.parity;
+    let reads = (
+        rec.read(&ws.stats_rows)?,
+        rec.read(&ws.stats_cols)?,
+        rec.read(&ws.f[p])?,
+        rec.read(&ws.g[p])?,
+    );
+    ws.write_steps(&blocks)?;
+    rec.submit()?;
+    let (rows, cols, f, g) = (
+        reads.0.wait(&ctx)?,
+        reads.1.wait(&ctx)?,
+        reads.2.wait(&ctx)?,
+        reads.3.wait(&ctx)?,
+    );
+    let (n, m) = (ws.n, ws.m);
+    let (sr, sc) = (ws.stats_stride(Side::Source), ws.stats_stride(Side::Target));
+    let segment = |v: &[f32], stride: usize, k: usize, range: std::ops::Range<usize>| -> Vec<f64> {
+        v[k * stride + range.start..k * stride + range.end]
+            .iter()
+            .map(|&x| f64::from(x))
+            .collect()
+    };
+    Ok(resolved
+        .iter()
+        .enumerate()
+        .map(|(b, r)| {
+            let (ri, ci) = (b * n..(b + 1) * n, b * m..(b + 1) * m);
+            let final_error: f64 = segment(&rows, sr, 1, ri.clone()).iter().sum::<f64>()
+                + segment(&cols, sc, 1, ci.clone()).iter().sum::<f64>();
+            assemble(
+                r,
+                ws.convention,
+                SideStats {
+                    potential: f[ri.clone()].to_vec(),
+                    marginal: segment(&rows, sr, 0, ri.clone()),
+                    primal: segment(&rows, sr, 2, ri),
+                },
+                SideStats {
+                    potential: g[ci.clone()].to_vec(),
+                    marginal: segment(&cols, sc, 0, ci.clone()),
+                    primal: segment(&cols, sc, 2, ci),
+                },
+                history[b].clone(),
+                iterations,
+                converged[b] && final_error.is_finite(),
+                final_error,
+            )
+        })
+        .collect())
+}
