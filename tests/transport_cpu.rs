@@ -50,7 +50,7 @@ fn compare(label: &str, gpu: &Solution, cpu: &Solution) {
         .f
         .iter()
         .chain(&cpu.g)
-        .fold(1e-3f64, |a, &v| a.max(f64::from(v).abs()))
+        .filter(|v| v.is_finite()).fold(1e-3f64, |a, &v| a.max(f64::from(v).abs()))
         .max(cpu.epsilon);
     let worst = |a: &[f32], b: &[f32]| {
         a.iter()
@@ -69,11 +69,7 @@ fn compare(label: &str, gpu: &Solution, cpu: &Solution) {
         "{label}: iterations gpu {} cpu {}, |df| {df:.2e} |dg| {dg:.2e} (scale {scale:.2e}), OT gpu {} cpu {}",
         gpu.iterations, cpu.iterations, gpu.reg_ot_cost, cpu.reg_ot_cost
     );
-    assert_eq!(
-        gpu.iterations, cpu.iterations,
-        "{label}: same schedule, same stopping iteration"
-    );
-    assert_eq!(gpu.converged, cpu.converged, "{label}");
+    assert_eq!(gpu.iterations, cpu.iterations, "{label}: same schedule");
     assert!(
         df <= 2e-4 * scale && dg <= 2e-4 * scale,
         "{label}: potentials differ by {df:.3e}, {dg:.3e}"
@@ -116,21 +112,109 @@ fn run(label: &str, problem: &Problem, config: &SinkhornConfig) {
     compare(label, &gpu, &cpu);
 }
 
+/// A fixed number of iterations (threshold 0 never stops early), so both solvers run the
+/// same schedule whatever rounding does to the error near a threshold.
+fn fixed(iterations: usize) -> SinkhornConfig {
+    SinkhornConfig::default().threshold(0.0).max_iter(iterations)
+}
+
 #[test]
 fn balanced_problems_of_several_dimensions_match_the_reference() {
     let mut rng = TestRng::new(seed("balanced"));
-    for (n, m, d) in [(37, 53, 1), (64, 29, 2), (130, 71, 3), (45, 90, 17)] {
+    // Sizes straddle the 256-row workgroup block and the 64-column tile; d = 70 keeps the
+    // source coordinates in memory instead of registers.
+    for (n, m, d) in [(37, 53, 1), (300, 29, 2), (130, 257, 3), (45, 90, 17), (20, 33, 70)] {
         for weighted in [false, true] {
             let p = problem(&mut rng, n, m, d, Cost::SqEuclidean, weighted, (1.0, 1.0));
-            let config = SinkhornConfig::default()
-                .eps(0.1)
-                .threshold(1e-4)
-                .max_iter(300);
-            run(
-                &format!("balanced n={n} m={m} d={d} weighted={weighted}"),
-                &p,
-                &config,
-            );
+            let config = fixed(40).eps(0.1 * d as f32);
+            run(&format!("balanced n={n} m={m} d={d} weighted={weighted}"), &p, &config);
         }
+    }
+}
+
+#[test]
+fn unbalanced_and_semi_relaxed_problems_in_both_conventions_match() {
+    let mut rng = TestRng::new(seed("unbalanced"));
+    for convention in [Convention::KlProduct, Convention::Entropy] {
+        for (label, config) in [
+            ("unbalanced tau 0.9", fixed(40).eps(0.2).tau(0.9)),
+            ("semi-relaxed", fixed(40).eps(0.2).tau_b(0.7)),
+            ("unbalanced rho", fixed(40).eps(0.2).rho_a(0.5).rho_b(2.0)),
+        ] {
+            let p = problem(&mut rng, 70, 45, 2, Cost::SqEuclidean, true, (1.3, 0.6));
+            run(&format!("{label} {convention:?}"), &p, &config.convention(convention));
+        }
+        let p = problem(&mut rng, 50, 66, 3, Cost::SqEuclidean, true, (1.0, 1.0));
+        run(&format!("balanced {convention:?}"), &p, &fixed(30).eps(0.2).convention(convention));
+    }
+}
+
+#[test]
+fn every_cost_matches_the_reference() {
+    let mut rng = TestRng::new(seed("costs"));
+    for cost in [Cost::Euclidean, Cost::L1, Cost::Elastic { gamma: 0.3 }] {
+        let p = problem(&mut rng, 80, 41, 3, cost, false, (1.0, 1.0));
+        run(&format!("{cost:?}"), &p, &fixed(30).eps(0.1));
+    }
+    let (n, m) = (23, 67);
+    let matrix: Vec<f32> = (0..n * m).map(|_| rng.uniform() as f32 * 2.0).collect();
+    let p = Problem::from_cost_matrix(matrix, n, m).unwrap();
+    run("dense matrix", &p, &fixed(30).eps(0.05));
+    let (a, b) = (weights(&mut rng, n, true, 1.0), weights(&mut rng, m, true, 1.0));
+    let p = p.with_weights(a, b).unwrap();
+    run("dense matrix, weighted", &p, &fixed(30).eps(0.05).tau(0.8));
+}
+
+#[test]
+fn momentum_and_eps_scaling_follow_the_same_schedule() {
+    let mut rng = TestRng::new(seed("schedule"));
+    let p = problem(&mut rng, 90, 60, 2, Cost::SqEuclidean, true, (1.0, 1.0));
+    run("momentum 1.5", &p, &fixed(40).eps(0.05).momentum(1.5));
+    run("eps scaling", &p, &fixed(60).eps_rel(0.01).eps_scaling(0.8));
+    let mixed = fixed(60).eps_rel(0.02).eps_scaling(0.85).tau(0.95).momentum(1.3);
+    run("eps scaling, unbalanced, momentum", &p, &mixed);
+    run("relative std", &p, &fixed(30).eps_rel_std(0.1));
+}
+
+#[test]
+fn converged_solutions_meet_the_threshold() {
+    let mut rng = TestRng::new(seed("converge"));
+    let p = problem(&mut rng, 200, 150, 2, Cost::SqEuclidean, true, (1.0, 1.0));
+    for config in [
+        SinkhornConfig::default().threshold(1e-4),
+        SinkhornConfig::default().threshold(1e-4).tau(0.9),
+        SinkhornConfig::default().threshold(1e-4).momentum(1.4),
+    ] {
+        let s = transport::solve(ctx(), &p, &config).unwrap();
+        assert!(s.converged, "{config:?}: {:?}", s.errors);
+        let (at, last) = *s.errors.last().unwrap();
+        assert_eq!(at, s.iterations);
+        assert!(last <= 1e-4, "{last}");
+        assert!(s.marginal_error <= 2e-4, "final two-sided error {}", s.marginal_error);
+        assert!(s.iterations % 10 == 0 && s.iterations < config.max_iter);
+        // At convergence the dual and primal objectives agree.
+        let gap = (s.reg_ot_cost - s.primal_objective).abs();
+        assert!(
+            gap <= 1e-3 * s.reg_ot_cost.abs().max(1e-3),
+            "duality gap {gap}: {} vs {}",
+            s.reg_ot_cost,
+            s.primal_objective
+        );
+    }
+}
+
+#[test]
+fn a_batch_equals_separate_solves() {
+    let mut rng = TestRng::new(seed("batch"));
+    let problems: Vec<Problem> = (0..3)
+        .map(|_| problem(&mut rng, 77, 50, 2, Cost::SqEuclidean, true, (1.0, 1.0)))
+        .collect();
+    let config = fixed(25).eps_rel(0.05);
+    let batch = transport::solve_batch(ctx(), &problems, &config).unwrap();
+    for (k, (p, b)) in problems.iter().zip(&batch).enumerate() {
+        let single = transport::solve(ctx(), p, &config).unwrap();
+        assert_eq!(b.f, single.f, "problem {k}: f");
+        assert_eq!(b.g, single.g, "problem {k}: g");
+        compare(&format!("batch member {k}"), b, &transport::solve_cpu(p, &config).unwrap());
     }
 }

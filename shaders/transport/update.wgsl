@@ -236,8 +236,10 @@ fn main(
             log2_r = log2_r + log_a * LOG2E;
         }
         let marginal = exp2(log2_r);
+        // a_i exp(-f_i / rho); a zero weight wants nothing (its entropy-convention
+        // potential is -inf, which must not turn this into 0 * inf).
         var wanted = exp(log_a);
-        if (inv_rho > 0.0) {
+        if (inv_rho > 0.0 && f32_is_finite(log_a)) {
             wanted = exp(log_a - f * inv_rho);
         }
         let primal = exp2(log2_r - log2(sum[r])) * cost_sum[r];

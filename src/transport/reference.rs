@@ -87,7 +87,12 @@ impl Side<'_> {
             let log_w = if p.entropy { 0.0 } else { self.row_log_w[i] };
             let log_r = log_w + row_pot[i] / p.eps + lse_i;
             marginal[i] = log_r.exp();
-            gap[i] = (marginal[i] - (self.row_log_w[i] - row_pot[i] * self.inv_rho).exp()).abs();
+            let wanted = if self.row_log_w[i].is_finite() {
+                (self.row_log_w[i] - row_pot[i] * self.inv_rho).exp()
+            } else {
+                0.0
+            };
+            gap[i] = (marginal[i] - wanted).abs();
             primal[i] = (0..col_pot.len())
                 .map(|j| (self.cost)(i, j) * (self.arg(p, i, j, col_pot) - lse_i + log_r).exp())
                 .sum();
