@@ -50,7 +50,8 @@ fn compare(label: &str, gpu: &Solution, cpu: &Solution) {
         .f
         .iter()
         .chain(&cpu.g)
-        .filter(|v| v.is_finite()).fold(1e-3f64, |a, &v| a.max(f64::from(v).abs()))
+        .filter(|v| v.is_finite())
+        .fold(1e-3f64, |a, &v| a.max(f64::from(v).abs()))
         .max(cpu.epsilon);
     let worst = |a: &[f32], b: &[f32]| {
         a.iter()
@@ -115,7 +116,9 @@ fn run(label: &str, problem: &Problem, config: &SinkhornConfig) {
 /// A fixed number of iterations (threshold 0 never stops early), so both solvers run the
 /// same schedule whatever rounding does to the error near a threshold.
 fn fixed(iterations: usize) -> SinkhornConfig {
-    SinkhornConfig::default().threshold(0.0).max_iter(iterations)
+    SinkhornConfig::default()
+        .threshold(0.0)
+        .max_iter(iterations)
 }
 
 #[test]
@@ -123,11 +126,21 @@ fn balanced_problems_of_several_dimensions_match_the_reference() {
     let mut rng = TestRng::new(seed("balanced"));
     // Sizes straddle the 256-row workgroup block and the 64-column tile; d = 70 keeps the
     // source coordinates in memory instead of registers.
-    for (n, m, d) in [(37, 53, 1), (300, 29, 2), (130, 257, 3), (45, 90, 17), (20, 33, 70)] {
+    for (n, m, d) in [
+        (37, 53, 1),
+        (300, 29, 2),
+        (130, 257, 3),
+        (45, 90, 17),
+        (20, 33, 70),
+    ] {
         for weighted in [false, true] {
             let p = problem(&mut rng, n, m, d, Cost::SqEuclidean, weighted, (1.0, 1.0));
             let config = fixed(40).eps(0.1 * d as f32);
-            run(&format!("balanced n={n} m={m} d={d} weighted={weighted}"), &p, &config);
+            run(
+                &format!("balanced n={n} m={m} d={d} weighted={weighted}"),
+                &p,
+                &config,
+            );
         }
     }
 }
@@ -142,10 +155,18 @@ fn unbalanced_and_semi_relaxed_problems_in_both_conventions_match() {
             ("unbalanced rho", fixed(40).eps(0.2).rho_a(0.5).rho_b(2.0)),
         ] {
             let p = problem(&mut rng, 70, 45, 2, Cost::SqEuclidean, true, (1.3, 0.6));
-            run(&format!("{label} {convention:?}"), &p, &config.convention(convention));
+            run(
+                &format!("{label} {convention:?}"),
+                &p,
+                &config.convention(convention),
+            );
         }
         let p = problem(&mut rng, 50, 66, 3, Cost::SqEuclidean, true, (1.0, 1.0));
-        run(&format!("balanced {convention:?}"), &p, &fixed(30).eps(0.2).convention(convention));
+        run(
+            &format!("balanced {convention:?}"),
+            &p,
+            &fixed(30).eps(0.2).convention(convention),
+        );
     }
 }
 
@@ -160,7 +181,10 @@ fn every_cost_matches_the_reference() {
     let matrix: Vec<f32> = (0..n * m).map(|_| rng.uniform() as f32 * 2.0).collect();
     let p = Problem::from_cost_matrix(matrix, n, m).unwrap();
     run("dense matrix", &p, &fixed(30).eps(0.05));
-    let (a, b) = (weights(&mut rng, n, true, 1.0), weights(&mut rng, m, true, 1.0));
+    let (a, b) = (
+        weights(&mut rng, n, true, 1.0),
+        weights(&mut rng, m, true, 1.0),
+    );
     let p = p.with_weights(a, b).unwrap();
     run("dense matrix, weighted", &p, &fixed(30).eps(0.05).tau(0.8));
 }
@@ -171,7 +195,11 @@ fn momentum_and_eps_scaling_follow_the_same_schedule() {
     let p = problem(&mut rng, 90, 60, 2, Cost::SqEuclidean, true, (1.0, 1.0));
     run("momentum 1.5", &p, &fixed(40).eps(0.05).momentum(1.5));
     run("eps scaling", &p, &fixed(60).eps_rel(0.01).eps_scaling(0.8));
-    let mixed = fixed(60).eps_rel(0.02).eps_scaling(0.85).tau(0.95).momentum(1.3);
+    let mixed = fixed(60)
+        .eps_rel(0.02)
+        .eps_scaling(0.85)
+        .tau(0.95)
+        .momentum(1.3);
     run("eps scaling, unbalanced, momentum", &p, &mixed);
     run("relative std", &p, &fixed(30).eps_rel_std(0.1));
 }
@@ -190,8 +218,12 @@ fn converged_solutions_meet_the_threshold() {
         let (at, last) = *s.errors.last().unwrap();
         assert_eq!(at, s.iterations);
         assert!(last <= 1e-4, "{last}");
-        assert!(s.marginal_error <= 2e-4, "final two-sided error {}", s.marginal_error);
-        assert!(s.iterations % 10 == 0 && s.iterations < config.max_iter);
+        assert!(
+            s.marginal_error <= 2e-4,
+            "final two-sided error {}",
+            s.marginal_error
+        );
+        assert!(s.iterations.is_multiple_of(10) && s.iterations < config.max_iter);
         // At convergence the dual and primal objectives agree.
         let gap = (s.reg_ot_cost - s.primal_objective).abs();
         assert!(
@@ -215,6 +247,10 @@ fn a_batch_equals_separate_solves() {
         let single = transport::solve(ctx(), p, &config).unwrap();
         assert_eq!(b.f, single.f, "problem {k}: f");
         assert_eq!(b.g, single.g, "problem {k}: g");
-        compare(&format!("batch member {k}"), b, &transport::solve_cpu(p, &config).unwrap());
+        compare(
+            &format!("batch member {k}"),
+            b,
+            &transport::solve_cpu(p, &config).unwrap(),
+        );
     }
 }

@@ -19,7 +19,8 @@ fn unit_square(n: usize) -> PointCloud {
 
 #[test]
 fn malformed_clouds_and_weights_are_refused_with_the_reason() {
-    assert!(message(PointCloud::new(vec![0.0, f32::NAN, 1.0, 2.0], 2)).contains("point 0 has a non-finite coordinate"));
+    assert!(message(PointCloud::new(vec![0.0, f32::NAN, 1.0, 2.0], 2))
+        .contains("point 0 has a non-finite coordinate"));
     assert!(message(PointCloud::new(vec![0.0, 1.0, 2.0], 2)).contains("do not split"));
     assert!(message(PointCloud::new(vec![], 2)).contains("at least one point"));
     assert!(message(PointCloud::new(vec![1.0], 0)).contains("dimension"));
@@ -33,7 +34,10 @@ fn malformed_clouds_and_weights_are_refused_with_the_reason() {
     assert!(message(Problem::from_cost_matrix(vec![1.0; 5], 2, 3)).contains("needs 6 entries"));
     assert!(message(Problem::from_cost_matrix(vec![1.0, f32::NAN], 1, 2)).contains("(0, 1)"));
     assert!(message(Cost::parse("cosine")).contains("unknown cost"));
-    assert_eq!(Cost::parse("elastic:0.5").unwrap(), Cost::Elastic { gamma: 0.5 });
+    assert_eq!(
+        Cost::parse("elastic:0.5").unwrap(),
+        Cost::Elastic { gamma: 0.5 }
+    );
 }
 
 #[test]
@@ -67,26 +71,45 @@ fn balanced_masses_must_agree_unless_relaxed() {
     assert!(transport::solve(ctx(), &p, &SinkhornConfig::default().tau(0.9)).is_ok());
     // float32 rounding of the totals is corrected, not refused.
     let y = unit_square(3).with_weights(vec![0.333_333_34; 3]).unwrap();
-    let s = transport::solve(ctx(), &Problem::new(x, y).unwrap(), &SinkhornConfig::default()).unwrap();
+    let s = transport::solve(
+        ctx(),
+        &Problem::new(x, y).unwrap(),
+        &SinkhornConfig::default(),
+    )
+    .unwrap();
     assert!((s.transported_mass - 1.0).abs() < 1e-5);
 }
 
 #[test]
 fn small_epsilon_with_scaling_stays_finite_and_converges() {
     let mut rng = TestRng::new(seed("small_eps"));
-    let pts = |rng: &mut TestRng, n: usize| (0..2 * n).map(|_| rng.uniform() as f32).collect::<Vec<_>>();
+    let pts =
+        |rng: &mut TestRng, n: usize| (0..2 * n).map(|_| rng.uniform() as f32).collect::<Vec<_>>();
     let x = PointCloud::new(pts(&mut rng, 120), 2).unwrap();
     let y = PointCloud::new(pts(&mut rng, 90), 2).unwrap();
     let p = Problem::new(x, y).unwrap();
     // Plain Sinkhorn needs O(1/eps) iterations here; over-relaxation cuts them.
-    let config = SinkhornConfig::default().eps(1e-4).eps_scaling(0.7).momentum(1.8).threshold(1e-3).max_iter(5000);
+    let config = SinkhornConfig::default()
+        .eps(1e-4)
+        .eps_scaling(0.7)
+        .momentum(1.8)
+        .threshold(1e-3)
+        .max_iter(5000);
     let s = transport::solve(ctx(), &p, &config).unwrap();
     let finite = |v: &[f32]| v.iter().all(|x| x.is_finite());
     assert!(finite(&s.f) && finite(&s.g), "potentials must stay finite");
     assert!(s.reg_ot_cost.is_finite() && s.primal_cost.is_finite());
-    assert!(s.errors.iter().all(|(_, e)| e.is_finite()), "{:?}", s.errors);
+    assert!(
+        s.errors.iter().all(|(_, e)| e.is_finite()),
+        "{:?}",
+        s.errors
+    );
     assert!(s.converged, "{:?}", s.errors.last());
     // At eps this small the entropic cost is close to the exact OT cost, which is at most
     // the cost of any coupling, e.g. the independent one.
-    assert!(s.primal_cost > 0.0 && s.primal_cost < 0.2, "{}", s.primal_cost);
+    assert!(
+        s.primal_cost > 0.0 && s.primal_cost < 0.2,
+        "{}",
+        s.primal_cost
+    );
 }

@@ -36,6 +36,10 @@ fn x_coord(r: u32, k: u32) -> f32 {
     return row_pts[x_base + k];
 }
 
+fn y_coord(c: u32, k: u32) -> f32 {
+    return tile_y[c * D + k];
+}
+
 #import transport/cost
 
 @compute @workgroup_size(WG)

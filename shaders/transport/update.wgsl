@@ -93,6 +93,10 @@ fn x_coord(r: u32, k: u32) -> f32 {
 #endif
 }
 
+fn y_coord(c: u32, k: u32) -> f32 {
+    return tile_y[c * D + k];
+}
+
 #ifndef COST_DENSE
 #import transport/cost
 #endif

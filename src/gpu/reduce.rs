@@ -73,7 +73,7 @@ pub fn record_reduce_at(
     op: ReduceOp,
 ) -> Result<GpuBuffer<f32>> {
     let ctx = rec.context();
-    let count = rows.checked_mul(row_len).unwrap_or(usize::MAX);
+    let count = rows.saturating_mul(row_len);
     if start.checked_add(count).is_none_or(|end| end > input.len()) {
         return Err(Error::invalid(format!(
             "reduction of {rows} rows of {row_len} values from element {start} of a buffer of {}",
@@ -81,7 +81,7 @@ pub fn record_reduce_at(
         )));
     }
     let align = ctx.limits().min_storage_buffer_offset_alignment as usize;
-    if (4 * start) % align != 0 {
+    if !(4 * start).is_multiple_of(align) {
         return Err(Error::invalid(format!(
             "a reduction must start on a {align}-byte boundary (element {start} does not)"
         )));

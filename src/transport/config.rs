@@ -253,7 +253,7 @@ impl SinkhornConfig {
                 self.momentum
             )));
         }
-        if !(self.mass_tolerance >= 0.0) {
+        if self.mass_tolerance.is_nan() || self.mass_tolerance < 0.0 {
             return Err(Error::invalid("mass_tolerance must be >= 0"));
         }
         Ok(())

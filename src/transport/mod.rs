@@ -17,6 +17,8 @@
 //! ```
 
 mod config;
+mod coupling;
+mod divergence;
 mod problem;
 pub mod reference;
 mod schedule;
@@ -25,8 +27,10 @@ mod solver;
 mod workspace;
 
 pub use config::{Convention, Epsilon, Marginal, SinkhornConfig};
+pub use coupling::{Coupling, MAX_PLAN_ENTRIES};
+pub use divergence::{sinkhorn_divergence, sinkhorn_divergence_cpu, solve_chain, Divergence};
 pub use problem::{Cost, PointCloud, Problem};
-pub use reference::solve_cpu;
+pub use reference::{map_cpu, plan_cpu, solve_cpu};
 pub use schedule::CostStats;
 pub use solution::Solution;
 

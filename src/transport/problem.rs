@@ -20,7 +20,7 @@ impl PointCloud {
         if points.is_empty() {
             return Err(Error::invalid("a point cloud needs at least one point"));
         }
-        if points.len() % dim != 0 {
+        if !points.len().is_multiple_of(dim) {
             return Err(Error::invalid(format!(
                 "{} coordinates do not split into points of dimension {dim}",
                 points.len()

@@ -179,3 +179,68 @@ pub fn solve_cpu(problem: &Problem, config: &SinkhornConfig) -> Result<Solution>
         final_error,
     ))
 }
+
+/// log of the plan entry P_ij of a solution, in the solution's convention.
+fn log_plan(problem: &Problem, solution: &Solution, i: usize, j: usize) -> f64 {
+    let eps = solution.epsilon;
+    let mut log_p =
+        (f64::from(solution.f[i]) + f64::from(solution.g[j]) - problem.cost(i, j)) / eps;
+    if solution.convention == Convention::KlProduct {
+        log_p += f64::from(problem.a()[i]).ln() + f64::from(problem.b()[j]).ln();
+    }
+    log_p
+}
+
+/// The dense plan of a solution, row-major (CPU twin of [`crate::transport::Coupling::plan`]).
+pub fn plan_cpu(problem: &Problem, solution: &Solution) -> Vec<f64> {
+    (0..problem.n())
+        .flat_map(|i| (0..problem.m()).map(move |j| (i, j)))
+        .map(|(i, j)| log_plan(problem, solution, i, j).exp())
+        .collect()
+}
+
+/// The entropic map of `points` (CPU twin of [`crate::transport::Coupling::map`]): the
+/// barycentric projection for the squared Euclidean cost, x − prox_γ(∇f(x)) for the
+/// elastic cost.
+pub fn map_cpu(problem: &Problem, solution: &Solution, points: &[f32]) -> Vec<f64> {
+    let crate::transport::problem::Geometry::Points { target, cost, .. } = &problem.geometry else {
+        return Vec::new();
+    };
+    let d = target.dim();
+    let gamma = f64::from(cost.gamma());
+    let elastic = matches!(cost, crate::transport::Cost::Elastic { .. });
+    let mut out = Vec::with_capacity(points.len());
+    for x in points.chunks(d) {
+        let args: Vec<f64> = (0..target.len())
+            .map(|j| {
+                let w = if solution.convention == Convention::KlProduct {
+                    f64::from(problem.b()[j]).ln()
+                } else {
+                    0.0
+                };
+                w + (f64::from(solution.g[j]) - cost.eval(x, target.point(j))) / solution.epsilon
+            })
+            .collect();
+        let total = lse(args.iter().copied());
+        for (k, &xk) in x.iter().enumerate() {
+            let xk = f64::from(xk);
+            let (mut y_bar, mut sign) = (0.0, 0.0);
+            for (j, &a) in args.iter().enumerate() {
+                let w = (a - total).exp();
+                let y = f64::from(target.point(j)[k]);
+                y_bar += w * y;
+                // WGSL's sign(0) is 0.
+                if xk != y {
+                    sign += w * (xk - y).signum();
+                }
+            }
+            if elastic {
+                let grad = xk - y_bar + gamma * sign;
+                out.push(xk - grad.signum() * (grad.abs() - gamma).max(0.0));
+            } else {
+                out.push(y_bar);
+            }
+        }
+    }
+    out
+}

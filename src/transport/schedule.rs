@@ -97,11 +97,6 @@ impl Resolved {
     pub(crate) fn eps_mult(&self, t: usize) -> f64 {
         (self.start_ratio() * self.decay_pow(t)).max(1.0)
     }
-
-    /// τ of a side at iteration `t`.
-    pub(crate) fn tau(&self, inv_rho: f64, t: usize) -> f64 {
-        1.0 / (1.0 + self.eps * self.eps_mult(t) * inv_rho)
-    }
 }
 
 /// Checks the masses of a balanced problem and rescales the target to the source mass
@@ -147,7 +142,7 @@ impl Schedule {
     /// iterations once ε has reached its target, and after the last iteration.
     pub(crate) fn check_after(&self, t: usize, resolved: &[Resolved]) -> bool {
         let at_target = resolved.iter().all(|r| r.eps_mult(t) <= 1.0);
-        at_target && ((t + 1) % self.check_every == 0 || t + 1 == self.max_iter)
+        at_target && ((t + 1).is_multiple_of(self.check_every) || t + 1 == self.max_iter)
     }
 }
 

@@ -27,7 +27,7 @@ struct StatsParams {
 }
 
 /// Cost statistics of each problem, on the GPU for point clouds.
-fn cost_stats(ctx: &GpuContext, problems: &[&Problem]) -> Result<Vec<CostStats>> {
+pub(crate) fn cost_stats(ctx: &GpuContext, problems: &[&Problem]) -> Result<Vec<CostStats>> {
     let Some(Geometry::Points { cost, .. }) = problems.first().map(|p| &p.geometry) else {
         return Ok(problems.iter().map(|p| cost_stats_cpu(p)).collect());
     };

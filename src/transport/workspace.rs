@@ -9,7 +9,7 @@ use bytemuck::{Pod, Zeroable};
 use crate::error::{Error, Result};
 use crate::gpu::{Binding, GpuBuffer, GpuContext, Grid, Kernel, KernelDesc, Recorder};
 use crate::transport::config::Convention;
-use crate::transport::problem::{Cost, Geometry, Problem};
+use crate::transport::problem::{Geometry, Problem};
 use crate::transport::schedule::Resolved;
 
 const WG: u32 = 64;
@@ -111,7 +111,7 @@ pub(crate) struct Workspace {
     cost_define: &'static str,
     pub source: GpuBuffer<f32>,
     pub target: GpuBuffer<f32>,
-    log_w: GpuBuffer<f32>,
+    pub log_w: GpuBuffer<f32>,
     scalars: GpuBuffer<ProblemScalars>,
     /// Potentials, double-buffered: the current pair is `f[parity]`, `g[parity]`.
     pub f: [GpuBuffer<f32>; 2],

@@ -1,0 +1,136 @@
+// Entropic map of query points x through a solved problem's target potential g:
+//   w_j(x) ∝ b_j exp((g_j - c(x, y_j)) / eps)     (KL convention; entropy: without b_j)
+//   T(x) = sum_j w_j(x) y_j                                   (COST_SQEUCLID)
+//   T(x) = x - prox(x - sum_j w_j (y_j - gamma sign(x - y_j)))  (COST_ELASTIC)
+// where prox is the soft threshold at gamma: for c = h(x - y) with h = 1/2|.|^2 +
+// gamma |.|_1, T(x) = x - (grad h)^-1(grad f(x)) and grad f(x) = sum_j w_j grad h(x - y_j).
+// One invocation per query: a first pass finds the largest exponent, a second sums the
+// shifted weights, ACC coordinates at a time.
+//! variants: COST_SQEUCLID|COST_ELASTIC
+
+override WG: u32 = 64u;
+override TILE: u32 = 64u;
+override D: u32 = 2u;
+override TILE_FLOATS: u32 = 128u;
+
+const ACC: u32 = 32u;
+const LOG2E: f32 = 1.4426950408889634;
+
+#import grid
+#import lse
+
+struct Params {
+    queries: u32,
+    cols: u32,
+    col_w_offset: u32,
+    entropy: u32,
+    eps: f32,
+    gamma: f32,
+    _pad0: f32,
+    _pad1: f32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> query_pts: array<f32>;
+@group(0) @binding(2) var<storage, read> col_pts: array<f32>;
+@group(0) @binding(3) var<storage, read> log_w: array<f32>;
+@group(0) @binding(4) var<storage, read> col_pot: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+
+var<workgroup> tile_y: array<f32, TILE_FLOATS>;
+var<workgroup> tile_w: array<f32, TILE>;
+var<private> x_base: u32;
+
+fn x_coord(r: u32, k: u32) -> f32 {
+    return query_pts[x_base + k];
+}
+
+fn y_coord(c: u32, k: u32) -> f32 {
+    return tile_y[c * D + k];
+}
+
+#import transport/cost
+
+fn load_tile(t0: u32, lid: u32, scale: f32) {
+    for (var c = lid; c < TILE; c = c + WG) {
+        let j = t0 + c;
+        var w = f32_neg_inf();
+        if (j < params.cols) {
+            w = col_pot[j] * scale;
+            if (params.entropy == 0u) {
+                w = w + log_w[params.col_w_offset + j] * LOG2E;
+            }
+        }
+        tile_w[c] = w;
+        let jj = min(j, params.cols - 1u);
+        for (var k = 0u; k < D; k = k + 1u) {
+            tile_y[c * D + k] = col_pts[jj * D + k];
+        }
+    }
+}
+
+@compute @workgroup_size(WG)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let linear = linear_workgroup(wid, nwg);
+    if (linear * WG >= params.queries) {
+        return;
+    }
+    let q = linear * WG + lid;
+    x_base = min(q, params.queries - 1u) * D;
+    let scale = LOG2E / params.eps;
+
+    var peak = f32_neg_inf();
+    for (var t0 = 0u; t0 < params.cols; t0 = t0 + TILE) {
+        load_tile(t0, lid, scale);
+        workgroupBarrier();
+        for (var c = 0u; c < min(TILE, params.cols - t0); c = c + 1u) {
+            peak = max(peak, tile_w[c] - pair_cost(0u, c, params.gamma) * scale);
+        }
+        workgroupBarrier();
+    }
+
+    for (var d0 = 0u; d0 < D; d0 = d0 + ACC) {
+        var total = 0.0;
+        var mean_y: array<f32, ACC>;
+        var mean_sign: array<f32, ACC>;
+        for (var k = 0u; k < ACC; k = k + 1u) {
+            mean_y[k] = 0.0;
+            mean_sign[k] = 0.0;
+        }
+        let dims = min(ACC, D - d0);
+        for (var t0 = 0u; t0 < params.cols; t0 = t0 + TILE) {
+            load_tile(t0, lid, scale);
+            workgroupBarrier();
+            for (var c = 0u; c < min(TILE, params.cols - t0); c = c + 1u) {
+                let e = exp2(tile_w[c] - pair_cost(0u, c, params.gamma) * scale - peak);
+                total = total + e;
+                for (var k = 0u; k < dims; k = k + 1u) {
+                    let y = tile_y[c * D + d0 + k];
+                    mean_y[k] = fma(e, y, mean_y[k]);
+#ifdef COST_ELASTIC
+                    mean_sign[k] = fma(e, sign(x_coord(0u, d0 + k) - y), mean_sign[k]);
+#endif
+                }
+            }
+            workgroupBarrier();
+        }
+        if (q < params.queries) {
+            for (var k = 0u; k < dims; k = k + 1u) {
+                let y_bar = mean_y[k] / total;
+#ifdef COST_ELASTIC
+                let x = x_coord(0u, d0 + k);
+                // grad f = x - y_bar + gamma * mean sign; T = x - soft_threshold(grad f).
+                let grad = x - y_bar + params.gamma * mean_sign[k] / total;
+                let shrunk = sign(grad) * max(abs(grad) - params.gamma, 0.0);
+                out[q * D + d0 + k] = x - shrunk;
+#else
+                out[q * D + d0 + k] = y_bar;
+#endif
+            }
+        }
+    }
+}

@@ -1,0 +1,122 @@
+// Draws the target index j of K plan samples whose source rows i_k are already drawn:
+// j ~ P_ij / r_i = exp(arg_ij - lse_i), arg_ij = [log b_j] + (g_j - C_ij) / eps,
+// by inverse transform on a uniform u_k: the first j whose running sum reaches u_k.
+// P is never stored; each invocation walks the columns of its row through shared tiles.
+//! variants: COST_SQEUCLID|COST_EUCLID|COST_L1|COST_ELASTIC|COST_DENSE
+
+override WG: u32 = 64u;
+override TILE: u32 = 64u;
+override D: u32 = 2u;
+override TILE_FLOATS: u32 = 128u;
+
+const LOG2E: f32 = 1.4426950408889634;
+
+#import grid
+#import lse
+
+struct Params {
+    samples: u32,
+    cols: u32,
+    col_w_offset: u32,
+    entropy: u32,
+    eps: f32,
+    gamma: f32,
+    _pad0: f32,
+    _pad1: f32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+// Source points (n x D), or for COST_DENSE the cost matrix (n x cols).
+@group(0) @binding(1) var<storage, read> row_pts: array<f32>;
+@group(0) @binding(2) var<storage, read> col_pts: array<f32>;
+@group(0) @binding(3) var<storage, read> log_w: array<f32>;
+@group(0) @binding(4) var<storage, read> col_pot: array<f32>;
+// Natural log-sum-exp of each source row (the STATS pass wrote it).
+@group(0) @binding(5) var<storage, read> row_lse: array<f32>;
+// Per sample: (row, bits of the uniform).
+@group(0) @binding(6) var<storage, read> draws: array<vec2<u32>>;
+@group(0) @binding(7) var<storage, read_write> out: array<u32>;
+
+var<workgroup> tile_y: array<f32, TILE_FLOATS>;
+var<workgroup> tile_w: array<f32, TILE>;
+var<private> x_base: u32;
+
+fn x_coord(r: u32, k: u32) -> f32 {
+    return row_pts[x_base + k];
+}
+
+fn y_coord(c: u32, k: u32) -> f32 {
+    return tile_y[c * D + k];
+}
+
+#ifndef COST_DENSE
+#import transport/cost
+#endif
+
+@compute @workgroup_size(WG)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let linear = linear_workgroup(wid, nwg);
+    if (linear * WG >= params.samples) {
+        return;
+    }
+    let s = min(linear * WG + lid, params.samples - 1u);
+    let draw = draws[s];
+    let row = draw.x;
+    let u = bitcast<f32>(draw.y);
+    x_base = row * D;
+    let scale = LOG2E / params.eps;
+    let shift = row_lse[row] * LOG2E;
+    var running = 0.0;
+    var chosen = 0xffffffffu;
+    var last_positive = 0u;
+    for (var t0 = 0u; t0 < params.cols; t0 = t0 + TILE) {
+        for (var c = lid; c < TILE; c = c + WG) {
+            let j = t0 + c;
+            var w = f32_neg_inf();
+            if (j < params.cols) {
+                w = col_pot[j] * scale;
+                if (params.entropy == 0u) {
+                    w = w + log_w[params.col_w_offset + j] * LOG2E;
+                }
+            }
+            tile_w[c] = w;
+#ifndef COST_DENSE
+            let jj = min(j, params.cols - 1u);
+            for (var k = 0u; k < D; k = k + 1u) {
+                tile_y[c * D + k] = col_pts[jj * D + k];
+            }
+#endif
+        }
+        workgroupBarrier();
+        if (chosen == 0xffffffffu) {
+            for (var c = 0u; c < min(TILE, params.cols - t0); c = c + 1u) {
+#ifdef COST_DENSE
+                let cost = row_pts[row * params.cols + t0 + c];
+#else
+                let cost = pair_cost(0u, c, params.gamma);
+#endif
+                let p = exp2(tile_w[c] - cost * scale - shift);
+                if (p > 0.0) {
+                    last_positive = t0 + c;
+                }
+                running = running + p;
+                if (running >= u) {
+                    chosen = t0 + c;
+                    break;
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+    // Rounding can leave the total a hair below u: take the last column with mass.
+    if (chosen == 0xffffffffu) {
+        chosen = last_positive;
+    }
+    if (linear * WG + lid < params.samples) {
+        out[s] = chosen;
+    }
+}

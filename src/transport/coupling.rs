@@ -1,0 +1,310 @@
+//! A solved problem kept on the GPU: the entropic map of new points, samples from the
+//! plan, and the dense plan of small problems.
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::error::{Error, Result};
+use crate::gpu::{Binding, GpuBuffer, Grid, KernelDesc};
+use crate::rng;
+use crate::transport::config::{Convention, SinkhornConfig};
+use crate::transport::problem::{Cost, Problem};
+use crate::transport::solution::Solution;
+use crate::transport::solver::{solve_resident, Solved};
+use crate::transport::workspace::Side;
+
+const WG: u32 = 64;
+/// The largest dense plan [`Coupling::plan`] writes (entries).
+pub const MAX_PLAN_ENTRIES: usize = 1 << 26;
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Params {
+    count: u32,
+    cols: u32,
+    col_w_offset: u32,
+    entropy: u32,
+    eps: f32,
+    gamma: f32,
+    _pad: [f32; 2],
+}
+
+/// The entropic coupling of a solved problem, resident on the GPU.
+///
+/// ```no_run
+/// use morphogen::gpu::GpuContext;
+/// use morphogen::transport::{Coupling, PointCloud, Problem, SinkhornConfig};
+///
+/// let ctx = GpuContext::new()?;
+/// let x = PointCloud::new(vec![0.0, 0.0, 1.0, 1.0], 2)?;
+/// let y = PointCloud::new(vec![0.5, 0.0, 1.5, 1.0], 2)?;
+/// let coupling = Coupling::solve(&ctx, &Problem::new(x, y)?, &SinkhornConfig::default().eps(0.05))?;
+/// let moved = coupling.map(&[0.2, 0.1])?;           // T(x) for a new point
+/// let pairs = coupling.sample(128, 7)?;            // (i, j) index pairs drawn from P
+/// # Ok::<(), morphogen::Error>(())
+/// ```
+pub struct Coupling {
+    solved: Solved,
+    cost: Option<Cost>,
+}
+
+impl Coupling {
+    /// Solves `problem` and keeps the result on the GPU.
+    pub fn solve(
+        ctx: &crate::gpu::GpuContext,
+        problem: &Problem,
+        config: &SinkhornConfig,
+    ) -> Result<Self> {
+        Ok(Self {
+            solved: solve_resident(ctx, &[problem], config)?,
+            cost: problem.cost_kind(),
+        })
+    }
+
+    /// The solution (potentials, costs, convergence).
+    pub fn solution(&self) -> &Solution {
+        &self.solved.solutions[0]
+    }
+
+    /// Takes the solution out.
+    pub fn into_solution(mut self) -> Solution {
+        self.solved.solutions.remove(0)
+    }
+
+    fn params(&self, count: usize) -> Params {
+        let ws = &self.solved.workspace;
+        Params {
+            count: count as u32,
+            cols: ws.m as u32,
+            col_w_offset: ws.n as u32,
+            entropy: u32::from(ws.convention == Convention::Entropy),
+            eps: self.solved.resolved[0].eps as f32,
+            gamma: ws.gamma(),
+            _pad: [0.0; 2],
+        }
+    }
+
+    fn tile_overrides(&self) -> [(&'static str, f64); 4] {
+        let d = self.solved.workspace.dim();
+        let tile = (4096 / (d + 1)).clamp(1, 64);
+        [
+            ("WG", f64::from(WG)),
+            ("TILE", tile as f64),
+            ("D", d as f64),
+            ("TILE_FLOATS", (tile * d) as f64),
+        ]
+    }
+
+    /// The entropic map T(x) of source-space points (row-major, the problem's dimension):
+    /// the barycentric projection Σ_j w_j(x) y_j for the squared Euclidean cost, and
+    /// x − prox(∇f(x)) (soft thresholding) for the elastic cost.
+    pub fn map(&self, points: &[f32]) -> Result<Vec<f32>> {
+        let ws = &self.solved.workspace;
+        let define = match self.cost {
+            Some(Cost::SqEuclidean) => "COST_SQEUCLID",
+            Some(Cost::Elastic { .. }) => "COST_ELASTIC",
+            other => {
+                return Err(Error::invalid(format!(
+                    "the entropic map is defined for the squared Euclidean and elastic costs, \
+                     whose h is strictly convex; this problem's cost is {other:?}"
+                )))
+            }
+        };
+        let d = ws.dim();
+        if points.is_empty() || !points.len().is_multiple_of(d) {
+            return Err(Error::invalid(format!(
+                "{} coordinates do not form points of dimension {d}",
+                points.len()
+            )));
+        }
+        if let Some(k) = points.iter().position(|v| !v.is_finite()) {
+            return Err(Error::invalid(format!(
+                "map point {} has a non-finite coordinate",
+                k / d
+            )));
+        }
+        let count = points.len() / d;
+        let ctx = &ws.ctx;
+        let kernel = ctx.kernel(
+            &KernelDesc::new(
+                "transport/map",
+                &[
+                    Binding::Uniform,
+                    Binding::StorageRead,
+                    Binding::StorageRead,
+                    Binding::StorageRead,
+                    Binding::StorageRead,
+                    Binding::Storage,
+                ],
+            )
+            .defines(&[define])
+            .overrides(&self.tile_overrides()),
+        )?;
+        let params = GpuBuffer::uniform(ctx, &self.params(count), "morphogen.transport.map")?;
+        let queries = GpuBuffer::from_slice(ctx, points, "morphogen.transport.map.x")?;
+        let out = GpuBuffer::<f32>::scratch(ctx, points.len(), "morphogen.transport.map.out")?;
+        let g = &ws.g[ws.parity];
+        let group = kernel.bind(
+            ctx,
+            &[
+                params.binding(),
+                queries.binding(),
+                ws.target.binding(),
+                ws.log_w.binding(),
+                g.binding(),
+                out.binding(),
+            ],
+        )?;
+        let mut rec = ctx.recorder("morphogen.transport.map");
+        let grid = Grid::linear(
+            count as u64,
+            WG,
+            ctx.limits().max_compute_workgroups_per_dimension,
+        );
+        rec.dispatch(&kernel, &group, grid);
+        let pending = rec.read(&out)?;
+        rec.submit()?;
+        pending.wait(ctx)
+    }
+
+    /// Draws `k` index pairs (i, j) from P / ΣP without forming P: rows from the plan's
+    /// row masses, then each column from its row's conditional, by inverse transform on
+    /// Philox uniforms keyed by `seed` (the same seed gives the same pairs).
+    pub fn sample(&self, k: usize, seed: u64) -> Result<Vec<(u32, u32)>> {
+        let ws = &self.solved.workspace;
+        let masses = &self.solution().row_marginal;
+        let total: f64 = masses.iter().filter(|m| m.is_finite()).sum();
+        if total.is_nan() || total <= 0.0 {
+            return Err(Error::invalid("the plan has no mass to sample from"));
+        }
+        let mut cdf = Vec::with_capacity(masses.len());
+        let mut acc = 0.0;
+        for &m in masses {
+            acc += if m.is_finite() { m } else { 0.0 };
+            cdf.push(acc / total);
+        }
+        let key = rng::seed_key(seed);
+        let draws: Vec<[u32; 2]> = (0..k)
+            .map(|s| {
+                let words = rng::philox4x32_10([s as u32, (s >> 32) as u32, 0x5a4d_504c, 0], key);
+                let u_row = f64::from(rng::u01(words[0]));
+                let row = cdf.partition_point(|&c| c < u_row).min(masses.len() - 1);
+                [row as u32, rng::u01(words[1]).to_bits()]
+            })
+            .collect();
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let ctx = &ws.ctx;
+        let kernel = ctx.kernel(
+            &KernelDesc::new(
+                "transport/sample",
+                &[
+                    Binding::Uniform,
+                    Binding::StorageRead,
+                    Binding::StorageRead,
+                    Binding::StorageRead,
+                    Binding::StorageRead,
+                    Binding::StorageRead,
+                    Binding::StorageRead,
+                    Binding::Storage,
+                ],
+            )
+            .defines(&[ws.cost_define()])
+            .overrides(&self.tile_overrides()),
+        )?;
+        let params = GpuBuffer::uniform(ctx, &self.params(k), "morphogen.transport.sample")?;
+        let draw_buf = GpuBuffer::from_slice(ctx, &draws, "morphogen.transport.sample.draws")?;
+        let out = GpuBuffer::<u32>::scratch(ctx, k, "morphogen.transport.sample.out")?;
+        let stride = ws.stats_stride(Side::Source);
+        let group = kernel.bind(
+            ctx,
+            &[
+                params.binding(),
+                ws.source.binding(),
+                ws.target.binding(),
+                ws.log_w.binding(),
+                ws.g[ws.parity].binding(),
+                ws.stats_rows.binding_range(3 * stride, ws.n),
+                draw_buf.binding(),
+                out.binding(),
+            ],
+        )?;
+        let mut rec = ctx.recorder("morphogen.transport.sample");
+        rec.dispatch(
+            &kernel,
+            &group,
+            Grid::linear(
+                k as u64,
+                WG,
+                ctx.limits().max_compute_workgroups_per_dimension,
+            ),
+        );
+        let pending = rec.read(&out)?;
+        rec.submit()?;
+        let cols = pending.wait(ctx)?;
+        Ok(draws.iter().zip(cols).map(|(d, j)| (d[0], j)).collect())
+    }
+
+    /// The dense n × m plan, row-major. Refused above [`MAX_PLAN_ENTRIES`] entries or one
+    /// binding: use [`Coupling::sample`] or [`Coupling::map`] for large problems.
+    pub fn plan(&self) -> Result<Vec<f32>> {
+        let ws = &self.solved.workspace;
+        let entries = ws.n * ws.m;
+        let limit = MAX_PLAN_ENTRIES.min((ws.ctx.max_binding_bytes() / 4) as usize);
+        if entries > limit {
+            return Err(Error::invalid(format!(
+                "the dense plan would hold {} x {} = {entries} entries, above the limit of \
+                 {limit}; sample from the plan or map points instead",
+                ws.n, ws.m
+            )));
+        }
+        let ctx = &ws.ctx;
+        let d = ws.dim();
+        let kernel = ctx.kernel(
+            &KernelDesc::new(
+                "transport/plan",
+                &[
+                    Binding::Uniform,
+                    Binding::StorageRead,
+                    Binding::StorageRead,
+                    Binding::StorageRead,
+                    Binding::StorageRead,
+                    Binding::StorageRead,
+                    Binding::Storage,
+                ],
+            )
+            .defines(&[ws.cost_define()])
+            .overrides(&[("WG", f64::from(WG)), ("D", d as f64)]),
+        )?;
+        let mut params = self.params(ws.n);
+        params.count = ws.n as u32;
+        let params = GpuBuffer::uniform(ctx, &params, "morphogen.transport.plan")?;
+        let out = GpuBuffer::<f32>::scratch(ctx, entries, "morphogen.transport.plan.out")?;
+        let p = ws.parity;
+        let group = kernel.bind(
+            ctx,
+            &[
+                params.binding(),
+                ws.source.binding(),
+                ws.target.binding(),
+                ws.log_w.binding(),
+                ws.f[p].binding(),
+                ws.g[p].binding(),
+                out.binding(),
+            ],
+        )?;
+        let mut rec = ctx.recorder("morphogen.transport.plan");
+        rec.dispatch(
+            &kernel,
+            &group,
+            Grid::linear(
+                entries as u64,
+                WG,
+                ctx.limits().max_compute_workgroups_per_dimension,
+            ),
+        );
+        let pending = rec.read(&out)?;
+        rec.submit()?;
+        pending.wait(ctx)
+    }
+}
