@@ -3,6 +3,9 @@
 mod common;
 
 use common::{ctx, seed, TestRng};
+use std::sync::OnceLock;
+
+use morphogen::gpu::{ContextOptions, GpuContext};
 use morphogen::transport::{self, Convention, Cost, PointCloud, Problem, SinkhornConfig, Solution};
 
 fn cloud(rng: &mut TestRng, n: usize, d: usize, shift: f64) -> Vec<f32> {
@@ -107,10 +110,26 @@ fn compare(label: &str, gpu: &Solution, cpu: &Solution) {
     }
 }
 
+/// A context without subgroup operations, so the workgroup-tile path of the kernels runs
+/// too where the adapter has subgroups.
+fn portable_ctx() -> &'static GpuContext {
+    static CTX: OnceLock<GpuContext> = OnceLock::new();
+    CTX.get_or_init(|| {
+        GpuContext::with_options(
+            &ContextOptions::default().without_features(wgpu::Features::SUBGROUP),
+        )
+        .unwrap()
+    })
+}
+
 fn run(label: &str, problem: &Problem, config: &SinkhornConfig) {
-    let gpu = transport::solve(ctx(), problem, config).unwrap();
     let cpu = transport::solve_cpu(problem, config).unwrap();
+    let gpu = transport::solve(ctx(), problem, config).unwrap();
     compare(label, &gpu, &cpu);
+    if ctx().subgroups().is_some() {
+        let portable = transport::solve(portable_ctx(), problem, config).unwrap();
+        compare(&format!("{label} (workgroup tiles)"), &portable, &cpu);
+    }
 }
 
 /// A fixed number of iterations (threshold 0 never stops early), so both solvers run the

@@ -1,38 +1,45 @@
-// Ground costs computed on the fly between a source point r of the invocation and a
-// target point c. One of COST_SQEUCLID, COST_EUCLID, COST_L1, COST_ELASTIC selects the
-// cost.
-//
-// The importing kernel provides `override D` (dimension), `fn x_coord(r, k) -> f32` and
-// `fn y_coord(c, k) -> f32` (coordinate k of its r-th source and c-th target point, from
-// registers, a workgroup tile or memory).
+// Ground costs computed on the fly from coordinate differences. One of COST_SQEUCLID,
+// COST_EUCLID, COST_L1, COST_ELASTIC selects the cost. Four pairs at a time (vec4 lanes
+// hold four source rows against one target point); transport/pair_cost is the one-pair
+// form.
 //
 // Squared distances are summed from differences, never as |x|^2 + |y|^2 - 2 x.y, which
 // cancels catastrophically for nearby points.
 
-fn pair_cost(r: u32, c: u32, gamma: f32) -> f32 {
-    var sq = 0.0;
-    var l1 = 0.0;
-    for (var k = 0u; k < D; k = k + 1u) {
-        let diff = x_coord(r, k) - y_coord(c, k);
+// Running sums of one cost over the coordinates: squared and absolute differences.
+struct CostParts {
+    sq: vec4<f32>,
+    l1: vec4<f32>,
+}
+
+fn cost_parts_zero() -> CostParts {
+    return CostParts(vec4<f32>(0.0), vec4<f32>(0.0));
+}
+
+fn cost_add(parts: CostParts, diff: vec4<f32>) -> CostParts {
+    var p = parts;
 #ifdef COST_L1
-        l1 = l1 + abs(diff);
+    p.l1 = p.l1 + abs(diff);
 #else
-        sq = fma(diff, diff, sq);
+    p.sq = fma(diff, diff, p.sq);
 #ifdef COST_ELASTIC
-        l1 = l1 + abs(diff);
+    p.l1 = p.l1 + abs(diff);
 #endif
 #endif
-    }
+    return p;
+}
+
+fn cost_finish(p: CostParts, gamma: f32) -> vec4<f32> {
 #ifdef COST_SQEUCLID
-    return sq;
+    return p.sq;
 #endif
 #ifdef COST_EUCLID
-    return sqrt(sq);
+    return sqrt(p.sq);
 #endif
 #ifdef COST_L1
-    return l1;
+    return p.l1;
 #endif
 #ifdef COST_ELASTIC
-    return 0.5 * sq + gamma * l1;
+    return 0.5 * p.sq + gamma * p.l1;
 #endif
 }

@@ -40,7 +40,7 @@ fn y_coord(c: u32, k: u32) -> f32 {
     return tile_y[c * D + k];
 }
 
-#import transport/cost
+#import transport/pair_cost
 
 @compute @workgroup_size(WG)
 fn main(

@@ -49,7 +49,7 @@ fn y_coord(c: u32, k: u32) -> f32 {
     return tile_y[c * D + k];
 }
 
-#import transport/cost
+#import transport/pair_cost
 
 fn load_tile(t0: u32, lid: u32, scale: f32) {
     for (var c = lid; c < TILE; c = c + WG) {

@@ -39,7 +39,7 @@ fn y_coord(c: u32, k: u32) -> f32 {
 }
 
 #ifndef COST_DENSE
-#import transport/cost
+#import transport/pair_cost
 #endif
 
 @compute @workgroup_size(WG)

@@ -5,30 +5,38 @@
 //   f_hat = -tau eps lse_i  (+ tau eps log a_i, entropy)      f_new = (1-w) f + w f_hat
 //
 // where rows are the side being updated (source for f, target for g) and columns the
-// other side. Costs come from the points, tile by tile through workgroup memory; no
-// n x m matrix exists (COST_DENSE reads a given matrix instead).
+// other side. Costs come from the points; no n x m matrix exists (COST_DENSE reads a
+// given matrix instead).
+//
+// Each invocation keeps 4 * V rows in vec4 lanes, so every column it reads serves 4V
+// rows. Columns reach the invocations either through subgroup shuffles (SUBGROUPS: each
+// lane loads one column, the subgroup passes them around; no shared memory, no barriers)
+// or through a workgroup tile.
 //
 // One exp per entry: sums are shifted by the row's expected LSE, -f / (tau eps), known
-// before the pass; the running max is tracked alongside, and a workgroup with a row whose
-// shifted sum over- or underflowed repeats the pass shifted by that max. All arithmetic is
+// before the pass. Only if some row's shifted sum over- or underflowed does the group
+// find the rows' largest exponents (no exp) and sum again shifted by them. Arithmetic is
 // in log2 units so the exp is a bare exp2.
 //
 // STATS: instead of updating, write per-row statistics of the current potentials:
-// the marginal r_i = sum_j P_ij, the optimality gap |r_i - a_i exp(-f_i / rho)|, and
-// sum_j C_ij P_ij, as four segments of `out` (stride params.stats_stride).
-//! variants: COST_SQEUCLID|COST_EUCLID|COST_L1|COST_ELASTIC|COST_DENSE STATS| X_IN_MEMORY|
+// the marginal r_i = sum_j P_ij, the optimality gap |r_i - a_i exp(-f_i / rho)|,
+// sum_j C_ij P_ij and lse_i, as four segments of `out` (stride step.stats_stride).
+//! variants: COST_SQEUCLID|COST_EUCLID|COST_L1|COST_ELASTIC|COST_DENSE STATS| SUBGROUPS| X_IN_MEMORY|
 
 override WG: u32 = 64u;
-// Rows per invocation (R * D <= XR_MAX unless X_IN_MEMORY).
-override R: u32 = 4u;
-// Columns per tile.
+// vec4 row groups per invocation (rows per invocation: 4V).
+override V: u32 = 1u;
+// Columns per workgroup tile (without SUBGROUPS).
 override TILE: u32 = 64u;
 // Point dimension, and TILE * D.
 override D: u32 = 2u;
 override TILE_FLOATS: u32 = 128u;
 
-const XR_MAX: u32 = 64u;
-const R_MAX: u32 = 8u;
+const V_MAX: u32 = 4u;
+// vec4 registers for source coordinates: V * D <= XV_MAX unless X_IN_MEMORY.
+const XV_MAX: u32 = 64u;
+// Coordinates a lane holds for its column with SUBGROUPS (D <= D_MAX).
+const D_MAX: u32 = 64u;
 const LOG2E: f32 = 1.4426950408889634;
 const LN2: f32 = 0.6931471805599453;
 // Shifted sums inside [2^-64, f32 max] keep full precision; outside, redo the row.
@@ -36,6 +44,9 @@ const SUM_MIN: f32 = 5.421010862427522e-20;
 
 #import grid
 #import lse
+#ifndef COST_DENSE
+#import transport/cost
+#endif
 
 struct Step {
     rows: u32,
@@ -77,43 +88,126 @@ struct ProblemScalars {
 @group(0) @binding(6) var<storage, read> row_pot: array<f32>;
 @group(0) @binding(7) var<storage, read_write> out: array<f32>;
 
+#ifdef SUBGROUPS
+// The column this lane loaded for the current chunk.
+var<private> lane_w: f32;
+var<private> lane_y: array<f32, D_MAX>;
+#else
 var<workgroup> tile_y: array<f32, TILE_FLOATS>;
 var<workgroup> tile_w: array<f32, TILE>;
 var<workgroup> redo_any: atomic<u32>;
 var<workgroup> redo_flag: u32;
+#endif
 
-var<private> xr: array<f32, XR_MAX>;
-var<private> x_base: array<u32, R_MAX>;
+// Source coordinates of the invocation's rows: group v, coordinate k.
+var<private> xr: array<vec4<f32>, XV_MAX>;
+// First element of each row's point (X_IN_MEMORY) or of its cost row (COST_DENSE).
+var<private> row_base: array<vec4<u32>, V_MAX>;
 
-fn x_coord(r: u32, k: u32) -> f32 {
+fn x4(v: u32, k: u32) -> vec4<f32> {
 #ifdef X_IN_MEMORY
-    return row_pts[x_base[r] + k];
+    let base = row_base[v] + vec4<u32>(k);
+    return vec4<f32>(row_pts[base.x], row_pts[base.y], row_pts[base.z], row_pts[base.w]);
 #else
-    return xr[r * D + k];
+    return xr[v * D + k];
 #endif
 }
 
-fn y_coord(c: u32, k: u32) -> f32 {
-    return tile_y[c * D + k];
+// Log2-unit offset w_j = [log b_j] + g_j / eps of column j (-inf past the end).
+fn column_offset(j: u32, col_base: u32, scale: f32) -> f32 {
+    if (j >= step.cols) {
+        return f32_neg_inf();
+    }
+    var w = col_pot[col_base + j] * scale;
+    if (step.entropy == 0u) {
+        w = w + log_w[step.col_w_offset + col_base + j] * LOG2E;
+    }
+    return w;
 }
 
+// Makes the columns t0 .. t0 + chunk_width() available to column_w / column_y.
+fn stage_columns(t0: u32, lid: u32, lane: u32, col_base: u32, scale: f32) {
+#ifdef SUBGROUPS
+    let j = t0 + lane;
+    lane_w = column_offset(j, col_base, scale);
 #ifndef COST_DENSE
-#import transport/cost
+    let jj = min(j, step.cols - 1u);
+    for (var k = 0u; k < D; k = k + 1u) {
+        lane_y[k] = col_pts[(col_base + jj) * D + k];
+    }
 #endif
+#else
+    for (var c = lid; c < TILE; c = c + WG) {
+        let j = t0 + c;
+        tile_w[c] = column_offset(j, col_base, scale);
+#ifndef COST_DENSE
+        let jj = min(j, step.cols - 1u);
+        for (var k = 0u; k < D; k = k + 1u) {
+            tile_y[c * D + k] = col_pts[(col_base + jj) * D + k];
+        }
+#endif
+    }
+    workgroupBarrier();
+#endif
+}
+
+fn release_columns() {
+#ifndef SUBGROUPS
+    workgroupBarrier();
+#endif
+}
+
+fn column_w(c: u32) -> f32 {
+#ifdef SUBGROUPS
+    return subgroupShuffle(lane_w, c);
+#else
+    return tile_w[c];
+#endif
+}
+
+fn column_y(c: u32, k: u32) -> f32 {
+#ifdef SUBGROUPS
+    return subgroupShuffle(lane_y[k], c);
+#else
+    return tile_y[c * D + k];
+#endif
+}
+
+// Costs between the four rows of group v and column c (tile-relative) at column t0 + c.
+fn group_cost(v: u32, c: u32, t0: u32) -> vec4<f32> {
+#ifdef COST_DENSE
+    let base = row_base[v] + vec4<u32>(t0 + c);
+    return vec4<f32>(row_pts[base.x], row_pts[base.y], row_pts[base.z], row_pts[base.w]);
+#else
+    return vec4<f32>(0.0);
+#endif
+}
 
 @compute @workgroup_size(WG)
 fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
+#ifdef SUBGROUPS
+    @builtin(subgroup_size) sg_size: u32,
+    @builtin(subgroup_invocation_id) sg_lane: u32,
+#endif
 ) {
-    let rows_per_group = WG * R;
+#ifdef SUBGROUPS
+    let chunk = sg_size;
+    let lane = sg_lane;
+#else
+    let chunk = TILE;
+    let lane = 0u;
+#endif
+    let rows_per_group = WG * 4u * V;
     let groups_per_problem = (step.rows + rows_per_group - 1u) / rows_per_group;
     let linear = linear_workgroup(wid, nwg);
     if (linear >= groups_per_problem * step.batch) {
         return;
     }
     let b = linear / groups_per_problem;
+    // Row of lane q of group v: first_row + (4v + q) * WG.
     let first_row = (linear % groups_per_problem) * rows_per_group + lid;
     let eps = problems[b].eps * max(1.0, problems[b].start_ratio * step.eps_decay_pow);
     let inv_rho = select(problems[b].inv_rho_a, problems[b].inv_rho_b, step.side == 1u);
@@ -121,89 +215,108 @@ fn main(
     let scale = LOG2E / eps;
     let col_base = b * step.cols;
 
-    // Rows of this invocation: first_row + r * WG.
-    var shift: array<f32, R_MAX>;
-    var sum: array<f32, R_MAX>;
-    var peak: array<f32, R_MAX>;
-    var cost_sum: array<f32, R_MAX>;
-    for (var r = 0u; r < R; r = r + 1u) {
-        let row = min(first_row + r * WG, step.rows - 1u);
-        let idx = b * step.rows + row;
-#ifndef COST_DENSE
-        x_base[r] = idx * D;
+    var shift: array<vec4<f32>, V_MAX>;
+    var sum: array<vec4<f32>, V_MAX>;
+    var peak: array<vec4<f32>, V_MAX>;
+    var cost_sum: array<vec4<f32>, V_MAX>;
+    for (var v = 0u; v < V; v = v + 1u) {
+        var rows = vec4<u32>(0u);
+        var expected = vec4<f32>(0.0);
+        for (var q = 0u; q < 4u; q = q + 1u) {
+            let row = min(first_row + (4u * v + q) * WG, step.rows - 1u);
+            let idx = b * step.rows + row;
+            rows[q] = idx;
+            // Expected LSE in log2 units: KL: -f/(tau eps); entropy: log a - f/(tau eps).
+            var s = -(row_pot[idx] * scale) / tau;
+            if (step.entropy == 1u) {
+                s = s + log_w[step.row_w_offset + idx] * LOG2E;
+            }
+            expected[q] = select(0.0, s, f32_is_finite(s));
+        }
+#ifdef COST_DENSE
+        row_base[v] = rows * step.cols;
+#else
+        row_base[v] = rows * D;
 #ifndef X_IN_MEMORY
         for (var k = 0u; k < D; k = k + 1u) {
-            xr[r * D + k] = row_pts[idx * D + k];
+            let base = rows * D + vec4<u32>(k);
+            xr[v * D + k] = vec4<f32>(row_pts[base.x], row_pts[base.y], row_pts[base.z], row_pts[base.w]);
         }
 #endif
 #endif
-        // Expected LSE in log2 units: KL: -f/(tau eps); entropy: log a - f/(tau eps).
-        var s = -(row_pot[idx] * scale) / tau;
-        if (step.entropy == 1u) {
-            s = s + log_w[step.row_w_offset + idx] * LOG2E;
-        }
-        shift[r] = select(0.0, s, f32_is_finite(s));
-        sum[r] = 0.0;
-        peak[r] = f32_neg_inf();
-        cost_sum[r] = 0.0;
+        shift[v] = expected;
+        sum[v] = vec4<f32>(0.0);
+        peak[v] = vec4<f32>(f32_neg_inf());
+        cost_sum[v] = vec4<f32>(0.0);
     }
+#ifndef SUBGROUPS
     if (lid == 0u) {
         atomicStore(&redo_any, 0u);
     }
+#endif
 
-    // Pass 0 uses the expected shift; pass 1 (only if some row of the workgroup needs it)
-    // uses the true max found in pass 0.
-    for (var attempt = 0u; attempt < 2u; attempt = attempt + 1u) {
-        for (var t0 = 0u; t0 < step.cols; t0 = t0 + TILE) {
-            for (var c = lid; c < TILE; c = c + WG) {
-                let j = t0 + c;
-                var w = f32_neg_inf();
-                if (j < step.cols) {
-                    w = col_pot[col_base + j] * scale;
-                    if (step.entropy == 0u) {
-                        w = w + log_w[step.col_w_offset + col_base + j] * LOG2E;
+    // Attempt 0 sums with the expected shift. Only if a row over- or underflowed:
+    // attempt 1 finds each row's largest exponent (no exp), attempt 2 sums shifted by it.
+    for (var attempt = 0u; attempt < 3u; attempt = attempt + 1u) {
+        for (var t0 = 0u; t0 < step.cols; t0 = t0 + chunk) {
+            stage_columns(t0, lid, lane, col_base, scale);
+            let width = min(chunk, step.cols - t0);
+            for (var c = 0u; c < width; c = c + 1u) {
+                let w = vec4<f32>(column_w(c));
+#ifdef COST_DENSE
+                for (var v = 0u; v < V; v = v + 1u) {
+                    let cost = group_cost(v, c, t0);
+#else
+                var parts: array<CostParts, V_MAX>;
+                for (var v = 0u; v < V; v = v + 1u) {
+                    parts[v] = cost_parts_zero();
+                }
+                for (var k = 0u; k < D; k = k + 1u) {
+                    let y = vec4<f32>(column_y(c, k));
+                    for (var v = 0u; v < V; v = v + 1u) {
+                        parts[v] = cost_add(parts[v], x4(v, k) - y);
                     }
                 }
-                tile_w[c] = w;
-#ifndef COST_DENSE
-                let jj = min(j, step.cols - 1u);
-                for (var k = 0u; k < D; k = k + 1u) {
-                    tile_y[c * D + k] = col_pts[(col_base + jj) * D + k];
-                }
+                for (var v = 0u; v < V; v = v + 1u) {
+                    let cost = cost_finish(parts[v], step.gamma);
 #endif
-            }
-            workgroupBarrier();
-            let tile_len = min(TILE, step.cols - t0);
-            for (var c = 0u; c < tile_len; c = c + 1u) {
-                let w = tile_w[c];
-                for (var r = 0u; r < R; r = r + 1u) {
-#ifdef COST_DENSE
-                    let row = min(first_row + r * WG, step.rows - 1u);
-                    let cost = row_pts[(b * step.rows + row) * step.cols + t0 + c];
-#else
-                    let cost = pair_cost(r, c, step.gamma);
-#endif
-                    let arg = w - cost * scale;
-                    let e = exp2(arg - shift[r]);
-                    sum[r] = sum[r] + e;
-                    peak[r] = max(peak[r], arg);
+                    if (attempt == 1u) {
+                        peak[v] = max(peak[v], fma(-cost, vec4<f32>(scale), w));
+                    } else {
+                        let e = exp2(fma(-cost, vec4<f32>(scale), w - shift[v]));
+                        sum[v] = sum[v] + e;
 #ifdef STATS
-                    cost_sum[r] = fma(cost, e, cost_sum[r]);
+                        cost_sum[v] = fma(cost, e, cost_sum[v]);
 #endif
+                    }
                 }
             }
-            workgroupBarrier();
+            release_columns();
         }
-        if (attempt == 1u) {
+        if (attempt == 2u) {
             break;
         }
-        var mine = 0u;
-        for (var r = 0u; r < R; r = r + 1u) {
-            if (!(sum[r] >= SUM_MIN && f32_is_finite(sum[r])) && f32_is_finite(peak[r])) {
-                mine = 1u;
+        if (attempt == 1u) {
+            for (var v = 0u; v < V; v = v + 1u) {
+                let bad = !(sum[v] >= vec4<f32>(SUM_MIN)) | !(abs(sum[v]) <= vec4<f32>(3.40282347e38));
+                let usable = abs(peak[v]) <= vec4<f32>(3.40282347e38);
+                shift[v] = select(shift[v], peak[v], bad & usable);
+                sum[v] = vec4<f32>(0.0);
+                cost_sum[v] = vec4<f32>(0.0);
             }
+            continue;
         }
-        if (mine == 1u) {
+        var mine = false;
+        for (var v = 0u; v < V; v = v + 1u) {
+            let bad = !(sum[v] >= vec4<f32>(SUM_MIN)) | !(abs(sum[v]) <= vec4<f32>(3.40282347e38));
+            mine = mine || any(bad);
+        }
+#ifdef SUBGROUPS
+        if (!subgroupAny(mine)) {
+            break;
+        }
+#else
+        if (mine) {
             atomicOr(&redo_any, 1u);
         }
         workgroupBarrier();
@@ -213,54 +326,51 @@ fn main(
         if (workgroupUniformLoad(&redo_flag) == 0u) {
             break;
         }
-        for (var r = 0u; r < R; r = r + 1u) {
-            if (!(sum[r] >= SUM_MIN && f32_is_finite(sum[r])) && f32_is_finite(peak[r])) {
-                shift[r] = peak[r];
-            }
-            sum[r] = 0.0;
-            cost_sum[r] = 0.0;
-        }
+#endif
     }
 
-    for (var r = 0u; r < R; r = r + 1u) {
-        let row = first_row + r * WG;
-        if (row >= step.rows) {
-            continue;
-        }
-        let idx = b * step.rows + row;
-        let f = row_pot[idx];
-        let log_a = log_w[step.row_w_offset + idx];
-        // log2 of sum_j exp(...) for this row.
-        let lse2 = shift[r] + log2(sum[r]);
+    for (var v = 0u; v < V; v = v + 1u) {
+        for (var q = 0u; q < 4u; q = q + 1u) {
+            let row = first_row + (4u * v + q) * WG;
+            if (row >= step.rows) {
+                continue;
+            }
+            let idx = b * step.rows + row;
+            let f = row_pot[idx];
+            let log_a = log_w[step.row_w_offset + idx];
+            let s = sum[v][q];
+            // log2 of sum_j exp(...) for this row.
+            let lse2 = shift[v][q] + log2(s);
 #ifdef STATS
-        // log r_i = log a_i [KL] + f/eps + lse. Written so that f*scale cancels the shift
-        // exactly when the shift was -f*scale (balanced, KL).
-        var log2_r = (f * scale + shift[r]) + log2(sum[r]);
-        if (step.entropy == 0u) {
-            log2_r = log2_r + log_a * LOG2E;
-        }
-        let marginal = exp2(log2_r);
-        // a_i exp(-f_i / rho); a zero weight wants nothing (its entropy-convention
-        // potential is -inf, which must not turn this into 0 * inf).
-        var wanted = exp(log_a);
-        if (inv_rho > 0.0 && f32_is_finite(log_a)) {
-            wanted = exp(log_a - f * inv_rho);
-        }
-        let primal = exp2(log2_r - log2(sum[r])) * cost_sum[r];
-        out[idx] = marginal;
-        out[step.stats_stride + idx] = abs(marginal - wanted);
-        out[2u * step.stats_stride + idx] = primal;
-        out[3u * step.stats_stride + idx] = lse2 * LN2;
+            // log r_i = log a_i [KL] + f/eps + lse, written so that f*scale cancels the
+            // shift exactly when the shift was -f*scale (balanced, KL).
+            var log2_r = (f * scale + shift[v][q]) + log2(s);
+            if (step.entropy == 0u) {
+                log2_r = log2_r + log_a * LOG2E;
+            }
+            let marginal = exp2(log2_r);
+            // a_i exp(-f_i / rho); a zero weight wants nothing (its entropy-convention
+            // potential is -inf, which must not turn this into 0 * inf).
+            var wanted = exp(log_a);
+            if (inv_rho > 0.0 && f32_is_finite(log_a)) {
+                wanted = exp(log_a - f * inv_rho);
+            }
+            let primal = exp2(log2_r - log2(s)) * cost_sum[v][q];
+            out[idx] = marginal;
+            out[step.stats_stride + idx] = abs(marginal - wanted);
+            out[2u * step.stats_stride + idx] = primal;
+            out[3u * step.stats_stride + idx] = lse2 * LN2;
 #else
-        var f_hat = -tau * eps * (lse2 * LN2);
-        if (step.entropy == 1u) {
-            f_hat = f_hat + tau * eps * log_a;
-        }
-        var f_new = f_hat;
-        if (step.omega != 1.0 && f32_is_finite(f_hat)) {
-            f_new = (1.0 - step.omega) * f + step.omega * f_hat;
-        }
-        out[idx] = f_new;
+            var f_hat = -tau * eps * (lse2 * LN2);
+            if (step.entropy == 1u) {
+                f_hat = f_hat + tau * eps * log_a;
+            }
+            var f_new = f_hat;
+            if (step.omega != 1.0 && f32_is_finite(f_hat)) {
+                f_new = (1.0 - step.omega) * f + step.omega * f_hat;
+            }
+            out[idx] = f_new;
 #endif
+        }
     }
 }

@@ -47,6 +47,9 @@ pub struct ContextOptions {
     /// Preference when no adapter is named. Default: high performance (a discrete GPU
     /// before an integrated one before a software driver).
     pub power_preference: wgpu::PowerPreference,
+    /// Optional features not to enable even where the adapter has them (to run the
+    /// portable kernel paths, or to compare them).
+    pub disabled_features: wgpu::Features,
 }
 
 impl Default for ContextOptions {
@@ -55,6 +58,7 @@ impl Default for ContextOptions {
             backends: None,
             adapter: None,
             power_preference: wgpu::PowerPreference::HighPerformance,
+            disabled_features: wgpu::Features::empty(),
         }
     }
 }
@@ -75,6 +79,12 @@ impl ContextOptions {
     /// Sets the power preference used when no adapter is named.
     pub fn power_preference(mut self, preference: wgpu::PowerPreference) -> Self {
         self.power_preference = preference;
+        self
+    }
+
+    /// Leaves these optional features off.
+    pub fn without_features(mut self, features: wgpu::Features) -> Self {
+        self.disabled_features |= features;
         self
     }
 
@@ -110,6 +120,8 @@ pub struct AdapterReport {
     pub device_type: String,
     /// Driver name and version.
     pub driver: String,
+    /// Smallest and largest subgroup size of the adapter.
+    pub subgroup_sizes: (u32, u32),
 }
 
 impl AdapterReport {
@@ -125,6 +137,7 @@ impl AdapterReport {
             backend: format!("{:?}", info.backend),
             device_type: format!("{:?}", info.device_type),
             driver,
+            subgroup_sizes: (info.subgroup_min_size, info.subgroup_max_size),
         }
     }
 }
@@ -325,7 +338,7 @@ impl GpuContext {
             choose_adapter(adapters, options)?
         };
         let info = adapter.get_info();
-        let features = adapter.features() & optional_features();
+        let features = adapter.features() & optional_features() & !options.disabled_features;
         let limits = adapter.limits();
         let desc = wgpu::DeviceDescriptor {
             label: Some("morphogen"),
@@ -403,6 +416,14 @@ impl GpuContext {
             .filter(|(_, f)| self.inner.features.contains(*f))
             .map(|(name, _)| *name)
             .collect()
+    }
+
+    /// The subgroup size range when subgroup operations are enabled, else `None`.
+    pub fn subgroups(&self) -> Option<(u32, u32)> {
+        let (min, max) = self.inner.adapter.subgroup_sizes;
+        let usable =
+            self.inner.features.contains(wgpu::Features::SUBGROUP) && min >= 1 && max >= min;
+        usable.then_some((min, max))
     }
 
     /// Whether GPU timestamp queries are available.

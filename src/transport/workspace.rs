@@ -13,8 +13,6 @@ use crate::transport::problem::{Geometry, Problem};
 use crate::transport::schedule::Resolved;
 
 const WG: u32 = 64;
-/// Registers for source coordinates per invocation (`XR_MAX` in update.wgsl).
-const XR_MAX: usize = 64;
 /// Floats of target points per workgroup tile.
 const TILE_BUDGET: usize = 4096;
 /// Blocks of step parameters one submission may use.
@@ -59,43 +57,135 @@ pub(crate) enum Side {
     Target,
 }
 
-/// How the kernels are specialised for a problem shape.
+/// How the update kernel is specialised for a problem shape.
 #[derive(Clone, Debug)]
 struct Shape {
     dim: usize,
-    rows_per_invocation: usize,
+    /// Invocations per workgroup.
+    workgroup: usize,
+    /// vec4 groups of rows per invocation.
+    groups: usize,
+    /// Columns per workgroup tile (without subgroups).
     tile: usize,
     x_in_memory: bool,
+    subgroups: bool,
 }
 
+/// Source coordinates an invocation keeps in registers, in vec4s (`XV_MAX`).
+const XV_MAX: usize = 64;
+/// Coordinates a lane holds for its column with subgroups (`D_MAX`).
+const SUBGROUP_MAX_DIM: usize = 64;
+
 impl Shape {
-    fn new(dim: usize, ctx: &GpuContext) -> Self {
+    /// The specialisation for updating `rows` rows per problem of a batch of `batch`.
+    fn new(dim: usize, dense: bool, rows: usize, batch: usize, ctx: &GpuContext) -> Self {
         let dim = dim.max(1);
-        let x_in_memory = dim > XR_MAX;
-        let rows_per_invocation = if x_in_memory {
-            1
-        } else {
-            (XR_MAX / dim).clamp(1, 4)
-        };
+        let x_in_memory = !dense && dim > XV_MAX;
         let storage = ctx.limits().max_compute_workgroup_storage_size as usize / 4;
         let budget = TILE_BUDGET.min(storage.saturating_sub(128) * 3 / 4);
         let tile = (budget / (dim + 1)).clamp(1, 64);
+        let subgroup = ctx
+            .subgroups()
+            .filter(|_| !dense && dim <= SUBGROUP_MAX_DIM);
+        let max_invocations = ctx.limits().max_compute_invocations_per_workgroup as usize;
+        let workgroup = match subgroup {
+            Some((_, max)) => (max as usize).max(WG as usize),
+            None => WG as usize,
+        };
+        let subgroups = subgroup.is_some() && workgroup <= max_invocations;
+        let workgroup = if subgroups { workgroup } else { WG as usize };
+        // Four rows per vec4 lane group. More groups per invocation amortise each column
+        // over more rows, while their coordinates fit the registers and enough workgroups
+        // remain to fill the device (one per core on a CPU driver, hundreds on a GPU).
+        let most = if dense || x_in_memory {
+            1
+        } else {
+            (XV_MAX / dim).clamp(1, 4)
+        };
+        let target = if ctx.adapter().device_type == "Cpu" {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        } else {
+            512
+        };
+        let fit = (rows * batch) / (workgroup * 4 * target);
+        let groups = [4, 2, 1]
+            .into_iter()
+            .find(|&v| v <= most && v <= fit)
+            .unwrap_or(1);
         Self {
             dim,
-            rows_per_invocation,
+            workgroup,
+            groups,
             tile,
             x_in_memory,
+            subgroups,
         }
     }
 
     fn overrides(&self) -> [(&'static str, f64); 5] {
         [
-            ("WG", f64::from(WG)),
-            ("R", self.rows_per_invocation as f64),
+            ("WG", self.workgroup as f64),
+            ("V", self.groups as f64),
             ("TILE", self.tile as f64),
             ("D", self.dim as f64),
             ("TILE_FLOATS", (self.tile * self.dim) as f64),
         ]
+    }
+
+    fn rows_per_workgroup(&self) -> usize {
+        self.workgroup * 4 * self.groups
+    }
+}
+
+/// The update and statistics kernels of one side, specialised for its row count.
+struct SideKernels {
+    shape: Shape,
+    update: Arc<Kernel>,
+    stats: Arc<Kernel>,
+}
+
+impl SideKernels {
+    fn new(
+        ctx: &GpuContext,
+        cost_define: &'static str,
+        dim: usize,
+        rows: usize,
+        batch: usize,
+    ) -> Result<Self> {
+        let shape = Shape::new(dim, cost_define == "COST_DENSE", rows, batch, ctx);
+        let mut defines = vec![cost_define];
+        if shape.x_in_memory {
+            defines.push("X_IN_MEMORY");
+        }
+        if shape.subgroups {
+            defines.push("SUBGROUPS");
+        }
+        let overrides = shape.overrides();
+        let bindings = [
+            Binding::UniformDynamic,
+            Binding::StorageRead,
+            Binding::StorageRead,
+            Binding::StorageRead,
+            Binding::StorageRead,
+            Binding::StorageRead,
+            Binding::StorageRead,
+            Binding::Storage,
+        ];
+        let kernel = |defines: &[&str]| {
+            ctx.kernel(
+                &KernelDesc::new("transport/update", &bindings)
+                    .defines(defines)
+                    .overrides(&overrides),
+            )
+        };
+        let update = kernel(&defines)?;
+        defines.push("STATS");
+        let stats = kernel(&defines)?;
+        Ok(Self {
+            shape,
+            update,
+            stats,
+        })
     }
 }
 
@@ -107,7 +197,7 @@ pub(crate) struct Workspace {
     pub m: usize,
     pub convention: Convention,
     gamma: f32,
-    shape: Shape,
+    dim: usize,
     cost_define: &'static str,
     pub source: GpuBuffer<f32>,
     pub target: GpuBuffer<f32>,
@@ -120,8 +210,8 @@ pub(crate) struct Workspace {
     pub stats_rows: GpuBuffer<f32>,
     pub stats_cols: GpuBuffer<f32>,
     steps: GpuBuffer<StepBlock>,
-    update: Arc<Kernel>,
-    stats: Arc<Kernel>,
+    /// Kernels of the source side (index 0) and the target side (index 1).
+    kernels: [SideKernels; 2],
     groups: HashMap<(bool, Side, usize), wgpu::BindGroup>,
 }
 
@@ -215,33 +305,10 @@ impl Workspace {
                 start_ratio: r.start_ratio() as f32,
             })
             .collect();
-        let shape = Shape::new(dim, ctx);
-        let mut defines = vec![cost_define];
-        if shape.x_in_memory {
-            defines.push("X_IN_MEMORY");
-        }
-        let overrides = shape.overrides();
-        let bindings = [
-            Binding::UniformDynamic,
-            Binding::StorageRead,
-            Binding::StorageRead,
-            Binding::StorageRead,
-            Binding::StorageRead,
-            Binding::StorageRead,
-            Binding::StorageRead,
-            Binding::Storage,
+        let kernels = [
+            SideKernels::new(ctx, cost_define, dim, n, batch)?,
+            SideKernels::new(ctx, cost_define, dim, m, batch)?,
         ];
-        let update = ctx.kernel(
-            &KernelDesc::new("transport/update", &bindings)
-                .defines(&defines)
-                .overrides(&overrides),
-        )?;
-        defines.push("STATS");
-        let stats = ctx.kernel(
-            &KernelDesc::new("transport/update", &bindings)
-                .defines(&defines)
-                .overrides(&overrides),
-        )?;
         Ok(Self {
             batch,
             n,
@@ -277,9 +344,8 @@ impl Workspace {
                 &[StepBlock::zeroed(); STEP_CAPACITY],
                 "morphogen.transport.steps",
             )?,
-            update,
-            stats,
-            shape,
+            kernels,
+            dim: dim.max(1),
             groups: HashMap::new(),
             ctx: ctx.clone(),
         })
@@ -297,7 +363,7 @@ impl Workspace {
 
     /// Point dimension the kernels were specialised for.
     pub(crate) fn dim(&self) -> usize {
-        self.shape.dim
+        self.dim
     }
 
     /// Stride between the segments of the stats buffer of `side`.
@@ -386,7 +452,12 @@ impl Workspace {
                     &self.stats_cols,
                 ),
             };
-            let kernel = if stats { &self.stats } else { &self.update };
+            let side_kernels = &self.kernels[usize::from(side == Side::Target)];
+            let kernel = if stats {
+                &side_kernels.stats
+            } else {
+                &side_kernels.update
+            };
             let group = kernel.bind(
                 &self.ctx,
                 &[
@@ -410,8 +481,8 @@ impl Workspace {
             Side::Source => self.n,
             Side::Target => self.m,
         };
-        let per_group = WG as usize * self.shape.rows_per_invocation;
-        let groups = rows.div_ceil(per_group) * self.batch;
+        let shape = &self.kernels[usize::from(side == Side::Target)].shape;
+        let groups = rows.div_ceil(shape.rows_per_workgroup()) * self.batch;
         Grid::folded(
             groups as u64,
             self.ctx.limits().max_compute_workgroups_per_dimension,
@@ -430,7 +501,7 @@ impl Workspace {
         for (side, block) in [(Side::Source, source_block), (Side::Target, target_block)] {
             let grid = self.grid(side);
             let offset = (block * std::mem::size_of::<StepBlock>()) as u32;
-            let kernel = Arc::clone(&self.update);
+            let kernel = Arc::clone(&self.kernels[usize::from(side == Side::Target)].update);
             let group = self.group(false, side)?;
             rec.dispatch_at(&kernel, group, &[offset], grid);
         }
@@ -447,7 +518,7 @@ impl Workspace {
     ) -> Result<()> {
         let grid = self.grid(side);
         let offset = (block * std::mem::size_of::<StepBlock>()) as u32;
-        let kernel = Arc::clone(&self.stats);
+        let kernel = Arc::clone(&self.kernels[usize::from(side == Side::Target)].stats);
         let group = self.group(true, side)?;
         rec.dispatch_at(&kernel, group, &[offset], grid);
         Ok(())
