@@ -8,8 +8,8 @@
 // other side. Costs come from the points; no n x m matrix exists (COST_DENSE reads a
 // given matrix instead).
 //
-// Each invocation keeps 4 * V rows in vec4 lanes, so every column it reads serves 4V
-// rows. Columns reach the invocations either through subgroup shuffles (SUBGROUPS: each
+// Each invocation keeps four rows in the lanes of vec4s, so every column it reads
+// serves four rows. Columns reach the invocations either through subgroup shuffles (SUBGROUPS: each
 // lane loads one column, the subgroup passes them around; no shared memory, no barriers)
 // or through a workgroup tile.
 //
@@ -24,16 +24,13 @@
 //! variants: COST_SQEUCLID|COST_EUCLID|COST_L1|COST_ELASTIC|COST_DENSE STATS| SUBGROUPS| X_IN_MEMORY|
 
 override WG: u32 = 64u;
-// vec4 row groups per invocation (rows per invocation: 4V).
-override V: u32 = 1u;
 // Columns per workgroup tile (without SUBGROUPS).
 override TILE: u32 = 64u;
 // Point dimension, and TILE * D.
 override D: u32 = 2u;
 override TILE_FLOATS: u32 = 128u;
 
-const V_MAX: u32 = 4u;
-// vec4 registers for source coordinates: V * D <= XV_MAX unless X_IN_MEMORY.
+// vec4 registers for source coordinates: D <= XV_MAX unless X_IN_MEMORY.
 const XV_MAX: u32 = 64u;
 // Coordinates a lane holds for its column with SUBGROUPS (D <= D_MAX).
 const D_MAX: u32 = 64u;
@@ -99,17 +96,17 @@ var<workgroup> redo_any: atomic<u32>;
 var<workgroup> redo_flag: u32;
 #endif
 
-// Source coordinates of the invocation's rows: group v, coordinate k.
+// Coordinate k of the invocation's four rows.
 var<private> xr: array<vec4<f32>, XV_MAX>;
 // First element of each row's point (X_IN_MEMORY) or of its cost row (COST_DENSE).
-var<private> row_base: array<vec4<u32>, V_MAX>;
+var<private> row_base: vec4<u32>;
 
-fn x4(v: u32, k: u32) -> vec4<f32> {
+fn x4(k: u32) -> vec4<f32> {
 #ifdef X_IN_MEMORY
-    let base = row_base[v] + vec4<u32>(k);
+    let base = row_base + vec4<u32>(k);
     return vec4<f32>(row_pts[base.x], row_pts[base.y], row_pts[base.z], row_pts[base.w]);
 #else
-    return xr[v * D + k];
+    return xr[k];
 #endif
 }
 
@@ -173,13 +170,17 @@ fn column_y(c: u32, k: u32) -> f32 {
 #endif
 }
 
-// Costs between the four rows of group v and column c (tile-relative) at column t0 + c.
-fn group_cost(v: u32, c: u32, t0: u32) -> vec4<f32> {
+// Costs between the four rows and column c of the chunk at t0.
+fn row_costs(c: u32, t0: u32) -> vec4<f32> {
 #ifdef COST_DENSE
-    let base = row_base[v] + vec4<u32>(t0 + c);
+    let base = row_base + vec4<u32>(t0 + c);
     return vec4<f32>(row_pts[base.x], row_pts[base.y], row_pts[base.z], row_pts[base.w]);
 #else
-    return vec4<f32>(0.0);
+    var parts = cost_parts_zero();
+    for (var k = 0u; k < D; k = k + 1u) {
+        parts = cost_add(parts, x4(k) - vec4<f32>(column_y(c, k)));
+    }
+    return cost_finish(parts, step.gamma);
 #endif
 }
 
@@ -200,14 +201,14 @@ fn main(
     let chunk = TILE;
     let lane = 0u;
 #endif
-    let rows_per_group = WG * 4u * V;
+    let rows_per_group = WG * 4u;
     let groups_per_problem = (step.rows + rows_per_group - 1u) / rows_per_group;
     let linear = linear_workgroup(wid, nwg);
     if (linear >= groups_per_problem * step.batch) {
         return;
     }
     let b = linear / groups_per_problem;
-    // Row of lane q of group v: first_row + (4v + q) * WG.
+    // Row of lane q: first_row + q * WG.
     let first_row = (linear % groups_per_problem) * rows_per_group + lid;
     let eps = problems[b].eps * max(1.0, problems[b].start_ratio * step.eps_decay_pow);
     let inv_rho = select(problems[b].inv_rho_a, problems[b].inv_rho_b, step.side == 1u);
@@ -215,40 +216,33 @@ fn main(
     let scale = LOG2E / eps;
     let col_base = b * step.cols;
 
-    var shift: array<vec4<f32>, V_MAX>;
-    var sum: array<vec4<f32>, V_MAX>;
-    var peak: array<vec4<f32>, V_MAX>;
-    var cost_sum: array<vec4<f32>, V_MAX>;
-    for (var v = 0u; v < V; v = v + 1u) {
-        var rows = vec4<u32>(0u);
-        var expected = vec4<f32>(0.0);
-        for (var q = 0u; q < 4u; q = q + 1u) {
-            let row = min(first_row + (4u * v + q) * WG, step.rows - 1u);
-            let idx = b * step.rows + row;
-            rows[q] = idx;
-            // Expected LSE in log2 units: KL: -f/(tau eps); entropy: log a - f/(tau eps).
-            var s = -(row_pot[idx] * scale) / tau;
-            if (step.entropy == 1u) {
-                s = s + log_w[step.row_w_offset + idx] * LOG2E;
-            }
-            expected[q] = select(0.0, s, f32_is_finite(s));
+    var rows = vec4<u32>(0u);
+    var shift = vec4<f32>(0.0);
+    for (var q = 0u; q < 4u; q = q + 1u) {
+        let row = min(first_row + q * WG, step.rows - 1u);
+        let idx = b * step.rows + row;
+        rows[q] = idx;
+        // Expected LSE in log2 units: KL: -f/(tau eps); entropy: log a - f/(tau eps).
+        var s = -(row_pot[idx] * scale) / tau;
+        if (step.entropy == 1u) {
+            s = s + log_w[step.row_w_offset + idx] * LOG2E;
         }
-#ifdef COST_DENSE
-        row_base[v] = rows * step.cols;
-#else
-        row_base[v] = rows * D;
-#ifndef X_IN_MEMORY
-        for (var k = 0u; k < D; k = k + 1u) {
-            let base = rows * D + vec4<u32>(k);
-            xr[v * D + k] = vec4<f32>(row_pts[base.x], row_pts[base.y], row_pts[base.z], row_pts[base.w]);
-        }
-#endif
-#endif
-        shift[v] = expected;
-        sum[v] = vec4<f32>(0.0);
-        peak[v] = vec4<f32>(f32_neg_inf());
-        cost_sum[v] = vec4<f32>(0.0);
+        shift[q] = select(0.0, s, f32_is_finite(s));
     }
+#ifdef COST_DENSE
+    row_base = rows * step.cols;
+#else
+    row_base = rows * D;
+#ifndef X_IN_MEMORY
+    for (var k = 0u; k < D; k = k + 1u) {
+        let base = rows * D + vec4<u32>(k);
+        xr[k] = vec4<f32>(row_pts[base.x], row_pts[base.y], row_pts[base.z], row_pts[base.w]);
+    }
+#endif
+#endif
+    var sum = vec4<f32>(0.0);
+    var peak = vec4<f32>(f32_neg_inf());
+    var cost_sum = vec4<f32>(0.0);
 #ifndef SUBGROUPS
     if (lid == 0u) {
         atomicStore(&redo_any, 0u);
@@ -261,34 +255,21 @@ fn main(
         for (var t0 = 0u; t0 < step.cols; t0 = t0 + chunk) {
             stage_columns(t0, lid, lane, col_base, scale);
             let width = min(chunk, step.cols - t0);
-            for (var c = 0u; c < width; c = c + 1u) {
-                let w = vec4<f32>(column_w(c));
-#ifdef COST_DENSE
-                for (var v = 0u; v < V; v = v + 1u) {
-                    let cost = group_cost(v, c, t0);
-#else
-                var parts: array<CostParts, V_MAX>;
-                for (var v = 0u; v < V; v = v + 1u) {
-                    parts[v] = cost_parts_zero();
+            // Two loops rather than a branch inside one: the hot loop stays branch-free.
+            if (attempt == 1u) {
+                for (var c = 0u; c < width; c = c + 1u) {
+                    let w = vec4<f32>(column_w(c));
+                    peak = max(peak, fma(-row_costs(c, t0), vec4<f32>(scale), w));
                 }
-                for (var k = 0u; k < D; k = k + 1u) {
-                    let y = vec4<f32>(column_y(c, k));
-                    for (var v = 0u; v < V; v = v + 1u) {
-                        parts[v] = cost_add(parts[v], x4(v, k) - y);
-                    }
-                }
-                for (var v = 0u; v < V; v = v + 1u) {
-                    let cost = cost_finish(parts[v], step.gamma);
-#endif
-                    if (attempt == 1u) {
-                        peak[v] = max(peak[v], fma(-cost, vec4<f32>(scale), w));
-                    } else {
-                        let e = exp2(fma(-cost, vec4<f32>(scale), w - shift[v]));
-                        sum[v] = sum[v] + e;
+            } else {
+                for (var c = 0u; c < width; c = c + 1u) {
+                    let w = vec4<f32>(column_w(c));
+                    let cost = row_costs(c, t0);
+                    let e = exp2(fma(-cost, vec4<f32>(scale), w - shift));
+                    sum = sum + e;
 #ifdef STATS
-                        cost_sum[v] = fma(cost, e, cost_sum[v]);
+                    cost_sum = fma(cost, e, cost_sum);
 #endif
-                    }
                 }
             }
             release_columns();
@@ -296,21 +277,15 @@ fn main(
         if (attempt == 2u) {
             break;
         }
+        let bad = !(sum >= vec4<f32>(SUM_MIN)) | !(abs(sum) <= vec4<f32>(3.40282347e38));
         if (attempt == 1u) {
-            for (var v = 0u; v < V; v = v + 1u) {
-                let bad = !(sum[v] >= vec4<f32>(SUM_MIN)) | !(abs(sum[v]) <= vec4<f32>(3.40282347e38));
-                let usable = abs(peak[v]) <= vec4<f32>(3.40282347e38);
-                shift[v] = select(shift[v], peak[v], bad & usable);
-                sum[v] = vec4<f32>(0.0);
-                cost_sum[v] = vec4<f32>(0.0);
-            }
+            let usable = abs(peak) <= vec4<f32>(3.40282347e38);
+            shift = select(shift, peak, bad & usable);
+            sum = vec4<f32>(0.0);
+            cost_sum = vec4<f32>(0.0);
             continue;
         }
-        var mine = false;
-        for (var v = 0u; v < V; v = v + 1u) {
-            let bad = !(sum[v] >= vec4<f32>(SUM_MIN)) | !(abs(sum[v]) <= vec4<f32>(3.40282347e38));
-            mine = mine || any(bad);
-        }
+        let mine = any(bad);
 #ifdef SUBGROUPS
         if (!subgroupAny(mine)) {
             break;
@@ -329,48 +304,46 @@ fn main(
 #endif
     }
 
-    for (var v = 0u; v < V; v = v + 1u) {
-        for (var q = 0u; q < 4u; q = q + 1u) {
-            let row = first_row + (4u * v + q) * WG;
-            if (row >= step.rows) {
-                continue;
-            }
-            let idx = b * step.rows + row;
-            let f = row_pot[idx];
-            let log_a = log_w[step.row_w_offset + idx];
-            let s = sum[v][q];
-            // log2 of sum_j exp(...) for this row.
-            let lse2 = shift[v][q] + log2(s);
-#ifdef STATS
-            // log r_i = log a_i [KL] + f/eps + lse, written so that f*scale cancels the
-            // shift exactly when the shift was -f*scale (balanced, KL).
-            var log2_r = (f * scale + shift[v][q]) + log2(s);
-            if (step.entropy == 0u) {
-                log2_r = log2_r + log_a * LOG2E;
-            }
-            let marginal = exp2(log2_r);
-            // a_i exp(-f_i / rho); a zero weight wants nothing (its entropy-convention
-            // potential is -inf, which must not turn this into 0 * inf).
-            var wanted = exp(log_a);
-            if (inv_rho > 0.0 && f32_is_finite(log_a)) {
-                wanted = exp(log_a - f * inv_rho);
-            }
-            let primal = exp2(log2_r - log2(s)) * cost_sum[v][q];
-            out[idx] = marginal;
-            out[step.stats_stride + idx] = abs(marginal - wanted);
-            out[2u * step.stats_stride + idx] = primal;
-            out[3u * step.stats_stride + idx] = lse2 * LN2;
-#else
-            var f_hat = -tau * eps * (lse2 * LN2);
-            if (step.entropy == 1u) {
-                f_hat = f_hat + tau * eps * log_a;
-            }
-            var f_new = f_hat;
-            if (step.omega != 1.0 && f32_is_finite(f_hat)) {
-                f_new = (1.0 - step.omega) * f + step.omega * f_hat;
-            }
-            out[idx] = f_new;
-#endif
+    for (var q = 0u; q < 4u; q = q + 1u) {
+        let row = first_row + q * WG;
+        if (row >= step.rows) {
+            continue;
         }
+        let idx = b * step.rows + row;
+        let f = row_pot[idx];
+        let log_a = log_w[step.row_w_offset + idx];
+        let s = sum[q];
+        // log2 of sum_j exp(...) for this row.
+        let lse2 = shift[q] + log2(s);
+#ifdef STATS
+        // log r_i = log a_i [KL] + f/eps + lse, written so that f*scale cancels the
+        // shift exactly when the shift was -f*scale (balanced, KL).
+        var log2_r = (f * scale + shift[q]) + log2(s);
+        if (step.entropy == 0u) {
+            log2_r = log2_r + log_a * LOG2E;
+        }
+        let marginal = exp2(log2_r);
+        // a_i exp(-f_i / rho); a zero weight wants nothing (its entropy-convention
+        // potential is -inf, which must not turn this into 0 * inf).
+        var wanted = exp(log_a);
+        if (inv_rho > 0.0 && f32_is_finite(log_a)) {
+            wanted = exp(log_a - f * inv_rho);
+        }
+        let primal = exp2(log2_r - log2(s)) * cost_sum[q];
+        out[idx] = marginal;
+        out[step.stats_stride + idx] = abs(marginal - wanted);
+        out[2u * step.stats_stride + idx] = primal;
+        out[3u * step.stats_stride + idx] = lse2 * LN2;
+#else
+        var f_hat = -tau * eps * (lse2 * LN2);
+        if (step.entropy == 1u) {
+            f_hat = f_hat + tau * eps * log_a;
+        }
+        var f_new = f_hat;
+        if (step.omega != 1.0 && f32_is_finite(f_hat)) {
+            f_new = (1.0 - step.omega) * f + step.omega * f_hat;
+        }
+        out[idx] = f_new;
+#endif
     }
 }

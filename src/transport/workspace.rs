@@ -63,8 +63,6 @@ struct Shape {
     dim: usize,
     /// Invocations per workgroup.
     workgroup: usize,
-    /// vec4 groups of rows per invocation.
-    groups: usize,
     /// Columns per workgroup tile (without subgroups).
     tile: usize,
     x_in_memory: bool,
@@ -77,8 +75,7 @@ const XV_MAX: usize = 64;
 const SUBGROUP_MAX_DIM: usize = 64;
 
 impl Shape {
-    /// The specialisation for updating `rows` rows per problem of a batch of `batch`.
-    fn new(dim: usize, dense: bool, rows: usize, batch: usize, ctx: &GpuContext) -> Self {
+    fn new(dim: usize, dense: bool, ctx: &GpuContext) -> Self {
         let dim = dim.max(1);
         let x_in_memory = !dense && dim > XV_MAX;
         let storage = ctx.limits().max_compute_workgroup_storage_size as usize / 4;
@@ -94,65 +91,40 @@ impl Shape {
         };
         let subgroups = subgroup.is_some() && workgroup <= max_invocations;
         let workgroup = if subgroups { workgroup } else { WG as usize };
-        // Four rows per vec4 lane group. More groups per invocation amortise each column
-        // over more rows, while their coordinates fit the registers and enough workgroups
-        // remain to fill the device (one per core on a CPU driver, hundreds on a GPU).
-        let most = if dense || x_in_memory {
-            1
-        } else {
-            (XV_MAX / dim).clamp(1, 4)
-        };
-        let target = if ctx.adapter().device_type == "Cpu" {
-            std::thread::available_parallelism().map_or(2, |n| n.get())
-        } else {
-            512
-        };
-        let fit = (rows * batch) / (workgroup * 4 * target);
-        let groups = [4, 2, 1]
-            .into_iter()
-            .find(|&v| v <= most && v <= fit)
-            .unwrap_or(1);
         Self {
             dim,
             workgroup,
-            groups,
             tile,
             x_in_memory,
             subgroups,
         }
     }
 
-    fn overrides(&self) -> [(&'static str, f64); 5] {
+    fn overrides(&self) -> [(&'static str, f64); 4] {
         [
             ("WG", self.workgroup as f64),
-            ("V", self.groups as f64),
             ("TILE", self.tile as f64),
             ("D", self.dim as f64),
             ("TILE_FLOATS", (self.tile * self.dim) as f64),
         ]
     }
 
+    /// Each invocation updates four rows (the lanes of a vec4).
     fn rows_per_workgroup(&self) -> usize {
-        self.workgroup * 4 * self.groups
+        self.workgroup * 4
     }
 }
 
-/// The update and statistics kernels of one side, specialised for its row count.
-struct SideKernels {
+/// The update and statistics kernels.
+struct Kernels {
     shape: Shape,
     update: Arc<Kernel>,
     stats: Arc<Kernel>,
 }
 
-impl SideKernels {
-    fn new(
-        ctx: &GpuContext,
-        cost_define: &'static str,
-        dim: usize,
-        rows: usize,
-        batch: usize,
-    ) -> Result<Self> {
-        let shape = Shape::new(dim, cost_define == "COST_DENSE", rows, batch, ctx);
+impl Kernels {
+    fn new(ctx: &GpuContext, cost_define: &'static str, dim: usize) -> Result<Self> {
+        let shape = Shape::new(dim, cost_define == "COST_DENSE", ctx);
         let mut defines = vec![cost_define];
         if shape.x_in_memory {
             defines.push("X_IN_MEMORY");
@@ -210,8 +182,7 @@ pub(crate) struct Workspace {
     pub stats_rows: GpuBuffer<f32>,
     pub stats_cols: GpuBuffer<f32>,
     steps: GpuBuffer<StepBlock>,
-    /// Kernels of the source side (index 0) and the target side (index 1).
-    kernels: [SideKernels; 2],
+    kernels: Kernels,
     groups: HashMap<(bool, Side, usize), wgpu::BindGroup>,
 }
 
@@ -305,10 +276,7 @@ impl Workspace {
                 start_ratio: r.start_ratio() as f32,
             })
             .collect();
-        let kernels = [
-            SideKernels::new(ctx, cost_define, dim, n, batch)?,
-            SideKernels::new(ctx, cost_define, dim, m, batch)?,
-        ];
+        let kernels = Kernels::new(ctx, cost_define, dim)?;
         Ok(Self {
             batch,
             n,
@@ -452,11 +420,10 @@ impl Workspace {
                     &self.stats_cols,
                 ),
             };
-            let side_kernels = &self.kernels[usize::from(side == Side::Target)];
             let kernel = if stats {
-                &side_kernels.stats
+                &self.kernels.stats
             } else {
-                &side_kernels.update
+                &self.kernels.update
             };
             let group = kernel.bind(
                 &self.ctx,
@@ -481,8 +448,7 @@ impl Workspace {
             Side::Source => self.n,
             Side::Target => self.m,
         };
-        let shape = &self.kernels[usize::from(side == Side::Target)].shape;
-        let groups = rows.div_ceil(shape.rows_per_workgroup()) * self.batch;
+        let groups = rows.div_ceil(self.kernels.shape.rows_per_workgroup()) * self.batch;
         Grid::folded(
             groups as u64,
             self.ctx.limits().max_compute_workgroups_per_dimension,
@@ -501,7 +467,7 @@ impl Workspace {
         for (side, block) in [(Side::Source, source_block), (Side::Target, target_block)] {
             let grid = self.grid(side);
             let offset = (block * std::mem::size_of::<StepBlock>()) as u32;
-            let kernel = Arc::clone(&self.kernels[usize::from(side == Side::Target)].update);
+            let kernel = Arc::clone(&self.kernels.update);
             let group = self.group(false, side)?;
             rec.dispatch_at(&kernel, group, &[offset], grid);
         }
@@ -518,7 +484,7 @@ impl Workspace {
     ) -> Result<()> {
         let grid = self.grid(side);
         let offset = (block * std::mem::size_of::<StepBlock>()) as u32;
-        let kernel = Arc::clone(&self.kernels[usize::from(side == Side::Target)].stats);
+        let kernel = Arc::clone(&self.kernels.stats);
         let group = self.group(true, side)?;
         rec.dispatch_at(&kernel, group, &[offset], grid);
         Ok(())
