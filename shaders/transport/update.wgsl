@@ -21,7 +21,10 @@
 // STATS: instead of updating, write per-row statistics of the current potentials:
 // the marginal r_i = sum_j P_ij, the optimality gap |r_i - a_i exp(-f_i / rho)|,
 // sum_j C_ij P_ij and lse_i, as four segments of `out` (stride step.stats_stride).
-//! variants: COST_SQEUCLID|COST_EUCLID|COST_L1|COST_ELASTIC|COST_DENSE STATS| SUBGROUPS| X_IN_MEMORY|
+// MOMENTS: write sum_j C_ij, sum_j C_ij^2 and max_j C_ij per row instead (one pass, no
+// exp), for a relative epsilon and the start of epsilon-scaling.
+// UPDATE: the potential update itself. Exactly one of UPDATE, STATS, MOMENTS is set.
+//! variants: COST_SQEUCLID|COST_EUCLID|COST_L1|COST_ELASTIC|COST_DENSE UPDATE|STATS|MOMENTS SUBGROUPS| X_IN_MEMORY|
 
 override WG: u32 = 64u;
 // Columns per workgroup tile (without SUBGROUPS).
@@ -255,6 +258,14 @@ fn main(
         for (var t0 = 0u; t0 < step.cols; t0 = t0 + chunk) {
             stage_columns(t0, lid, lane, col_base, scale);
             let width = min(chunk, step.cols - t0);
+#ifdef MOMENTS
+            for (var c = 0u; c < width; c = c + 1u) {
+                let cost = row_costs(c, t0);
+                sum = sum + cost;
+                cost_sum = fma(cost, cost, cost_sum);
+                peak = max(peak, cost);
+            }
+#else
             // Two loops rather than a branch inside one: the hot loop stays branch-free.
             if (attempt == 1u) {
                 for (var c = 0u; c < width; c = c + 1u) {
@@ -272,8 +283,12 @@ fn main(
 #endif
                 }
             }
+#endif
             release_columns();
         }
+#ifdef MOMENTS
+        break;
+#endif
         if (attempt == 2u) {
             break;
         }
@@ -315,6 +330,11 @@ fn main(
         let s = sum[q];
         // log2 of sum_j exp(...) for this row.
         let lse2 = shift[q] + log2(s);
+#ifdef MOMENTS
+        out[idx] = s;
+        out[step.stats_stride + idx] = cost_sum[q];
+        out[2u * step.stats_stride + idx] = peak[q];
+#endif
 #ifdef STATS
         // log r_i = log a_i [KL] + f/eps + lse, written so that f*scale cancels the
         // shift exactly when the shift was -f*scale (balanced, KL).
@@ -334,7 +354,8 @@ fn main(
         out[step.stats_stride + idx] = abs(marginal - wanted);
         out[2u * step.stats_stride + idx] = primal;
         out[3u * step.stats_stride + idx] = lse2 * LN2;
-#else
+#endif
+#ifdef UPDATE
         var f_hat = -tau * eps * (lse2 * LN2);
         if (step.entropy == 1u) {
             f_hat = f_hat + tau * eps * log_a;

@@ -1,13 +1,10 @@
 //! The GPU Sinkhorn loop: many iterations per submission, an error check every k
 //! iterations (a few bytes read back), statistics and costs at the end.
 
-use bytemuck::{Pod, Zeroable};
-
 use crate::error::{Error, Result};
-use crate::gpu::{record_reduce_at, Binding, GpuBuffer, GpuContext, Grid, KernelDesc, ReduceOp};
+use crate::gpu::{record_reduce_at, GpuContext, ReduceOp};
 use crate::transport::config::{Epsilon, SinkhornConfig};
-use crate::transport::problem::{Geometry, Problem};
-use crate::transport::reference::cost_stats_cpu;
+use crate::transport::problem::Problem;
 use crate::transport::schedule::{assemble, CostStats, Resolved, Schedule, SideStats};
 use crate::transport::solution::Solution;
 use crate::transport::workspace::{Side, Workspace, STEP_CAPACITY};
@@ -15,96 +12,9 @@ use crate::transport::workspace::{Side, Workspace, STEP_CAPACITY};
 /// Iterations recorded into one submission when no check falls inside them.
 const MAX_CHUNK: usize = (STEP_CAPACITY - 4) / 2;
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct StatsParams {
-    rows: u32,
-    cols: u32,
-    batch: u32,
-    stride: u32,
-    gamma: f32,
-    _pad: [f32; 3],
-}
-
-/// Cost statistics of each problem, on the GPU for point clouds.
+/// Cost statistics of each problem (one pass on the GPU).
 pub(crate) fn cost_stats(ctx: &GpuContext, problems: &[&Problem]) -> Result<Vec<CostStats>> {
-    let Some(Geometry::Points { cost, .. }) = problems.first().map(|p| &p.geometry) else {
-        return Ok(problems.iter().map(|p| cost_stats_cpu(p)).collect());
-    };
-    let (n, m, dim) = (problems[0].n(), problems[0].m(), problems[0].dim());
-    let batch = problems.len();
-    let mut xs = Vec::with_capacity(batch * n * dim);
-    let mut ys = Vec::with_capacity(batch * m * dim);
-    for p in problems {
-        if let Geometry::Points { source, target, .. } = &p.geometry {
-            xs.extend_from_slice(source.points());
-            ys.extend_from_slice(target.points());
-        }
-    }
-    let tile = (4096 / (dim + 1)).clamp(1, 64);
-    let overrides = [
-        ("WG", 64.0),
-        ("TILE", tile as f64),
-        ("D", dim as f64),
-        ("TILE_FLOATS", (tile * dim) as f64),
-    ];
-    let kernel = ctx.kernel(
-        &KernelDesc::new(
-            "transport/cost_stats",
-            &[
-                Binding::Uniform,
-                Binding::StorageRead,
-                Binding::StorageRead,
-                Binding::Storage,
-            ],
-        )
-        .defines(&[cost.define()])
-        .overrides(&overrides),
-    )?;
-    let stride = batch * n;
-    let params = GpuBuffer::uniform(
-        ctx,
-        &StatsParams {
-            rows: n as u32,
-            cols: m as u32,
-            batch: batch as u32,
-            stride: stride as u32,
-            gamma: cost.gamma(),
-            _pad: [0.0; 3],
-        },
-        "morphogen.transport.cost_stats",
-    )?;
-    let x = GpuBuffer::from_slice(ctx, &xs, "morphogen.transport.stats_x")?;
-    let y = GpuBuffer::from_slice(ctx, &ys, "morphogen.transport.stats_y")?;
-    let out = GpuBuffer::<f32>::scratch(ctx, 3 * stride, "morphogen.transport.stats_out")?;
-    let group = kernel.bind(
-        ctx,
-        &[params.binding(), x.binding(), y.binding(), out.binding()],
-    )?;
-    let mut rec = ctx.recorder("morphogen.transport.cost_stats");
-    let groups = (n.div_ceil(64) * batch) as u64;
-    rec.dispatch(
-        &kernel,
-        &group,
-        Grid::folded(groups, ctx.limits().max_compute_workgroups_per_dimension, 1),
-    );
-    let pending = rec.read(&out)?;
-    rec.submit()?;
-    let values = pending.wait(ctx)?;
-    Ok((0..batch)
-        .map(|b| {
-            let rows = b * n..(b + 1) * n;
-            let sum: f64 = values[rows.clone()].iter().map(|&v| f64::from(v)).sum();
-            let sum_sq: f64 = values[stride + rows.start..stride + rows.end]
-                .iter()
-                .map(|&v| f64::from(v))
-                .sum();
-            let max = values[2 * stride + rows.start..2 * stride + rows.end]
-                .iter()
-                .fold(0.0f64, |a, &v| a.max(f64::from(v)));
-            CostStats::from_sums(sum, sum_sq, max, (n * m) as f64)
-        })
-        .collect())
+    Workspace::new(ctx, problems, crate::transport::Convention::KlProduct)?.cost_moments()
 }
 
 fn needs_stats(config: &SinkhornConfig) -> bool {
@@ -128,8 +38,9 @@ pub(crate) fn solve_resident(
     if problems.is_empty() {
         return Err(Error::invalid("no problems to solve"));
     }
+    let mut ws = Workspace::new(ctx, problems, config.convention)?;
     let stats = if needs_stats(config) {
-        cost_stats(ctx, problems)?
+        ws.cost_moments()?
     } else {
         vec![CostStats::from_sums(1.0, 1.0, 1.0, 1.0); problems.len()]
     };
@@ -138,7 +49,7 @@ pub(crate) fn solve_resident(
         .zip(&stats)
         .map(|(p, s)| Resolved::new(p, config, *s))
         .collect::<Result<Vec<_>>>()?;
-    let mut ws = Workspace::new(ctx, problems, &resolved, config.convention)?;
+    ws.set_resolved(&resolved)?;
     let schedule = Schedule::new(config);
     let batch = problems.len();
     let omega = config.momentum;

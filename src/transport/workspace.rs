@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::gpu::{Binding, GpuBuffer, GpuContext, Grid, Kernel, KernelDesc, Recorder};
 use crate::transport::config::Convention;
 use crate::transport::problem::{Geometry, Problem};
-use crate::transport::schedule::Resolved;
+use crate::transport::schedule::{CostStats, Resolved};
 
 const WG: u32 = 64;
 /// Floats of target points per workgroup tile.
@@ -46,6 +46,14 @@ struct ProblemScalars {
     inv_rho_a: f32,
     inv_rho_b: f32,
     start_ratio: f32,
+}
+
+/// What a dispatch of the update kernel does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Mode {
+    Update,
+    Stats,
+    Moments,
 }
 
 /// Which side a dispatch updates or measures.
@@ -120,6 +128,7 @@ struct Kernels {
     shape: Shape,
     update: Arc<Kernel>,
     stats: Arc<Kernel>,
+    moments: Arc<Kernel>,
 }
 
 impl Kernels {
@@ -150,13 +159,17 @@ impl Kernels {
                     .overrides(&overrides),
             )
         };
-        let update = kernel(&defines)?;
-        defines.push("STATS");
-        let stats = kernel(&defines)?;
+        let mut variant = |mode: &'static str| {
+            defines.push(mode);
+            let k = kernel(&defines);
+            defines.pop();
+            k
+        };
         Ok(Self {
+            update: variant("UPDATE")?,
+            stats: variant("STATS")?,
+            moments: variant("MOMENTS")?,
             shape,
-            update,
-            stats,
         })
     }
 }
@@ -183,7 +196,7 @@ pub(crate) struct Workspace {
     pub stats_cols: GpuBuffer<f32>,
     steps: GpuBuffer<StepBlock>,
     kernels: Kernels,
-    groups: HashMap<(bool, Side, usize), wgpu::BindGroup>,
+    groups: HashMap<(Mode, Side, usize), wgpu::BindGroup>,
 }
 
 fn pad(len: usize) -> usize {
@@ -195,7 +208,6 @@ impl Workspace {
     pub(crate) fn new(
         ctx: &GpuContext,
         problems: &[&Problem],
-        resolved: &[Resolved],
         convention: Convention,
     ) -> Result<Self> {
         let first = problems
@@ -261,21 +273,13 @@ impl Workspace {
             }
         }
         let mut log_w: Vec<f32> = Vec::with_capacity(batch * (n + m));
-        for r in resolved {
-            log_w.extend(r.a.iter().map(|&w| w.ln()));
+        for p in problems {
+            log_w.extend(p.a.iter().map(|&w| w.ln()));
         }
-        for r in resolved {
-            log_w.extend(r.b.iter().map(|&w| w.ln()));
+        for p in problems {
+            log_w.extend(p.b.iter().map(|&w| w.ln()));
         }
-        let scalars: Vec<ProblemScalars> = resolved
-            .iter()
-            .map(|r| ProblemScalars {
-                eps: r.eps as f32,
-                inv_rho_a: r.inv_rho_a as f32,
-                inv_rho_b: r.inv_rho_b as f32,
-                start_ratio: r.start_ratio() as f32,
-            })
-            .collect();
+        let scalars = vec![ProblemScalars::zeroed(); batch];
         let kernels = Kernels::new(ctx, cost_define, dim)?;
         Ok(Self {
             batch,
@@ -317,6 +321,68 @@ impl Workspace {
             groups: HashMap::new(),
             ctx: ctx.clone(),
         })
+    }
+
+    /// Sets ε and ρ of every problem, and the weights after the balanced-mass correction.
+    pub(crate) fn set_resolved(&self, resolved: &[Resolved]) -> Result<()> {
+        let mut log_w: Vec<f32> = Vec::with_capacity(self.batch * (self.n + self.m));
+        for r in resolved {
+            log_w.extend(r.a.iter().map(|&w| w.ln()));
+        }
+        for r in resolved {
+            log_w.extend(r.b.iter().map(|&w| w.ln()));
+        }
+        self.log_w.write(&self.ctx, &log_w)?;
+        let scalars: Vec<ProblemScalars> = resolved
+            .iter()
+            .map(|r| ProblemScalars {
+                eps: r.eps as f32,
+                inv_rho_a: r.inv_rho_a as f32,
+                inv_rho_b: r.inv_rho_b as f32,
+                start_ratio: r.start_ratio() as f32,
+            })
+            .collect();
+        self.scalars.write(&self.ctx, &scalars)
+    }
+
+    /// Mean, standard deviation and maximum of the cost of each problem, over all pairs
+    /// (one pass on the GPU, no exp).
+    pub(crate) fn cost_moments(&mut self) -> Result<Vec<CostStats>> {
+        // Any ε works: the pass reads no potential. Give one so the kernel's scale is finite.
+        let unit = vec![
+            ProblemScalars {
+                eps: 1.0,
+                inv_rho_a: 0.0,
+                inv_rho_b: 0.0,
+                start_ratio: 1.0,
+            };
+            self.batch
+        ];
+        self.scalars.write(&self.ctx, &unit)?;
+        let ctx = self.ctx.clone();
+        let mut rec = ctx.recorder("morphogen.transport.cost_moments");
+        self.write_steps(&[self.step(Side::Source, 1.0, 1.0)])?;
+        let grid = self.grid(Side::Source);
+        let kernel = Arc::clone(&self.kernels.moments);
+        let group = self.group(Mode::Moments, Side::Source)?;
+        rec.dispatch_at(&kernel, group, &[0], grid);
+        let pending = rec.read(&self.stats_rows)?;
+        rec.submit()?;
+        let values = pending.wait(&ctx)?;
+        let stride = self.stats_stride(Side::Source);
+        let n = self.n;
+        Ok((0..self.batch)
+            .map(|b| {
+                let rows = b * n..(b + 1) * n;
+                let seg = |k: usize| {
+                    values[k * stride + rows.start..k * stride + rows.end]
+                        .iter()
+                        .map(|&v| f64::from(v))
+                };
+                let max = seg(2).fold(0.0f64, f64::max);
+                CostStats::from_sums(seg(0).sum(), seg(1).sum(), max, (n * self.m) as f64)
+            })
+            .collect())
     }
 
     /// The cost's shader define (for the map, plan and sampling kernels).
@@ -379,8 +445,9 @@ impl Workspace {
         self.steps.write(&self.ctx, blocks)
     }
 
-    fn group(&mut self, stats: bool, side: Side) -> Result<&wgpu::BindGroup> {
-        let key = (stats, side, self.parity);
+    fn group(&mut self, mode: Mode, side: Side) -> Result<&wgpu::BindGroup> {
+        let key = (mode, side, self.parity);
+        let stats = mode != Mode::Update;
         if !self.groups.contains_key(&key) {
             let p = self.parity;
             let block = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
@@ -468,7 +535,7 @@ impl Workspace {
             let grid = self.grid(side);
             let offset = (block * std::mem::size_of::<StepBlock>()) as u32;
             let kernel = Arc::clone(&self.kernels.update);
-            let group = self.group(false, side)?;
+            let group = self.group(Mode::Update, side)?;
             rec.dispatch_at(&kernel, group, &[offset], grid);
         }
         self.parity = 1 - self.parity;
@@ -485,7 +552,7 @@ impl Workspace {
         let grid = self.grid(side);
         let offset = (block * std::mem::size_of::<StepBlock>()) as u32;
         let kernel = Arc::clone(&self.kernels.stats);
-        let group = self.group(true, side)?;
+        let group = self.group(Mode::Stats, side)?;
         rec.dispatch_at(&kernel, group, &[offset], grid);
         Ok(())
     }
