@@ -37,6 +37,12 @@ pub use solution::Solution;
 use crate::error::Result;
 use crate::gpu::GpuContext;
 
+/// Mean, standard deviation and largest value of the cost over all pairs of a problem,
+/// computed on the GPU in one pass (what a relative ε is relative to).
+pub fn cost_stats(ctx: &GpuContext, problem: &Problem) -> Result<CostStats> {
+    Ok(solver::cost_stats(ctx, &[problem])?.remove(0))
+}
+
 /// Solves one problem on the GPU.
 pub fn solve(ctx: &GpuContext, problem: &Problem, config: &SinkhornConfig) -> Result<Solution> {
     let mut solved = solver::solve_resident(ctx, &[problem], config)?;
