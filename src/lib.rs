@@ -17,6 +17,7 @@
 
 pub mod error;
 pub mod gpu;
+pub mod io;
 pub mod rng;
 pub mod transport;
 

@@ -221,6 +221,11 @@ fn momentum_and_eps_scaling_follow_the_same_schedule() {
         .momentum(1.3);
     run("eps scaling, unbalanced, momentum", &p, &mixed);
     run("relative std", &p, &fixed(30).eps_rel_std(0.1));
+    run(
+        "adaptive momentum",
+        &p,
+        &fixed(60).eps(0.02).check_every(5).adaptive_momentum(),
+    );
 }
 
 #[test]
@@ -272,4 +277,32 @@ fn a_batch_equals_separate_solves() {
             &transport::solve_cpu(p, &config).unwrap(),
         );
     }
+}
+
+#[test]
+fn adaptive_momentum_converges_in_fewer_iterations() {
+    let mut rng = TestRng::new(seed("adaptive"));
+    let p = problem(&mut rng, 150, 120, 2, Cost::SqEuclidean, false, (1.0, 1.0));
+    let base = SinkhornConfig::default()
+        .eps_rel(0.005)
+        .threshold(1e-3)
+        .max_iter(5000);
+    let plain = transport::solve(ctx(), &p, &base).unwrap();
+    let fast = transport::solve(ctx(), &p, &base.clone().adaptive_momentum()).unwrap();
+    eprintln!(
+        "plain: {} iterations, adaptive: {}",
+        plain.iterations, fast.iterations
+    );
+    assert!(plain.converged && fast.converged);
+    assert!(
+        fast.iterations * 3 < plain.iterations * 2,
+        "{} vs {}",
+        fast.iterations,
+        plain.iterations
+    );
+    let gap = (fast.reg_ot_cost - plain.reg_ot_cost).abs();
+    assert!(
+        gap < 1e-3 * plain.reg_ot_cost.abs(),
+        "same problem, same answer: {gap}"
+    );
 }

@@ -98,6 +98,10 @@ pub struct SinkhornConfig {
     pub check_every: usize,
     /// Over-relaxation ω ∈ (0, 2): f ← (1−ω) f + ω f̂. Default 1 (plain Sinkhorn).
     pub momentum: f32,
+    /// Choose ω from the observed convergence rate (Lehmann et al. 2021): plain
+    /// iterations until two error checks at the target ε, then ω = 2 / (1 + √(1 − θ))
+    /// with θ the measured per-iteration contraction, kept from then on. Default off.
+    pub adaptive_momentum: bool,
     /// Convention of the entropic term. Default: KL(P | a⊗b).
     pub convention: Convention,
     /// Relative mismatch of total masses tolerated (and corrected) in a balanced problem.
@@ -116,6 +120,7 @@ impl Default for SinkhornConfig {
             threshold: 1e-3,
             check_every: 10,
             momentum: 1.0,
+            adaptive_momentum: false,
             convention: Convention::KlProduct,
             mass_tolerance: 1e-5,
         }
@@ -202,6 +207,12 @@ impl SinkhornConfig {
     /// Over-relaxation ω.
     pub fn momentum(mut self, omega: f32) -> Self {
         self.momentum = omega;
+        self
+    }
+
+    /// Turns on adaptive over-relaxation.
+    pub fn adaptive_momentum(mut self) -> Self {
+        self.adaptive_momentum = true;
         self
     }
 

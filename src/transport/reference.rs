@@ -4,7 +4,7 @@
 use crate::error::Result;
 use crate::transport::config::{Convention, SinkhornConfig};
 use crate::transport::problem::Problem;
-use crate::transport::schedule::{assemble, CostStats, Resolved, Schedule, SideStats};
+use crate::transport::schedule::{assemble, CostStats, Momentum, Resolved, Schedule, SideStats};
 use crate::transport::solution::Solution;
 
 /// Mean, standard deviation and maximum of the cost over all pairs.
@@ -122,10 +122,11 @@ pub fn solve_cpu(problem: &Problem, config: &SinkhornConfig) -> Result<Solution>
         inv_rho: resolved.inv_rho_b,
     };
     let entropy = config.convention == Convention::Entropy;
-    let omega = f64::from(config.momentum);
+    let mut momentum = Momentum::new(config);
     let (mut f, mut g) = (vec![0.0; problem.n()], vec![0.0; problem.m()]);
     let (mut errors, mut converged, mut iterations) = (Vec::new(), false, 0);
     for t in 0..config.max_iter {
+        let omega = momentum.omega();
         let p = Params {
             eps: resolved.eps * resolved.eps_mult(t),
             omega,
@@ -142,6 +143,7 @@ pub fn solve_cpu(problem: &Problem, config: &SinkhornConfig) -> Result<Solution>
                 err += cols.stats(&p, &g, &f).1.iter().sum::<f64>();
             }
             errors.push((iterations, err));
+            momentum.observe(err);
             if !err.is_finite() {
                 break;
             }
@@ -153,7 +155,7 @@ pub fn solve_cpu(problem: &Problem, config: &SinkhornConfig) -> Result<Solution>
     }
     let p = Params {
         eps: resolved.eps,
-        omega,
+        omega: 1.0,
         entropy,
     };
     let (r, row_gap, row_primal) = rows.stats(&p, &f, &g);

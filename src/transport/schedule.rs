@@ -146,6 +146,49 @@ impl Schedule {
     }
 }
 
+/// The over-relaxation ω of each iteration: fixed, or adapted once from the error
+/// checks (Lehmann, von Renesse, Sambale & Uschmajew 2021, eq. 5).
+pub(crate) struct Momentum {
+    omega: f64,
+    adaptive: bool,
+    check_every: usize,
+    at_target: Vec<f64>,
+}
+
+/// ω stays below this: over-relaxation diverges at 2.
+const OMEGA_MAX: f64 = 1.9;
+
+impl Momentum {
+    pub(crate) fn new(config: &SinkhornConfig) -> Self {
+        Self {
+            omega: f64::from(config.momentum),
+            adaptive: config.adaptive_momentum,
+            check_every: config.check_every,
+            at_target: Vec::new(),
+        }
+    }
+
+    /// ω for the next iterations.
+    pub(crate) fn omega(&self) -> f64 {
+        self.omega
+    }
+
+    /// Records the (largest) error of a check made at the target ε.
+    pub(crate) fn observe(&mut self, error: f64) {
+        if !self.adaptive || !error.is_finite() {
+            return;
+        }
+        self.at_target.push(error);
+        if let [first, second] = self.at_target[..] {
+            if first > 0.0 && second > 0.0 {
+                let ratio = (second / first).min(0.99);
+                let theta = ratio.powf(1.0 / self.check_every as f64);
+                self.omega = (2.0 / (1.0 + (1.0 - theta).sqrt())).clamp(1.0, OMEGA_MAX);
+            }
+        }
+    }
+}
+
 /// −ρ (exp(−x/ρ) − 1), which tends to x as ρ → ∞.
 fn phi(x: f64, inv_rho: f64) -> f64 {
     if inv_rho == 0.0 {

@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::gpu::{record_reduce_at, GpuContext, ReduceOp};
 use crate::transport::config::{Epsilon, SinkhornConfig};
 use crate::transport::problem::Problem;
-use crate::transport::schedule::{assemble, CostStats, Resolved, Schedule, SideStats};
+use crate::transport::schedule::{assemble, CostStats, Momentum, Resolved, Schedule, SideStats};
 use crate::transport::solution::Solution;
 use crate::transport::workspace::{Side, Workspace, STEP_CAPACITY};
 
@@ -52,12 +52,13 @@ pub(crate) fn solve_resident(
     ws.set_resolved(&resolved)?;
     let schedule = Schedule::new(config);
     let batch = problems.len();
-    let omega = config.momentum;
+    let mut momentum = Momentum::new(config);
     let decay_pow = |t: usize| resolved[0].decay_pow(t);
     let mut history: Vec<Vec<(usize, f64)>> = vec![Vec::new(); batch];
     let mut converged = vec![false; batch];
     let mut t = 0;
     while t < config.max_iter {
+        let omega = momentum.omega() as f32;
         let mut rec = ctx.recorder("morphogen.transport.sinkhorn");
         let mut blocks = Vec::new();
         let mut check = false;
@@ -112,6 +113,7 @@ pub(crate) fn solve_resident(
             history[b].push((t, e));
             converged[b] = e.is_finite() && e <= f64::from(config.threshold);
         }
+        momentum.observe(errors.iter().copied().fold(0.0, f64::max));
         let finished = errors
             .iter()
             .zip(&converged)
