@@ -23,3 +23,8 @@ pub mod transport;
 
 pub use error::{Error, Result};
 pub use wgpu;
+
+/// The README's Rust snippets compile as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
