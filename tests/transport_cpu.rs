@@ -306,3 +306,49 @@ fn adaptive_momentum_converges_in_fewer_iterations() {
         "same problem, same answer: {gap}"
     );
 }
+
+/// A context whose bindings hold at most 16 KiB, so modest problems take the windowed
+/// path that problems beyond a real binding take.
+fn small_binding_ctx() -> &'static GpuContext {
+    static CTX: OnceLock<GpuContext> = OnceLock::new();
+    CTX.get_or_init(|| {
+        GpuContext::with_options(&ContextOptions::default().binding_cap(16 << 10)).unwrap()
+    })
+}
+
+#[test]
+fn problems_beyond_one_binding_are_split_into_windows() {
+    let mut rng = TestRng::new(seed("windows"));
+    // 450 x 17 floats of source points = 30 KiB: 3 row windows of 192; the target's
+    // 300 x 17 = 20 KiB: 2 windows.
+    let p = problem(&mut rng, 450, 300, 17, Cost::SqEuclidean, true, (1.0, 1.0));
+    for (label, config) in [
+        ("windows, balanced", fixed(20).eps(1.5)),
+        (
+            "windows, unbalanced, momentum, relative eps",
+            fixed(20).eps_rel(0.1).tau(0.9).momentum(1.3),
+        ),
+        (
+            "windows, entropy convention",
+            fixed(20).eps(1.5).convention(Convention::Entropy),
+        ),
+    ] {
+        let cpu = transport::solve_cpu(&p, &config).unwrap();
+        let windowed = transport::solve(small_binding_ctx(), &p, &config).unwrap();
+        compare(label, &windowed, &cpu);
+    }
+    // A dense matrix of 200 x 100 floats (80 KiB) in windows of 64 rows.
+    let matrix: Vec<f32> = (0..200 * 100).map(|_| rng.uniform() as f32).collect();
+    let p = Problem::from_cost_matrix(matrix, 200, 100).unwrap();
+    let config = fixed(20).eps(0.05);
+    compare(
+        "windows, dense",
+        &transport::solve(small_binding_ctx(), &p, &config).unwrap(),
+        &transport::solve_cpu(&p, &config).unwrap(),
+    );
+    // Maps need the points in one binding; they say so.
+    let q = problem(&mut rng, 450, 300, 17, Cost::SqEuclidean, false, (1.0, 1.0));
+    let coupling = transport::Coupling::solve(small_binding_ctx(), &q, &fixed(5).eps(1.0)).unwrap();
+    let err = coupling.map(&[0.0; 17]).unwrap_err().to_string();
+    assert!(err.contains("split across bindings"), "{err}");
+}

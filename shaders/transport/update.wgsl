@@ -24,7 +24,12 @@
 // MOMENTS: write sum_j C_ij, sum_j C_ij^2 and max_j C_ij per row instead (one pass, no
 // exp), for a relative epsilon and the start of epsilon-scaling.
 // UPDATE: the potential update itself. Exactly one of UPDATE, STATS, MOMENTS is set.
-//! variants: COST_SQEUCLID|COST_EUCLID|COST_L1|COST_ELASTIC|COST_DENSE UPDATE|STATS|MOMENTS SUBGROUPS| X_IN_MEMORY|
+//
+// CHUNKED: the points of one side exceed a single binding. A dispatch then covers a
+// window of rows and a window of columns (row_pts and col_pts are bound to those
+// windows) and merges its partial sums with the row's carry from earlier column windows;
+// the last window writes the result.
+//! variants: COST_SQEUCLID|COST_EUCLID|COST_L1|COST_ELASTIC|COST_DENSE UPDATE|STATS|MOMENTS SUBGROUPS| X_IN_MEMORY| CHUNKED|
 
 override WG: u32 = 64u;
 // Columns per workgroup tile (without SUBGROUPS).
@@ -49,6 +54,7 @@ const SUM_MIN: f32 = 5.421010862427522e-20;
 #endif
 
 struct Step {
+    // Rows and columns of this dispatch (a window of the problem when CHUNKED).
     rows: u32,
     cols: u32,
     batch: u32,
@@ -66,6 +72,14 @@ struct Step {
     omega: f32,
     gamma: f32,
     _pad: f32,
+    // Where the windows start, and the problem's full sizes. Points are indexed inside
+    // their window; potentials, weights and outputs by the full index.
+    row_start: u32,
+    col_start: u32,
+    total_rows: u32,
+    total_cols: u32,
+    // CHUNKED: bit 0 set on the first column window, bit 1 on the last.
+    chunk_flags: u32,
 }
 
 // Per problem: target eps, 1/rho of each side (0: hard), and the epsilon-scaling start
@@ -87,6 +101,11 @@ struct ProblemScalars {
 @group(0) @binding(5) var<storage, read> col_pot: array<f32>;
 @group(0) @binding(6) var<storage, read> row_pot: array<f32>;
 @group(0) @binding(7) var<storage, read_write> out: array<f32>;
+#ifdef CHUNKED
+// Per row, across column windows: (shift, shifted sum, shifted cost sum, peak), or for
+// MOMENTS (sum, sum of squares, max, -).
+@group(0) @binding(8) var<storage, read_write> carry: array<vec4<f32>>;
+#endif
 
 #ifdef SUBGROUPS
 // The column this lane loaded for the current chunk.
@@ -113,23 +132,24 @@ fn x4(k: u32) -> vec4<f32> {
 #endif
 }
 
-// Log2-unit offset w_j = [log b_j] + g_j / eps of column j (-inf past the end).
-fn column_offset(j: u32, col_base: u32, scale: f32) -> f32 {
+// Log2-unit offset w_j = [log b_j] + g_j / eps of window column j (-inf past the end);
+// col_global is the full index of the window's first column.
+fn column_offset(j: u32, col_global: u32, scale: f32) -> f32 {
     if (j >= step.cols) {
         return f32_neg_inf();
     }
-    var w = col_pot[col_base + j] * scale;
+    var w = col_pot[col_global + j] * scale;
     if (step.entropy == 0u) {
-        w = w + log_w[step.col_w_offset + col_base + j] * LOG2E;
+        w = w + log_w[step.col_w_offset + col_global + j] * LOG2E;
     }
     return w;
 }
 
 // Makes the columns t0 .. t0 + chunk_width() available to column_w / column_y.
-fn stage_columns(t0: u32, lid: u32, lane: u32, col_base: u32, scale: f32) {
+fn stage_columns(t0: u32, lid: u32, lane: u32, col_global: u32, col_base: u32, scale: f32) {
 #ifdef SUBGROUPS
     let j = t0 + lane;
-    lane_w = column_offset(j, col_base, scale);
+    lane_w = column_offset(j, col_global, scale);
 #ifndef COST_DENSE
     let jj = min(j, step.cols - 1u);
     for (var k = 0u; k < D; k = k + 1u) {
@@ -139,7 +159,7 @@ fn stage_columns(t0: u32, lid: u32, lane: u32, col_base: u32, scale: f32) {
 #else
     for (var c = lid; c < TILE; c = c + WG) {
         let j = t0 + c;
-        tile_w[c] = column_offset(j, col_base, scale);
+        tile_w[c] = column_offset(j, col_global, scale);
 #ifndef COST_DENSE
         let jj = min(j, step.cols - 1u);
         for (var k = 0u; k < D; k = k + 1u) {
@@ -176,7 +196,7 @@ fn column_y(c: u32, k: u32) -> f32 {
 // Costs between the four rows and column c of the chunk at t0.
 fn row_costs(c: u32, t0: u32) -> vec4<f32> {
 #ifdef COST_DENSE
-    let base = row_base + vec4<u32>(t0 + c);
+    let base = row_base + vec4<u32>(step.col_start + t0 + c);
     return vec4<f32>(row_pts[base.x], row_pts[base.y], row_pts[base.z], row_pts[base.w]);
 #else
     var parts = cost_parts_zero();
@@ -217,14 +237,17 @@ fn main(
     let inv_rho = select(problems[b].inv_rho_a, problems[b].inv_rho_b, step.side == 1u);
     let tau = 1.0 / (1.0 + eps * inv_rho);
     let scale = LOG2E / eps;
+    // Column windows: points by window index, potentials and weights by full index.
     let col_base = b * step.cols;
+    let col_global = b * step.total_cols + step.col_start;
+    let row_global = b * step.total_rows + step.row_start;
 
     var rows = vec4<u32>(0u);
     var shift = vec4<f32>(0.0);
     for (var q = 0u; q < 4u; q = q + 1u) {
         let row = min(first_row + q * WG, step.rows - 1u);
-        let idx = b * step.rows + row;
-        rows[q] = idx;
+        rows[q] = b * step.rows + row;
+        let idx = row_global + row;
         // Expected LSE in log2 units: KL: -f/(tau eps); entropy: log a - f/(tau eps).
         var s = -(row_pot[idx] * scale) / tau;
         if (step.entropy == 1u) {
@@ -233,7 +256,7 @@ fn main(
         shift[q] = select(0.0, s, f32_is_finite(s));
     }
 #ifdef COST_DENSE
-    row_base = rows * step.cols;
+    row_base = rows * step.total_cols;
 #else
     row_base = rows * D;
 #ifndef X_IN_MEMORY
@@ -256,7 +279,7 @@ fn main(
     // attempt 1 finds each row's largest exponent (no exp), attempt 2 sums shifted by it.
     for (var attempt = 0u; attempt < 3u; attempt = attempt + 1u) {
         for (var t0 = 0u; t0 < step.cols; t0 = t0 + chunk) {
-            stage_columns(t0, lid, lane, col_base, scale);
+            stage_columns(t0, lid, lane, col_global, col_base, scale);
             let width = min(chunk, step.cols - t0);
 #ifdef MOMENTS
             for (var c = 0u; c < width; c = c + 1u) {
@@ -324,21 +347,53 @@ fn main(
         if (row >= step.rows) {
             continue;
         }
-        let idx = b * step.rows + row;
+        let idx = row_global + row;
         let f = row_pot[idx];
         let log_a = log_w[step.row_w_offset + idx];
-        let s = sum[q];
+        var sh = shift[q];
+        var s = sum[q];
+        var cs = cost_sum[q];
+        var pk = peak[q];
+#ifdef CHUNKED
+        if ((step.chunk_flags & 1u) == 0u) {
+            let c = carry[idx];
+#ifdef MOMENTS
+            s = s + c.x;
+            cs = cs + c.y;
+            pk = max(pk, c.z);
+#else
+            // Merge (sh, s, cs) with the carry's at the larger shift.
+            let m = max(sh, c.x);
+            if (f32_is_finite(m)) {
+                let wa = select(0.0, exp2(sh - m), f32_is_finite(sh));
+                let wb = select(0.0, exp2(c.x - m), f32_is_finite(c.x));
+                s = s * wa + c.y * wb;
+                cs = cs * wa + c.z * wb;
+                sh = m;
+            }
+#endif
+        }
+        if ((step.chunk_flags & 2u) == 0u) {
+#ifdef MOMENTS
+            carry[idx] = vec4<f32>(s, cs, pk, 0.0);
+#else
+            // A window without a finite term keeps the carry it merged (or an empty one).
+            carry[idx] = vec4<f32>(select(f32_neg_inf(), sh, s > 0.0), s, cs, pk);
+#endif
+            continue;
+        }
+#endif
         // log2 of sum_j exp(...) for this row.
-        let lse2 = shift[q] + log2(s);
+        let lse2 = sh + log2(s);
 #ifdef MOMENTS
         out[idx] = s;
-        out[step.stats_stride + idx] = cost_sum[q];
-        out[2u * step.stats_stride + idx] = peak[q];
+        out[step.stats_stride + idx] = cs;
+        out[2u * step.stats_stride + idx] = pk;
 #endif
 #ifdef STATS
         // log r_i = log a_i [KL] + f/eps + lse, written so that f*scale cancels the
         // shift exactly when the shift was -f*scale (balanced, KL).
-        var log2_r = (f * scale + shift[q]) + log2(s);
+        var log2_r = (f * scale + sh) + log2(s);
         if (step.entropy == 0u) {
             log2_r = log2_r + log_a * LOG2E;
         }
@@ -349,7 +404,7 @@ fn main(
         if (inv_rho > 0.0 && f32_is_finite(log_a)) {
             wanted = exp(log_a - f * inv_rho);
         }
-        let primal = exp2(log2_r - log2(s)) * cost_sum[q];
+        let primal = exp2(log2_r - log2(s)) * cs;
         out[idx] = marginal;
         out[step.stats_stride + idx] = abs(marginal - wanted);
         out[2u * step.stats_stride + idx] = primal;

@@ -50,6 +50,9 @@ pub struct ContextOptions {
     /// Optional features not to enable even where the adapter has them (to run the
     /// portable kernel paths, or to compare them).
     pub disabled_features: wgpu::Features,
+    /// Treat storage bindings as at most this many bytes (below the device's own limit),
+    /// so large-problem code paths can be exercised on small data.
+    pub binding_cap: Option<u64>,
 }
 
 impl Default for ContextOptions {
@@ -59,6 +62,7 @@ impl Default for ContextOptions {
             adapter: None,
             power_preference: wgpu::PowerPreference::HighPerformance,
             disabled_features: wgpu::Features::empty(),
+            binding_cap: None,
         }
     }
 }
@@ -85,6 +89,12 @@ impl ContextOptions {
     /// Leaves these optional features off.
     pub fn without_features(mut self, features: wgpu::Features) -> Self {
         self.disabled_features |= features;
+        self
+    }
+
+    /// Caps the bytes of one storage binding.
+    pub fn binding_cap(mut self, bytes: u64) -> Self {
+        self.binding_cap = Some(bytes);
         self
     }
 
@@ -209,6 +219,7 @@ pub(crate) struct ContextInner {
     pub(crate) kernels: KernelCache,
     pub(crate) pool: BufferPool,
     pub(crate) errors: Arc<ErrorSink>,
+    pub(crate) binding_cap: Option<u64>,
 }
 
 /// A GPU device and queue with morphogen's kernel cache and buffer pool. Cheap to clone.
@@ -355,17 +366,22 @@ impl GpuContext {
                     message: e.to_string(),
                 })?;
         log::info!("morphogen on {}", AdapterReport::from_info(&info));
-        Ok(Self::assemble(device, queue, &info))
+        Ok(Self::assemble(device, queue, &info, options.binding_cap))
     }
 
     /// Wraps a device and queue the caller already owns (an application embedding
     /// morphogen). Its features and limits are used as they are.
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Self {
         let info = device.adapter_info();
-        Self::assemble(device, queue, &info)
+        Self::assemble(device, queue, &info, None)
     }
 
-    fn assemble(device: wgpu::Device, queue: wgpu::Queue, info: &wgpu::AdapterInfo) -> Self {
+    fn assemble(
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        info: &wgpu::AdapterInfo,
+        binding_cap: Option<u64>,
+    ) -> Self {
         let errors = Arc::new(ErrorSink::default());
         errors.install(&device);
         let limits = device.limits();
@@ -380,6 +396,7 @@ impl GpuContext {
                 errors,
                 device,
                 queue,
+                binding_cap,
             }),
         }
     }
@@ -435,10 +452,12 @@ impl GpuContext {
 
     /// The largest byte range one storage binding may cover.
     pub fn max_binding_bytes(&self) -> u64 {
-        self.inner
+        let limit = self
+            .inner
             .limits
             .max_storage_buffer_binding_size
-            .min(self.inner.limits.max_buffer_size)
+            .min(self.inner.limits.max_buffer_size);
+        self.inner.binding_cap.map_or(limit, |cap| cap.min(limit))
     }
 
     /// Returns an error if the device reported one asynchronously or was lost.

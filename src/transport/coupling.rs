@@ -7,10 +7,10 @@ use crate::error::{Error, Result};
 use crate::gpu::{Binding, GpuBuffer, Grid, KernelDesc};
 use crate::rng;
 use crate::transport::config::{Convention, SinkhornConfig};
+use crate::transport::dispatch::Side;
 use crate::transport::problem::{Cost, Problem};
 use crate::transport::solution::Solution;
 use crate::transport::solver::{solve_resident, Solved};
-use crate::transport::workspace::Side;
 
 const WG: u32 = 64;
 /// The largest dense plan [`Coupling::plan`] writes (entries).
@@ -70,6 +70,20 @@ impl Coupling {
         self.solved.solutions.remove(0)
     }
 
+    /// Maps, samples and plans read whole point buffers in one binding.
+    fn require_whole(&self, what: &str) -> Result<()> {
+        if self.solved.workspace.is_chunked() {
+            return Err(Error::LimitExceeded {
+                what: format!("{what} of a problem split across bindings"),
+                requested: self.solved.workspace.source.byte_size().max(self.solved.workspace.target.byte_size()),
+                limit: self.solved.workspace.ctx.max_binding_bytes(),
+                limit_name: "max_storage_buffer_binding_size",
+                hint: "the solve itself is split automatically; maps, samples and plans need the points of each side in one binding",
+            });
+        }
+        Ok(())
+    }
+
     fn params(&self, count: usize) -> Params {
         let ws = &self.solved.workspace;
         Params {
@@ -98,6 +112,7 @@ impl Coupling {
     /// the barycentric projection Σ_j w_j(x) y_j for the squared Euclidean cost, and
     /// x − prox(∇f(x)) (soft thresholding) for the elastic cost.
     pub fn map(&self, points: &[f32]) -> Result<Vec<f32>> {
+        self.require_whole("the entropic map")?;
         let ws = &self.solved.workspace;
         let define = match self.cost {
             Some(Cost::SqEuclidean) => "COST_SQEUCLID",
@@ -170,6 +185,7 @@ impl Coupling {
     /// row masses, then each column from its row's conditional, by inverse transform on
     /// Philox uniforms keyed by `seed` (the same seed gives the same pairs).
     pub fn sample(&self, k: usize, seed: u64) -> Result<Vec<(u32, u32)>> {
+        self.require_whole("plan sampling")?;
         let ws = &self.solved.workspace;
         let masses = &self.solution().row_marginal;
         let total: f64 = masses.iter().filter(|m| m.is_finite()).sum();
@@ -248,6 +264,7 @@ impl Coupling {
     /// The dense n × m plan, row-major. Refused above [`MAX_PLAN_ENTRIES`] entries or one
     /// binding: use [`Coupling::sample`] or [`Coupling::map`] for large problems.
     pub fn plan(&self) -> Result<Vec<f32>> {
+        self.require_whole("the dense plan")?;
         let ws = &self.solved.workspace;
         let entries = ws.n * ws.m;
         let limit = MAX_PLAN_ENTRIES.min((ws.ctx.max_binding_bytes() / 4) as usize);

@@ -18,6 +18,7 @@
 
 mod config;
 mod coupling;
+mod dispatch;
 mod divergence;
 mod problem;
 pub mod reference;

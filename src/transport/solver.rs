@@ -4,13 +4,14 @@
 use crate::error::{Error, Result};
 use crate::gpu::{record_reduce_at, GpuContext, ReduceOp};
 use crate::transport::config::{Epsilon, SinkhornConfig};
+use crate::transport::dispatch::{Mode, Side};
 use crate::transport::problem::Problem;
 use crate::transport::schedule::{assemble, CostStats, Momentum, Resolved, Schedule, SideStats};
 use crate::transport::solution::Solution;
-use crate::transport::workspace::{Side, Workspace, STEP_CAPACITY};
+use crate::transport::workspace::Workspace;
 
 /// Iterations recorded into one submission when no check falls inside them.
-const MAX_CHUNK: usize = (STEP_CAPACITY - 4) / 2;
+const MAX_ITERATIONS_PER_SUBMIT: usize = 64;
 
 /// Cost statistics of each problem (one pass on the GPU).
 pub(crate) fn cost_stats(ctx: &GpuContext, problems: &[&Problem]) -> Result<Vec<CostStats>> {
@@ -56,16 +57,19 @@ pub(crate) fn solve_resident(
     let decay_pow = |t: usize| resolved[0].decay_pow(t);
     let mut history: Vec<Vec<(usize, f64)>> = vec![Vec::new(); batch];
     let mut converged = vec![false; batch];
+    // Room in one submission's step blocks: iterations plus a check on both sides.
+    let per_pass = ws.dispatches(Side::Source) + ws.dispatches(Side::Target);
+    let room = ((ws.step_capacity() - per_pass) / per_pass).clamp(1, MAX_ITERATIONS_PER_SUBMIT);
     let mut t = 0;
     while t < config.max_iter {
         let omega = momentum.omega() as f32;
         let mut rec = ctx.recorder("morphogen.transport.sinkhorn");
         let mut blocks = Vec::new();
         let mut check = false;
-        while t < config.max_iter && blocks.len() / 2 < MAX_CHUNK {
-            blocks.push(ws.step(Side::Source, decay_pow(t), omega));
-            blocks.push(ws.step(Side::Target, decay_pow(t), omega));
-            ws.record_iteration(&mut rec, blocks.len() - 2, blocks.len() - 1)?;
+        let mut recorded = 0;
+        while t < config.max_iter && recorded < room {
+            ws.record_iteration(&mut rec, &mut blocks, decay_pow(t), omega)?;
+            recorded += 1;
             check = schedule.check_after(t, &resolved);
             t += 1;
             if check {
@@ -80,8 +84,7 @@ pub(crate) fn solve_resident(
                 &[Side::Source, Side::Target]
             };
             for &side in sides {
-                blocks.push(ws.step(side, 0.0, omega));
-                ws.record_stats(&mut rec, side, blocks.len() - 1)?;
+                ws.record(&mut rec, &mut blocks, Mode::Stats, side, 0.0, omega)?;
                 let (stats, len) = match side {
                     Side::Source => (&ws.stats_rows, ws.n),
                     Side::Target => (&ws.stats_cols, ws.m),
@@ -141,12 +144,9 @@ fn finish(
 ) -> Result<Vec<Solution>> {
     let ctx = ws.ctx.clone();
     let mut rec = ctx.recorder("morphogen.transport.finish");
-    let blocks = [
-        ws.step(Side::Source, 0.0, 1.0),
-        ws.step(Side::Target, 0.0, 1.0),
-    ];
-    ws.record_stats(&mut rec, Side::Source, 0)?;
-    ws.record_stats(&mut rec, Side::Target, 1)?;
+    let mut blocks = Vec::new();
+    ws.record(&mut rec, &mut blocks, Mode::Stats, Side::Source, 0.0, 1.0)?;
+    ws.record(&mut rec, &mut blocks, Mode::Stats, Side::Target, 0.0, 1.0)?;
     let p = ws.parity;
     let reads = (
         rec.read(&ws.stats_rows)?,

@@ -1,177 +1,25 @@
-//! GPU buffers and kernels of a batch of equally shaped transport problems, and the
-//! dispatches that update and measure them.
+//! GPU state of a batch of equally shaped transport problems, and the dispatches that
+//! update and measure it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use bytemuck::{Pod, Zeroable};
+use bytemuck::Zeroable;
 
 use crate::error::{Error, Result};
-use crate::gpu::{Binding, GpuBuffer, GpuContext, Grid, Kernel, KernelDesc, Recorder};
+use crate::gpu::{GpuBuffer, GpuContext, Grid, Recorder};
 use crate::transport::config::Convention;
+use crate::transport::dispatch::{Kernels, Mode, ProblemScalars, Side, StepBlock, Windows};
 use crate::transport::problem::{Geometry, Problem};
 use crate::transport::schedule::{CostStats, Resolved};
 
-const WG: u32 = 64;
-/// Floats of target points per workgroup tile.
-const TILE_BUDGET: usize = 4096;
-/// Blocks of step parameters one submission may use.
-pub(crate) const STEP_CAPACITY: usize = 160;
 /// Stats segments are padded to this many floats so each starts 256-byte aligned.
 const SEGMENT_ALIGN: usize = 64;
+/// Step blocks of one submission, at least.
+const MIN_STEP_CAPACITY: usize = 160;
 
-/// Parameters of one dispatch of `transport/update` (256 bytes: one dynamic-offset block).
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-pub(crate) struct StepBlock {
-    rows: u32,
-    cols: u32,
-    batch: u32,
-    side: u32,
-    row_w_offset: u32,
-    col_w_offset: u32,
-    entropy: u32,
-    stats_stride: u32,
-    eps_decay_pow: f32,
-    omega: f32,
-    gamma: f32,
-    _pad: f32,
-    _tail: [u32; 52],
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct ProblemScalars {
-    eps: f32,
-    inv_rho_a: f32,
-    inv_rho_b: f32,
-    start_ratio: f32,
-}
-
-/// What a dispatch of the update kernel does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Mode {
-    Update,
-    Stats,
-    Moments,
-}
-
-/// Which side a dispatch updates or measures.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum Side {
-    /// Rows are the source points; updates f.
-    Source,
-    /// Rows are the target points; updates g.
-    Target,
-}
-
-/// How the update kernel is specialised for a problem shape.
-#[derive(Clone, Debug)]
-struct Shape {
-    dim: usize,
-    /// Invocations per workgroup.
-    workgroup: usize,
-    /// Columns per workgroup tile (without subgroups).
-    tile: usize,
-    x_in_memory: bool,
-    subgroups: bool,
-}
-
-/// Source coordinates an invocation keeps in registers, in vec4s (`XV_MAX`).
-const XV_MAX: usize = 64;
-/// Coordinates a lane holds for its column with subgroups (`D_MAX`).
-const SUBGROUP_MAX_DIM: usize = 64;
-
-impl Shape {
-    fn new(dim: usize, dense: bool, ctx: &GpuContext) -> Self {
-        let dim = dim.max(1);
-        let x_in_memory = !dense && dim > XV_MAX;
-        let storage = ctx.limits().max_compute_workgroup_storage_size as usize / 4;
-        let budget = TILE_BUDGET.min(storage.saturating_sub(128) * 3 / 4);
-        let tile = (budget / (dim + 1)).clamp(1, 64);
-        let subgroup = ctx
-            .subgroups()
-            .filter(|_| !dense && dim <= SUBGROUP_MAX_DIM);
-        let max_invocations = ctx.limits().max_compute_invocations_per_workgroup as usize;
-        let workgroup = match subgroup {
-            Some((_, max)) => (max as usize).max(WG as usize),
-            None => WG as usize,
-        };
-        let subgroups = subgroup.is_some() && workgroup <= max_invocations;
-        let workgroup = if subgroups { workgroup } else { WG as usize };
-        Self {
-            dim,
-            workgroup,
-            tile,
-            x_in_memory,
-            subgroups,
-        }
-    }
-
-    fn overrides(&self) -> [(&'static str, f64); 4] {
-        [
-            ("WG", self.workgroup as f64),
-            ("TILE", self.tile as f64),
-            ("D", self.dim as f64),
-            ("TILE_FLOATS", (self.tile * self.dim) as f64),
-        ]
-    }
-
-    /// Each invocation updates four rows (the lanes of a vec4).
-    fn rows_per_workgroup(&self) -> usize {
-        self.workgroup * 4
-    }
-}
-
-/// The update and statistics kernels.
-struct Kernels {
-    shape: Shape,
-    update: Arc<Kernel>,
-    stats: Arc<Kernel>,
-    moments: Arc<Kernel>,
-}
-
-impl Kernels {
-    fn new(ctx: &GpuContext, cost_define: &'static str, dim: usize) -> Result<Self> {
-        let shape = Shape::new(dim, cost_define == "COST_DENSE", ctx);
-        let mut defines = vec![cost_define];
-        if shape.x_in_memory {
-            defines.push("X_IN_MEMORY");
-        }
-        if shape.subgroups {
-            defines.push("SUBGROUPS");
-        }
-        let overrides = shape.overrides();
-        let bindings = [
-            Binding::UniformDynamic,
-            Binding::StorageRead,
-            Binding::StorageRead,
-            Binding::StorageRead,
-            Binding::StorageRead,
-            Binding::StorageRead,
-            Binding::StorageRead,
-            Binding::Storage,
-        ];
-        let kernel = |defines: &[&str]| {
-            ctx.kernel(
-                &KernelDesc::new("transport/update", &bindings)
-                    .defines(defines)
-                    .overrides(&overrides),
-            )
-        };
-        let mut variant = |mode: &'static str| {
-            defines.push(mode);
-            let k = kernel(&defines);
-            defines.pop();
-            k
-        };
-        Ok(Self {
-            update: variant("UPDATE")?,
-            stats: variant("STATS")?,
-            moments: variant("MOMENTS")?,
-            shape,
-        })
-    }
+fn pad(len: usize) -> usize {
+    len.div_ceil(SEGMENT_ALIGN) * SEGMENT_ALIGN
 }
 
 /// Resident state of B problems of equal shape.
@@ -182,10 +30,16 @@ pub(crate) struct Workspace {
     pub m: usize,
     pub convention: Convention,
     gamma: f32,
-    dim: usize,
     cost_define: &'static str,
+    /// Source points (B × n × d), or the cost matrix (B × n × m).
     pub source: GpuBuffer<f32>,
+    /// Target points (B × m × d), or the transposed cost matrix (B × m × n).
     pub target: GpuBuffer<f32>,
+    /// Floats per row of `source` and `target`.
+    strides: [usize; 2],
+    /// Row windows of `source` and `target` (one each unless a side exceeds a binding).
+    windows: [Windows; 2],
+    /// Natural log-weights: B × n of the source, then B × m of the target.
     pub log_w: GpuBuffer<f32>,
     scalars: GpuBuffer<ProblemScalars>,
     /// Potentials, double-buffered: the current pair is `f[parity]`, `g[parity]`.
@@ -194,13 +48,12 @@ pub(crate) struct Workspace {
     pub parity: usize,
     pub stats_rows: GpuBuffer<f32>,
     pub stats_cols: GpuBuffer<f32>,
+    /// Partial sums carried across column windows (chunked problems only).
+    carry: Option<GpuBuffer<[f32; 4]>>,
     steps: GpuBuffer<StepBlock>,
+    step_capacity: usize,
     kernels: Kernels,
-    groups: HashMap<(Mode, Side, usize), wgpu::BindGroup>,
-}
-
-fn pad(len: usize) -> usize {
-    len.div_ceil(SEGMENT_ALIGN) * SEGMENT_ALIGN
+    groups: HashMap<(Mode, Side, usize, usize, usize), wgpu::BindGroup>,
 }
 
 impl Workspace {
@@ -232,7 +85,7 @@ impl Workspace {
             }
         }
         let batch = problems.len();
-        let (source, target, cost_define, gamma) = match &first.geometry {
+        let (source, target, cost_define, gamma, strides) = match &first.geometry {
             Geometry::Points { cost, .. } => {
                 let mut xs = Vec::with_capacity(batch * n * dim);
                 let mut ys = Vec::with_capacity(batch * m * dim);
@@ -242,7 +95,7 @@ impl Workspace {
                         ys.extend_from_slice(target.points());
                     }
                 }
-                (xs, ys, cost.define(), cost.gamma())
+                (xs, ys, cost.define(), cost.gamma(), [dim, dim])
             }
             Geometry::Matrix { .. } => {
                 let mut c = Vec::with_capacity(batch * n * m);
@@ -253,24 +106,24 @@ impl Workspace {
                         ct.extend((0..m).flat_map(|j| (0..n).map(move |i| cost[i * m + j])));
                     }
                 }
-                (c, ct, "COST_DENSE", 0.0)
+                (c, ct, "COST_DENSE", 0.0, [m, n])
             }
         };
         let limit = ctx.max_binding_bytes();
-        for (what, len) in [
-            ("source points", source.len()),
-            ("target points", target.len()),
-        ] {
-            let bytes = 4 * len as u64;
-            if bytes > limit {
-                return Err(Error::LimitExceeded {
-                    what: format!("the {what} of this batch"),
-                    requested: bytes,
-                    limit,
-                    limit_name: "max_storage_buffer_binding_size",
-                    hint: "solve fewer problems per batch, or use a GPU with larger bindings",
-                });
-            }
+        let align = ctx.limits().min_storage_buffer_offset_alignment;
+        let windows = [
+            Windows::new(batch * n, strides[0], limit, align)?,
+            Windows::new(batch * m, strides[1], limit, align)?,
+        ];
+        let chunked = windows.iter().any(|w| w.len() > 1);
+        if chunked && batch > 1 {
+            return Err(Error::LimitExceeded {
+                what: format!("the points of a batch of {batch} problems"),
+                requested: 4 * (source.len().max(target.len())) as u64,
+                limit,
+                limit_name: "max_storage_buffer_binding_size",
+                hint: "solve the problems one at a time (single problems larger than a binding are split automatically)",
+            });
         }
         let mut log_w: Vec<f32> = Vec::with_capacity(batch * (n + m));
         for p in problems {
@@ -279,8 +132,19 @@ impl Workspace {
         for p in problems {
             log_w.extend(p.b.iter().map(|&w| w.ln()));
         }
-        let scalars = vec![ProblemScalars::zeroed(); batch];
-        let kernels = Kernels::new(ctx, cost_define, dim)?;
+        let kernels = Kernels::new(ctx, cost_define, dim, chunked)?;
+        // An iteration dispatches once per (row window, column window) on each side.
+        let per_iteration = 2 * windows[0].len() * windows[1].len();
+        let step_capacity = MIN_STEP_CAPACITY.max(4 * per_iteration);
+        let carry = if chunked {
+            Some(GpuBuffer::zeroed(
+                ctx,
+                n.max(m),
+                "morphogen.transport.carry",
+            )?)
+        } else {
+            None
+        };
         Ok(Self {
             batch,
             n,
@@ -290,8 +154,14 @@ impl Workspace {
             cost_define,
             source: GpuBuffer::from_slice(ctx, &source, "morphogen.transport.source")?,
             target: GpuBuffer::from_slice(ctx, &target, "morphogen.transport.target")?,
+            strides,
+            windows,
             log_w: GpuBuffer::from_slice(ctx, &log_w, "morphogen.transport.log_w")?,
-            scalars: GpuBuffer::from_slice(ctx, &scalars, "morphogen.transport.scalars")?,
+            scalars: GpuBuffer::from_slice(
+                ctx,
+                &vec![ProblemScalars::zeroed(); batch],
+                "morphogen.transport.scalars",
+            )?,
             f: [
                 GpuBuffer::zeroed(ctx, batch * n, "morphogen.transport.f0")?,
                 GpuBuffer::zeroed(ctx, batch * n, "morphogen.transport.f1")?,
@@ -311,13 +181,14 @@ impl Workspace {
                 4 * pad(batch * m),
                 "morphogen.transport.stats_cols",
             )?,
+            carry,
             steps: GpuBuffer::uniform_slice(
                 ctx,
-                &[StepBlock::zeroed(); STEP_CAPACITY],
+                &vec![StepBlock::zeroed(); step_capacity],
                 "morphogen.transport.steps",
             )?,
+            step_capacity,
             kernels,
-            dim: dim.max(1),
             groups: HashMap::new(),
             ctx: ctx.clone(),
         })
@@ -348,29 +219,24 @@ impl Workspace {
     /// Mean, standard deviation and maximum of the cost of each problem, over all pairs
     /// (one pass on the GPU, no exp).
     pub(crate) fn cost_moments(&mut self) -> Result<Vec<CostStats>> {
-        // Any ε works: the pass reads no potential. Give one so the kernel's scale is finite.
-        let unit = vec![
-            ProblemScalars {
-                eps: 1.0,
-                inv_rho_a: 0.0,
-                inv_rho_b: 0.0,
-                start_ratio: 1.0,
-            };
-            self.batch
-        ];
-        self.scalars.write(&self.ctx, &unit)?;
+        // The pass reads no potential; a unit ε keeps the kernel's scale finite.
+        let unit = ProblemScalars {
+            eps: 1.0,
+            inv_rho_a: 0.0,
+            inv_rho_b: 0.0,
+            start_ratio: 1.0,
+        };
+        self.scalars.write(&self.ctx, &vec![unit; self.batch])?;
         let ctx = self.ctx.clone();
         let mut rec = ctx.recorder("morphogen.transport.cost_moments");
-        self.write_steps(&[self.step(Side::Source, 1.0, 1.0)])?;
-        let grid = self.grid(Side::Source);
-        let kernel = Arc::clone(&self.kernels.moments);
-        let group = self.group(Mode::Moments, Side::Source)?;
-        rec.dispatch_at(&kernel, group, &[0], grid);
+        let mut blocks = Vec::new();
+        self.record(&mut rec, &mut blocks, Mode::Moments, Side::Source, 1.0, 1.0)?;
+        self.write_steps(&blocks)?;
         let pending = rec.read(&self.stats_rows)?;
         rec.submit()?;
         let values = pending.wait(&ctx)?;
         let stride = self.stats_stride(Side::Source);
-        let n = self.n;
+        let (n, m) = (self.n, self.m);
         Ok((0..self.batch)
             .map(|b| {
                 let rows = b * n..(b + 1) * n;
@@ -380,7 +246,7 @@ impl Workspace {
                         .map(|&v| f64::from(v))
                 };
                 let max = seg(2).fold(0.0f64, f64::max);
-                CostStats::from_sums(seg(0).sum(), seg(1).sum(), max, (n * self.m) as f64)
+                CostStats::from_sums(seg(0).sum(), seg(1).sum(), max, (n * m) as f64)
             })
             .collect())
     }
@@ -397,7 +263,12 @@ impl Workspace {
 
     /// Point dimension the kernels were specialised for.
     pub(crate) fn dim(&self) -> usize {
-        self.dim
+        self.kernels.shape.dim
+    }
+
+    /// Whether the points are split into windows (maps, samples and plans then refuse).
+    pub(crate) fn is_chunked(&self) -> bool {
+        self.kernels.chunked
     }
 
     /// Stride between the segments of the stats buffer of `side`.
@@ -408,15 +279,70 @@ impl Workspace {
         }
     }
 
-    /// The step block of one dispatch on `side`.
-    pub(crate) fn step(&self, side: Side, decay_pow: f64, omega: f32) -> StepBlock {
-        let (rows, cols, row_w, col_w) = match side {
+    /// Dispatches one pass over `side` takes.
+    pub(crate) fn dispatches(&self, side: Side) -> usize {
+        let (rows, cols) = self.window_sets(side);
+        rows.len() * cols.len()
+    }
+
+    /// Step blocks one submission may hold.
+    pub(crate) fn step_capacity(&self) -> usize {
+        self.step_capacity
+    }
+
+    /// Row windows of `side` and column windows (those of the other side; a cost
+    /// matrix's rows hold every column, so it has one).
+    fn window_sets(&self, side: Side) -> (Windows, Windows) {
+        let (rows, cols) = match side {
+            Side::Source => (&self.windows[0], &self.windows[1]),
+            Side::Target => (&self.windows[1], &self.windows[0]),
+        };
+        let cols = if self.cost_define == "COST_DENSE" {
+            Windows {
+                ranges: vec![(
+                    0,
+                    self.batch * if side == Side::Source { self.m } else { self.n },
+                )],
+            }
+        } else {
+            cols.clone()
+        };
+        (rows.clone(), cols)
+    }
+
+    /// Writes the step blocks of the next submission (lands before it).
+    pub(crate) fn write_steps(&self, blocks: &[StepBlock]) -> Result<()> {
+        if blocks.len() > self.step_capacity {
+            return Err(Error::Gpu {
+                context: "transport step parameters".into(),
+                message: format!(
+                    "{} blocks exceed the capacity {}",
+                    blocks.len(),
+                    self.step_capacity
+                ),
+            });
+        }
+        self.steps.write(&self.ctx, blocks)
+    }
+
+    fn step(
+        &self,
+        side: Side,
+        rows: (usize, usize),
+        cols: (usize, usize),
+        flags: u32,
+        decay_pow: f64,
+        omega: f32,
+    ) -> StepBlock {
+        let (total_rows, total_cols, row_w, col_w) = match side {
             Side::Source => (self.n, self.m, 0, self.batch * self.n),
             Side::Target => (self.m, self.n, self.batch * self.n, 0),
         };
+        let chunked = self.kernels.chunked;
         StepBlock {
-            rows: rows as u32,
-            cols: cols as u32,
+            // Unchunked dispatches cover whole problems of the batch.
+            rows: if chunked { rows.1 } else { total_rows } as u32,
+            cols: if chunked { cols.1 } else { total_cols } as u32,
             batch: self.batch as u32,
             side: u32::from(side == Side::Target),
             row_w_offset: row_w as u32,
@@ -427,27 +353,24 @@ impl Workspace {
             omega,
             gamma: self.gamma,
             _pad: 0.0,
-            _tail: [0; 52],
+            row_start: rows.0 as u32,
+            col_start: cols.0 as u32,
+            total_rows: total_rows as u32,
+            total_cols: total_cols as u32,
+            chunk_flags: flags,
+            _tail: [0; 47],
         }
     }
 
-    /// Writes the step blocks of the next submission (lands before it).
-    pub(crate) fn write_steps(&self, blocks: &[StepBlock]) -> Result<()> {
-        if blocks.len() > STEP_CAPACITY {
-            return Err(Error::Gpu {
-                context: "transport step parameters".into(),
-                message: format!(
-                    "{} blocks exceed the capacity {STEP_CAPACITY}",
-                    blocks.len()
-                ),
-            });
-        }
-        self.steps.write(&self.ctx, blocks)
-    }
-
-    fn group(&mut self, mode: Mode, side: Side) -> Result<&wgpu::BindGroup> {
-        let key = (mode, side, self.parity);
-        let stats = mode != Mode::Update;
+    fn group(
+        &mut self,
+        mode: Mode,
+        side: Side,
+        row_window: (usize, usize),
+        col_window: (usize, usize),
+        key_windows: (usize, usize),
+    ) -> Result<&wgpu::BindGroup> {
+        let key = (mode, side, self.parity, key_windows.0, key_windows.1);
         if !self.groups.contains_key(&key) {
             let p = self.parity;
             let block = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
@@ -456,104 +379,90 @@ impl Workspace {
                 size: wgpu::BufferSize::new(std::mem::size_of::<StepBlock>() as u64),
             });
             // An iteration updates f[p] -> f[1-p] from g[p], then g[p] -> g[1-p] from the
-            // new f[1-p]; stats read the current pair f[p], g[p].
-            let (row_pts, col_pts, col_pot, row_pot, out) = match (side, stats) {
-                (Side::Source, false) => (
-                    &self.source,
-                    &self.target,
-                    &self.g[p],
-                    &self.f[p],
-                    &self.f[1 - p],
-                ),
-                (Side::Target, false) => (
-                    &self.target,
-                    &self.source,
-                    &self.f[1 - p],
-                    &self.g[p],
-                    &self.g[1 - p],
-                ),
-                (Side::Source, true) => (
-                    &self.source,
-                    &self.target,
-                    &self.g[p],
-                    &self.f[p],
-                    &self.stats_rows,
-                ),
-                (Side::Target, true) => (
-                    &self.target,
-                    &self.source,
-                    &self.f[p],
-                    &self.g[p],
-                    &self.stats_cols,
-                ),
+            // new f[1-p]; stats and moments read the current pair f[p], g[p].
+            let (rows, cols, row_stride, col_stride) = match side {
+                Side::Source => (&self.source, &self.target, self.strides[0], self.strides[1]),
+                Side::Target => (&self.target, &self.source, self.strides[1], self.strides[0]),
             };
-            let kernel = if stats {
-                &self.kernels.stats
+            let (col_pot, row_pot, out) = match (side, mode) {
+                (Side::Source, Mode::Update) => (&self.g[p], &self.f[p], &self.f[1 - p]),
+                (Side::Target, Mode::Update) => (&self.f[1 - p], &self.g[p], &self.g[1 - p]),
+                (Side::Source, _) => (&self.g[p], &self.f[p], &self.stats_rows),
+                (Side::Target, _) => (&self.f[p], &self.g[p], &self.stats_cols),
+            };
+            // A cost matrix's column side is never read: bind its first window.
+            let col_window = if self.cost_define == "COST_DENSE" {
+                self.windows[usize::from(side == Side::Source)].ranges[0]
             } else {
-                &self.kernels.update
+                col_window
             };
-            let group = kernel.bind(
-                &self.ctx,
-                &[
-                    block,
-                    self.scalars.binding(),
-                    row_pts.binding(),
-                    col_pts.binding(),
-                    self.log_w.binding(),
-                    col_pot.binding(),
-                    row_pot.binding(),
-                    out.binding(),
-                ],
-            )?;
+            let mut resources = vec![
+                block,
+                self.scalars.binding(),
+                rows.binding_range(row_window.0 * row_stride, row_window.1 * row_stride),
+                cols.binding_range(col_window.0 * col_stride, col_window.1 * col_stride),
+                self.log_w.binding(),
+                col_pot.binding(),
+                row_pot.binding(),
+                out.binding(),
+            ];
+            if let Some(carry) = &self.carry {
+                resources.push(carry.binding());
+            }
+            let group = self.kernels.get(mode).bind(&self.ctx, &resources)?;
             self.groups.insert(key, group);
         }
         Ok(&self.groups[&key])
     }
 
-    fn grid(&self, side: Side) -> Grid {
-        let rows = match side {
-            Side::Source => self.n,
-            Side::Target => self.m,
-        };
-        let groups = rows.div_ceil(self.kernels.shape.rows_per_workgroup()) * self.batch;
-        Grid::folded(
-            groups as u64,
-            self.ctx.limits().max_compute_workgroups_per_dimension,
-            1,
-        )
-    }
-
-    /// Records one iteration: f from g with step block `source_block`, then g from the
-    /// new f with `target_block`. The new pair becomes current.
-    pub(crate) fn record_iteration(
+    /// Records one pass of `mode` over `side`: a dispatch per (row window, column
+    /// window), its step blocks appended to `blocks`.
+    pub(crate) fn record(
         &mut self,
         rec: &mut Recorder<'_>,
-        source_block: usize,
-        target_block: usize,
+        blocks: &mut Vec<StepBlock>,
+        mode: Mode,
+        side: Side,
+        decay_pow: f64,
+        omega: f32,
     ) -> Result<()> {
-        for (side, block) in [(Side::Source, source_block), (Side::Target, target_block)] {
-            let grid = self.grid(side);
-            let offset = (block * std::mem::size_of::<StepBlock>()) as u32;
-            let kernel = Arc::clone(&self.kernels.update);
-            let group = self.group(Mode::Update, side)?;
-            rec.dispatch_at(&kernel, group, &[offset], grid);
+        let (row_windows, col_windows) = self.window_sets(side);
+        let kernel = Arc::clone(self.kernels.get(mode));
+        let per_group = self.kernels.shape.rows_per_workgroup();
+        let max_dim = self.ctx.limits().max_compute_workgroups_per_dimension;
+        let last = col_windows.len() - 1;
+        for (ri, &rw) in row_windows.ranges.iter().enumerate() {
+            for (ci, &cw) in col_windows.ranges.iter().enumerate() {
+                let flags = u32::from(ci == 0) | (u32::from(ci == last) << 1);
+                let step = self.step(side, rw, cw, flags, decay_pow, omega);
+                let rows = step.rows as usize;
+                blocks.push(step);
+                let offset = ((blocks.len() - 1) * std::mem::size_of::<StepBlock>()) as u32;
+                let groups = rows.div_ceil(per_group) * self.batch;
+                let group = self.group(mode, side, rw, cw, (ri, ci))?;
+                rec.dispatch_at(
+                    &kernel,
+                    group,
+                    &[offset],
+                    Grid::folded(groups as u64, max_dim, 1),
+                );
+            }
         }
-        self.parity = 1 - self.parity;
         Ok(())
     }
 
-    /// Records the statistics pass of `side` for the current potentials.
-    pub(crate) fn record_stats(
+    /// Records one iteration: f from g, then g from the new f. The new pair becomes
+    /// current.
+    pub(crate) fn record_iteration(
         &mut self,
         rec: &mut Recorder<'_>,
-        side: Side,
-        block: usize,
+        blocks: &mut Vec<StepBlock>,
+        decay_pow: f64,
+        omega: f32,
     ) -> Result<()> {
-        let grid = self.grid(side);
-        let offset = (block * std::mem::size_of::<StepBlock>()) as u32;
-        let kernel = Arc::clone(&self.kernels.stats);
-        let group = self.group(Mode::Stats, side)?;
-        rec.dispatch_at(&kernel, group, &[offset], grid);
+        self.record(rec, blocks, Mode::Update, Side::Source, decay_pow, omega)?;
+        self.record(rec, blocks, Mode::Update, Side::Target, decay_pow, omega)?;
+        self.parity = 1 - self.parity;
         Ok(())
     }
 }
