@@ -18,56 +18,23 @@ const LOG2E: f32 = 1.4426950408889634;
 
 #import grid
 #import lse
+#import transport/column_tile
 
-struct Params {
-    queries: u32,
-    cols: u32,
-    col_w_offset: u32,
-    entropy: u32,
-    eps: f32,
-    gamma: f32,
-    _pad0: f32,
-    _pad1: f32,
-}
 
-@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(0) var<uniform> params: ColumnParams;
 @group(0) @binding(1) var<storage, read> query_pts: array<f32>;
 @group(0) @binding(2) var<storage, read> col_pts: array<f32>;
 @group(0) @binding(3) var<storage, read> log_w: array<f32>;
 @group(0) @binding(4) var<storage, read> col_pot: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 
-var<workgroup> tile_y: array<f32, TILE_FLOATS>;
-var<workgroup> tile_w: array<f32, TILE>;
 var<private> x_base: u32;
 
 fn x_coord(r: u32, k: u32) -> f32 {
     return query_pts[x_base + k];
 }
 
-fn y_coord(c: u32, k: u32) -> f32 {
-    return tile_y[c * D + k];
-}
-
 #import transport/pair_cost
-
-fn load_tile(t0: u32, lid: u32, scale: f32) {
-    for (var c = lid; c < TILE; c = c + WG) {
-        let j = t0 + c;
-        var w = f32_neg_inf();
-        if (j < params.cols) {
-            w = col_pot[j] * scale;
-            if (params.entropy == 0u) {
-                w = w + log_w[params.col_w_offset + j] * LOG2E;
-            }
-        }
-        tile_w[c] = w;
-        let jj = min(j, params.cols - 1u);
-        for (var k = 0u; k < D; k = k + 1u) {
-            tile_y[c * D + k] = col_pts[jj * D + k];
-        }
-    }
-}
 
 @compute @workgroup_size(WG)
 fn main(
@@ -76,16 +43,16 @@ fn main(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let linear = linear_workgroup(wid, nwg);
-    if (linear * WG >= params.queries) {
+    if (linear * WG >= params.count) {
         return;
     }
     let q = linear * WG + lid;
-    x_base = min(q, params.queries - 1u) * D;
+    x_base = min(q, params.count - 1u) * D;
     let scale = LOG2E / params.eps;
 
     var peak = f32_neg_inf();
     for (var t0 = 0u; t0 < params.cols; t0 = t0 + TILE) {
-        load_tile(t0, lid, scale);
+        load_column_tile(t0, lid, scale);
         workgroupBarrier();
         for (var c = 0u; c < min(TILE, params.cols - t0); c = c + 1u) {
             peak = max(peak, tile_w[c] - pair_cost(0u, c, params.gamma) * scale);
@@ -103,7 +70,7 @@ fn main(
         }
         let dims = min(ACC, D - d0);
         for (var t0 = 0u; t0 < params.cols; t0 = t0 + TILE) {
-            load_tile(t0, lid, scale);
+            load_column_tile(t0, lid, scale);
             workgroupBarrier();
             for (var c = 0u; c < min(TILE, params.cols - t0); c = c + 1u) {
                 let e = exp2(tile_w[c] - pair_cost(0u, c, params.gamma) * scale - peak);
@@ -118,7 +85,7 @@ fn main(
             }
             workgroupBarrier();
         }
-        if (q < params.queries) {
+        if (q < params.count) {
             for (var k = 0u; k < dims; k = k + 1u) {
                 let y_bar = mean_y[k] / total;
 #ifdef COST_ELASTIC

@@ -13,19 +13,10 @@ const LOG2E: f32 = 1.4426950408889634;
 
 #import grid
 #import lse
+#import transport/column_tile
 
-struct Params {
-    samples: u32,
-    cols: u32,
-    col_w_offset: u32,
-    entropy: u32,
-    eps: f32,
-    gamma: f32,
-    _pad0: f32,
-    _pad1: f32,
-}
 
-@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(0) var<uniform> params: ColumnParams;
 // Source points (n x D), or for COST_DENSE the cost matrix (n x cols).
 @group(0) @binding(1) var<storage, read> row_pts: array<f32>;
 @group(0) @binding(2) var<storage, read> col_pts: array<f32>;
@@ -37,16 +28,10 @@ struct Params {
 @group(0) @binding(6) var<storage, read> draws: array<vec2<u32>>;
 @group(0) @binding(7) var<storage, read_write> out: array<u32>;
 
-var<workgroup> tile_y: array<f32, TILE_FLOATS>;
-var<workgroup> tile_w: array<f32, TILE>;
 var<private> x_base: u32;
 
 fn x_coord(r: u32, k: u32) -> f32 {
     return row_pts[x_base + k];
-}
-
-fn y_coord(c: u32, k: u32) -> f32 {
-    return tile_y[c * D + k];
 }
 
 #ifndef COST_DENSE
@@ -60,10 +45,10 @@ fn main(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let linear = linear_workgroup(wid, nwg);
-    if (linear * WG >= params.samples) {
+    if (linear * WG >= params.count) {
         return;
     }
-    let s = min(linear * WG + lid, params.samples - 1u);
+    let s = min(linear * WG + lid, params.count - 1u);
     let draw = draws[s];
     let row = draw.x;
     let u = bitcast<f32>(draw.y);
@@ -74,23 +59,7 @@ fn main(
     var chosen = 0xffffffffu;
     var last_positive = 0u;
     for (var t0 = 0u; t0 < params.cols; t0 = t0 + TILE) {
-        for (var c = lid; c < TILE; c = c + WG) {
-            let j = t0 + c;
-            var w = f32_neg_inf();
-            if (j < params.cols) {
-                w = col_pot[j] * scale;
-                if (params.entropy == 0u) {
-                    w = w + log_w[params.col_w_offset + j] * LOG2E;
-                }
-            }
-            tile_w[c] = w;
-#ifndef COST_DENSE
-            let jj = min(j, params.cols - 1u);
-            for (var k = 0u; k < D; k = k + 1u) {
-                tile_y[c * D + k] = col_pts[jj * D + k];
-            }
-#endif
-        }
+        load_column_tile(t0, lid, scale);
         workgroupBarrier();
         if (chosen == 0xffffffffu) {
             for (var c = 0u; c < min(TILE, params.cols - t0); c = c + 1u) {
@@ -116,7 +85,7 @@ fn main(
     if (chosen == 0xffffffffu) {
         chosen = last_positive;
     }
-    if (linear * WG + lid < params.samples) {
+    if (linear * WG + lid < params.count) {
         out[s] = chosen;
     }
 }

@@ -94,16 +94,9 @@ impl BufferPool {
                 });
             }
         }
-        let scope = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let buffer = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some(label),
-            size,
-            usage,
-            mapped_at_creation: false,
-        });
-        if pollster::block_on(scope.pop()).is_some() {
-            // Memory may be held by idle pooled buffers: free them and try once more.
-            self.trim();
+        // On out-of-memory, idle pooled buffers may be what holds the memory: free them
+        // and try once more.
+        for attempt in 0..2 {
             let scope = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
             let buffer = device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(label),
@@ -111,20 +104,19 @@ impl BufferPool {
                 usage,
                 mapped_at_creation: false,
             });
-            if pollster::block_on(scope.pop()).is_some() {
-                return Err(Error::OutOfMemory {
-                    what: format!("buffer {label:?}"),
-                    bytes: size,
+            if pollster::block_on(scope.pop()).is_none() {
+                return Ok(Acquired {
+                    buffer,
+                    fresh: true,
                 });
             }
-            return Ok(Acquired {
-                buffer,
-                fresh: true,
-            });
+            if attempt == 0 {
+                self.trim();
+            }
         }
-        Ok(Acquired {
-            buffer,
-            fresh: true,
+        Err(Error::OutOfMemory {
+            what: format!("buffer {label:?}"),
+            bytes: size,
         })
     }
 

@@ -108,6 +108,45 @@ impl Coupling {
         ]
     }
 
+    #[expect(clippy::too_many_arguments, reason = "a private helper; each caller names every part")]
+    /// Runs `shader` once over `count` queries: `params` first, then `inputs` (read-only
+    /// storage), then `out`, which it reads back.
+    fn run<T: bytemuck::Pod>(
+        &self,
+        shader: &str,
+        define: &str,
+        overrides: &[(&str, f64)],
+        params: &Params,
+        inputs: &[wgpu::BindingResource<'_>],
+        out: &GpuBuffer<T>,
+        items: usize,
+    ) -> Result<Vec<T>> {
+        let ctx = &self.solved.workspace.ctx;
+        let mut bindings = vec![Binding::Uniform];
+        bindings.extend(std::iter::repeat_n(Binding::StorageRead, inputs.len()));
+        bindings.push(Binding::Storage);
+        let kernel = ctx.kernel(
+            &KernelDesc::new(shader, &bindings)
+                .defines(&[define])
+                .overrides(overrides),
+        )?;
+        let params = GpuBuffer::uniform(ctx, params, shader)?;
+        let mut resources = vec![params.binding()];
+        resources.extend(inputs.iter().cloned());
+        resources.push(out.binding());
+        let group = kernel.bind(ctx, &resources)?;
+        let mut rec = ctx.recorder(shader);
+        let grid = Grid::linear(
+            items as u64,
+            WG,
+            ctx.limits().max_compute_workgroups_per_dimension,
+        );
+        rec.dispatch(&kernel, &group, grid);
+        let pending = rec.read(out)?;
+        rec.submit()?;
+        pending.wait(ctx)
+    }
+
     /// The entropic map T(x) of source-space points (row-major, the problem's dimension):
     /// the barycentric projection Σ_j w_j(x) y_j for the squared Euclidean cost, and
     /// x − prox(∇f(x)) (soft thresholding) for the elastic cost.
@@ -139,46 +178,23 @@ impl Coupling {
         }
         let count = points.len() / d;
         let ctx = &ws.ctx;
-        let kernel = ctx.kernel(
-            &KernelDesc::new(
-                "transport/map",
-                &[
-                    Binding::Uniform,
-                    Binding::StorageRead,
-                    Binding::StorageRead,
-                    Binding::StorageRead,
-                    Binding::StorageRead,
-                    Binding::Storage,
-                ],
-            )
-            .defines(&[define])
-            .overrides(&self.tile_overrides()),
-        )?;
-        let params = GpuBuffer::uniform(ctx, &self.params(count), "morphogen.transport.map")?;
         let queries = GpuBuffer::from_slice(ctx, points, "morphogen.transport.map.x")?;
         let out = GpuBuffer::<f32>::scratch(ctx, points.len(), "morphogen.transport.map.out")?;
-        let g = &ws.g[ws.parity];
-        let group = kernel.bind(
-            ctx,
-            &[
-                params.binding(),
-                queries.binding(),
-                ws.target.binding(),
-                ws.log_w.binding(),
-                g.binding(),
-                out.binding(),
-            ],
-        )?;
-        let mut rec = ctx.recorder("morphogen.transport.map");
-        let grid = Grid::linear(
-            count as u64,
-            WG,
-            ctx.limits().max_compute_workgroups_per_dimension,
-        );
-        rec.dispatch(&kernel, &group, grid);
-        let pending = rec.read(&out)?;
-        rec.submit()?;
-        pending.wait(ctx)
+        let inputs = [
+            queries.binding(),
+            ws.target.binding(),
+            ws.log_w.binding(),
+            ws.g[ws.parity].binding(),
+        ];
+        self.run(
+            "transport/map",
+            define,
+            &self.tile_overrides(),
+            &self.params(count),
+            &inputs,
+            &out,
+            count,
+        )
     }
 
     /// Draws `k` index pairs (i, j) from P / ΣP without forming P: rows from the plan's
@@ -211,53 +227,26 @@ impl Coupling {
             return Ok(Vec::new());
         }
         let ctx = &ws.ctx;
-        let kernel = ctx.kernel(
-            &KernelDesc::new(
-                "transport/sample",
-                &[
-                    Binding::Uniform,
-                    Binding::StorageRead,
-                    Binding::StorageRead,
-                    Binding::StorageRead,
-                    Binding::StorageRead,
-                    Binding::StorageRead,
-                    Binding::StorageRead,
-                    Binding::Storage,
-                ],
-            )
-            .defines(&[ws.cost_define()])
-            .overrides(&self.tile_overrides()),
-        )?;
-        let params = GpuBuffer::uniform(ctx, &self.params(k), "morphogen.transport.sample")?;
         let draw_buf = GpuBuffer::from_slice(ctx, &draws, "morphogen.transport.sample.draws")?;
         let out = GpuBuffer::<u32>::scratch(ctx, k, "morphogen.transport.sample.out")?;
         let stride = ws.stats_stride(Side::Source);
-        let group = kernel.bind(
-            ctx,
-            &[
-                params.binding(),
-                ws.source.binding(),
-                ws.target.binding(),
-                ws.log_w.binding(),
-                ws.g[ws.parity].binding(),
-                ws.stats_rows.binding_range(3 * stride, ws.n),
-                draw_buf.binding(),
-                out.binding(),
-            ],
+        let inputs = [
+            ws.source.binding(),
+            ws.target.binding(),
+            ws.log_w.binding(),
+            ws.g[ws.parity].binding(),
+            ws.stats_rows.binding_range(3 * stride, ws.n),
+            draw_buf.binding(),
+        ];
+        let cols = self.run(
+            "transport/sample",
+            ws.cost_define(),
+            &self.tile_overrides(),
+            &self.params(k),
+            &inputs,
+            &out,
+            k,
         )?;
-        let mut rec = ctx.recorder("morphogen.transport.sample");
-        rec.dispatch(
-            &kernel,
-            &group,
-            Grid::linear(
-                k as u64,
-                WG,
-                ctx.limits().max_compute_workgroups_per_dimension,
-            ),
-        );
-        let pending = rec.read(&out)?;
-        rec.submit()?;
-        let cols = pending.wait(ctx)?;
         Ok(draws.iter().zip(cols).map(|(d, j)| (d[0], j)).collect())
     }
 
@@ -276,52 +265,24 @@ impl Coupling {
             )));
         }
         let ctx = &ws.ctx;
-        let d = ws.dim();
-        let kernel = ctx.kernel(
-            &KernelDesc::new(
-                "transport/plan",
-                &[
-                    Binding::Uniform,
-                    Binding::StorageRead,
-                    Binding::StorageRead,
-                    Binding::StorageRead,
-                    Binding::StorageRead,
-                    Binding::StorageRead,
-                    Binding::Storage,
-                ],
-            )
-            .defines(&[ws.cost_define()])
-            .overrides(&[("WG", f64::from(WG)), ("D", d as f64)]),
-        )?;
-        let mut params = self.params(ws.n);
-        params.count = ws.n as u32;
-        let params = GpuBuffer::uniform(ctx, &params, "morphogen.transport.plan")?;
         let out = GpuBuffer::<f32>::scratch(ctx, entries, "morphogen.transport.plan.out")?;
         let p = ws.parity;
-        let group = kernel.bind(
-            ctx,
-            &[
-                params.binding(),
-                ws.source.binding(),
-                ws.target.binding(),
-                ws.log_w.binding(),
-                ws.f[p].binding(),
-                ws.g[p].binding(),
-                out.binding(),
-            ],
-        )?;
-        let mut rec = ctx.recorder("morphogen.transport.plan");
-        rec.dispatch(
-            &kernel,
-            &group,
-            Grid::linear(
-                entries as u64,
-                WG,
-                ctx.limits().max_compute_workgroups_per_dimension,
-            ),
-        );
-        let pending = rec.read(&out)?;
-        rec.submit()?;
-        pending.wait(ctx)
+        let inputs = [
+            ws.source.binding(),
+            ws.target.binding(),
+            ws.log_w.binding(),
+            ws.f[p].binding(),
+            ws.g[p].binding(),
+        ];
+        let overrides = [("WG", f64::from(WG)), ("D", ws.dim() as f64)];
+        self.run(
+            "transport/plan",
+            ws.cost_define(),
+            &overrides,
+            &self.params(ws.n),
+            &inputs,
+            &out,
+            entries,
+        )
     }
 }
