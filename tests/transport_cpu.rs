@@ -352,3 +352,27 @@ fn problems_beyond_one_binding_are_split_into_windows() {
     let err = coupling.map(&[0.0; 17]).unwrap_err().to_string();
     assert!(err.contains("split across bindings"), "{err}");
 }
+
+#[test]
+fn a_driver_loop_budget_splits_columns_into_windows() {
+    // Mesa's llvmpipe before 25 stops an invocation after 65,535 loop iterations; under
+    // such a budget (here far smaller) the columns are split into windows.
+    let capped = GpuContext::with_options(&ContextOptions::default().loop_cap(3000)).unwrap();
+    assert_eq!(capped.loop_limit(), Some(3000));
+    let mut rng = TestRng::new(seed("loop budget"));
+    let p = problem(&mut rng, 200, 700, 2, Cost::SqEuclidean, true, (1.0, 1.0));
+    let config = fixed(15).eps(0.1).tau(0.95);
+    compare(
+        "loop budget",
+        &transport::solve(&capped, &p, &config).unwrap(),
+        &transport::solve_cpu(&p, &config).unwrap(),
+    );
+    let matrix: Vec<f32> = (0..90 * 400).map(|_| rng.uniform() as f32).collect();
+    let p = Problem::from_cost_matrix(matrix, 90, 400).unwrap();
+    let config = fixed(15).eps(0.05);
+    compare(
+        "loop budget, dense",
+        &transport::solve(&capped, &p, &config).unwrap(),
+        &transport::solve_cpu(&p, &config).unwrap(),
+    );
+}

@@ -267,6 +267,7 @@ fn main(
 #endif
 #endif
     var sum = vec4<f32>(0.0);
+    var compensation = vec4<f32>(0.0);
     var peak = vec4<f32>(f32_neg_inf());
     var cost_sum = vec4<f32>(0.0);
 #ifndef SUBGROUPS
@@ -296,15 +297,24 @@ fn main(
                     peak = max(peak, fma(-row_costs(c, t0), vec4<f32>(scale), w));
                 }
             } else {
+                // Sum the chunk, then add it to the row's total with compensation: over
+                // 10^5 or more columns a plain running f32 sum loses digits.
+                var part = vec4<f32>(0.0);
+                var part_cost = vec4<f32>(0.0);
                 for (var c = 0u; c < width; c = c + 1u) {
                     let w = vec4<f32>(column_w(c));
                     let cost = row_costs(c, t0);
                     let e = exp2(fma(-cost, vec4<f32>(scale), w - shift));
-                    sum = sum + e;
+                    part = part + e;
 #ifdef STATS
-                    cost_sum = fma(cost, e, cost_sum);
+                    part_cost = fma(cost, e, part_cost);
 #endif
                 }
+                let y = part - compensation;
+                let total = sum + y;
+                compensation = (total - sum) - y;
+                sum = total;
+                cost_sum = cost_sum + part_cost;
             }
 #endif
             release_columns();
@@ -320,6 +330,7 @@ fn main(
             let usable = abs(peak) <= vec4<f32>(3.40282347e38);
             shift = select(shift, peak, bad & usable);
             sum = vec4<f32>(0.0);
+            compensation = vec4<f32>(0.0);
             cost_sum = vec4<f32>(0.0);
             continue;
         }

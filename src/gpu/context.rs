@@ -53,6 +53,10 @@ pub struct ContextOptions {
     /// Treat storage bindings as at most this many bytes (below the device's own limit),
     /// so large-problem code paths can be exercised on small data.
     pub binding_cap: Option<u64>,
+    /// Treat the driver as stopping shader invocations after this many loop iterations
+    /// (see [`GpuContext::loop_limit`]), so the code paths that respect such a limit can
+    /// be exercised on any driver.
+    pub loop_cap: Option<u64>,
 }
 
 impl Default for ContextOptions {
@@ -63,6 +67,7 @@ impl Default for ContextOptions {
             power_preference: wgpu::PowerPreference::HighPerformance,
             disabled_features: wgpu::Features::empty(),
             binding_cap: None,
+            loop_cap: None,
         }
     }
 }
@@ -89,6 +94,12 @@ impl ContextOptions {
     /// Leaves these optional features off.
     pub fn without_features(mut self, features: wgpu::Features) -> Self {
         self.disabled_features |= features;
+        self
+    }
+
+    /// Caps the loop iterations of one shader invocation.
+    pub fn loop_cap(mut self, iterations: u64) -> Self {
+        self.loop_cap = Some(iterations);
         self
     }
 
@@ -220,6 +231,7 @@ pub(crate) struct ContextInner {
     pub(crate) pool: BufferPool,
     pub(crate) errors: Arc<ErrorSink>,
     pub(crate) binding_cap: Option<u64>,
+    pub(crate) loop_cap: Option<u64>,
 }
 
 /// A GPU device and queue with morphogen's kernel cache and buffer pool. Cheap to clone.
@@ -366,14 +378,20 @@ impl GpuContext {
                     message: e.to_string(),
                 })?;
         log::info!("morphogen on {}", AdapterReport::from_info(&info));
-        Ok(Self::assemble(device, queue, &info, options.binding_cap))
+        Ok(Self::assemble(
+            device,
+            queue,
+            &info,
+            options.binding_cap,
+            options.loop_cap,
+        ))
     }
 
     /// Wraps a device and queue the caller already owns (an application embedding
     /// morphogen). Its features and limits are used as they are.
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Self {
         let info = device.adapter_info();
-        Self::assemble(device, queue, &info, None)
+        Self::assemble(device, queue, &info, None, None)
     }
 
     fn assemble(
@@ -381,6 +399,7 @@ impl GpuContext {
         queue: wgpu::Queue,
         info: &wgpu::AdapterInfo,
         binding_cap: Option<u64>,
+        loop_cap: Option<u64>,
     ) -> Self {
         let errors = Arc::new(ErrorSink::default());
         errors.install(&device);
@@ -397,6 +416,7 @@ impl GpuContext {
                 device,
                 queue,
                 binding_cap,
+                loop_cap,
             }),
         }
     }
@@ -424,6 +444,28 @@ impl GpuContext {
     /// The optional features that were enabled.
     pub fn features(&self) -> wgpu::Features {
         self.inner.features
+    }
+
+    /// Loop iterations after which this driver silently stops a shader invocation, if it
+    /// has such a limit: Mesa's llvmpipe before 25 shares one budget of 65,535 iterations
+    /// among all loops of an invocation and then returns truncated results. Kernels with
+    /// long loops split their work to stay below it.
+    pub fn loop_limit(&self) -> Option<u64> {
+        let adapter = &self.inner.adapter;
+        let major = adapter
+            .driver
+            .split("Mesa ")
+            .nth(1)
+            .and_then(|v| v.split('.').next())
+            .and_then(|v| v.parse::<u32>().ok());
+        let driver = match major {
+            Some(major) if adapter.name.starts_with("llvmpipe") && major < 25 => Some(65_535),
+            _ => None,
+        };
+        match (driver, self.inner.loop_cap) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Names of the optional features that are enabled.

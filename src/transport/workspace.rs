@@ -39,6 +39,8 @@ pub(crate) struct Workspace {
     strides: [usize; 2],
     /// Row windows of `source` and `target` (one each unless a side exceeds a binding).
     windows: [Windows; 2],
+    /// Column windows of a pass over the source and over the target.
+    column_windows: [Windows; 2],
     /// Natural log-weights: B × n of the source, then B × m of the target.
     pub log_w: GpuBuffer<f32>,
     scalars: GpuBuffer<ProblemScalars>,
@@ -111,11 +113,41 @@ impl Workspace {
         };
         let limit = ctx.max_binding_bytes();
         let align = ctx.limits().min_storage_buffer_offset_alignment;
-        let windows = [
+        let mut windows = [
             Windows::new(batch * n, strides[0], limit, align)?,
             Windows::new(batch * m, strides[1], limit, align)?,
         ];
-        let chunked = windows.iter().any(|w| w.len() > 1);
+        if let Some(iterations) = ctx.loop_limit() {
+            // Each invocation loops over every column of its window, up to three times
+            // (the redo), with a loop over the coordinates inside: keep that under the
+            // driver's budget by windowing the columns.
+            let per_column = 3 * (dim.max(1) + 4) as u64;
+            let columns = (iterations / per_column / 2).max(64) as usize;
+            for (w, &stride) in windows.iter_mut().zip(&strides) {
+                let rows = w.ranges.iter().map(|r| r.1).sum::<usize>();
+                let capped = Windows::new(rows, stride, 4 * (columns * stride) as u64, align)?;
+                if capped.len() > w.len() {
+                    *w = capped;
+                }
+            }
+        }
+        // Columns of a pass over one side are the other side's points, in its windows; a
+        // cost matrix's rows hold every column, windowed only under a loop budget.
+        let column_windows = if cost_define == "COST_DENSE" {
+            let per_window = ctx
+                .loop_limit()
+                .map_or(usize::MAX, |l| (l / 24).max(64) as usize);
+            let split = |columns: usize| Windows {
+                ranges: (0..columns)
+                    .step_by(per_window.min(columns.max(1)))
+                    .map(|s| (s, per_window.min(columns - s)))
+                    .collect(),
+            };
+            [split(batch * m), split(batch * n)]
+        } else {
+            [windows[1].clone(), windows[0].clone()]
+        };
+        let chunked = windows.iter().chain(&column_windows).any(|w| w.len() > 1);
         if chunked && batch > 1 {
             return Err(Error::LimitExceeded {
                 what: format!("the points of a batch of {batch} problems"),
@@ -134,7 +166,8 @@ impl Workspace {
         }
         let kernels = Kernels::new(ctx, cost_define, dim, chunked)?;
         // An iteration dispatches once per (row window, column window) on each side.
-        let per_iteration = 2 * windows[0].len() * windows[1].len();
+        let per_iteration =
+            windows[0].len() * column_windows[0].len() + windows[1].len() * column_windows[1].len();
         let step_capacity = MIN_STEP_CAPACITY.max(4 * per_iteration);
         let carry = if chunked {
             Some(GpuBuffer::zeroed(
@@ -156,6 +189,7 @@ impl Workspace {
             target: GpuBuffer::from_slice(ctx, &target, "morphogen.transport.target")?,
             strides,
             windows,
+            column_windows,
             log_w: GpuBuffer::from_slice(ctx, &log_w, "morphogen.transport.log_w")?,
             scalars: GpuBuffer::from_slice(
                 ctx,
@@ -293,21 +327,10 @@ impl Workspace {
     /// Row windows of `side` and column windows (those of the other side; a cost
     /// matrix's rows hold every column, so it has one).
     fn window_sets(&self, side: Side) -> (Windows, Windows) {
-        let (rows, cols) = match side {
-            Side::Source => (&self.windows[0], &self.windows[1]),
-            Side::Target => (&self.windows[1], &self.windows[0]),
-        };
-        let cols = if self.cost_define == "COST_DENSE" {
-            Windows {
-                ranges: vec![(
-                    0,
-                    self.batch * if side == Side::Source { self.m } else { self.n },
-                )],
-            }
-        } else {
-            cols.clone()
-        };
-        (rows.clone(), cols)
+        match side {
+            Side::Source => (self.windows[0].clone(), self.column_windows[0].clone()),
+            Side::Target => (self.windows[1].clone(), self.column_windows[1].clone()),
+        }
     }
 
     /// Writes the step blocks of the next submission (lands before it).
