@@ -16,6 +16,7 @@
 //! ```
 
 pub mod error;
+pub mod flow;
 pub mod gpu;
 pub mod io;
 pub mod rng;

@@ -108,7 +108,10 @@ impl Coupling {
         ]
     }
 
-    #[expect(clippy::too_many_arguments, reason = "a private helper; each caller names every part")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a private helper; each caller names every part"
+    )]
     /// Runs `shader` once over `count` queries: `params` first, then `inputs` (read-only
     /// storage), then `out`, which it reads back.
     fn run<T: bytemuck::Pod>(

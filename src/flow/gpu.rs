@@ -1,0 +1,466 @@
+//! The GPU driver of `shaders/flow/integrate.wgsl`: packs the network and the tableau,
+//! keeps every particle resident, and dispatches rounds over the particles still running
+//! until all have finished.
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::error::{Error, Result};
+use crate::flow::config::{FlowConfig, FlowResult, LogDensity};
+use crate::flow::model::{TimeInput, VelocityField};
+use crate::flow::reference::validate_particles;
+use crate::gpu::{Binding, GpuBuffer, GpuContext, Grid, KernelDesc};
+
+const WG: u32 = 64;
+/// Step attempts per particle per dispatch of an adaptive solver.
+const ADAPTIVE_BUDGET: u32 = 32;
+/// Steps per particle per dispatch of a fixed-step solver.
+const FIXED_BUDGET: u32 = 64;
+/// Layers the kernel's network table holds (`MAX_LAYERS`).
+const MAX_LAYERS: usize = 16;
+/// Floats of a uniform weight block (`array<vec4<f32>, 4096>`).
+const UNIFORM_FLOATS: usize = 16384;
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct FlowParams {
+    count: u32,
+    total: u32,
+    dim: u32,
+    aug: u32,
+    cond_dim: u32,
+    time_pos: u32,
+    emb_dim: u32,
+    logp: u32,
+    adaptive: u32,
+    stages: u32,
+    fixed_steps: u32,
+    max_steps: u32,
+    budget: u32,
+    saves: u32,
+    seed_lo: u32,
+    seed_hi: u32,
+    read_offset: u32,
+    write_offset: u32,
+    cond_offset: u32,
+    index_offset: u32,
+    t0: f32,
+    t1: f32,
+    rtol: f32,
+    atol: f32,
+    time_scale: f32,
+    emb_period: f32,
+    init_exponent: f32,
+    _pad1: f32,
+    c: [f32; 8],
+    b: [f32; 8],
+    e: [f32; 8],
+    a: [f32; 24],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct NetworkParams {
+    layer_count: u32,
+    input_width: u32,
+    _pad: [u32; 2],
+    layers: [[u32; 4]; MAX_LAYERS],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable, Debug)]
+struct Meta {
+    t: f32,
+    h: f32,
+    next_save: u32,
+    steps: u32,
+    evaluations: u32,
+    accepted: u32,
+    rejected: u32,
+    status: u32,
+}
+
+/// A field packed for the kernel.
+struct PackedNetwork {
+    params: NetworkParams,
+    weights: Vec<f32>,
+    width_define: &'static str,
+}
+
+fn pack(field: &VelocityField) -> Result<PackedNetwork> {
+    if field.layers.len() > MAX_LAYERS {
+        return Err(Error::invalid(format!(
+            "the network has {} layers; the integrator kernel takes at most {MAX_LAYERS}",
+            field.layers.len()
+        )));
+    }
+    let width = field.max_width();
+    let width_define = match width {
+        0..=16 => "WIDTH_16",
+        17..=32 => "WIDTH_32",
+        33..=64 => "WIDTH_64",
+        65..=128 => "WIDTH_128",
+        129..=256 => "WIDTH_256",
+        257..=512 => "WIDTH_512",
+        513..=1024 => "WIDTH_1024",
+        _ => {
+            return Err(Error::invalid(format!(
+                "the widest layer has {width} units; the integrator kernel takes at most 1024"
+            )))
+        }
+    };
+    let mut params = NetworkParams {
+        layer_count: field.layers.len() as u32,
+        input_width: field.input_width() as u32,
+        _pad: [0; 2],
+        layers: [[0; 4]; MAX_LAYERS],
+    };
+    let mut weights = Vec::with_capacity(field.parameters());
+    let last = field.layers.len() - 1;
+    for (l, layer) in field.layers.iter().enumerate() {
+        let activation = if l == last {
+            field.output_activation
+        } else {
+            field.activation
+        };
+        let residual = field.residual && l > 0 && l < last && layer.inputs == layer.outputs;
+        params.layers[l] = [
+            weights.len() as u32,
+            layer.inputs as u32,
+            layer.outputs as u32,
+            u32::from(residual) | (activation.code() << 8),
+        ];
+        weights.extend_from_slice(&layer.weight);
+        weights.extend_from_slice(&layer.bias);
+    }
+    Ok(PackedNetwork {
+        params,
+        weights,
+        width_define,
+    })
+}
+
+/// Step attempts per particle per dispatch: a fixed number, or fewer where the driver
+/// stops an invocation after a number of loop iterations.
+fn step_budget(
+    ctx: &GpuContext,
+    field: &VelocityField,
+    config: &FlowConfig,
+    aug: usize,
+    stages: u32,
+) -> Result<u32> {
+    let budget = if config.solver.is_adaptive() {
+        ADAPTIVE_BUDGET
+    } else {
+        (config.steps as u32).min(FIXED_BUDGET)
+    };
+    let Some(limit) = ctx.loop_limit() else {
+        return Ok(budget);
+    };
+    // Loop iterations of one network evaluation, of one step, and of the start (two
+    // evaluations), as the kernel's loops run them.
+    let network: usize = field
+        .layers
+        .iter()
+        .map(|l| l.outputs * (l.inputs + 2))
+        .sum::<usize>()
+        + field.input_width()
+        + 8;
+    let passes = match config.log_density {
+        LogDensity::Exact => field.dim,
+        _ => 1,
+    };
+    let stages = stages as usize;
+    let per_step = (stages * (network * passes + aug * (stages + 2)) + 4 * aug) as u64;
+    let start = 2 * (network * passes) as u64 + 8 * aug as u64;
+    if start + per_step > limit {
+        return Err(Error::invalid(format!(
+            "one step of this network takes about {} shader loop iterations, but this driver \
+             stops a shader after {limit} (Mesa's llvmpipe before 25 does); install Mesa 25 or \
+             newer (Debian 12: bookworm-backports) or use a GPU",
+            start + per_step
+        )));
+    }
+    Ok(budget.min(((limit - start) / per_step) as u32).max(1))
+}
+
+fn tableau_params(config: &FlowConfig) -> ([f32; 8], [f32; 8], [f32; 8], [f32; 24], u32) {
+    let t = config.solver.tableau();
+    let mut c = [0.0; 8];
+    let mut b = [0.0; 8];
+    let mut e = [0.0; 8];
+    let mut a = [0.0; 24];
+    for (i, v) in t.c.iter().enumerate() {
+        c[i] = *v as f32;
+    }
+    for (i, v) in t.b.iter().enumerate() {
+        b[i] = *v as f32;
+    }
+    for (i, v) in t.error.iter().flatten().enumerate() {
+        e[i] = *v as f32;
+    }
+    for (i, v) in t.a.iter().enumerate() {
+        a[i] = *v as f32;
+    }
+    (c, b, e, a, t.stages() as u32)
+}
+
+/// Integrates `particles` (N × d, row-major) through `field` on the GPU.
+pub fn integrate(
+    ctx: &GpuContext,
+    field: &VelocityField,
+    particles: &[f32],
+    cond: &[f32],
+    config: &FlowConfig,
+) -> Result<FlowResult> {
+    config.validate()?;
+    field.validate()?;
+    validate_particles(field, particles, cond)?;
+    if config.shared_step {
+        return Err(Error::invalid("shared_step: not available on the GPU yet"));
+    }
+    let d = field.dim;
+    let n = particles.len() / d;
+    let logp = config.log_density != LogDensity::Off;
+    let aug = d + usize::from(logp);
+    let times = config.save_times();
+    // Particles per chunk: the largest per-particle buffer (the saved states) must fit
+    // one binding.
+    let per_particle = 4 * (times.len() * aug).max(2 * aug) as u64;
+    let chunk = ((ctx.max_binding_bytes() / per_particle) as usize).clamp(1, n);
+    let mut parts = Vec::new();
+    for start in (0..n).step_by(chunk) {
+        let end = (start + chunk).min(n);
+        parts.push(integrate_chunk(
+            ctx,
+            field,
+            &particles[start * d..end * d],
+            cond,
+            config,
+            start,
+        )?);
+    }
+    Ok(merge(parts, &times, d, logp))
+}
+
+fn merge(parts: Vec<FlowResult>, times: &[f64], d: usize, logp: bool) -> FlowResult {
+    let n: usize = parts.iter().map(|p| p.particles).sum();
+    let mut out = FlowResult {
+        times: times.to_vec(),
+        particles: n,
+        dim: d,
+        states: vec![0.0; times.len() * n * d],
+        log_density_change: logp.then(|| vec![0.0; times.len() * n]),
+        evaluations: Vec::with_capacity(n),
+        accepted: Vec::with_capacity(n),
+        rejected: Vec::with_capacity(n),
+        capped: Vec::new(),
+    };
+    let mut offset = 0;
+    for part in parts {
+        for k in 0..times.len() {
+            let src = &part.states[k * part.particles * d..(k + 1) * part.particles * d];
+            out.states[(k * n + offset) * d..(k * n + offset + part.particles) * d]
+                .copy_from_slice(src);
+            if let (Some(dst), Some(src)) = (&mut out.log_density_change, &part.log_density_change)
+            {
+                dst[k * n + offset..k * n + offset + part.particles]
+                    .copy_from_slice(&src[k * part.particles..(k + 1) * part.particles]);
+            }
+        }
+        out.evaluations.extend(part.evaluations);
+        out.accepted.extend(part.accepted);
+        out.rejected.extend(part.rejected);
+        out.capped.extend(part.capped.iter().map(|p| p + offset));
+        offset += part.particles;
+    }
+    out
+}
+
+fn integrate_chunk(
+    ctx: &GpuContext,
+    field: &VelocityField,
+    particles: &[f32],
+    cond: &[f32],
+    config: &FlowConfig,
+    first_index: usize,
+) -> Result<FlowResult> {
+    let d = field.dim;
+    let n = particles.len() / d;
+    let logp = config.log_density != LogDensity::Off;
+    let aug = d + usize::from(logp);
+    let dim_define = match aug {
+        0..=5 => "DIM_4",
+        6..=17 => "DIM_16",
+        18..=65 => "DIM_64",
+        _ => {
+            return Err(Error::invalid(format!(
+                "the integrator kernel takes states of at most 64 dimensions; this one has {d}"
+            )))
+        }
+    };
+    let net = pack(field)?;
+    let uniform_weights = net.weights.len() <= UNIFORM_FLOATS
+        && ctx.limits().max_uniform_buffer_binding_size >= (UNIFORM_FLOATS * 4) as u64;
+    let mut defines = vec![net.width_define, dim_define];
+    if uniform_weights {
+        defines.push("WEIGHTS_UNIFORM");
+    }
+    let kernel = ctx.kernel(
+        &KernelDesc::new(
+            "flow/integrate",
+            &[
+                Binding::Uniform,
+                Binding::Uniform,
+                if uniform_weights {
+                    Binding::Uniform
+                } else {
+                    Binding::StorageRead
+                },
+                Binding::StorageRead,
+                Binding::Storage,
+                Binding::Storage,
+                Binding::Storage,
+                Binding::Storage,
+                Binding::Storage,
+            ],
+        )
+        .defines(&defines)
+        .overrides(&[("WG", f64::from(WG))]),
+    )?;
+    let times = config.save_times();
+    let (c, b, e, a, stages) = tableau_params(config);
+    let [seed_lo, seed_hi] = crate::rng::seed_key(config.seed);
+    let mut params = FlowParams {
+        count: n as u32,
+        total: n as u32,
+        dim: d as u32,
+        aug: aug as u32,
+        cond_dim: field.cond_dim as u32,
+        time_pos: match field.time {
+            TimeInput::Last => 0,
+            TimeInput::First => 1,
+            TimeInput::None => 2,
+        },
+        emb_dim: field.time_embedding.map_or(0, |(k, _)| k as u32),
+        logp: match config.log_density {
+            LogDensity::Off => 0,
+            LogDensity::Exact => 1,
+            LogDensity::Hutchinson => 2,
+        },
+        adaptive: u32::from(config.solver.is_adaptive()),
+        stages,
+        fixed_steps: config.steps as u32,
+        max_steps: config.max_steps as u32,
+        budget: step_budget(ctx, field, config, aug, stages)?,
+        saves: times.len() as u32,
+        seed_lo,
+        seed_hi,
+        read_offset: 0,
+        write_offset: n as u32,
+        cond_offset: times.len() as u32,
+        // Hutchinson's probes are keyed by the particle's index in the whole set.
+        index_offset: first_index as u32,
+        t0: config.t0 as f32,
+        t1: config.t1 as f32,
+        rtol: config.rtol as f32,
+        atol: config.atol as f32,
+        time_scale: field.time_scale,
+        emb_period: field.time_embedding.map_or(1.0, |(_, p)| p),
+        init_exponent: 1.0 / (config.solver.order() + 1) as f32,
+        _pad1: 0.0,
+        c,
+        b,
+        e,
+        a,
+    };
+    let flow_buf = GpuBuffer::uniform(ctx, &params, "morphogen.flow.params")?;
+    let net_buf = GpuBuffer::uniform(ctx, &net.params, "morphogen.flow.network")?;
+    let weights = if uniform_weights {
+        let mut padded = net.weights.clone();
+        padded.resize(UNIFORM_FLOATS, 0.0);
+        GpuBuffer::uniform_slice(ctx, &padded, "morphogen.flow.weights")?
+    } else {
+        GpuBuffer::from_slice(ctx, &net.weights, "morphogen.flow.weights")?
+    };
+    let mut consts: Vec<f32> = times.iter().map(|&t| t as f32).collect();
+    consts.extend_from_slice(cond);
+    consts.push(0.0);
+    let consts = GpuBuffer::from_slice(ctx, &consts, "morphogen.flow.consts")?;
+    let mut ys = vec![0.0f32; n * 2 * aug];
+    for p in 0..n {
+        ys[p * 2 * aug..p * 2 * aug + d].copy_from_slice(&particles[p * d..(p + 1) * d]);
+    }
+    let ys = GpuBuffer::from_slice(ctx, &ys, "morphogen.flow.ys")?;
+    let metas = GpuBuffer::<Meta>::zeroed(ctx, n, "morphogen.flow.metas")?;
+    let saved = GpuBuffer::<f32>::zeroed(ctx, times.len() * n * aug, "morphogen.flow.saved")?;
+    let mut lists: Vec<u32> = (0..n as u32).collect();
+    lists.resize(2 * n, 0);
+    let lists = GpuBuffer::from_slice(ctx, &lists, "morphogen.flow.lists")?;
+    let counter = GpuBuffer::<u32>::zeroed(ctx, 1, "morphogen.flow.counter")?;
+    let group = kernel.bind(
+        ctx,
+        &[
+            flow_buf.binding(),
+            net_buf.binding(),
+            weights.binding(),
+            consts.binding(),
+            ys.binding(),
+            metas.binding(),
+            saved.binding(),
+            lists.binding(),
+            counter.binding(),
+        ],
+    )?;
+    let max_dim = ctx.limits().max_compute_workgroups_per_dimension;
+    let mut active = n;
+    let mut rounds = 0usize;
+    while active > 0 {
+        rounds += 1;
+        if rounds > config.max_steps / params.budget.max(1) as usize + 3 {
+            return Err(Error::Gpu {
+                context: "integrating particles".into(),
+                message: format!("{active} particles still running after {rounds} rounds"),
+            });
+        }
+        params.count = active as u32;
+        flow_buf.write(ctx, &[params])?;
+        counter.write(ctx, &[0])?;
+        let mut rec = ctx.recorder("morphogen.flow.integrate");
+        rec.dispatch(&kernel, &group, Grid::linear(active as u64, WG, max_dim));
+        let pending = rec.read(&counter)?;
+        rec.submit()?;
+        active = pending.wait(ctx)?[0] as usize;
+        std::mem::swap(&mut params.read_offset, &mut params.write_offset);
+    }
+    let mut rec = ctx.recorder("morphogen.flow.results");
+    let (metas_read, saved_read) = (rec.read(&metas)?, rec.read(&saved)?);
+    rec.submit()?;
+    let (metas, saved) = (metas_read.wait(ctx)?, saved_read.wait(ctx)?);
+    let mut states = vec![0.0f32; times.len() * n * d];
+    let mut change = vec![0.0f32; times.len() * n];
+    for k in 0..times.len() {
+        for p in 0..n {
+            let src = (k * n + p) * aug;
+            states[(k * n + p) * d..(k * n + p + 1) * d].copy_from_slice(&saved[src..src + d]);
+            if logp {
+                change[k * n + p] = saved[src + d];
+            }
+        }
+    }
+    Ok(FlowResult {
+        times,
+        particles: n,
+        dim: d,
+        states,
+        log_density_change: logp.then_some(change),
+        evaluations: metas.iter().map(|m| m.evaluations).collect(),
+        accepted: metas.iter().map(|m| m.accepted).collect(),
+        rejected: metas.iter().map(|m| m.rejected).collect(),
+        capped: metas
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.status == 3)
+            .map(|(p, _)| p)
+            .collect(),
+    })
+}

@@ -1,0 +1,16 @@
+//! Integration of learned velocity fields: networks exported from PyTorch evaluated
+//! inside the integrator kernel, fixed-step and per-particle adaptive Runge–Kutta
+//! solvers, dense output at save times, and log-densities along the flow.
+
+mod config;
+pub mod eval;
+mod gpu;
+mod model;
+pub mod reference;
+mod tableau;
+
+pub use config::{FlowConfig, FlowResult, LogDensity};
+pub use gpu::integrate;
+pub use model::{Activation, Dense, ModelSpec, TimeInput, VelocityField};
+pub use reference::integrate_cpu;
+pub use tableau::{Solver, Tableau};

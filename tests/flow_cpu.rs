@@ -1,0 +1,361 @@
+//! The GPU integrator against closed forms and the CPU f64 reference.
+
+mod common;
+
+use common::{ctx, seed, TestRng};
+use morphogen::flow::{
+    self, Activation, Dense, FlowConfig, LogDensity, Solver, TimeInput, VelocityField,
+};
+
+const ALL: [Solver; 6] = [
+    Solver::Euler,
+    Solver::Midpoint,
+    Solver::Heun,
+    Solver::Rk4,
+    Solver::Dopri5,
+    Solver::Tsit5,
+];
+
+fn random_net(
+    rng: &mut TestRng,
+    sizes: &[usize],
+    activation: Activation,
+    time: TimeInput,
+) -> VelocityField {
+    VelocityField::from_layers(
+        *sizes.last().unwrap(),
+        time,
+        activation,
+        random_layers(rng, sizes),
+    )
+    .unwrap()
+}
+
+fn random_layers(rng: &mut TestRng, sizes: &[usize]) -> Vec<Dense> {
+    sizes
+        .windows(2)
+        .map(|w| {
+            let scale = (1.0 / w[0] as f64).sqrt();
+            Dense {
+                inputs: w[0],
+                outputs: w[1],
+                weight: (0..w[0] * w[1])
+                    .map(|_| (rng.normal() * scale) as f32)
+                    .collect(),
+                bias: (0..w[1]).map(|_| (rng.normal() * 0.1) as f32).collect(),
+            }
+        })
+        .collect()
+}
+
+fn particles(rng: &mut TestRng, n: usize, d: usize) -> Vec<f32> {
+    (0..n * d).map(|_| rng.normal() as f32).collect()
+}
+
+/// Largest |gpu − cpu| relative to max(1, |cpu|) over states (and log-densities).
+fn worst(gpu: &flow::FlowResult, cpu: &flow::FlowResult) -> f64 {
+    let rel = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(&x, &y)| (f64::from(x) - f64::from(y)).abs() / f64::from(y).abs().max(1.0))
+            .fold(0.0, f64::max)
+    };
+    let mut w = rel(&gpu.states, &cpu.states);
+    if let (Some(a), Some(b)) = (&gpu.log_density_change, &cpu.log_density_change) {
+        w = w.max(rel(a, b));
+    }
+    w
+}
+
+#[test]
+fn a_rotation_follows_its_circle_with_every_solver() {
+    let field = VelocityField::rotation(2.0);
+    let x0 = [1.0f32, 0.0, 0.3, -0.7];
+    for solver in ALL {
+        let config = FlowConfig::default()
+            .solver(solver)
+            .steps(400)
+            .tolerances(1e-6, 1e-7)
+            .save_at(&[0.0, 0.4, 1.0]);
+        let out = flow::integrate(ctx(), &field, &x0, &[], &config).unwrap();
+        for (k, &t) in out.times.iter().enumerate() {
+            for p in 0..2 {
+                let (x, y) = (f64::from(x0[2 * p]), f64::from(x0[2 * p + 1]));
+                let (c, s) = ((2.0 * t).cos(), (2.0 * t).sin());
+                let want = [c * x - s * y, s * x + c * y];
+                let got = out.state(k, p);
+                let err = (f64::from(got[0]) - want[0])
+                    .abs()
+                    .max((f64::from(got[1]) - want[1]).abs());
+                let tol = if solver == Solver::Euler { 2e-2 } else { 2e-5 };
+                assert!(
+                    err < tol,
+                    "{solver:?} t={t} particle {p}: {got:?} vs {want:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn fixed_step_methods_converge_at_their_order() {
+    // dx/dt = A x with a rotation and decay; coarse steps keep errors above f32 rounding.
+    let field = VelocityField::linear(&[-0.5, -3.0, 3.0, -0.5], &[0.0, 0.0]).unwrap();
+    let x0 = [1.0f32, 0.5];
+    let exact = |t: f64| {
+        let (r, w) = ((-0.5 * t).exp(), 3.0 * t);
+        [
+            r * (w.cos() * 1.0 - w.sin() * 0.5),
+            r * (w.sin() * 1.0 + w.cos() * 0.5),
+        ]
+    };
+    for (solver, steps) in [
+        (Solver::Euler, 64),
+        (Solver::Midpoint, 16),
+        (Solver::Heun, 16),
+        (Solver::Rk4, 8),
+    ] {
+        let error = |n: usize| {
+            let out = flow::integrate(
+                ctx(),
+                &field,
+                &x0,
+                &[],
+                &FlowConfig::default().solver(solver).steps(n),
+            )
+            .unwrap();
+            let want = exact(1.0);
+            let got = out.state(0, 0);
+            (f64::from(got[0]) - want[0]).hypot(f64::from(got[1]) - want[1])
+        };
+        let ratio = error(steps) / error(2 * steps);
+        let order = ratio.log2();
+        eprintln!("{solver:?}: error ratio {ratio:.2} (order {order:.2})");
+        assert!(
+            (order - f64::from(solver.order())).abs() < 0.3,
+            "{solver:?}: observed order {order}"
+        );
+    }
+}
+
+/// Fixed-step solutions must agree with the reference to f32 rounding. Adaptive ones may
+/// take slightly different steps (the error norm is computed in f32), so they must be as
+/// close to the exact solution (a tight-tolerance reference) as the reference itself is.
+fn check(label: &str, field: &VelocityField, x: &[f32], cond: &[f32], config: &FlowConfig) {
+    let gpu = flow::integrate(ctx(), field, x, cond, config).unwrap();
+    let cpu = flow::integrate_cpu(field, x, cond, config).unwrap();
+    if !config.solver.is_adaptive() {
+        let w = worst(&gpu, &cpu);
+        assert!(w < 2e-5, "{label}: {w}");
+        assert_eq!(
+            gpu.evaluations, cpu.evaluations,
+            "{label}: same evaluations"
+        );
+        return;
+    }
+    let tight =
+        flow::integrate_cpu(field, x, cond, &config.clone().tolerances(1e-11, 1e-11)).unwrap();
+    let (gpu_error, cpu_error) = (worst(&gpu, &tight), worst(&cpu, &tight));
+    eprintln!(
+        "{label}: error gpu {gpu_error:.2e}, cpu {cpu_error:.2e}; evaluations gpu {} cpu {}",
+        gpu.evaluations[0], cpu.evaluations[0]
+    );
+    assert!(
+        gpu_error <= 3.0 * cpu_error + 2e-5,
+        "{label}: gpu error {gpu_error} vs cpu {cpu_error}"
+    );
+    let (eg, ec): (u32, u32) = (gpu.evaluations.iter().sum(), cpu.evaluations.iter().sum());
+    assert!(
+        eg.abs_diff(ec) * 10 <= ec,
+        "{label}: evaluations {eg} vs {ec}"
+    );
+}
+
+#[test]
+fn random_networks_match_the_cpu_reference() {
+    let mut rng = TestRng::new(seed("networks"));
+    let torchcfm = random_net(
+        &mut rng,
+        &[3, 64, 64, 64, 2],
+        Activation::Selu,
+        TimeInput::Last,
+    );
+    let x = particles(&mut rng, 37, 2);
+    for solver in ALL {
+        let config = FlowConfig::default()
+            .solver(solver)
+            .steps(20)
+            .save_at(&[0.0, 0.25, 0.5, 1.0]);
+        check(&format!("{solver:?}"), &torchcfm, &x, &[], &config);
+    }
+}
+
+#[test]
+fn every_activation_and_input_layout_matches() {
+    let mut rng = TestRng::new(seed("layouts"));
+    let x = particles(&mut rng, 21, 3);
+    for activation in [
+        Activation::Elu,
+        Activation::Silu,
+        Activation::Relu,
+        Activation::Tanh,
+        Activation::Gelu,
+        Activation::Softplus,
+    ] {
+        let mut field = random_net(&mut rng, &[4, 16, 16, 3], activation, TimeInput::First);
+        field.time_scale = 2.5;
+        check(
+            &format!("{activation:?}"),
+            &field,
+            &x,
+            &[],
+            &FlowConfig::default().solver(Solver::Rk4).steps(10),
+        );
+    }
+    // Conditioning, sinusoidal time embedding, residual hidden layers, reverse time.
+    let field = VelocityField {
+        dim: 3,
+        time: TimeInput::Last,
+        time_scale: 1.0,
+        cond_dim: 2,
+        time_embedding: Some((8, 100.0)),
+        residual: true,
+        activation: Activation::Silu,
+        output_activation: Activation::Identity,
+        layers: random_layers(&mut rng, &[3 + 2 + 8, 32, 32, 32, 3]),
+    };
+    field.validate().unwrap();
+    let cond = [0.7f32, -1.2];
+    for config in [
+        FlowConfig::default()
+            .solver(Solver::Heun)
+            .steps(16)
+            .save_at(&[0.3, 1.0]),
+        FlowConfig::default()
+            .solver(Solver::Dopri5)
+            .save_at(&[0.3, 1.0]),
+        FlowConfig::default()
+            .solver(Solver::Tsit5)
+            .span(1.0, 0.0)
+            .save_at(&[0.5, 0.0]),
+    ] {
+        check(
+            &format!(
+                "conditioned {:?} {}..{}",
+                config.solver, config.t0, config.t1
+            ),
+            &field,
+            &x,
+            &cond,
+            &config,
+        );
+    }
+}
+
+#[test]
+fn log_densities_of_a_linear_flow_have_their_closed_form() {
+    // v = A x: div v = tr A, so the change is −tr(A) (t1 − t0) for every particle.
+    let a = [0.3f32, -1.0, 0.2, 0.5, -0.4, 0.1, 0.0, 0.7, -0.6];
+    let field = VelocityField::linear(&a, &[0.1, 0.0, -0.2]).unwrap();
+    let mut rng = TestRng::new(seed("logp"));
+    let x = particles(&mut rng, 50, 3);
+    let trace = f64::from(a[0] + a[4] + a[8]);
+    for mode in [LogDensity::Exact, LogDensity::Hutchinson] {
+        let config = FlowConfig::default()
+            .solver(Solver::Dopri5)
+            .span(0.0, 2.0)
+            .save_at(&[1.0, 2.0])
+            .log_density(mode, 3);
+        let out = flow::integrate(ctx(), &field, &x, &[], &config).unwrap();
+        let change = out.log_density_change.as_ref().unwrap();
+        for k in 0..2 {
+            for p in 0..50 {
+                let want = -trace * out.times[k];
+                let got = f64::from(change[k * 50 + p]);
+                // Hutchinson is exact in expectation; with a linear field εᵀAε differs from
+                // tr A by the off-diagonal terms, so only the exact mode is checked per particle.
+                if mode == LogDensity::Exact {
+                    assert!(
+                        (got - want).abs() < 1e-4,
+                        "t={} particle {p}: {got} vs {want}",
+                        out.times[k]
+                    );
+                }
+            }
+        }
+        check(&format!("linear {mode:?}"), &field, &x, &[], &config);
+    }
+}
+
+#[test]
+fn log_densities_of_networks_match_the_reference() {
+    let mut rng = TestRng::new(seed("logp networks"));
+    let field = random_net(&mut rng, &[3, 32, 32, 2], Activation::Tanh, TimeInput::Last);
+    let x = particles(&mut rng, 30, 2);
+    for mode in [LogDensity::Exact, LogDensity::Hutchinson] {
+        check(
+            &format!("{mode:?} rk4"),
+            &field,
+            &x,
+            &[],
+            &FlowConfig::default()
+                .solver(Solver::Rk4)
+                .steps(12)
+                .save_at(&[0.5, 1.0])
+                .log_density(mode, 11),
+        );
+        check(
+            &format!("{mode:?} tsit5"),
+            &field,
+            &x,
+            &[],
+            &FlowConfig::default()
+                .solver(Solver::Tsit5)
+                .save_at(&[0.5, 1.0])
+                .log_density(mode, 11),
+        );
+    }
+}
+
+#[test]
+fn particles_that_hit_the_step_cap_are_reported() {
+    let field = VelocityField::rotation(50.0);
+    let x = [1.0f32, 0.0, 0.0, 1.0];
+    let config = FlowConfig::default()
+        .solver(Solver::Dopri5)
+        .tolerances(1e-8, 1e-8)
+        .max_steps(20);
+    let out = flow::integrate(ctx(), &field, &x, &[], &config).unwrap();
+    assert_eq!(out.capped, vec![0, 1]);
+    assert!(out
+        .accepted
+        .iter()
+        .zip(&out.rejected)
+        .all(|(a, r)| a + r == 20));
+}
+
+#[test]
+fn bad_inputs_are_clear_errors() {
+    let field = VelocityField::rotation(1.0);
+    let msg = |r: morphogen::Result<flow::FlowResult>| r.unwrap_err().to_string();
+    let run = |x: &[f32], config: FlowConfig| flow::integrate(ctx(), &field, x, &[], &config);
+    assert!(msg(run(&[1.0, 2.0, 3.0], FlowConfig::default())).contains("dimension 2"));
+    assert!(msg(run(&[1.0, f32::NAN], FlowConfig::default())).contains("non-finite"));
+    assert!(msg(run(&[], FlowConfig::default())).contains("no particles"));
+    assert!(msg(run(&[1.0, 0.0], FlowConfig::default().span(0.5, 0.5))).contains("t0 = t1"));
+    assert!(msg(run(
+        &[1.0, 0.0],
+        FlowConfig::default().tolerances(-1.0, 0.0)
+    ))
+    .contains("tolerances"));
+    assert!(msg(run(&[1.0, 0.0], FlowConfig::default().save_at(&[0.5, 0.2]))).contains("increase"));
+    assert!(msg(run(&[1.0, 0.0], FlowConfig::default().save_at(&[1.5]))).contains("outside"));
+    assert!(msg(flow::integrate(
+        ctx(),
+        &field,
+        &[1.0, 0.0],
+        &[0.5],
+        &FlowConfig::default()
+    ))
+    .contains("conditioning"));
+}
