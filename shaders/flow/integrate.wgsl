@@ -18,7 +18,13 @@
 //
 // Particles still running are appended to the next active list; finished ones cost
 // nothing in later dispatches.
-//! variants: WIDTH_16|WIDTH_64|WIDTH_256|WIDTH_1024 DIM_4|DIM_64 WEIGHTS_UNIFORM|
+//
+// SHARED: one step size for the whole batch (torchdiffeq's behaviour, for comparison).
+// Each dispatch runs one phase for every particle and leaves per-particle sums that the
+// host reduces to decide: 0 start (derivative at t0; norms of y and f for the initial
+// step), 1 probe step of the initial step, 2 attempt (candidate state and squared scaled
+// error), 3 commit (saves and the new state).
+//! variants: WIDTH_16|WIDTH_64|WIDTH_256|WIDTH_1024 DIM_4|DIM_64 WEIGHTS_UNIFORM| SHARED|
 
 override WG: u32 = 64u;
 
@@ -102,6 +108,11 @@ struct Flow {
     b: array<vec4<f32>, 2>,
     e: array<vec4<f32>, 2>,
     a: array<vec4<f32>, 6>,
+    // SHARED: the batch's time and step, and the phase.
+    shared_t: f32,
+    shared_h: f32,
+    phase: u32,
+    _pad2: u32,
 }
 
 // Per particle.
@@ -131,9 +142,16 @@ struct Meta {
 @group(0) @binding(5) var<storage, read_write> metas: array<Meta>;
 // Saved states: saves x total x aug.
 @group(0) @binding(6) var<storage, read_write> saved: array<f32>;
+#ifdef SHARED
+// Two sums per particle (at p and total + p), reduced by the host.
+@group(0) @binding(7) var<storage, read_write> errs: array<f32>;
+// Candidate state and its derivative per particle (2 aug values).
+@group(0) @binding(8) var<storage, read_write> cand: array<f32>;
+#else
 // Active particle lists (read at read_offset, appended at write_offset).
 @group(0) @binding(7) var<storage, read_write> lists: array<u32>;
 @group(0) @binding(8) var<storage, read_write> counter: array<atomic<u32>>;
+#endif
 
 fn weight(i: u32) -> f32 {
 #ifdef WEIGHTS_UNIFORM
@@ -342,6 +360,79 @@ fn initial_step(t0: f32, dir: f32) -> f32 {
     return min(100.0 * h0, h1);
 }
 
+#ifdef SHARED
+// Squared norm of v scaled by atol + rtol |y|, summed over the components.
+fn scaled_square(v: ptr<private, array<f32, MAX_A>>) -> f32 {
+    var sum = 0.0;
+    for (var c = 0u; c < flow.aug; c = c + 1u) {
+        let r = (*v)[c] / (flow.atol + abs(y[c]) * flow.rtol);
+        sum = fma(r, r, sum);
+    }
+    return sum;
+}
+
+fn shared_phase(p: u32, m: ptr<function, Meta>, base: u32, dir: f32) {
+    switch flow.phase {
+        case 0u: {
+            for (var c = 0u; c < flow.aug; c = c + 1u) {
+                y_in[c] = y[c];
+                y_new[c] = y[c];
+            }
+            save_step(p, m, flow.t0, dir, flow.t0, false);
+            rhs(flow.t0);
+            for (var c = 0u; c < flow.aug; c = c + 1u) {
+                ys[base + flow.aug + c] = f_out[c];
+            }
+            errs[p] = scaled_square(&y);
+            errs[flow.total + p] = scaled_square(&f_out);
+        }
+        case 1u: {
+            let h0 = flow.shared_h;
+            for (var c = 0u; c < flow.aug; c = c + 1u) {
+                y_in[c] = y[c] + h0 * k[0][c];
+            }
+            rhs(flow.t0 + h0);
+            for (var c = 0u; c < flow.aug; c = c + 1u) {
+                f_out[c] = f_out[c] - k[0][c];
+            }
+            errs[p] = scaled_square(&f_out);
+            errs[flow.total + p] = 0.0;
+        }
+        case 2u: {
+            let h = flow.shared_h;
+            stages(flow.shared_t, h);
+            var sum = 0.0;
+            for (var c = 0u; c < flow.aug; c = c + 1u) {
+                var acc = 0.0;
+                for (var j = 0u; j < flow.stages; j = j + 1u) {
+                    acc = fma(tab_e(j), k[j][c], acc);
+                }
+                let r = h * acc / (flow.atol + flow.rtol * max(abs(y[c]), abs(y_new[c])));
+                sum = fma(r, r, sum);
+                cand[p * 2u * flow.aug + c] = y_new[c];
+                cand[p * 2u * flow.aug + flow.aug + c] = k[flow.stages - 1u][c];
+            }
+            errs[p] = sum;
+            errs[flow.total + p] = 0.0;
+        }
+        default: {
+            let t = flow.shared_t;
+            let h = flow.shared_h;
+            for (var c = 0u; c < flow.aug; c = c + 1u) {
+                y_new[c] = cand[p * 2u * flow.aug + c];
+                f_out[c] = cand[p * 2u * flow.aug + flow.aug + c];
+            }
+            let last = dir * (flow.t1 - (t + h)) <= 0.01 * abs(h);
+            save_step(p, m, t, h, select(t + h, flow.t1, last), true);
+            for (var c = 0u; c < flow.aug; c = c + 1u) {
+                ys[base + c] = y_new[c];
+                ys[base + flow.aug + c] = f_out[c];
+            }
+        }
+    }
+}
+#endif
+
 @compute @workgroup_size(WG)
 fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -352,7 +443,11 @@ fn main(
     if (slot >= flow.count) {
         return;
     }
+#ifdef SHARED
+    let p = slot;
+#else
     let p = lists[flow.read_offset + slot];
+#endif
     var m = metas[p];
     evaluations = m.evaluations;
     let base = p * 2u * flow.aug;
@@ -368,6 +463,12 @@ fn main(
         }
     }
     let dir = sign(flow.t1 - flow.t0);
+#ifdef SHARED
+    shared_phase(p, &m, base, dir);
+    m.evaluations = evaluations;
+    metas[p] = m;
+    return;
+#endif
     if (m.status == 0u) {
         m.t = flow.t0;
         for (var c = 0u; c < flow.aug; c = c + 1u) {
@@ -398,7 +499,9 @@ fn main(
         m.steps = m.steps + 1u;
         let t = m.t;
         if (flow.adaptive == 1u) {
-            let last = dir * (t + m.h - flow.t1) >= 0.0;
+            // A step that would leave less than 1% of itself before t1 is stretched to t1:
+            // rounding must not leave a sliver of a step at the end.
+            let last = dir * (flow.t1 - (t + m.h)) <= 0.01 * abs(m.h);
             let h = select(m.h, flow.t1 - t, last);
             stages(t, h);
             let norm = error_norm(h);
@@ -466,8 +569,10 @@ fn main(
         ys[base + c] = y[c];
         ys[base + flow.aug + c] = k[0][c];
     }
+#ifndef SHARED
     if (m.status == 1u) {
         let at = atomicAdd(&counter[0], 1u);
         lists[flow.write_offset + at] = p;
     }
+#endif
 }

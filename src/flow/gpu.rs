@@ -22,8 +22,8 @@ const UNIFORM_FLOATS: usize = 16384;
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
-struct FlowParams {
-    count: u32,
+pub(crate) struct FlowParams {
+    pub count: u32,
     total: u32,
     dim: u32,
     aug: u32,
@@ -55,6 +55,10 @@ struct FlowParams {
     b: [f32; 8],
     e: [f32; 8],
     a: [f32; 24],
+    pub shared_t: f32,
+    pub shared_h: f32,
+    pub phase: u32,
+    _pad2: u32,
 }
 
 #[repr(C)]
@@ -68,15 +72,15 @@ struct NetworkParams {
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable, Debug)]
-struct Meta {
-    t: f32,
-    h: f32,
-    next_save: u32,
-    steps: u32,
-    evaluations: u32,
-    accepted: u32,
-    rejected: u32,
-    status: u32,
+pub(crate) struct Meta {
+    pub t: f32,
+    pub h: f32,
+    pub next_save: u32,
+    pub steps: u32,
+    pub evaluations: u32,
+    pub accepted: u32,
+    pub rejected: u32,
+    pub status: u32,
 }
 
 /// A field packed for the kernel.
@@ -215,9 +219,7 @@ pub fn integrate(
     config.validate()?;
     field.validate()?;
     validate_particles(field, particles, cond)?;
-    if config.shared_step {
-        return Err(Error::invalid("shared_step: not available on the GPU yet"));
-    }
+
     let d = field.dim;
     let n = particles.len() / d;
     let logp = config.log_density != LogDensity::Off;
@@ -276,6 +278,116 @@ fn merge(parts: Vec<FlowResult>, times: &[f64], d: usize, logp: bool) -> FlowRes
     out
 }
 
+/// A chunk of particles and everything the kernel reads, resident on the GPU.
+pub(crate) struct Resident {
+    pub params: FlowParams,
+    pub flow: GpuBuffer<FlowParams>,
+    net: GpuBuffer<NetworkParams>,
+    weights: GpuBuffer<f32>,
+    consts: GpuBuffer<f32>,
+    pub ys: GpuBuffer<f32>,
+    pub metas: GpuBuffer<Meta>,
+    saved: GpuBuffer<f32>,
+    defines: Vec<&'static str>,
+    uniform_weights: bool,
+    pub n: usize,
+    d: usize,
+    pub aug: usize,
+    times: Vec<f64>,
+    logp: bool,
+}
+
+impl Resident {
+    /// The kernel (per-particle or shared-step) and its bind group over these buffers
+    /// and `extra` (the active lists and counter, or the shared sums and candidates).
+    pub(crate) fn kernel(
+        &self,
+        ctx: &GpuContext,
+        shared: bool,
+        extra: [&GpuBuffer<impl Pod>; 2],
+    ) -> Result<(std::sync::Arc<crate::gpu::Kernel>, wgpu::BindGroup)> {
+        let mut defines = self.defines.clone();
+        if shared {
+            defines.push("SHARED");
+        }
+        let kernel = ctx.kernel(
+            &KernelDesc::new(
+                "flow/integrate",
+                &[
+                    Binding::Uniform,
+                    Binding::Uniform,
+                    if self.uniform_weights {
+                        Binding::Uniform
+                    } else {
+                        Binding::StorageRead
+                    },
+                    Binding::StorageRead,
+                    Binding::Storage,
+                    Binding::Storage,
+                    Binding::Storage,
+                    Binding::Storage,
+                    Binding::Storage,
+                ],
+            )
+            .defines(&defines)
+            .overrides(&[("WG", f64::from(WG))]),
+        )?;
+        let group = kernel.bind(
+            ctx,
+            &[
+                self.flow.binding(),
+                self.net.binding(),
+                self.weights.binding(),
+                self.consts.binding(),
+                self.ys.binding(),
+                self.metas.binding(),
+                self.saved.binding(),
+                extra[0].binding(),
+                extra[1].binding(),
+            ],
+        )?;
+        Ok((kernel, group))
+    }
+
+    /// Reads back the saved states and the per-particle records.
+    pub(crate) fn collect(&self, ctx: &GpuContext) -> Result<(FlowResult, Vec<Meta>)> {
+        let (n, d, aug) = (self.n, self.d, self.aug);
+        let mut rec = ctx.recorder("morphogen.flow.results");
+        let (metas_read, saved_read) = (rec.read(&self.metas)?, rec.read(&self.saved)?);
+        rec.submit()?;
+        let (metas, saved) = (metas_read.wait(ctx)?, saved_read.wait(ctx)?);
+        let times = &self.times;
+        let mut states = vec![0.0f32; times.len() * n * d];
+        let mut change = vec![0.0f32; times.len() * n];
+        for k in 0..times.len() {
+            for p in 0..n {
+                let src = (k * n + p) * aug;
+                states[(k * n + p) * d..(k * n + p + 1) * d].copy_from_slice(&saved[src..src + d]);
+                if self.logp {
+                    change[k * n + p] = saved[src + d];
+                }
+            }
+        }
+        let result = FlowResult {
+            times: times.clone(),
+            particles: n,
+            dim: d,
+            states,
+            log_density_change: self.logp.then_some(change),
+            evaluations: metas.iter().map(|m| m.evaluations).collect(),
+            accepted: metas.iter().map(|m| m.accepted).collect(),
+            rejected: metas.iter().map(|m| m.rejected).collect(),
+            capped: metas
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.status == 3)
+                .map(|(p, _)| p)
+                .collect(),
+        };
+        Ok((result, metas))
+    }
+}
+
 fn integrate_chunk(
     ctx: &GpuContext,
     field: &VelocityField,
@@ -305,32 +417,10 @@ fn integrate_chunk(
     if uniform_weights {
         defines.push("WEIGHTS_UNIFORM");
     }
-    let kernel = ctx.kernel(
-        &KernelDesc::new(
-            "flow/integrate",
-            &[
-                Binding::Uniform,
-                Binding::Uniform,
-                if uniform_weights {
-                    Binding::Uniform
-                } else {
-                    Binding::StorageRead
-                },
-                Binding::StorageRead,
-                Binding::Storage,
-                Binding::Storage,
-                Binding::Storage,
-                Binding::Storage,
-                Binding::Storage,
-            ],
-        )
-        .defines(&defines)
-        .overrides(&[("WG", f64::from(WG))]),
-    )?;
     let times = config.save_times();
     let (c, b, e, a, stages) = tableau_params(config);
     let [seed_lo, seed_hi] = crate::rng::seed_key(config.seed);
-    let mut params = FlowParams {
+    let params = FlowParams {
         count: n as u32,
         total: n as u32,
         dim: d as u32,
@@ -372,6 +462,10 @@ fn integrate_chunk(
         b,
         e,
         a,
+        shared_t: 0.0,
+        shared_h: 0.0,
+        phase: 0,
+        _pad2: 0,
     };
     let flow_buf = GpuBuffer::uniform(ctx, &params, "morphogen.flow.params")?;
     let net_buf = GpuBuffer::uniform(ctx, &net.params, "morphogen.flow.network")?;
@@ -393,74 +487,59 @@ fn integrate_chunk(
     let ys = GpuBuffer::from_slice(ctx, &ys, "morphogen.flow.ys")?;
     let metas = GpuBuffer::<Meta>::zeroed(ctx, n, "morphogen.flow.metas")?;
     let saved = GpuBuffer::<f32>::zeroed(ctx, times.len() * n * aug, "morphogen.flow.saved")?;
+    let mut res = Resident {
+        params,
+        flow: flow_buf,
+        net: net_buf,
+        weights,
+        consts,
+        ys,
+        metas,
+        saved,
+        defines,
+        uniform_weights,
+        n,
+        d,
+        aug,
+        times,
+        logp,
+    };
+    if config.shared_step {
+        return crate::flow::shared::run_shared(ctx, &mut res, config);
+    }
+    run_rounds(ctx, &mut res, config)?;
+    Ok(res.collect(ctx)?.0)
+}
+
+/// Dispatches rounds over the particles still running until none is.
+fn run_rounds(ctx: &GpuContext, res: &mut Resident, config: &FlowConfig) -> Result<()> {
+    let n = res.n;
     let mut lists: Vec<u32> = (0..n as u32).collect();
     lists.resize(2 * n, 0);
     let lists = GpuBuffer::from_slice(ctx, &lists, "morphogen.flow.lists")?;
     let counter = GpuBuffer::<u32>::zeroed(ctx, 1, "morphogen.flow.counter")?;
-    let group = kernel.bind(
-        ctx,
-        &[
-            flow_buf.binding(),
-            net_buf.binding(),
-            weights.binding(),
-            consts.binding(),
-            ys.binding(),
-            metas.binding(),
-            saved.binding(),
-            lists.binding(),
-            counter.binding(),
-        ],
-    )?;
+    let (kernel, group) = res.kernel(ctx, false, [&lists, &counter])?;
     let max_dim = ctx.limits().max_compute_workgroups_per_dimension;
     let mut active = n;
     let mut rounds = 0usize;
     while active > 0 {
         rounds += 1;
-        if rounds > config.max_steps / params.budget.max(1) as usize + 3 {
+        if rounds > config.max_steps / res.params.budget.max(1) as usize + 3 {
             return Err(Error::Gpu {
                 context: "integrating particles".into(),
                 message: format!("{active} particles still running after {rounds} rounds"),
             });
         }
-        params.count = active as u32;
-        flow_buf.write(ctx, &[params])?;
+        res.params.count = active as u32;
+        res.flow.write(ctx, &[res.params])?;
         counter.write(ctx, &[0])?;
         let mut rec = ctx.recorder("morphogen.flow.integrate");
         rec.dispatch(&kernel, &group, Grid::linear(active as u64, WG, max_dim));
         let pending = rec.read(&counter)?;
         rec.submit()?;
         active = pending.wait(ctx)?[0] as usize;
-        std::mem::swap(&mut params.read_offset, &mut params.write_offset);
+        let p = &mut res.params;
+        std::mem::swap(&mut p.read_offset, &mut p.write_offset);
     }
-    let mut rec = ctx.recorder("morphogen.flow.results");
-    let (metas_read, saved_read) = (rec.read(&metas)?, rec.read(&saved)?);
-    rec.submit()?;
-    let (metas, saved) = (metas_read.wait(ctx)?, saved_read.wait(ctx)?);
-    let mut states = vec![0.0f32; times.len() * n * d];
-    let mut change = vec![0.0f32; times.len() * n];
-    for k in 0..times.len() {
-        for p in 0..n {
-            let src = (k * n + p) * aug;
-            states[(k * n + p) * d..(k * n + p + 1) * d].copy_from_slice(&saved[src..src + d]);
-            if logp {
-                change[k * n + p] = saved[src + d];
-            }
-        }
-    }
-    Ok(FlowResult {
-        times,
-        particles: n,
-        dim: d,
-        states,
-        log_density_change: logp.then_some(change),
-        evaluations: metas.iter().map(|m| m.evaluations).collect(),
-        accepted: metas.iter().map(|m| m.accepted).collect(),
-        rejected: metas.iter().map(|m| m.rejected).collect(),
-        capped: metas
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| m.status == 3)
-            .map(|(p, _)| p)
-            .collect(),
-    })
+    Ok(())
 }

@@ -7,6 +7,7 @@ pub mod eval;
 mod gpu;
 mod model;
 pub mod reference;
+mod shared;
 mod tableau;
 
 pub use config::{FlowConfig, FlowResult, LogDensity};

@@ -25,16 +25,16 @@ pub fn probe(seed: u64, particle: usize, dim: usize) -> Vec<f64> {
 }
 
 /// The augmented derivative [v, −div v] (the last entry only with a log-density).
-struct System<'a> {
-    field: &'a VelocityField,
-    cond: &'a [f64],
-    mode: LogDensity,
-    probe: Vec<f64>,
-    evaluations: u32,
+pub(crate) struct System<'a> {
+    pub field: &'a VelocityField,
+    pub cond: &'a [f64],
+    pub mode: LogDensity,
+    pub probe: Vec<f64>,
+    pub evaluations: u32,
 }
 
 impl System<'_> {
-    fn rhs(&mut self, t: f64, y: &[f64]) -> Vec<f64> {
+    pub(crate) fn rhs(&mut self, t: f64, y: &[f64]) -> Vec<f64> {
         self.evaluations += 1;
         let d = self.field.dim;
         let x = &y[..d];
@@ -55,7 +55,7 @@ impl System<'_> {
     }
 }
 
-fn axpy(y: &[f64], h: f64, weights: &[f64], k: &[Vec<f64>]) -> Vec<f64> {
+pub(crate) fn axpy(y: &[f64], h: f64, weights: &[f64], k: &[Vec<f64>]) -> Vec<f64> {
     let mut out = y.to_vec();
     for (w, ki) in weights.iter().zip(k) {
         if *w != 0.0 {
@@ -89,7 +89,7 @@ pub(crate) fn hermite(
 }
 
 /// RMS over components of err / (atol + rtol max(|y0|, |y1|)).
-fn error_norm(err: &[f64], y0: &[f64], y1: &[f64], rtol: f64, atol: f64) -> f64 {
+pub(crate) fn error_norm(err: &[f64], y0: &[f64], y1: &[f64], rtol: f64, atol: f64) -> f64 {
     let sum: f64 = (0..err.len())
         .map(|i| {
             let scale = atol + rtol * y0[i].abs().max(y1[i].abs());
@@ -151,7 +151,7 @@ struct Trajectory {
     capped: bool,
 }
 
-fn stages(
+pub(crate) fn stages(
     tab: &Tableau,
     sys: &mut System<'_>,
     t: f64,
@@ -169,15 +169,15 @@ fn stages(
 }
 
 /// The ends of a step: states and derivatives (the end derivative when known).
-struct StepEnds<'a> {
-    y0: &'a [f64],
-    f0: &'a [f64],
-    y1: &'a [f64],
-    f1: Option<&'a [f64]>,
+pub(crate) struct StepEnds<'a> {
+    pub y0: &'a [f64],
+    pub f0: &'a [f64],
+    pub y1: &'a [f64],
+    pub f1: Option<&'a [f64]>,
 }
 
 /// Saves the times of `times[*next..]` that fall in the step (t, t + h].
-fn save_in_step(
+pub(crate) fn save_in_step(
     times: &[f64],
     next: &mut usize,
     saves: &mut Vec<Vec<f64>>,
@@ -225,7 +225,9 @@ fn integrate_one(
                 capped = true;
                 break;
             }
-            let last = dir * (t + h - t1) >= 0.0;
+            // A step that would leave less than 1% of itself before t1 is stretched to t1:
+            // rounding must not leave a sliver of a step at the end.
+            let last = dir * (t1 - (t + h)) <= 0.01 * h.abs();
             let step = if last { t1 - t } else { h };
             let k = stages(tab, sys, t, &y, step, k1.clone());
             let y_new = axpy(&y, step, &tab.b, &k);
@@ -316,8 +318,8 @@ pub fn integrate_cpu(
     config.validate()?;
     let d = field.dim;
     validate_particles(field, particles, cond)?;
-    if config.shared_step {
-        return Err(Error::invalid("the CPU reference integrates each particle with its own step; shared steps run on the GPU"));
+    if config.shared_step && config.solver.is_adaptive() {
+        return crate::flow::shared::integrate_shared_cpu(field, particles, cond, config);
     }
     let n = particles.len() / d;
     let tab = config.solver.tableau();
