@@ -461,6 +461,55 @@ impl VelocityField {
     }
 }
 
+impl VelocityField {
+    /// The JSON spec of this field, naming its tensors `layers.K.weight` / `layers.K.bias`.
+    pub fn spec(&self) -> ModelSpec {
+        ModelSpec {
+            dim: self.dim,
+            time: self.time,
+            time_scale: self.time_scale,
+            cond_dim: self.cond_dim,
+            time_embedding: self.time_embedding,
+            residual: self.residual,
+            activation: self.activation,
+            output_activation: self.output_activation,
+            layers: (0..self.layers.len())
+                .map(|k| (format!("layers.{k}.weight"), format!("layers.{k}.bias")))
+                .collect(),
+        }
+    }
+
+    /// Writes the weights (safetensors, float32) and the spec (JSON), each whole or not
+    /// at all.
+    pub fn save(&self, weights: &Path, spec: &Path) -> Result<()> {
+        let spec_value = self.spec();
+        fn view<'a>(
+            name: &str,
+            shape: Vec<usize>,
+            values: &'a [f32],
+        ) -> Result<(String, safetensors::tensor::TensorView<'a>)> {
+            safetensors::tensor::TensorView::new(
+                safetensors::Dtype::F32,
+                shape,
+                bytemuck::cast_slice(values),
+            )
+            .map(|v| (name.to_string(), v))
+            .map_err(|e| Error::invalid(format!("tensor {name}: {e}")))
+        }
+        let mut views = Vec::new();
+        for (layer, (w, b)) in self.layers.iter().zip(&spec_value.layers) {
+            views.push(view(w, vec![layer.outputs, layer.inputs], &layer.weight)?);
+            views.push(view(b, vec![layer.outputs], &layer.bias)?);
+        }
+        let bytes = safetensors::serialize(views, None)
+            .map_err(|e| Error::invalid(format!("serialising the weights: {e}")))?;
+        crate::io::write_atomic(weights, &bytes)?;
+        let text =
+            serde_json::to_string_pretty(&spec_value).map_err(|e| Error::invalid(e.to_string()))?;
+        crate::io::write_atomic(spec, text.as_bytes())
+    }
+}
+
 /// TorchCFM's MLP: `net.K.weight|bias` for K in increasing order, SELU, input [x, t].
 fn torchcfm_spec(bytes: &[u8], source: &Path) -> Result<ModelSpec> {
     let tensors = safetensors::SafeTensors::deserialize(bytes).map_err(|e| {

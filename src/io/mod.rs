@@ -1,6 +1,7 @@
 //! Files in and out: whole-or-nothing writes, PNG images, and a small canvas for plots.
 
 mod canvas;
+pub mod npy;
 
 pub use canvas::Canvas;
 

@@ -1,0 +1,329 @@
+//! Flow benchmark: particles pushed from t = 0 to 1 through a network, against diffrax
+//! (jit, vmapped, same machine) at the same tolerances, and as a fraction of this
+//! adapter's measured FMA rate.
+//!
+//! ```text
+//! benches/peers/setup.sh                 # once: diffrax (JAX) in benches/peers/.venv
+//! cargo bench --bench flow               # N in {1e4, 1e5, 1e6}; TorchCFM's MLP (d = 2) and a 4x256 SiLU net (d = 64)
+//! cargo bench --bench flow -- --sizes 10000 --nets small --budget 300 --no-peers
+//! ```
+//!
+//! Tsit5 with rtol = atol = 1e-5 for everyone. The error is the largest distance at t = 1
+//! to a tight float64 diffrax solution (rtol = atol = 1e-10) over the first 256
+//! particles. Dopri5 runs twice more on the same particles, with per-particle steps and
+//! with one shared step (torchdiffeq's batch RMS), for their evaluations per particle. Results also go to `flow.json` in `MORPHOGEN_BENCH_OUT`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use morphogen::flow::{self, Activation, Dense, FlowConfig, Solver, TimeInput, VelocityField};
+use morphogen::gpu::{measure_peaks, GpuContext};
+use serde_json::{json, Value};
+
+struct Args {
+    sizes: Vec<usize>,
+    nets: Vec<String>,
+    budget: f64,
+    peers: bool,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        sizes: vec![10_000, 100_000, 1_000_000],
+        nets: vec!["small".into(), "large".into()],
+        budget: 120.0,
+        peers: true,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--sizes" => {
+                args.sizes = it
+                    .next()
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter_map(|s| s.parse().ok())
+                    .collect()
+            }
+            "--nets" => {
+                args.nets = it
+                    .next()
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(String::from)
+                    .collect()
+            }
+            "--budget" => {
+                args.budget = it
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(args.budget)
+            }
+            "--no-peers" => args.peers = false,
+            _ => {}
+        }
+    }
+    args
+}
+
+/// SplitMix64 normals.
+struct Rng(u64);
+
+impl Rng {
+    fn uniform(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn normal(&mut self) -> f64 {
+        let (u, v) = (1.0 - self.uniform(), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+}
+
+/// TorchCFM's MLP(2, w=64) with SELU, or a d = 64 net of four 256-wide SiLU layers, with
+/// PyTorch's default initialisation scale.
+fn network(name: &str, rng: &mut Rng) -> VelocityField {
+    let (sizes, activation): (Vec<usize>, Activation) = match name {
+        "small" => (vec![3, 64, 64, 64, 2], Activation::Selu),
+        _ => (vec![65, 256, 256, 256, 256, 64], Activation::Silu),
+    };
+    let layers = sizes
+        .windows(2)
+        .map(|w| {
+            let bound = 1.0 / (w[0] as f64).sqrt();
+            Dense {
+                inputs: w[0],
+                outputs: w[1],
+                weight: (0..w[0] * w[1])
+                    .map(|_| ((2.0 * rng.uniform() - 1.0) * bound) as f32)
+                    .collect(),
+                bias: (0..w[1])
+                    .map(|_| ((2.0 * rng.uniform() - 1.0) * bound) as f32)
+                    .collect(),
+            }
+        })
+        .collect();
+    VelocityField::from_layers(
+        *sizes.last().unwrap_or(&2),
+        TimeInput::Last,
+        activation,
+        layers,
+    )
+    .expect("well-formed network")
+}
+
+fn worst_error(states: &[f32], d: usize, reference: &[Vec<f64>]) -> f64 {
+    reference
+        .iter()
+        .enumerate()
+        .map(|(p, want)| {
+            (0..d)
+                .map(|k| (f64::from(states[p * d + k]) - want[k]).powi(2))
+                .sum::<f64>()
+                .sqrt()
+        })
+        .fold(0.0, f64::max)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = parse_args();
+    let ctx = GpuContext::new()?;
+    let peaks = measure_peaks(&ctx)?;
+    println!("adapter: {}", ctx.adapter());
+    println!(
+        "measured FMA rate ({}): {:.2} G/s",
+        peaks.clock,
+        peaks.fma_per_s / 1e9
+    );
+    let python = Path::new("benches/peers/.venv/bin/python");
+    let peers = args.peers && python.exists();
+    if args.peers && !peers {
+        println!("peers: benches/peers/.venv missing (run benches/peers/setup.sh); timing morphogen alone");
+    }
+    let tmp: PathBuf =
+        std::env::temp_dir().join(format!("morphogen-flow-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    println!(
+        "\n{:>6} {:>8} | {:>9} {:>8} {:>10} {:>9} {:>6} | {:>9} {:>8} {:>9} | {:>8} | {:>9} {:>9}",
+        "net",
+        "N",
+        "time",
+        "evals/p",
+        "p*steps/s",
+        "error",
+        "%fma",
+        "diffrax",
+        "evals/p",
+        "error",
+        "x diffrax",
+        "dopri5 e/p",
+        "shared e/p"
+    );
+    let mut rows = Vec::new();
+    let mut rng = Rng(2026);
+    for net_name in &args.nets {
+        let field = network(net_name, &mut rng);
+        let d = field.dim;
+        let weights = tmp.join(format!("{net_name}.safetensors"));
+        let spec = tmp.join(format!("{net_name}.json"));
+        field.save(&weights, &spec)?;
+        let fmas_per_eval: usize = field.layers.iter().map(|l| l.inputs * l.outputs).sum();
+        let mut seconds_per_particle: Option<f64> = None;
+        for &n in &args.sizes {
+            if let Some(s) = seconds_per_particle {
+                if s * n as f64 > args.budget {
+                    println!("{net_name:>6} {n:>8} | skipped: about {:.0} s here, beyond the {:.0} s budget", s * n as f64, args.budget);
+                    continue;
+                }
+            }
+            let x0: Vec<f32> = (0..n * d).map(|_| rng.normal() as f32).collect();
+            let config = FlowConfig::default()
+                .solver(Solver::Tsit5)
+                .tolerances(1e-5, 1e-5);
+            // Warm up the pipelines on a few particles, then time the whole set.
+            flow::integrate(&ctx, &field, &x0[..d * 64], &[], &config)?;
+            let start = Instant::now();
+            let out = flow::integrate(&ctx, &field, &x0, &[], &config)?;
+            let seconds = start.elapsed().as_secs_f64();
+            seconds_per_particle = Some(seconds / n as f64);
+            let evals = out.evaluations.iter().map(|&e| f64::from(e)).sum::<f64>() / n as f64;
+            let steps = out.accepted.iter().map(|&e| f64::from(e)).sum::<f64>();
+            let fma_frac = evals * n as f64 * fmas_per_eval as f64 / seconds / peaks.fma_per_s;
+            let k = n.min(256);
+            // Evaluations of Dopri5 with per-particle steps and with one shared step (the
+            // batch RMS of torchdiffeq), on the same particles.
+            let mean_evals = |r: &flow::FlowResult| {
+                r.evaluations.iter().map(|&e| f64::from(e)).sum::<f64>() / r.particles as f64
+            };
+            let dopri = config.clone().solver(Solver::Dopri5);
+            let own_evals = mean_evals(&flow::integrate(&ctx, &field, &x0, &[], &dopri)?);
+            let shared_evals = mean_evals(&flow::integrate(
+                &ctx,
+                &field,
+                &x0,
+                &[],
+                &dopri.shared_step(true),
+            )?);
+            let peer: Option<Value> = if peers && seconds * 3.0 < args.budget * 4.0 {
+                let x_path = tmp.join(format!("x0_{net_name}_{n}.npy"));
+                morphogen::io::npy::write(&x_path, &x0, &[n, d])?;
+                let output = Command::new(python)
+                    .arg("benches/peers/flow_peers.py")
+                    .arg(&weights)
+                    .arg(&spec)
+                    .arg(&x_path)
+                    .args([
+                        "--solver",
+                        "tsit5",
+                        "--rtol",
+                        "1e-5",
+                        "--atol",
+                        "1e-5",
+                        "--reference-count",
+                        &k.to_string(),
+                    ])
+                    .output()?;
+                if output.status.success() {
+                    serde_json::from_str(
+                        String::from_utf8_lossy(&output.stdout)
+                            .lines()
+                            .last()
+                            .unwrap_or(""),
+                    )
+                    .ok()
+                } else {
+                    eprintln!(
+                        "diffrax failed: {}",
+                        String::from_utf8_lossy(&output.stderr)
+                            .lines()
+                            .last()
+                            .unwrap_or("")
+                    );
+                    None
+                }
+            } else {
+                None
+            };
+            // The reference: diffrax's tight float64 solve, else our own f64 reference.
+            let reference: Vec<Vec<f64>> =
+                match peer.as_ref().and_then(|p| p["reference"].as_array()) {
+                    Some(r) => r
+                        .iter()
+                        .map(|row| {
+                            row.as_array()
+                                .map(|v| v.iter().filter_map(Value::as_f64).collect())
+                                .unwrap_or_default()
+                        })
+                        .collect(),
+                    None => {
+                        let tight = flow::integrate_cpu(
+                            &field,
+                            &x0[..k.min(32) * d],
+                            &[],
+                            &config.clone().tolerances(1e-10, 1e-10),
+                        )?;
+                        tight
+                            .states
+                            .chunks(d)
+                            .map(|c| c.iter().map(|&v| f64::from(v)).collect())
+                            .collect()
+                    }
+                };
+            let error = worst_error(&out.states, d, &reference);
+            let peer_seconds = peer.as_ref().and_then(|p| p["seconds"].as_f64());
+            let peer_evals = peer
+                .as_ref()
+                .and_then(|p| p["evaluations_per_particle"].as_f64());
+            let peer_error = peer.as_ref().and_then(|p| p["states"].as_array()).map(|s| {
+                let states: Vec<f32> = s
+                    .iter()
+                    .flat_map(|r| {
+                        r.as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(Value::as_f64)
+                            .map(|v| v as f32)
+                    })
+                    .collect();
+                worst_error(&states, d, &reference)
+            });
+            let show = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map_or("-".to_string(), f);
+            println!(
+                "{net_name:>6} {n:>8} | {:>8.2}s {:>8.1} {:>10.3e} {:>9.2e} {:>5.1}% | {:>9} {:>8} {:>9} | {:>8} | {:>9.1} {:>9.1}",
+                seconds,
+                evals,
+                steps / seconds,
+                error,
+                100.0 * fma_frac,
+                show(peer_seconds, &|s| format!("{s:.2}s")),
+                show(peer_evals, &|e| format!("{e:.1}")),
+                show(peer_error, &|e| format!("{e:.2e}")),
+                show(peer_seconds, &|s| format!("{:.2}x", s / seconds)),
+                own_evals,
+                shared_evals,
+            );
+            rows.push(json!({
+                "net": net_name, "particles": n, "seconds": seconds, "evaluations_per_particle": evals,
+                "particle_steps_per_s": steps / seconds, "error": error, "fraction_of_fma_limit": fma_frac,
+                "dopri5_evaluations_per_particle": own_evals,
+                "shared_step_dopri5_evaluations_per_particle": shared_evals,
+                "diffrax": peer.as_ref().map(|p| json!({"seconds": p["seconds"], "evaluations_per_particle": p["evaluations_per_particle"], "error": peer_error})),
+            }));
+        }
+    }
+    println!("\nx diffrax: diffrax time / morphogen time (above 1: morphogen faster). Errors: largest distance at t = 1 to a tight f64 solution over the first 256 particles.");
+    let _ = std::fs::remove_dir_all(&tmp);
+    if let Ok(dir) = std::env::var("MORPHOGEN_BENCH_OUT") {
+        let summary = json!({"adapter": ctx.adapter().to_string(), "fma_per_s": peaks.fma_per_s, "rows": rows});
+        std::fs::write(
+            Path::new(&dir).join("flow.json"),
+            serde_json::to_string_pretty(&summary)?,
+        )?;
+    }
+    Ok(())
+}
