@@ -126,15 +126,25 @@ fn initial_step(
         (s / v.len() as f64).sqrt()
     };
     let (d0, d1) = (scaled(y0), scaled(f0));
-    let h0 = if d0 < 1e-5 || d1 < 1e-5 {
-        1e-6
-    } else {
-        0.01 * d0 / d1
-    };
+    let h0 = hairer_probe(d0, d1);
     let y1: Vec<f64> = y0.iter().zip(f0).map(|(y, f)| y + dir * h0 * f).collect();
     let f1 = sys.rhs(t0 + dir * h0, &y1);
     let diff: Vec<f64> = f1.iter().zip(f0).map(|(a, b)| a - b).collect();
-    let d2 = scaled(&diff) / h0;
+    hairer_step(h0, d1, scaled(&diff) / h0, order)
+}
+
+/// The probe step h0 of Hairer's initial step from the scaled norms of y0 and f(y0).
+pub(crate) fn hairer_probe(d0: f64, d1: f64) -> f64 {
+    if d0 < 1e-5 || d1 < 1e-5 {
+        1e-6
+    } else {
+        0.01 * d0 / d1
+    }
+}
+
+/// Hairer's initial step from the probe h0, the scaled norm d1 of f(y0) and d2, the scaled
+/// change of f over the probe step divided by h0.
+pub(crate) fn hairer_step(h0: f64, d1: f64, d2: f64, order: u32) -> f64 {
     let h1 = if d1.max(d2) <= 1e-15 {
         (h0 * 1e-3).max(1e-6)
     } else {

@@ -8,7 +8,9 @@ use crate::error::Result;
 use crate::flow::config::{FlowConfig, FlowResult, LogDensity};
 use crate::flow::gpu::Resident;
 use crate::flow::model::VelocityField;
-use crate::flow::reference::{axpy, probe, save_in_step, stages, step_factor, StepEnds, System};
+use crate::flow::reference::{
+    axpy, hairer_probe, hairer_step, probe, save_in_step, stages, step_factor, StepEnds, System,
+};
 use crate::gpu::{record_reduce, GpuBuffer, GpuContext, Grid, ReduceOp};
 
 /// RMS over every particle and component of v / (atol + rtol |y|).
@@ -80,11 +82,7 @@ pub(crate) fn integrate_shared_cpu(
         batch_rms(&ys, &ys, rtol, atol),
         batch_rms(&k1, &ys, rtol, atol),
     );
-    let h0 = if d0 < 1e-5 || d1 < 1e-5 {
-        1e-6
-    } else {
-        0.01 * d0 / d1
-    };
+    let h0 = hairer_probe(d0, d1);
     let diffs: Vec<Vec<f64>> = (0..n)
         .map(|p| {
             let y1: Vec<f64> = ys[p]
@@ -97,12 +95,7 @@ pub(crate) fn integrate_shared_cpu(
         })
         .collect();
     let d2 = batch_rms(&diffs, &ys, rtol, atol) / h0;
-    let h1 = if d1.max(d2) <= 1e-15 {
-        (h0 * 1e-3).max(1e-6)
-    } else {
-        (0.01 / d1.max(d2)).powf(1.0 / f64::from(config.solver.order() + 1))
-    };
-    let mut h = dir * (100.0 * h0).min(h1);
+    let mut h = dir * hairer_step(h0, d1, d2, config.solver.order());
     let (mut t, mut accepted, mut rejected, mut capped) = (t0, 0u32, 0u32, false);
     while dir * (t1 - t) > 0.0 {
         if (accepted + rejected) as usize >= config.max_steps {
@@ -201,18 +194,9 @@ pub(crate) fn run_shared(
     let dir = (t1 - t0).signum();
     let [s0, s1] = phase(res, 0, t0, 0.0)?;
     let (d0, d1) = ((s0 / count).sqrt(), (s1 / count).sqrt());
-    let h0 = if d0 < 1e-5 || d1 < 1e-5 {
-        1e-6
-    } else {
-        0.01 * d0 / d1
-    };
+    let h0 = hairer_probe(d0, d1);
     let d2 = (phase(res, 1, t0, dir * h0)?[0] / count).sqrt() / h0;
-    let h1 = if d1.max(d2) <= 1e-15 {
-        (h0 * 1e-3).max(1e-6)
-    } else {
-        (0.01 / d1.max(d2)).powf(1.0 / f64::from(config.solver.order() + 1))
-    };
-    let mut h = dir * (100.0 * h0).min(h1);
+    let mut h = dir * hairer_step(h0, d1, d2, config.solver.order());
     let (mut t, mut accepted, mut rejected, mut capped) = (t0, 0u32, 0u32, false);
     while dir * (t1 - t) > 0.0 {
         if (accepted + rejected) as usize >= config.max_steps {
