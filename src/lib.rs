@@ -15,6 +15,7 @@
 //! # Ok::<(), morphogen::Error>(())
 //! ```
 
+pub mod biome;
 pub mod error;
 pub mod flow;
 pub mod gpu;

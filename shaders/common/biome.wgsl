@@ -1,0 +1,131 @@
+// Biomaker CA cells: type ids, type sets, the per-step parameter block, 3x3 neighbourhood
+// addressing and the random draws of one step. Kernels that import this declare
+// `params: Params` (the step's block, bound with a dynamic offset).
+
+#import rng
+
+const VOID: u32 = 0u;
+const AIR: u32 = 1u;
+const EARTH: u32 = 2u;
+const IMMOVABLE: u32 = 3u;
+const SUN: u32 = 4u;
+const OUT_OF_BOUNDS: u32 = 5u;
+const UNSPECIALIZED: u32 = 6u;
+const ROOT: u32 = 7u;
+const LEAF: u32 = 8u;
+const FLOWER: u32 = 9u;
+
+// State channels.
+const INTEGRITY: u32 = 0u;
+const AGE: u32 = 1u;
+const EARTH_NUTRIENT: u32 = 2u;
+const AIR_NUTRIENT: u32 = 3u;
+const AGENT_STATE: u32 = 4u;
+
+// "No slot": a cell that proposes nothing, or a target that accepts nothing.
+const NO_SLOT: u32 = 255u;
+
+// Random streams, one per sub-step that draws (the Philox counter's third word).
+const STREAM_SOIL: u32 = 1u;
+const STREAM_EXCLUSIVE: u32 = 6u;
+const STREAM_CHOICE: u32 = 7u;
+
+struct Params {
+    height: u32,
+    width: u32,
+    channels: u32,
+    step: u32,
+    seed_lo: u32,
+    seed_hi: u32,
+    earth_min_row: u32,
+    air_max_row: u32,
+    soil_on: u32,
+    zoom: u32,
+    record_slot: u32,
+    pad1: u32,
+    struct_cap: f32,
+    max_lifetime: f32,
+    pad2: f32,
+    pad3: f32,
+    absorption: vec2<f32>,
+    dissipation: vec2<f32>,
+    nutrient_cap: vec2<f32>,
+    material_cap: vec2<f32>,
+    spawn_cost: vec2<f32>,
+    reproduce_cost: vec2<f32>,
+    specialize_cost: vec2<f32>,
+}
+
+fn is_agent(t: u32) -> bool {
+    return t >= UNSPECIALIZED && t <= FLOWER;
+}
+
+fn is_intangible(t: u32) -> bool {
+    return t == VOID || t == AIR;
+}
+
+fn falls(t: u32) -> bool {
+    return t == EARTH || is_agent(t);
+}
+
+fn is_structural(t: u32) -> bool {
+    return is_agent(t);
+}
+
+fn propagates_structure(t: u32) -> bool {
+    return t == EARTH || t == IMMOVABLE || is_agent(t);
+}
+
+// Integrity lost per cell away from support.
+fn structure_decay(t: u32) -> f32 {
+    if (t == EARTH) {
+        return 1.0;
+    }
+    if (is_agent(t)) {
+        return 5.0;
+    }
+    return 0.0;
+}
+
+// Dissipation multiplier of each specialization (UNSPECIALIZED, ROOT, LEAF, FLOWER).
+fn dissipation_rate(t: u32) -> f32 {
+    switch (t) {
+        case 6u: { return 0.5; }
+        case 9u: { return 1.2; }
+        default: { return 1.0; }
+    }
+}
+
+// Slot k of the 3x3 window (row-major, 4 = self) as a (row, column) offset.
+fn slot_offset(k: u32) -> vec2<i32> {
+    return vec2<i32>(i32(k / 3u) - 1, i32(k % 3u) - 1);
+}
+
+fn cell_row_col(cell: u32) -> vec2<i32> {
+    return vec2<i32>(i32(cell / params.width), i32(cell % params.width));
+}
+
+// Flat index of the neighbour in slot k, or -1 outside the grid.
+fn neighbor(cell: u32, k: u32) -> i32 {
+    let p = cell_row_col(cell) + slot_offset(k);
+    if (p.x < 0 || p.y < 0 || p.x >= i32(params.height) || p.y >= i32(params.width)) {
+        return -1;
+    }
+    return p.x * i32(params.width) + p.y;
+}
+
+fn cell_count() -> u32 {
+    return params.height * params.width;
+}
+
+// Four random words for `item` (a cell or a column) in `stream` of this step; `block`
+// numbers further groups of four.
+fn step_bits(item: u32, stream: u32, block: u32) -> vec4<u32> {
+    let key = vec2<u32>(params.seed_lo, params.seed_hi);
+    return philox4x32_10(vec4<u32>(item, params.step, stream, block), key);
+}
+
+// Uniform index in [0, m) from 32 random bits: the high word of bits * m.
+fn pick_below(bits: u32, m: u32) -> u32 {
+    return mul_hi_lo(bits, m).x;
+}
