@@ -19,12 +19,12 @@ override WG: u32 = 64u;
 @group(0) @binding(7) var<storage, read_write> state: array<f32>;
 @group(0) @binding(8) var<storage, read_write> ids: array<u32>;
 
-// Writes the old contents of `from` into `cell`.
-fn take(cell: u32, from: u32) {
-    types[cell] = prev_types[from];
-    ids[cell] = prev_ids[from];
+// Writes the old contents of `source` into `cell`.
+fn take(cell: u32, source: u32) {
+    types[cell] = prev_types[source];
+    ids[cell] = prev_ids[source];
     for (var ch = 0u; ch < params.channels; ch = ch + 1u) {
-        state[cell * params.channels + ch] = prev_state[from * params.channels + ch];
+        state[cell * params.channels + ch] = prev_state[source * params.channels + ch];
     }
 }
 

@@ -1,0 +1,387 @@
+//! The biome world on the GPU: every sub-step against its CPU twin on random worlds,
+//! physical invariants, determinism and checkpoint/resume.
+
+mod common;
+
+use common::{ctx, seed, TestRng};
+use morphogen::biome::{
+    channel, kind, reference, render_cpu, BiomeConfig, Preset, RunOptions, SubStep, Width, World,
+    WorldState,
+};
+
+/// A random world: every cell type, random integrity, ages (some past half-life),
+/// nutrients (some exactly zero), agent state and ids.
+fn random_world(rng: &mut TestRng, config: &BiomeConfig) -> WorldState {
+    let (h, w) = (config.height as usize, config.columns() as usize);
+    let mut world = WorldState::air(h, w, config.state_channels());
+    let weights = [
+        (kind::VOID, 0.12),
+        (kind::AIR, 0.25),
+        (kind::EARTH, 0.28),
+        (kind::IMMOVABLE, 0.04),
+        (kind::SUN, 0.04),
+        (kind::UNSPECIALIZED, 0.06),
+        (kind::ROOT, 0.07),
+        (kind::LEAF, 0.07),
+        (kind::FLOWER, 0.07),
+    ];
+    for i in 0..world.cells() {
+        let mut u = rng.uniform();
+        let t = weights
+            .iter()
+            .find(|(_, p)| {
+                u -= p;
+                u < 0.0
+            })
+            .map_or(kind::AIR, |(t, _)| *t);
+        world.types[i] = t;
+        let agent = kind::is_agent(t);
+        let s = &mut world.state[i * world.channels..(i + 1) * world.channels];
+        if agent || t == kind::EARTH {
+            s[channel::INTEGRITY] = if rng.uniform() < 0.5 {
+                0.0
+            } else {
+                rng.below(200) as f32
+            };
+        }
+        for m in 0..2 {
+            s[channel::EARTH_NUTRIENT + m] = if rng.uniform() < 0.1 {
+                0.0
+            } else {
+                (rng.uniform() * 10.0) as f32
+            };
+        }
+        if agent {
+            s[channel::AGE] = rng.below(config.max_lifetime as usize) as f32;
+            for v in &mut s[channel::AGENT_STATE..] {
+                *v = rng.normal() as f32;
+            }
+            world.ids[i] = rng.below(6) as u32;
+        }
+    }
+    world
+}
+
+fn test_config(h: u32, w: u32) -> BiomeConfig {
+    let mut config = BiomeConfig::preset(Preset::Pestilence)
+        .height(h)
+        .width(Width::Columns(w))
+        .soil_unbalance_limit(1.0 / 3.0);
+    config.max_lifetime = 60;
+    config
+}
+
+fn gpu_substep(
+    config: &BiomeConfig,
+    world: &WorldState,
+    seed: u64,
+    step: u64,
+    sub: SubStep,
+) -> WorldState {
+    let mut gpu = World::from_state(ctx(), config, world, seed, step).unwrap();
+    gpu.run_substep(sub).unwrap();
+    gpu.download().unwrap()
+}
+
+fn assert_worlds_match(what: &str, gpu: &WorldState, cpu: &WorldState) {
+    for i in 0..cpu.cells() {
+        let (r, c) = (i / cpu.width, i % cpu.width);
+        assert_eq!(gpu.types[i], cpu.types[i], "{what}: type at ({r}, {c})");
+        assert_eq!(gpu.ids[i], cpu.ids[i], "{what}: id at ({r}, {c})");
+        for ch in 0..cpu.channels {
+            let (g, e) = (gpu.state_at(r, c)[ch], cpu.state_at(r, c)[ch]);
+            assert!(
+                (g - e).abs() <= 2e-6 * (1.0 + e.abs()),
+                "{what}: state channel {ch} at ({r}, {c}): GPU {g}, CPU {e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_substep_matches_its_cpu_twin_on_random_worlds() {
+    let s = seed("every_substep_matches_its_cpu_twin_on_random_worlds");
+    let mut rng = TestRng::new(s);
+    for (h, w) in [(13u32, 29u32), (37, 70)] {
+        let config = test_config(h, w);
+        for sub in SubStep::ALL {
+            let world = random_world(&mut rng, &config);
+            let step = rng.below(1000) as u64;
+            let mut cpu = world.clone();
+            reference::substep(&mut cpu, &config, s, step, sub);
+            let gpu = gpu_substep(&config, &world, s, step, sub);
+            assert_worlds_match(&format!("{sub:?} on {h}x{w}"), &gpu, &cpu);
+            if matches!(sub, SubStep::Energy | SubStep::Exclusive | SubStep::Gravity) {
+                assert_ne!(cpu, world, "{sub:?} changed nothing: the test is vacuous");
+            }
+        }
+    }
+}
+
+#[test]
+fn whole_steps_match_the_cpu_twin_on_a_preset_world() {
+    let s = seed("whole_steps_match_the_cpu_twin_on_a_preset_world");
+    let config = BiomeConfig::preset(Preset::Persistence)
+        .height(24)
+        .width(Width::Columns(40))
+        .soil_unbalance_limit(1.0 / 3.0);
+    let mut cpu = WorldState::initial(&config).unwrap();
+    let mut gpu = World::new(ctx(), &config, s).unwrap();
+    gpu.run(12).unwrap();
+    for step in 0..12 {
+        reference::step(&mut cpu, &config, s, step);
+    }
+    assert_worlds_match("12 steps", &gpu.download().unwrap(), &cpu);
+}
+
+fn empty_world(config: &BiomeConfig) -> WorldState {
+    let (h, w) = (config.height as usize, config.columns() as usize);
+    WorldState::air(h, w, config.state_channels())
+}
+
+#[test]
+fn a_detached_block_falls_one_cell_per_step_as_a_unit() {
+    let config = test_config(16, 12);
+    let mut world = empty_world(&config);
+    for c in 0..world.width {
+        let i = world.index(world.height - 1, c);
+        world.types[i] = kind::IMMOVABLE;
+    }
+    let mut id = 1;
+    for r in 2..5 {
+        for c in 4..7 {
+            let i = world.index(r, c);
+            world.types[i] = kind::ROOT;
+            world.ids[i] = id;
+            world.state_at_mut(r, c)[channel::EARTH_NUTRIENT] = id as f32;
+            id += 1;
+        }
+    }
+    let mut gpu = World::from_state(ctx(), &config, &world, 1, 0).unwrap();
+    for fallen in 1..=6 {
+        gpu.run_substep(SubStep::Integrity).unwrap();
+        gpu.run_substep(SubStep::Gravity).unwrap();
+        let now = gpu.download().unwrap();
+        let mut id = 1;
+        for r in 0..now.height - 1 {
+            for c in 0..now.width {
+                let inside = (2 + fallen..5 + fallen).contains(&r) && (4..7).contains(&c);
+                let i = now.index(r, c);
+                if inside {
+                    assert_eq!(now.types[i], kind::ROOT, "after {fallen}: ({r}, {c})");
+                    assert_eq!(now.ids[i], id);
+                    assert_eq!(now.state_at(r, c)[channel::EARTH_NUTRIENT], id as f32);
+                    id += 1;
+                } else {
+                    assert_eq!(now.types[i], kind::AIR, "after {fallen}: ({r}, {c})");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_column_on_bedrock_holds_integrity_decreasing_by_five_per_cell() {
+    let config = test_config(12, 5);
+    let mut world = empty_world(&config);
+    let h = world.height;
+    for c in 0..world.width {
+        let i = world.index(h - 1, c);
+        world.types[i] = kind::IMMOVABLE;
+    }
+    for k in 1..=8 {
+        let i = world.index(h - 1 - k, 2);
+        world.types[i] = kind::LEAF;
+    }
+    let mut gpu = World::from_state(ctx(), &config, &world, 1, 0).unwrap();
+    gpu.run_substep(SubStep::Integrity).unwrap();
+    gpu.run_substep(SubStep::Integrity).unwrap();
+    let now = gpu.download().unwrap();
+    let cap = config.struct_integrity_cap as f32;
+    for k in 1..=8 {
+        let v = now.state_at(h - 1 - k, 2)[channel::INTEGRITY];
+        assert_eq!(v, cap - 5.0 * k as f32, "{k} cells above the rock");
+    }
+    // Gravity leaves a supported column where it is.
+    gpu.run_substep(SubStep::Gravity).unwrap();
+    assert_eq!(gpu.download().unwrap().types, now.types);
+}
+
+/// A world with no SUN or IMMOVABLE: materials and agents only.
+fn sourceless_world(rng: &mut TestRng, config: &BiomeConfig) -> WorldState {
+    let mut world = random_world(rng, config);
+    for i in 0..world.cells() {
+        let t = world.types[i];
+        if t == kind::SUN || t == kind::IMMOVABLE {
+            world.types[i] = kind::VOID;
+        }
+        let s = &mut world.state[i * world.channels..(i + 1) * world.channels];
+        match world.types[i] {
+            kind::EARTH => s[channel::AIR_NUTRIENT] = 0.0,
+            kind::AIR => s[channel::EARTH_NUTRIENT] = 0.0,
+            t if kind::is_agent(t) => {
+                s[channel::AGE] = 0.0;
+                s[channel::EARTH_NUTRIENT] += 1.0;
+                s[channel::AIR_NUTRIENT] += 1.0;
+            }
+            _ => {
+                s[channel::EARTH_NUTRIENT] = 0.0;
+                s[channel::AIR_NUTRIENT] = 0.0;
+            }
+        }
+    }
+    world
+}
+
+fn nutrient_totals(world: &WorldState, pick: impl Fn(u32) -> bool) -> [f64; 2] {
+    let mut total = [0.0; 2];
+    for i in 0..world.cells() {
+        if pick(world.types[i]) {
+            for (m, t) in total.iter_mut().enumerate() {
+                *t += f64::from(world.state[i * world.channels + channel::EARTH_NUTRIENT + m]);
+            }
+        }
+    }
+    total
+}
+
+#[test]
+fn diffusion_conserves_nutrient_within_each_medium() {
+    let s = seed("diffusion_conserves_nutrient_within_each_medium");
+    let mut rng = TestRng::new(s);
+    let config = test_config(30, 41);
+    let mut world = sourceless_world(&mut rng, &config);
+    for t in &mut world.types {
+        if kind::is_agent(*t) {
+            *t = kind::VOID;
+        }
+    }
+    let before = nutrient_totals(&world, |t| t == kind::EARTH || t == kind::AIR);
+    let after = gpu_substep(&config, &world, s, 0, SubStep::Energy);
+    assert_eq!(after.types, world.types);
+    let after_totals = nutrient_totals(&after, |t| t == kind::EARTH || t == kind::AIR);
+    for m in 0..2 {
+        assert!(
+            (after_totals[m] - before[m]).abs() < 1e-5 * before[m],
+            "nutrient {m}: {} before, {} after",
+            before[m],
+            after_totals[m]
+        );
+    }
+    assert_ne!(after.state, world.state, "nothing diffused");
+}
+
+#[test]
+fn absorption_moves_nutrient_from_materials_to_agents_exactly() {
+    let s = seed("absorption_moves_nutrient_from_materials_to_agents_exactly");
+    let mut rng = TestRng::new(s);
+    let mut config = test_config(30, 41);
+    config.dissipation_per_step = [0.0, 0.0];
+    config.nutrient_cap = [1e6, 1e6];
+    let world = sourceless_world(&mut rng, &config);
+    let before = nutrient_totals(&world, |t| t != kind::VOID);
+    let agents_before = nutrient_totals(&world, kind::is_agent);
+    let after = gpu_substep(&config, &world, s, 0, SubStep::Energy);
+    let totals = nutrient_totals(&after, |t| t != kind::VOID);
+    let agents_after = nutrient_totals(&after, kind::is_agent);
+    for m in 0..2 {
+        assert!(
+            (totals[m] - before[m]).abs() < 1e-5 * before[m],
+            "nutrient {m}: {} before, {} after",
+            before[m],
+            totals[m]
+        );
+        assert!(
+            agents_after[m] > agents_before[m] + 1.0,
+            "agents gained nothing"
+        );
+    }
+}
+
+#[test]
+fn the_same_seed_gives_a_bit_identical_world_and_another_seed_does_not() {
+    let s = seed("the_same_seed_gives_a_bit_identical_world_and_another_seed_does_not");
+    let mut rng = TestRng::new(s);
+    let config = test_config(20, 33);
+    let world = random_world(&mut rng, &config);
+    let run = |seed: u64| {
+        let mut w = World::from_state(ctx(), &config, &world, seed, 0).unwrap();
+        w.run_with(200, &RunOptions::default().batch(37), |_, _| Ok(()))
+            .unwrap();
+        w.download().unwrap()
+    };
+    let a = run(s);
+    let b = run(s);
+    assert_eq!(a, b);
+    assert_ne!(a, run(s ^ 0x5555), "the seed has no effect");
+}
+
+#[test]
+fn resuming_a_checkpoint_continues_the_run_exactly() {
+    let s = seed("resuming_a_checkpoint_continues_the_run_exactly");
+    let config = BiomeConfig::preset(Preset::Persistence)
+        .height(20)
+        .width(Width::Columns(36))
+        .soil_unbalance_limit(1.0 / 3.0);
+    let dir = std::env::temp_dir().join(format!("morphogen-biome-{s}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("world.safetensors");
+    let mut straight = World::new(ctx(), &config, s).unwrap();
+    straight.run(40).unwrap();
+    straight.save_checkpoint(&path).unwrap();
+    straight.run(45).unwrap();
+    let mut resumed = World::resume(ctx(), &path).unwrap();
+    assert_eq!(resumed.steps_done(), 40);
+    resumed.run(45).unwrap();
+    assert_eq!(resumed.download().unwrap(), straight.download().unwrap());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_census_counts_cells_by_type_after_each_step() {
+    let s = seed("the_census_counts_cells_by_type_after_each_step");
+    let mut rng = TestRng::new(s);
+    let config = test_config(17, 23);
+    let world = random_world(&mut rng, &config);
+    let mut gpu = World::from_state(ctx(), &config, &world, s, 0).unwrap();
+    let mut cpu = world.clone();
+    let mut seen = 0;
+    gpu.run_with(
+        6,
+        &RunOptions::default().batch(4).census(true),
+        |done, census| {
+            for c in census {
+                reference::step(&mut cpu, &config, s, c.step - 1);
+                let want = cpu.census().map(|n| n as u32);
+                assert_eq!(c.counts, want, "census after step {}", c.step);
+                seen += 1;
+            }
+            assert_eq!(census.last().map(|c| c.step), Some(done));
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert_eq!(seen, 6);
+}
+
+#[test]
+fn rendering_matches_the_cpu_palette() {
+    let s = seed("rendering_matches_the_cpu_palette");
+    let mut rng = TestRng::new(s);
+    let config = test_config(11, 19);
+    let world = random_world(&mut rng, &config);
+    let gpu = World::from_state(ctx(), &config, &world, s, 0).unwrap();
+    let image = gpu.render(3).unwrap();
+    let want = render_cpu(&config, &world, 3);
+    assert_eq!((image.width, image.height), (57, 33));
+    for (i, (g, c)) in image.rgba.iter().zip(&want.rgba).enumerate() {
+        assert!(
+            g.abs_diff(*c) <= 1,
+            "byte {i} (pixel {}): GPU {g}, CPU {c}",
+            i / 4
+        );
+    }
+    // Known colours: the bottom-left pixel's type decides it; SUN is (255, 255, 127).
+    let sun = morphogen::biome::cell_colour(&config, kind::SUN, &[0.0; 6], 0);
+    assert_eq!(sun.map(|v| (v * 255.0) as u8), [255, 255, 127]);
+}
