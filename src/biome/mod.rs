@@ -35,5 +35,5 @@ pub use checkpoint::Checkpoint;
 pub use config::{BiomeConfig, Layout, Preset, Width};
 pub use render::{cell_colour, render_cpu, Image, TimeLapse};
 pub use state::{channel, kind, WorldState};
-pub use step::{Census, RunOptions, SubStep, MAX_STEPS_PER_SUBMIT};
+pub use step::{bytes_per_cell_step, Census, RunOptions, SubStep, MAX_STEPS_PER_SUBMIT};
 pub use world::World;

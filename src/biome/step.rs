@@ -374,3 +374,18 @@ impl World {
         Ok(())
     }
 }
+
+/// The bytes one step's kernels must move per cell at the least, each value read or
+/// written once (neighbour reads served by caches): five integrity passes, gravity's
+/// scan, the two energy kernels, the exclusive ops with their copy of the grid, aging.
+/// Benchmarks divide the traffic this implies by the adapter's measured bandwidth.
+pub fn bytes_per_cell_step(channels: usize) -> u64 {
+    let c = channels as u64;
+    let integrity = 5 * 12;
+    let gravity = 8;
+    let diffuse = 4 + 8 + 16;
+    let energy = 16 + 4 + 12 + 8;
+    let exclusive = 2 * (c + 2) * 4 + 8 + 8 + 12;
+    let aging = 12;
+    integrity + gravity + diffuse + energy + exclusive + aging
+}
