@@ -1,6 +1,8 @@
 //! Biome configuration, presets, initial layouts and checkpoint files (no GPU needed).
 
-use morphogen::biome::{kind, BiomeConfig, Checkpoint, Layout, Preset, Width, WorldState};
+use morphogen::biome::{
+    kind, BiomeConfig, Checkpoint, Layout, Preset, ProgramTable, Width, WorldState,
+};
 
 #[test]
 fn presets_carry_the_published_values() {
@@ -171,6 +173,7 @@ fn checkpoints_round_trip_and_reject_other_files() {
     world.state[5] = 1.25;
     world.ids[40] = 3;
     let cp = Checkpoint {
+        programs: ProgramTable::initial(&config, 5),
         config: config.clone(),
         seed: 99,
         step: 1234,

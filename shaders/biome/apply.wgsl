@@ -1,8 +1,10 @@
 // Exclusive ops, third phase: from the grid as it was before the ops (prev_*), write each
 // cell's new contents. Actor updates come first (an EARTH cell whose slide was accepted
-// takes the old contents of its target), then target updates on top (a VOID filled by
-// AIR becomes AIR with zero state; a slide's target becomes the EARTH with its state and
-// id). Cells that no op touches are left as they are.
+// takes the old contents of its target; an agent whose spawn was accepted keeps its
+// share of the spendable nutrients and changes its internal state), then target updates
+// on top (a VOID filled by AIR becomes AIR with zero state; a slide's target becomes the
+// EARTH with its state and id; a spawn's target becomes an UNSPECIALIZED child with the
+// parent's age and id). Cells that no op touches are left as they are.
 
 override WG: u32 = 64u;
 
@@ -18,6 +20,17 @@ override WG: u32 = 64u;
 @group(0) @binding(6) var<storage, read_write> types: array<u32>;
 @group(0) @binding(7) var<storage, read_write> state: array<f32>;
 @group(0) @binding(8) var<storage, read_write> ids: array<u32>;
+@group(0) @binding(9) var<storage, read> spawn: array<f32>;
+@group(0) @binding(10) var<storage, read> list_pos: array<u32>;
+
+const SPAWN_STRIDE: u32 = 12u;
+
+// What a spawning agent can spend: its nutrients above the spawn cost.
+fn spendable(actor: u32) -> vec2<f32> {
+    let b = actor * params.channels;
+    let own = vec2<f32>(prev_state[b + EARTH_NUTRIENT], prev_state[b + AIR_NUTRIENT]);
+    return max(own - params.spawn_cost, vec2<f32>(0.0));
+}
 
 // Writes the old contents of `source` into `cell`.
 fn take(cell: u32, source: u32) {
@@ -41,8 +54,20 @@ fn main(
     let k = proposal[cell];
     if (k != NO_SLOT) {
         let target_cell = u32(neighbor(cell, k));
-        if (choice[target_cell] == 8u - k && prev_types[cell] == EARTH) {
-            take(cell, target_cell);
+        if (choice[target_cell] == 8u - k) {
+            let t = prev_types[cell];
+            if (t == EARTH) {
+                take(cell, target_cell);
+            } else if (is_agent(t)) {
+                let payload = list_pos[cell] * SPAWN_STRIDE;
+                let keep = spendable(cell) * (1.0 - spawn[payload]);
+                let b = cell * params.channels;
+                state[b + EARTH_NUTRIENT] = keep.x;
+                state[b + AIR_NUTRIENT] = keep.y;
+                for (var j = 0u; j + AGENT_STATE < params.channels; j = j + 1u) {
+                    state[b + AGENT_STATE + j] = prev_state[b + AGENT_STATE + j] + spawn[payload + 5u + j];
+                }
+            }
         }
     }
     let j = choice[cell];
@@ -57,6 +82,19 @@ fn main(
             }
         } else if (actor_type == EARTH) {
             take(cell, actor);
+        } else if (is_agent(actor_type)) {
+            let payload = list_pos[actor] * SPAWN_STRIDE;
+            let child = spendable(actor) * spawn[payload];
+            let b = cell * params.channels;
+            types[cell] = UNSPECIALIZED;
+            ids[cell] = prev_ids[actor];
+            state[b + INTEGRITY] = 0.0;
+            state[b + AGE] = prev_state[actor * params.channels + AGE];
+            state[b + EARTH_NUTRIENT] = child.x;
+            state[b + AIR_NUTRIENT] = child.y;
+            for (var j = 0u; j + AGENT_STATE < params.channels; j = j + 1u) {
+                state[b + AGENT_STATE + j] = spawn[payload + 1u + j];
+            }
         }
     }
 }

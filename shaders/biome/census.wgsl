@@ -1,5 +1,7 @@
-// Metrics: the number of cells of each type, added into row `params.record_slot` of the
-// counts table (16 counters per row, the first 10 by type id).
+// Metrics after a step, added into row `params.record_slot` of the counts table (16
+// counters per row): [0..10) cells by type id, [13] agents whose id is beyond the
+// program table, [14] agents whose program is disabled (non-finite parameters). Living
+// agents per program slot go to `id_cells` for the distinct-id count.
 
 override WG: u32 = 64u;
 
@@ -7,8 +9,12 @@ override WG: u32 = 64u;
 #import biome
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> types: array<u32>;
-@group(0) @binding(2) var<storage, read_write> counts: array<atomic<u32>>;
+@group(0) @binding(1) var<uniform> table: Table;
+@group(0) @binding(2) var<storage, read> types: array<u32>;
+@group(0) @binding(3) var<storage, read> ids: array<u32>;
+@group(0) @binding(4) var<storage, read> slot_ok: array<u32>;
+@group(0) @binding(5) var<storage, read_write> counts: array<atomic<u32>>;
+@group(0) @binding(6) var<storage, read_write> id_cells: array<atomic<u32>>;
 
 const COUNTERS: u32 = 16u;
 
@@ -26,7 +32,19 @@ fn main(
     workgroupBarrier();
     let cell = linear_workgroup(wid, nwg) * WG + lid;
     if (cell < cell_count()) {
-        atomicAdd(&local_counts[min(types[cell], COUNTERS - 1u)], 1u);
+        let t = types[cell];
+        atomicAdd(&local_counts[min(t, 9u)], 1u);
+        if (is_agent(t)) {
+            let id = ids[cell];
+            if (id >= table.slots) {
+                atomicAdd(&local_counts[13], 1u);
+            } else {
+                atomicAdd(&id_cells[id], 1u);
+                if (slot_ok[id] == 0u) {
+                    atomicAdd(&local_counts[14], 1u);
+                }
+            }
+        }
     }
     workgroupBarrier();
     if (lid < COUNTERS) {

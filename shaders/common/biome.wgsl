@@ -29,6 +29,9 @@ const NO_SLOT: u32 = 255u;
 const STREAM_SOIL: u32 = 1u;
 const STREAM_EXCLUSIVE: u32 = 6u;
 const STREAM_CHOICE: u32 = 7u;
+const STREAM_SPAWN: u32 = 8u;
+const STREAM_REPRODUCE: u32 = 3u;
+const STREAM_MUTATE: u32 = 9u;
 
 struct Params {
     height: u32,
@@ -54,6 +57,16 @@ struct Params {
     spawn_cost: vec2<f32>,
     reproduce_cost: vec2<f32>,
     specialize_cost: vec2<f32>,
+}
+
+// The program table's size as kernels without the agent layout see it.
+struct Table {
+    // Program slots.
+    slots: u32,
+    // Agents the per-agent buffers hold.
+    capacity: u32,
+    pad0: u32,
+    pad1: u32,
 }
 
 fn is_agent(t: u32) -> bool {

@@ -1,6 +1,7 @@
-//! Checkpoints: a world with its configuration, seed and step count in one safetensors
-//! file (tensors `types` [h, w] u32, `state` [h, w, channels] f32, `ids` [h, w] u32; the
-//! configuration as TOML in the metadata), readable from Python with `safetensors`.
+//! Checkpoints: a world with its programs, configuration, seed and step count in one
+//! safetensors file (tensors `types` [h, w] u32, `state` [h, w, channels] f32, `ids`
+//! [h, w] u32, `programs` [slots, floats per slot] f32; the configuration as TOML in the
+//! metadata), readable from Python with `safetensors`.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -9,6 +10,7 @@ use safetensors::tensor::TensorView;
 use safetensors::Dtype;
 
 use crate::biome::config::BiomeConfig;
+use crate::biome::program::{ProgramLayout, ProgramTable};
 use crate::biome::state::WorldState;
 use crate::biome::world::World;
 use crate::error::{Error, Result};
@@ -27,6 +29,8 @@ pub struct Checkpoint {
     pub step: u64,
     /// The grids.
     pub world: WorldState,
+    /// The program table.
+    pub programs: ProgramTable,
 }
 
 fn view(dtype: Dtype, shape: Vec<usize>, bytes: &[u8]) -> Result<TensorView<'_>> {
@@ -55,6 +59,14 @@ impl Checkpoint {
             (
                 "ids",
                 view(Dtype::U32, shape2, bytemuck::cast_slice(&w.ids))?,
+            ),
+            (
+                "programs",
+                view(
+                    Dtype::F32,
+                    vec![self.programs.slots(), self.programs.stride],
+                    bytemuck::cast_slice(&self.programs.data),
+                )?,
             ),
         ];
         let metadata = HashMap::from([
@@ -115,6 +127,21 @@ impl Checkpoint {
         let (type_shape, types) = words("types", Dtype::U32)?;
         let (state_shape, state_bits) = words("state", Dtype::F32)?;
         let (_, ids) = words("ids", Dtype::U32)?;
+        let (_, program_bits) = words("programs", Dtype::F32)?;
+        let layout = ProgramLayout::new(config.agents.model, config.agent_state_size as usize);
+        let programs = ProgramTable {
+            stride: config.agents.stride(&layout),
+            layout,
+            data: program_bits.into_iter().map(f32::from_bits).collect(),
+        };
+        if programs.data.len() != programs.stride * config.agents.slots as usize {
+            return Err(bad(format!(
+                "tensor \"programs\" holds {} values, not {} slots of {}",
+                programs.data.len(),
+                config.agents.slots,
+                programs.stride
+            )));
+        }
         let (height, width) = match type_shape[..] {
             [h, w] => (h, w),
             _ => return Err(bad("tensor \"types\" is not 2-D".into())),
@@ -134,6 +161,7 @@ impl Checkpoint {
             seed,
             step,
             world,
+            programs,
         })
     }
 
@@ -157,6 +185,7 @@ impl World {
             seed: self.seed,
             step: self.step,
             world: self.download()?,
+            programs: self.programs()?,
         })
     }
 
@@ -168,6 +197,6 @@ impl World {
     /// A world continuing from a checkpoint file.
     pub fn resume(ctx: &GpuContext, path: &Path) -> Result<Self> {
         let cp = Checkpoint::load(path)?;
-        Self::from_state(ctx, &cp.config, &cp.world, cp.seed, cp.step)
+        Self::from_parts(ctx, &cp.config, &cp.world, &cp.programs, cp.seed, cp.step)
     }
 }

@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::biome::program::AgentConfig;
 use crate::error::{Error, Result};
 
 /// How wide the world is: a number of columns, or a shape relative to the height.
@@ -197,6 +198,9 @@ pub struct BiomeConfig {
     pub max_lifetime: u32,
     /// Soil self-balancing: 0 turns it off, 1/3 is the recommended variant.
     pub soil_unbalance_limit: f64,
+    /// Agent programs and mutation (`[agents]` in TOML).
+    #[serde(default)]
+    pub agents: AgentConfig,
 }
 
 impl Default for BiomeConfig {
@@ -219,6 +223,7 @@ impl Default for BiomeConfig {
             material_nutrient_cap: [10.0, 10.0],
             max_lifetime: 1_000_000,
             soil_unbalance_limit: 0.0,
+            agents: AgentConfig::default(),
         }
     }
 }
@@ -333,12 +338,14 @@ impl BiomeConfig {
                 self.height
             ));
         }
-        if self.agent_state_size > 32 {
+        if self.agent_state_size as usize > crate::biome::program::MAX_AGENT_STATE {
             return bad(format!(
-                "agent_state_size {} is above 32",
-                self.agent_state_size
+                "agent_state_size {} is above {}, the most the agent kernels hold",
+                self.agent_state_size,
+                crate::biome::program::MAX_AGENT_STATE
             ));
         }
+        self.agents.validate()?;
         let pairs = [
             ("absorption_amounts", self.absorption_amounts),
             ("dissipation_per_step", self.dissipation_per_step),

@@ -22,17 +22,24 @@
 //! # Ok::<(), morphogen::Error>(())
 //! ```
 
+pub mod agent_logic;
+mod agents;
 mod checkpoint;
 mod config;
 mod params;
+pub mod program;
 pub mod reference;
 mod render;
 mod state;
 mod step;
 mod world;
 
+pub use agents::MAX_REPRODUCTIONS_PER_STEP;
 pub use checkpoint::Checkpoint;
 pub use config::{BiomeConfig, Layout, Preset, Width};
+pub use program::{
+    load_program, save_program, AgentConfig, AgentModel, Mutator, ProgramLayout, ProgramTable,
+};
 pub use render::{cell_colour, render_cpu, Image, TimeLapse};
 pub use state::{channel, kind, WorldState};
 pub use step::{bytes_per_cell_step, Census, RunOptions, SubStep, MAX_STEPS_PER_SUBMIT};

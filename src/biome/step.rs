@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::biome::agents::AgentTables;
 use crate::biome::params::StepParams;
 use crate::biome::state::kind;
 use crate::biome::world::{Grids, World};
@@ -26,9 +27,15 @@ pub enum SubStep {
     Integrity,
     /// Unsupported cells fall one row.
     Gravity,
+    /// Flowers that ask to reproduce and can afford it: a few are picked, their programs
+    /// mutated into free slots, seeds placed, the flowers removed.
+    Reproduction,
+    /// Agents share nutrients, change their internal state and specialization.
+    Parallel,
     /// Diffusion, absorption, dissipation, aging leak and death.
     Energy,
-    /// AIR fills VOID, EARTH slides: proposals, one accepted per target, applied.
+    /// AIR fills VOID, EARTH slides, agents spawn: proposals, one accepted per target,
+    /// applied.
     Exclusive,
     /// Agents grow one step older.
     Aging,
@@ -36,26 +43,52 @@ pub enum SubStep {
 
 impl SubStep {
     /// Every sub-step of a step, in order.
-    pub const ALL: [SubStep; 6] = [
+    pub const ALL: [SubStep; 8] = [
         Self::SoilBalance,
         Self::Integrity,
         Self::Gravity,
+        Self::Reproduction,
+        Self::Parallel,
         Self::Energy,
         Self::Exclusive,
         Self::Aging,
     ];
 }
 
-/// Number of cells of each type after a step.
+/// What a step left behind: cells of each type, reproductions, living programs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Census {
     /// The step this census follows (1 after the first step).
     pub step: u64,
     /// Cells per type id.
     pub counts: [u32; kind::COUNT],
+    /// Reproductions carried out in the step (flowers consumed).
+    pub reproductions: u32,
+    /// Seeds placed by them (a reproduction finds no fertile soil in range sometimes).
+    pub seeds: u32,
+    /// Program slots with living cells.
+    pub living_ids: u32,
+    /// Agent cells whose id is beyond the program table (they take no decisions).
+    pub beyond_table: u32,
+    /// Agent cells whose program has non-finite values (they take no decisions).
+    pub disabled: u32,
 }
 
 impl Census {
+    fn from_row(step: u64, row: &[u32]) -> Self {
+        Self {
+            step,
+            counts: row[..kind::COUNT]
+                .try_into()
+                .expect("row of COUNT counters"),
+            reproductions: row[10],
+            seeds: row[11],
+            living_ids: row[12],
+            beyond_table: row[13],
+            disabled: row[14],
+        }
+    }
+
     /// Agent cells of all specializations.
     pub fn agents(&self) -> u64 {
         self.by_specialization().iter().map(|&n| u64::from(n)).sum()
@@ -118,13 +151,21 @@ pub(crate) struct StepKernels {
     soil: Pass,
     integrity: [Pass; 5],
     gravity: Pass,
+    agent_list: Pass,
+    agent_args: Pass,
+    flowers: Pass,
+    reproduce: Pass,
+    parallel: Pass,
+    parallel_apply: Pass,
     diffuse: Pass,
     energy: Pass,
     propose: Pass,
+    spawn: Pass,
     choose: Pass,
     apply: Pass,
     age: Pass,
     census: Pass,
+    census_ids: Pass,
 }
 
 fn params_binding(params: &GpuBuffer<StepParams>) -> wgpu::BindingResource<'_> {
@@ -132,8 +173,8 @@ fn params_binding(params: &GpuBuffer<StepParams>) -> wgpu::BindingResource<'_> {
 }
 
 impl StepKernels {
-    pub fn new(ctx: &GpuContext, g: &Grids) -> Result<Self> {
-        use Binding::{Storage as Rw, StorageRead as Ro, UniformDynamic as P};
+    pub fn new(ctx: &GpuContext, g: &Grids, a: &AgentTables) -> Result<Self> {
+        use Binding::{Storage as Rw, StorageRead as Ro, Uniform as U, UniformDynamic as P};
         let params = GpuBuffer::uniform_slice(
             ctx,
             &[bytemuck::Zeroable::zeroed(); MAX_STEPS_PER_SUBMIT],
@@ -145,33 +186,57 @@ impl StepKernels {
             "morphogen.biome.census",
         )?;
         let p = params_binding(&params);
-        let pass = |shader: &str,
-                    defines: &[&str],
-                    bindings: &[Binding],
-                    resources: &[wgpu::BindingResource<'_>]|
+        let build = |shader: &str,
+                     defines: &[&str],
+                     wg: u32,
+                     bindings: &[Binding],
+                     resources: &[wgpu::BindingResource<'_>]|
          -> Result<Pass> {
             let kernel = ctx.kernel(
                 &KernelDesc::new(shader, bindings)
                     .defines(defines)
-                    .overrides(&[("WG", f64::from(WG))]),
+                    .overrides(&[("WG", f64::from(wg))]),
             )?;
+            let group = kernel.bind(ctx, resources)?;
+            Ok(Pass { kernel, group })
+        };
+        // Kernels whose first binding is the step's parameter block.
+        let pass = |shader: &str, bindings: &[Binding], resources: &[wgpu::BindingResource<'_>]| {
             let mut all = vec![p.clone()];
             all.extend_from_slice(resources);
-            let group = kernel.bind(ctx, &all)?;
-            Ok(Pass { kernel, group })
+            build(shader, &[], WG, bindings, &all)
         };
         let grid3 = [g.types.binding(), g.state.binding(), g.ids.binding()];
         let [ia, ib] = &g.integrity;
         let integrity_pass = |define: &[&str], src: wgpu::BindingResource<'_>, dst| {
-            pass(
+            build(
                 "biome/integrity",
                 define,
+                WG,
                 &[P, Ro, Ro, Rw],
-                &[g.types.binding(), src, dst],
+                &[p.clone(), g.types.binding(), src, dst],
             )
         };
+        // The agent kernels see the program layout, programs, usable flags and the grids.
+        let agent_in = [
+            a.layout_block.binding(),
+            a.programs.binding(),
+            a.slot_ok.binding(),
+            g.types.binding(),
+            g.state.binding(),
+            g.ids.binding(),
+            a.list.binding(),
+        ];
+        fn with<'a>(
+            base: &[wgpu::BindingResource<'a>],
+            extra: &[wgpu::BindingResource<'a>],
+        ) -> Vec<wgpu::BindingResource<'a>> {
+            let mut all = base.to_vec();
+            all.extend_from_slice(extra);
+            all
+        }
         Ok(Self {
-            soil: pass("biome/soil", &[], &[P, Rw, Rw, Rw], &grid3)?,
+            soil: pass("biome/soil", &[P, Rw, Rw, Rw], &grid3)?,
             integrity: [
                 integrity_pass(&["SRC_STATE"], g.state.binding(), ia.binding())?,
                 integrity_pass(&[], ia.binding(), ib.binding())?,
@@ -179,16 +244,84 @@ impl StepKernels {
                 integrity_pass(&[], ia.binding(), ib.binding())?,
                 integrity_pass(&["DST_STATE"], ib.binding(), g.state.binding())?,
             ],
-            gravity: pass("biome/gravity", &[], &[P, Rw, Rw, Rw], &grid3)?,
+            gravity: pass("biome/gravity", &[P, Rw, Rw, Rw], &grid3)?,
+            agent_list: pass(
+                "biome/agent_list",
+                &[P, Ro, Ro, Rw, Rw, Rw, U],
+                &[
+                    g.types.binding(),
+                    g.ids.binding(),
+                    a.list.binding(),
+                    a.list_pos.binding(),
+                    a.control.binding(),
+                    a.sizes.binding(),
+                ],
+            )?,
+            agent_args: build(
+                "biome/agent_args",
+                &[],
+                WG,
+                &[Ro, U, Rw],
+                &[a.control.binding(), a.sizes.binding(), a.args.binding()],
+            )?,
+            flowers: pass(
+                "biome/flowers",
+                &[P, U, Ro, Ro, Ro, Ro, Ro, Ro, Rw, Rw, Rw],
+                &with(
+                    &agent_in,
+                    &[
+                        a.control.binding(),
+                        a.id_counts.binding(),
+                        a.candidates.binding(),
+                    ],
+                ),
+            )?,
+            reproduce: build(
+                "biome/reproduce",
+                &[],
+                REPRODUCE_WG,
+                &[P, U, Rw, Rw, Rw, Rw, Rw, Ro, Ro, Ro, Rw],
+                &[
+                    p.clone(),
+                    a.layout_block.binding(),
+                    a.programs.binding(),
+                    a.slot_ok.binding(),
+                    g.types.binding(),
+                    g.state.binding(),
+                    g.ids.binding(),
+                    a.control.binding(),
+                    a.id_counts.binding(),
+                    a.candidates.binding(),
+                    census_counts.binding(),
+                ],
+            )?,
+            parallel: pass(
+                "biome/parallel",
+                &[P, U, Ro, Ro, Ro, Ro, Ro, Ro, Ro, Rw],
+                &with(&agent_in, &[a.control.binding(), a.share.binding()]),
+            )?,
+            parallel_apply: pass(
+                "biome/parallel_apply",
+                &[P, Ro, Ro, Ro, Ro, Ro, Ro, Rw, Rw, U],
+                &[
+                    a.slot_ok.binding(),
+                    a.share.binding(),
+                    g.ids.binding(),
+                    a.list.binding(),
+                    a.list_pos.binding(),
+                    a.control.binding(),
+                    g.types.binding(),
+                    g.state.binding(),
+                    a.sizes.binding(),
+                ],
+            )?,
             diffuse: pass(
                 "biome/diffuse",
-                &[],
                 &[P, Ro, Ro, Rw],
                 &[g.types.binding(), g.state.binding(), g.offer.binding()],
             )?,
             energy: pass(
                 "biome/energy",
-                &[],
                 &[P, Ro, Rw, Rw, Rw],
                 &[
                     g.offer.binding(),
@@ -199,20 +332,25 @@ impl StepKernels {
             )?,
             propose: pass(
                 "biome/propose",
-                &[],
                 &[P, Ro, Rw],
                 &[g.types.binding(), g.proposal.binding()],
             )?,
+            spawn: pass(
+                "biome/spawn",
+                &[P, U, Ro, Ro, Ro, Ro, Ro, Ro, Ro, Rw, Rw],
+                &with(
+                    &agent_in,
+                    &[a.control.binding(), g.proposal.binding(), a.spawn.binding()],
+                ),
+            )?,
             choose: pass(
                 "biome/choose",
-                &[],
                 &[P, Ro, Rw],
                 &[g.proposal.binding(), g.choice.binding()],
             )?,
             apply: pass(
                 "biome/apply",
-                &[],
-                &[P, Ro, Ro, Ro, Ro, Ro, Rw, Rw, Rw],
+                &[P, Ro, Ro, Ro, Ro, Ro, Rw, Rw, Rw, Ro, Ro],
                 &[
                     g.proposal.binding(),
                     g.choice.binding(),
@@ -222,25 +360,47 @@ impl StepKernels {
                     g.types.binding(),
                     g.state.binding(),
                     g.ids.binding(),
+                    a.spawn.binding(),
+                    a.list_pos.binding(),
                 ],
             )?,
             age: pass(
                 "biome/age",
-                &[],
                 &[P, Ro, Rw],
                 &[g.types.binding(), g.state.binding()],
             )?,
             census: pass(
                 "biome/census",
+                &[P, U, Ro, Ro, Ro, Rw, Rw],
+                &[
+                    a.sizes.binding(),
+                    g.types.binding(),
+                    g.ids.binding(),
+                    a.slot_ok.binding(),
+                    census_counts.binding(),
+                    a.id_cells.binding(),
+                ],
+            )?,
+            census_ids: build(
+                "biome/census_ids",
                 &[],
-                &[P, Ro, Rw],
-                &[g.types.binding(), census_counts.binding()],
+                REPRODUCE_WG,
+                &[P, U, Rw, Rw],
+                &[
+                    p.clone(),
+                    a.sizes.binding(),
+                    a.id_cells.binding(),
+                    census_counts.binding(),
+                ],
             )?,
             params,
             census_counts,
         })
     }
 }
+
+/// Workgroup size of the single-workgroup kernels (reproduction, the id count).
+const REPRODUCE_WG: u32 = 256;
 
 impl World {
     fn grid_over(&self, items: usize) -> Grid {
@@ -251,16 +411,51 @@ impl World {
         )
     }
 
+    fn offset(block: usize) -> u32 {
+        (block * std::mem::size_of::<StepParams>()) as u32
+    }
+
     fn dispatch(&self, rec: &mut Recorder<'_>, pass: &Pass, block: usize, items: usize) {
-        let offset = (block * std::mem::size_of::<StepParams>()) as u32;
-        rec.dispatch_at(&pass.kernel, &pass.group, &[offset], self.grid_over(items));
+        rec.dispatch_at(
+            &pass.kernel,
+            &pass.group,
+            &[Self::offset(block)],
+            self.grid_over(items),
+        );
+    }
+
+    fn dispatch_once(&self, rec: &mut Recorder<'_>, pass: &Pass, block: Option<usize>) {
+        let offsets: Vec<u32> = block.map(Self::offset).into_iter().collect();
+        rec.dispatch_at(&pass.kernel, &pass.group, &offsets, Grid::new(1, 1, 1));
+    }
+
+    /// Records a dispatch over the listed agents (arguments written by `agent_args`).
+    fn dispatch_agents(&self, rec: &mut Recorder<'_>, pass: &Pass, block: usize) {
+        rec.dispatch_indirect(
+            &pass.kernel,
+            &pass.group,
+            &[Self::offset(block)],
+            &self.agents.args,
+            0,
+        );
+    }
+
+    /// Records rebuilding the list of agent cells and its dispatch arguments.
+    fn record_agent_list(&self, rec: &mut Recorder<'_>, block: usize) {
+        rec.clear(&self.agents.control);
+        self.dispatch(rec, &self.kernels.agent_list, block, self.cells());
+        self.dispatch_once(rec, &self.kernels.agent_args, None);
+    }
+
+    fn cells(&self) -> usize {
+        self.height() * self.width()
     }
 
     /// Records one sub-step with the parameter block `block`.
     fn record_substep(&self, rec: &mut Recorder<'_>, sub: SubStep, block: usize) {
         let k = &self.kernels;
         let g = &self.grids;
-        let cells = self.height() * self.width();
+        let cells = self.cells();
         let columns = self.width();
         match sub {
             SubStep::SoilBalance => {
@@ -274,6 +469,17 @@ impl World {
                 }
             }
             SubStep::Gravity => self.dispatch(rec, &k.gravity, block, columns),
+            SubStep::Reproduction => {
+                self.record_agent_list(rec, block);
+                rec.clear(&self.agents.id_counts);
+                self.dispatch_agents(rec, &k.flowers, block);
+                self.dispatch_once(rec, &k.reproduce, Some(block));
+            }
+            SubStep::Parallel => {
+                self.record_agent_list(rec, block);
+                self.dispatch_agents(rec, &k.parallel, block);
+                self.dispatch(rec, &k.parallel_apply, block, cells);
+            }
             SubStep::Energy => {
                 self.dispatch(rec, &k.diffuse, block, cells);
                 self.dispatch(rec, &k.energy, block, cells);
@@ -282,7 +488,9 @@ impl World {
                 rec.copy(&g.types, &g.prev_types);
                 rec.copy(&g.state, &g.prev_state);
                 rec.copy(&g.ids, &g.prev_ids);
+                self.record_agent_list(rec, block);
                 self.dispatch(rec, &k.propose, block, cells);
+                self.dispatch_agents(rec, &k.spawn, block);
                 self.dispatch(rec, &k.choose, block, cells);
                 self.dispatch(rec, &k.apply, block, cells);
             }
@@ -326,21 +534,20 @@ impl World {
         mut on_batch: impl FnMut(u64, &[Census]) -> Result<()>,
     ) -> Result<()> {
         let batch = options.batch.clamp(1, MAX_STEPS_PER_SUBMIT);
-        let cells = self.height() * self.width();
+        let cells = self.cells();
         let mut left = steps;
         while left > 0 {
             let n = (left as usize).min(batch);
             self.write_params(self.step, n)?;
             let mut rec = self.ctx.recorder("morphogen.biome.steps");
-            if options.census {
-                rec.clear(&self.kernels.census_counts);
-            }
+            rec.clear(&self.kernels.census_counts);
             for block in 0..n {
                 for sub in SubStep::ALL {
                     self.record_substep(&mut rec, sub, block);
                 }
                 if options.census {
                     self.dispatch(&mut rec, &self.kernels.census, block, cells);
+                    self.dispatch_once(&mut rec, &self.kernels.census_ids, Some(block));
                 }
             }
             let counts = if options.census {
@@ -354,11 +561,10 @@ impl World {
                     let raw = pending.wait(&self.ctx)?;
                     (0..n)
                         .map(|i| {
-                            let row = &raw[i * CENSUS_COUNTERS..][..kind::COUNT];
-                            Census {
-                                step: self.step + i as u64 + 1,
-                                counts: row.try_into().expect("row of COUNT counters"),
-                            }
+                            Census::from_row(
+                                self.step + i as u64 + 1,
+                                &raw[i * CENSUS_COUNTERS..(i + 1) * CENSUS_COUNTERS],
+                            )
                         })
                         .collect()
                 }

@@ -1,7 +1,11 @@
 //! A world resident on the GPU: its grids, the scratch the sub-steps share, and moving
 //! worlds between host and device.
 
+use std::path::Path;
+
+use crate::biome::agents::AgentTables;
 use crate::biome::config::BiomeConfig;
+use crate::biome::program::{load_program, ProgramTable};
 use crate::biome::state::WorldState;
 use crate::biome::step::StepKernels;
 use crate::error::{Error, Result};
@@ -64,22 +68,38 @@ pub struct World {
     pub(crate) seed: u64,
     pub(crate) step: u64,
     pub(crate) grids: Grids,
+    pub(crate) agents: AgentTables,
     pub(crate) kernels: StepKernels,
 }
 
 impl World {
-    /// The initial world of `config` (its layout and seed placement), with random draws
-    /// keyed by `seed`.
+    /// The initial world of `config` (its layout and seed placement) with freshly
+    /// initialised programs, random draws keyed by `seed`.
     pub fn new(ctx: &GpuContext, config: &BiomeConfig, seed: u64) -> Result<Self> {
         let state = WorldState::initial(config)?;
         Self::from_state(ctx, config, &state, seed, 0)
     }
 
-    /// A world holding `state`, as if `step` steps had run under `seed`.
+    /// A world holding `state` with freshly initialised programs, as if `step` steps had
+    /// run under `seed`.
     pub fn from_state(
         ctx: &GpuContext,
         config: &BiomeConfig,
         state: &WorldState,
+        seed: u64,
+        step: u64,
+    ) -> Result<Self> {
+        config.validate()?;
+        let programs = ProgramTable::initial(config, seed);
+        Self::from_parts(ctx, config, state, &programs, seed, step)
+    }
+
+    /// A world holding `state` and `programs`, as if `step` steps had run under `seed`.
+    pub fn from_parts(
+        ctx: &GpuContext,
+        config: &BiomeConfig,
+        state: &WorldState,
+        programs: &ProgramTable,
         seed: u64,
         step: u64,
     ) -> Result<Self> {
@@ -102,13 +122,15 @@ impl World {
             });
         }
         let grids = Grids::new(ctx, cells, channels)?;
-        let kernels = StepKernels::new(ctx, &grids)?;
+        let agents = AgentTables::new(ctx, config, cells, programs)?;
+        let kernels = StepKernels::new(ctx, &grids, &agents)?;
         let world = Self {
             ctx: ctx.clone(),
             config: config.clone(),
             seed,
             step,
             grids,
+            agents,
             kernels,
         };
         world.upload(state)?;
@@ -139,6 +161,49 @@ impl World {
             state: state.wait(&self.ctx)?,
             ids: ids.wait(&self.ctx)?,
         })
+    }
+
+    /// The program table as it is now (mutation changes it on the GPU).
+    pub fn programs(&self) -> Result<ProgramTable> {
+        self.agents.download(&self.ctx)
+    }
+
+    /// Replaces the program table (same model, slots and mutator layout). Slots holding
+    /// non-finite values are disabled: their agents take no decisions and the census
+    /// counts them.
+    pub fn set_programs(&self, programs: &ProgramTable) -> Result<()> {
+        let disabled = programs.usable().iter().filter(|&&ok| ok == 0).count();
+        if disabled > 0 {
+            log::warn!("{disabled} program slots hold non-finite values; their agents are skipped");
+        }
+        self.agents.upload(&self.ctx, programs)
+    }
+
+    /// Copies one program into every slot (as the reference does with a loaded program).
+    pub fn fill_programs(&self, program: &[f32]) -> Result<()> {
+        self.set_programs(&ProgramTable::filled(&self.config, program)?)
+    }
+
+    /// Loads a program from a `.npy` file into every slot; its length must be the
+    /// configured model's (`agents.model`).
+    pub fn load_program(&self, path: &Path) -> Result<()> {
+        let (model, program) = load_program(path, self.config.agent_state_size as usize)?;
+        if model != self.config.agents.model {
+            return Err(Error::invalid(format!(
+                "{} holds a {model:?} program but the world runs {:?} programs; set \
+                 agents.model = \"{}\"",
+                path.display(),
+                self.config.agents.model,
+                format!("{model:?}").to_lowercase()
+            )));
+        }
+        self.fill_programs(&program)
+    }
+
+    /// Agents the per-agent buffers hold: beyond this many agent cells, the rest take no
+    /// decisions in a step (every cell, unless one GPU binding cannot hold them).
+    pub fn agent_capacity(&self) -> usize {
+        self.agents.capacity
     }
 
     /// The configuration.

@@ -19,6 +19,8 @@ pub enum BufferKind {
     Uniform,
     /// The destination of timestamp-query resolves.
     QueryResolve,
+    /// A storage buffer that also holds indirect dispatch arguments.
+    Indirect,
 }
 
 impl BufferKind {
@@ -31,6 +33,12 @@ impl BufferKind {
             }
             Self::Uniform => wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             Self::QueryResolve => wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            Self::Indirect => {
+                wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::INDIRECT
+                    | wgpu::BufferUsages::COPY_SRC
+                    | wgpu::BufferUsages::COPY_DST
+            }
         }
     }
 }
@@ -122,6 +130,13 @@ impl<T: Pod> GpuBuffer<T> {
         let (buffer, _) = Self::allocate(ctx, data.len(), kind, label)?;
         buffer.write(ctx, data)?;
         Ok(buffer)
+    }
+
+    /// A storage buffer of `len` zeros that kernels can also fill with indirect dispatch
+    /// arguments for [`crate::gpu::Recorder::dispatch_indirect`].
+    pub fn indirect(ctx: &GpuContext, len: usize, label: &str) -> Result<Self> {
+        let zeros = vec![<T as bytemuck::Zeroable>::zeroed(); len];
+        Self::from_slice_as(ctx, &zeros, BufferKind::Indirect, label)
     }
 
     /// A storage buffer of `len` zeros.

@@ -116,6 +116,28 @@ impl<'a> Recorder<'a> {
         self.dispatches += 1;
     }
 
+    /// Records one dispatch whose workgroup counts a kernel wrote into `args` (three u32
+    /// at element `at`), with dynamic offsets as in [`Recorder::dispatch_at`].
+    pub fn dispatch_indirect(
+        &mut self,
+        kernel: &Kernel,
+        bind_group: &wgpu::BindGroup,
+        offsets: &[u32],
+        args: &GpuBuffer<u32>,
+        at: usize,
+    ) {
+        let mut pass = self
+            .encoder
+            .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(kernel.label()),
+                timestamp_writes: None,
+            });
+        pass.set_pipeline(kernel.pipeline());
+        pass.set_bind_group(0, bind_group, offsets);
+        pass.dispatch_workgroups_indirect(args.raw(), (at * 4) as u64);
+        self.dispatches += 1;
+    }
+
     /// Records a copy of all of `src` into the start of `dst`.
     pub fn copy<T: Pod>(&mut self, src: &GpuBuffer<T>, dst: &GpuBuffer<T>) {
         let bytes = src.byte_size().min(dst.byte_size());

@@ -2,8 +2,13 @@
 //! the same counter-based random draws as the kernels, so GPU and CPU worlds can be
 //! compared sub-step by sub-step (types and ids exactly, floats to f32 precision).
 
+mod agents;
+
+pub use agents::{mutate, parallel, reproduction, runs_program, spawn_proposals, Reproductions};
+
 use crate::biome::config::BiomeConfig;
 use crate::biome::params::soil_rows;
+use crate::biome::program::ProgramTable;
 use crate::biome::state::{channel, kind, WorldState};
 use crate::biome::step::SubStep;
 
@@ -17,7 +22,7 @@ const SOIL_CONVERT_PROBABILITY: f32 = 0.05;
 const INTEGRITY_PASSES: usize = 5;
 
 /// Four random words for `item` in `stream` of step `step`.
-fn step_bits(seed: u64, step: u64, item: usize, stream: u32, block: u32) -> [u32; 4] {
+pub(crate) fn step_bits(seed: u64, step: u64, item: usize, stream: u32, block: u32) -> [u32; 4] {
     crate::rng::philox4x32_10(
         [item as u32, step as u32, stream, block],
         crate::rng::seed_key(seed),
@@ -25,12 +30,12 @@ fn step_bits(seed: u64, step: u64, item: usize, stream: u32, block: u32) -> [u32
 }
 
 /// Uniform index in [0, m): the high word of bits · m.
-fn pick_below(bits: u32, m: u32) -> u32 {
+pub(crate) fn pick_below(bits: u32, m: u32) -> u32 {
     ((u64::from(bits) * u64::from(m)) >> 32) as u32
 }
 
 /// Flat index of the neighbour of `cell` in slot k, if inside the grid.
-fn neighbor(world: &WorldState, cell: usize, k: usize) -> Option<usize> {
+pub(crate) fn neighbor(world: &WorldState, cell: usize, k: usize) -> Option<usize> {
     let r = (cell / world.width) as isize + k as isize / 3 - 1;
     let c = (cell % world.width) as isize + k as isize % 3 - 1;
     (r >= 0 && c >= 0 && (r as usize) < world.height && (c as usize) < world.width)
@@ -41,15 +46,15 @@ fn type_or_out(world: &WorldState, n: Option<usize>) -> u32 {
     n.map_or(kind::OUT_OF_BOUNDS, |i| world.types[i])
 }
 
-fn get(world: &WorldState, cell: usize, ch: usize) -> f64 {
+pub(crate) fn get(world: &WorldState, cell: usize, ch: usize) -> f64 {
     f64::from(world.state[cell * world.channels + ch])
 }
 
-fn set(world: &mut WorldState, cell: usize, ch: usize, v: f64) {
+pub(crate) fn set(world: &mut WorldState, cell: usize, ch: usize, v: f64) {
     world.state[cell * world.channels + ch] = v as f32;
 }
 
-fn reset(world: &mut WorldState, cell: usize, t: u32) {
+pub(crate) fn reset(world: &mut WorldState, cell: usize, t: u32) {
     world.types[cell] = t;
     world.ids[cell] = 0;
     let s = world.channels;
@@ -253,7 +258,7 @@ pub fn energy(world: &mut WorldState, config: &BiomeConfig) {
     }
 }
 
-/// The slot each cell proposes an exclusive op on (`None`: no op).
+/// The slot each material cell proposes an exclusive op on (`None`: no op).
 pub fn proposals(world: &WorldState, seed: u64, step: u64) -> Vec<Option<usize>> {
     (0..world.cells())
         .map(|i| {
@@ -299,28 +304,68 @@ pub fn choices(
         .collect()
 }
 
-/// The exclusive ops: proposals, one accepted per target, actor updates then target
-/// updates.
-pub fn exclusive(world: &mut WorldState, seed: u64, step: u64) {
+/// The exclusive ops: proposals (materials, and agents' spawns), one accepted per
+/// target, actor updates then target updates.
+pub fn exclusive(
+    world: &mut WorldState,
+    programs: &ProgramTable,
+    config: &BiomeConfig,
+    seed: u64,
+    step: u64,
+) {
     let prev = world.clone();
-    let proposal = proposals(&prev, seed, step);
+    let mut proposal = proposals(&prev, seed, step);
+    let spawns = spawn_proposals(&prev, programs, config, seed, step);
+    for (p, s) in proposal.iter_mut().zip(&spawns) {
+        if let Some(s) = s {
+            *p = Some(s.slot);
+        }
+    }
     let choice = choices(&prev, &proposal, seed, step);
+    let cost = config.spawn_cost.map(|v| f64::from(v as f32));
+    let spendable = |cell: usize| {
+        [0, 1].map(|m| (get(&prev, cell, channel::EARTH_NUTRIENT + m) - cost[m]).max(0.0))
+    };
     for i in 0..prev.cells() {
         if let Some(k) = proposal[i] {
             let Some(target) = neighbor(&prev, i, k) else {
                 continue;
             };
-            if choice[target] == Some(8 - k) && prev.types[i] == kind::EARTH {
-                copy_cell(world, i, &prev, target);
+            if choice[target] == Some(8 - k) {
+                match (prev.types[i], &spawns[i]) {
+                    (kind::EARTH, _) => copy_cell(world, i, &prev, target),
+                    (_, Some(s)) => {
+                        for (m, keep) in spendable(i).into_iter().enumerate() {
+                            let ch = channel::EARTH_NUTRIENT + m;
+                            set(world, i, ch, keep * (1.0 - s.en_perc));
+                        }
+                        for (j, d) in s.dstate.iter().enumerate() {
+                            let ch = channel::AGENT_STATE + j;
+                            set(world, i, ch, get(&prev, i, ch) + d);
+                        }
+                    }
+                    _ => {}
+                }
             }
         }
         if let Some(j) = choice[i] {
             let Some(actor) = neighbor(&prev, i, j) else {
                 continue;
             };
-            match prev.types[actor] {
-                kind::AIR => reset(world, i, kind::AIR),
-                kind::EARTH => copy_cell(world, i, &prev, actor),
+            match (prev.types[actor], &spawns[actor]) {
+                (kind::AIR, _) => reset(world, i, kind::AIR),
+                (kind::EARTH, _) => copy_cell(world, i, &prev, actor),
+                (_, Some(s)) => {
+                    reset(world, i, kind::UNSPECIALIZED);
+                    world.ids[i] = prev.ids[actor];
+                    set(world, i, channel::AGE, get(&prev, actor, channel::AGE));
+                    for (m, child) in spendable(actor).into_iter().enumerate() {
+                        set(world, i, channel::EARTH_NUTRIENT + m, child * s.en_perc);
+                    }
+                    for (j, v) in s.child_state.iter().enumerate() {
+                        set(world, i, channel::AGENT_STATE + j, *v);
+                    }
+                }
                 _ => {}
             }
         }
@@ -338,20 +383,37 @@ pub fn aging(world: &mut WorldState) {
 }
 
 /// Runs one sub-step of step `step`.
-pub fn substep(world: &mut WorldState, config: &BiomeConfig, seed: u64, step: u64, sub: SubStep) {
+pub fn substep(
+    world: &mut WorldState,
+    programs: &mut ProgramTable,
+    config: &BiomeConfig,
+    seed: u64,
+    step: u64,
+    sub: SubStep,
+) {
     match sub {
         SubStep::SoilBalance => soil_balance(world, config, seed, step),
         SubStep::Integrity => integrity(world, config),
         SubStep::Gravity => gravity(world),
+        SubStep::Reproduction => {
+            reproduction(world, programs, config, seed, step);
+        }
+        SubStep::Parallel => parallel(world, programs, config),
         SubStep::Energy => energy(world, config),
-        SubStep::Exclusive => exclusive(world, seed, step),
+        SubStep::Exclusive => exclusive(world, programs, config, seed, step),
         SubStep::Aging => aging(world),
     }
 }
 
 /// Runs whole step `step` (every sub-step in order).
-pub fn step(world: &mut WorldState, config: &BiomeConfig, seed: u64, step: u64) {
+pub fn step(
+    world: &mut WorldState,
+    programs: &mut ProgramTable,
+    config: &BiomeConfig,
+    seed: u64,
+    step: u64,
+) {
     for sub in SubStep::ALL {
-        substep(world, config, seed, step, sub);
+        substep(world, programs, config, seed, step, sub);
     }
 }

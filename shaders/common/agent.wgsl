@@ -1,0 +1,179 @@
+// BasicAgentLogic on the GPU: the program table's layout, what an agent perceives (its
+// 3x3 window, loaded into private memory), and the residual networks. Kernels that
+// import this declare `agent: AgentLayout`, `programs: array<f32>` and the grids
+// `types`, `state`, `ids` besides `params`. The CPU twin is `biome::agent_logic`.
+
+#import biome
+
+const HIDDEN: u32 = 32u;
+const SPECS: u32 = 4u;
+const TYPES: u32 = 10u;
+const MAX_CHANNELS: u32 = 8u;
+// Largest network input (10 + 3 * 8) and output (9 + 2 * 4).
+const MAX_IN: u32 = 34u;
+const MAX_OUT: u32 = 17u;
+const STATE_CLIP: f32 = 3.0;
+
+struct NetAt {
+    w0: u32,
+    b0: u32,
+    w1: u32,
+    b1: u32,
+    inputs: u32,
+    outputs: u32,
+    pad0: u32,
+    pad1: u32,
+}
+
+struct AgentLayout {
+    stride: u32,
+    slots: u32,
+    state_size: u32,
+    extended: u32,
+    perceive_ids: u32,
+    mutator: u32,
+    params_len: u32,
+    picks: u32,
+    nsl_w: u32,
+    nsl_b: u32,
+    denm_b: u32,
+    denm_keep: u32,
+    excl_b: u32,
+    excl_min_en: u32,
+    excl_max_neigh: u32,
+    excl_sensitivity: u32,
+    excl_en_perc: u32,
+    repr_threshold: u32,
+    min_dist: u32,
+    max_dist: u32,
+    mutate_sd: f32,
+    change_perc: f32,
+    meta_sd_perc: f32,
+    capacity: u32,
+    dsm: NetAt,
+    nsl_net: NetAt,
+    denm_net: NetAt,
+    excl_net: NetAt,
+}
+
+// The window of the agent this invocation runs.
+var<private> win_types: array<u32, 9>;
+var<private> win_ids: array<u32, 9>;
+var<private> win_state: array<f32, 72>;
+// Where this agent's program starts in `programs`.
+var<private> prog: u32;
+
+fn load_window(cell: u32) {
+    let s = params.channels;
+    for (var k = 0u; k < 9u; k = k + 1u) {
+        let n = neighbor(cell, k);
+        if (n < 0) {
+            win_types[k] = OUT_OF_BOUNDS;
+            win_ids[k] = 0u;
+            for (var ch = 0u; ch < s; ch = ch + 1u) {
+                win_state[k * MAX_CHANNELS + ch] = 0.0;
+            }
+        } else {
+            win_types[k] = types[u32(n)];
+            win_ids[k] = ids[u32(n)];
+            for (var ch = 0u; ch < s; ch = ch + 1u) {
+                win_state[k * MAX_CHANNELS + ch] = state[u32(n) * s + ch];
+            }
+        }
+    }
+    prog = win_ids[4] * agent.stride;
+}
+
+fn raw(k: u32, ch: u32) -> f32 {
+    return win_state[k * MAX_CHANNELS + ch];
+}
+
+// Integrity over its cap, nutrients over the material cap; age and internal state raw.
+fn norm(k: u32, ch: u32) -> f32 {
+    let v = raw(k, ch);
+    if (ch == INTEGRITY) {
+        return v / params.struct_cap;
+    }
+    if (ch == EARTH_NUTRIENT) {
+        return v / params.material_cap.x;
+    }
+    if (ch == AIR_NUTRIENT) {
+        return v / params.material_cap.y;
+    }
+    return v;
+}
+
+fn p(i: u32) -> f32 {
+    return programs[prog + i];
+}
+
+fn own_spec() -> u32 {
+    return win_types[4] - UNSPECIALIZED;
+}
+
+// Fraction of the 8 neighbours of type t.
+fn average_type(t: u32) -> f32 {
+    var n = 0.0;
+    for (var k = 0u; k < 9u; k = k + 1u) {
+        if (k != 4u && win_types[k] == t) {
+            n = n + 0.125;
+        }
+    }
+    return n;
+}
+
+// relu(x W0[spec] + b0[spec]) W1[spec] + b1[spec].
+fn run_net(net: NetAt, spec: u32, x: ptr<function, array<f32, 34>>, out: ptr<function, array<f32, 17>>) {
+    var hidden: array<f32, 32>;
+    for (var j = 0u; j < HIDDEN; j = j + 1u) {
+        hidden[j] = p(net.b0 + spec * HIDDEN + j);
+    }
+    for (var i = 0u; i < net.inputs; i = i + 1u) {
+        let xi = (*x)[i];
+        if (xi == 0.0) {
+            continue;
+        }
+        let row = net.w0 + (spec * net.inputs + i) * HIDDEN;
+        for (var j = 0u; j < HIDDEN; j = j + 1u) {
+            hidden[j] = hidden[j] + xi * p(row + j);
+        }
+    }
+    for (var o = 0u; o < net.outputs; o = o + 1u) {
+        (*out)[o] = p(net.b1 + spec * net.outputs + o);
+    }
+    for (var j = 0u; j < HIDDEN; j = j + 1u) {
+        let h = max(hidden[j], 0.0);
+        if (h == 0.0) {
+            continue;
+        }
+        let row = net.w1 + (spec * HIDDEN + j) * net.outputs;
+        for (var o = 0u; o < net.outputs; o = o + 1u) {
+            (*out)[o] = (*out)[o] + h * p(row + o);
+        }
+    }
+}
+
+// Fills x[0..10 + channels) with the neighbour type averages and the normalised own state;
+// returns the count.
+fn fill_avg_and_self(x: ptr<function, array<f32, 34>>) -> u32 {
+    for (var t = 0u; t < TYPES; t = t + 1u) {
+        (*x)[t] = average_type(t);
+    }
+    for (var ch = 0u; ch < params.channels; ch = ch + 1u) {
+        (*x)[TYPES + ch] = norm(4u, ch);
+    }
+    return TYPES + params.channels;
+}
+
+// The change that brings s + ds back within +-STATE_CLIP.
+fn clip_residual(s: f32, ds: f32) -> f32 {
+    let next = s + ds;
+    if (next > STATE_CLIP) {
+        return ds - (next - STATE_CLIP);
+    }
+    if (next < -STATE_CLIP) {
+        return ds - (next + STATE_CLIP);
+    }
+    return ds;
+}
+
