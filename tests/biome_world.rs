@@ -5,8 +5,8 @@ mod common;
 
 use common::{ctx, seed, TestRng};
 use morphogen::biome::{
-    channel, kind, reference, render_cpu, BiomeConfig, Preset, ProgramTable, RunOptions, SubStep,
-    Width, World, WorldState,
+    channel, kind, reference, render_cpu, AgentModel, BiomeConfig, Mutator, Preset, ProgramTable,
+    RunOptions, SubStep, Width, World, WorldState,
 };
 
 /// A random world: every cell type, random integrity, ages (some past half-life),
@@ -131,8 +131,19 @@ fn assert_worlds_match(what: &str, gpu: &WorldState, cpu: &WorldState) {
 fn every_substep_matches_its_cpu_twin_on_random_worlds() {
     let s = seed("every_substep_matches_its_cpu_twin_on_random_worlds");
     let mut rng = TestRng::new(s);
-    for (h, w) in [(13u32, 29u32), (37, 70)] {
-        let config = test_config(h, w);
+    let adaptive = Mutator::Adaptive {
+        init_sd: 1e-2,
+        change_perc: 0.2,
+        meta_sd_perc: 0.1,
+    };
+    let cases = [
+        (13u32, 29u32, AgentModel::Extended, Mutator::default()),
+        (37, 70, AgentModel::Minimal, adaptive),
+    ];
+    for (h, w, model, mutator) in cases {
+        let mut config = test_config(h, w);
+        config.agents.model = model;
+        config.agents.mutator = mutator;
         for sub in SubStep::ALL {
             let world = random_world(&mut rng, &config);
             let programs = random_programs(&mut rng, &config);
@@ -141,7 +152,7 @@ fn every_substep_matches_its_cpu_twin_on_random_worlds() {
             let mut cpu_programs = programs.clone();
             reference::substep(&mut cpu, &mut cpu_programs, &config, s, step, sub);
             let (gpu, gpu_programs) = gpu_substep(&config, &world, &programs, s, step, sub);
-            let what = format!("{sub:?} on {h}x{w}");
+            let what = format!("{sub:?} on {h}x{w}, {model:?} programs, {mutator:?}");
             assert_worlds_match(&what, &gpu, &cpu);
             assert_programs_match(&what, &gpu_programs, &cpu_programs);
             if sub != SubStep::SoilBalance {
