@@ -1,41 +1,58 @@
-//! Biome benchmark: steps per second and cell updates per second of the world step (every
-//! environment sub-step, no agent programs) on the persistence preset, and the traffic
-//! those steps imply as a fraction of this adapter's measured copy bandwidth.
+//! Biome benchmark: whole steps per second (environment, extended agent programs,
+//! reproduction with mutation) on the persistence preset, cell updates per second, and the
+//! environment's traffic as a fraction of this adapter's measured copy bandwidth; with
+//! `--reference PATH`, the reference implementation (JAX) on the same machine and size.
 //!
 //! ```text
 //! cargo bench --bench biome                                # 72x128, 72x288, 512x2048, 2048x8192
-//! cargo bench --bench biome -- --sizes 72x128,512x2048 --seconds 5
+//! cargo bench --bench biome -- --sizes 72x128 --seconds 5 --warmup 200
+//! cargo bench --bench biome -- --sizes 72x128 --reference CHECKOUT --python VENV/bin/python
 //! ```
 //!
-//! Each size runs a few warm-up steps, then whole batches of steps (one submission each)
-//! until `--seconds` of wall time have passed. A size whose grids exceed the adapter's
-//! storage binding limit is reported and skipped. Results also go to `biome.json` in
-//! `MORPHOGEN_BENCH_OUT`.
+//! Worlds get one seed per 64 columns (the preset's single seed on narrow worlds) and warm
+//! up for `--warmup` steps (at most `--seconds`) so that plants grow before the timing.
+//! Each size then runs batches of steps (one submission each) for `--seconds`. A size
+//! whose grids exceed the adapter's storage binding limit is reported and skipped. The
+//! reference runs through `benches/peers/biomaker_reference.py` (a checkout of
+//! google-research/self-organising-systems at tag biomaker-v1.0.0 and the Python packages
+//! in `benches/peers/biomaker_requirements.txt`) on sizes up to `--reference-max-cells`
+//! (2^20: it evaluates every cell's networks densely, so larger worlds take it hours).
+//! Results also go to `biome.json` in `MORPHOGEN_BENCH_OUT`.
 
 use std::path::Path;
+use std::process::Command;
 use std::time::Instant;
 
-use morphogen::biome::{bytes_per_cell_step, BiomeConfig, Preset, Width, World};
+use morphogen::biome::{
+    bytes_per_cell_step, BiomeConfig, Preset, RunOptions, Width, World, WorldState,
+};
 use morphogen::gpu::{measure_peaks, GpuContext};
 use serde_json::{json, Value};
 
 struct Args {
     sizes: Vec<(u32, u32)>,
     seconds: f64,
+    warmup: u64,
+    reference: Option<String>,
+    reference_max_cells: u64,
+    python: String,
 }
 
 fn parse_args() -> Args {
     let mut args = Args {
         sizes: vec![(72, 128), (72, 288), (512, 2048), (2048, 8192)],
         seconds: 10.0,
+        warmup: 200,
+        reference: std::env::var("BIOMAKER_REFERENCE").ok(),
+        reference_max_cells: 1 << 20,
+        python: std::env::var("BIOMAKER_PYTHON").unwrap_or_else(|_| "python3".into()),
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
+        let mut value = || it.next().unwrap_or_default();
         match a.as_str() {
             "--sizes" => {
-                args.sizes = it
-                    .next()
-                    .unwrap_or_default()
+                args.sizes = value()
                     .split(',')
                     .filter_map(|s| {
                         let (h, w) = s.split_once('x')?;
@@ -43,16 +60,48 @@ fn parse_args() -> Args {
                     })
                     .collect()
             }
-            "--seconds" => {
-                args.seconds = it
-                    .next()
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(args.seconds)
+            "--seconds" => args.seconds = value().parse().unwrap_or(args.seconds),
+            "--warmup" => args.warmup = value().parse().unwrap_or(args.warmup),
+            "--reference" => args.reference = Some(value()),
+            "--python" => args.python = value(),
+            "--reference-max-cells" => {
+                args.reference_max_cells = value().parse().unwrap_or(args.reference_max_cells)
             }
             _ => {}
         }
     }
     args
+}
+
+/// The reference's steps per second at this size, if it can run here.
+fn reference_rate(args: &Args, h: u32, w: u32) -> Option<f64> {
+    let path = args.reference.as_ref()?;
+    if u64::from(h) * u64::from(w) > args.reference_max_cells {
+        return None;
+    }
+    let out = Command::new(&args.python)
+        .args(["benches/peers/biomaker_reference.py", "--reference", path])
+        .args(["--height", &h.to_string(), "--width", &w.to_string()])
+        .args(["--seconds", &args.seconds.to_string()])
+        .args(["--warmup", &args.warmup.min(200).to_string()])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().rev().find(|l| l.starts_with('{'))?;
+    let value: Value = serde_json::from_str(line).ok()?;
+    value["steps_per_s"].as_f64()
+}
+
+/// The preset's world with one seed per 64 columns.
+fn seeded_world(config: &BiomeConfig) -> morphogen::Result<WorldState> {
+    let mut world = WorldState::initial(config)?;
+    let nutrients = config.seed_nutrients();
+    for col in (32..world.width).step_by(64) {
+        if world.fertile_row(col).is_some() {
+            world.place_seed(col, None, 0, nutrients)?;
+        }
+    }
+    Ok(world)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -66,60 +115,83 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         peaks.clock
     );
     println!(
-        "{:>11} {:>10} {:>8} {:>12} {:>14} {:>10}",
-        "size", "cells", "steps", "steps/s", "cell-upd/s", "of bw"
+        "{:>11} {:>8} {:>7} {:>6} {:>10} {:>12} {:>8} {:>11} {:>8}",
+        "size", "cells", "agents", "steps", "steps/s", "cell-upd/s", "env bw", "reference", "x ref"
     );
     let mut rows: Vec<Value> = Vec::new();
-    for (h, w) in args.sizes {
+    for (h, w) in args.sizes.clone() {
+        let label = format!("{h}x{w}");
         let config = BiomeConfig::preset(Preset::Persistence)
             .height(h)
             .width(Width::Columns(w));
         let cells = u64::from(h) * u64::from(w);
-        let mut world = match World::new(&ctx, &config, 1) {
+        let built =
+            seeded_world(&config).and_then(|state| World::from_state(&ctx, &config, &state, 1, 0));
+        let mut world = match built {
             Ok(world) => world,
             Err(e) => {
-                println!("{:>11} skipped: {e}", format!("{h}x{w}"));
+                println!("{label:>11} skipped: {e}");
                 rows.push(json!({"height": h, "width": w, "skipped": e.to_string()}));
                 continue;
             }
         };
-        world.run(2)?;
-        // A batch lasts about a tenth of the time budget, within the submission cap.
+        let warm = Instant::now();
+        while world.steps_done() < args.warmup && warm.elapsed().as_secs_f64() < args.seconds {
+            world.run(10)?;
+        }
         let probe = Instant::now();
         world.run(1)?;
         let per_step = probe.elapsed().as_secs_f64().max(1e-6);
-        let batch = ((args.seconds / 10.0 / per_step) as u64).clamp(1, 64);
+        let batch = ((args.seconds / 10.0 / per_step) as usize).clamp(1, 64);
+        let mut agents = Vec::new();
+        world.run_with(1, &RunOptions::default().census(true), |_, c| {
+            agents.extend(c.iter().map(|c| c.agents()));
+            Ok(())
+        })?;
         let start = Instant::now();
         let mut steps = 0u64;
         while start.elapsed().as_secs_f64() < args.seconds {
-            world.run(batch)?;
-            steps += batch;
+            world.run_with(batch as u64, &RunOptions::default().batch(batch), |_, _| {
+                Ok(())
+            })?;
+            steps += batch as u64;
         }
         let elapsed = start.elapsed().as_secs_f64();
+        world.run_with(1, &RunOptions::default().census(true), |_, c| {
+            agents.extend(c.iter().map(|c| c.agents()));
+            Ok(())
+        })?;
+        let mean_agents = agents.iter().sum::<u64>() as f64 / agents.len().max(1) as f64;
         let steps_per_s = steps as f64 / elapsed;
         let updates = steps_per_s * cells as f64;
-        let bytes = updates * bytes_per_cell_step(config.state_channels()) as f64;
-        let fraction = bytes / peaks.bytes_per_s;
+        let fraction =
+            updates * bytes_per_cell_step(config.state_channels()) as f64 / peaks.bytes_per_s;
+        let reference = reference_rate(&args, h, w);
+        let (ref_text, ratio_text) = match reference {
+            Some(r) => (format!("{r:.2}/s"), format!("{:.1}x", steps_per_s / r)),
+            None => ("-".into(), "-".into()),
+        };
         println!(
-            "{:>11} {:>10} {:>8} {:>12.1} {:>14.3e} {:>9.1}%",
-            format!("{h}x{w}"),
-            cells,
-            steps,
-            steps_per_s,
-            updates,
+            "{label:>11} {cells:>8} {mean_agents:>7.0} {steps:>6} {steps_per_s:>10.1} {updates:>12.3e} {:>7.1}% {ref_text:>11} {ratio_text:>8}",
             100.0 * fraction
         );
         rows.push(json!({
             "height": h, "width": w, "steps": steps, "seconds": elapsed,
-            "steps_per_s": steps_per_s, "cell_updates_per_s": updates,
-            "bandwidth_fraction": fraction,
+            "mean_agents": mean_agents, "steps_per_s": steps_per_s,
+            "cell_updates_per_s": updates, "env_bandwidth_fraction": fraction,
+            "reference_steps_per_s": reference,
         }));
     }
     println!(
-        "\nof bw: {} bytes per cell and step (each value read or written once) times cell \
-         updates per second, over the measured copy bandwidth.",
+        "\nenv bw: {} bytes per cell and step for the environment's kernels (each value read \
+         or written once; agent kernels not counted) times cell updates per second, over the \
+         measured copy bandwidth. x ref: morphogen steps/s over the reference's, same size, \
+         same machine.",
         bytes_per_cell_step(6)
     );
+    if args.reference.is_none() {
+        println!("reference not run: pass --reference CHECKOUT (see benches/peers/biomaker_reference.py)");
+    }
     if let Ok(dir) = std::env::var("MORPHOGEN_BENCH_OUT") {
         let summary = json!({
             "adapter": ctx.adapter().to_string(),

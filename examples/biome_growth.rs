@@ -10,7 +10,9 @@
 
 use std::path::PathBuf;
 
-use morphogen::biome::{AgentModel, BiomeConfig, Preset, RunOptions, TimeLapse, Width, World};
+use morphogen::biome::{
+    AgentModel, BiomeConfig, Preset, RunOptions, RunTotals, TimeLapse, Width, World,
+};
 use morphogen::gpu::GpuContext;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,8 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let mut lapse = TimeLapse::new();
     lapse.push(world.render(3)?)?;
-    let mut reproductions = 0u64;
-    let mut total_agents = 0u64;
+    let mut totals = RunTotals::default();
     while world.steps_done() < steps {
         let batch = (steps - world.steps_done()).min(20);
         world.run_with(
@@ -41,16 +42,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &RunOptions::default().census(true),
             |done, census| {
                 for c in census {
-                    reproductions += u64::from(c.reproductions);
-                    total_agents += c.agents();
+                    totals.add(c);
                 }
                 if let Some(c) = census.last().filter(|_| done % 100 == 0) {
                     let [u, r, l, f] = c.by_specialization();
                     println!(
                         "step {done:>5}: {:>4} agents (unspecialized {u}, root {r}, leaf {l}, \
-                     flower {f}), {} living programs, {reproductions} reproductions so far",
+                         flower {f}), {} living programs, {} reproductions so far",
                         c.agents(),
                         c.living_ids,
+                        totals.reproductions,
                     );
                 }
                 Ok(())
@@ -61,10 +62,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     lapse.save(&out.join("growth.png"), 15)?;
     world.render(4)?.save(&out.join("final.png"))?;
     println!(
-        "wrote {}/growth.png ({} frames) and final.png; {total_agents} agent-steps, \
-         {reproductions} reproductions",
+        "wrote {}/growth.png ({} frames) and final.png; {} agent-steps, {} reproductions, \
+         {}",
         out.display(),
-        lapse.len()
+        lapse.len(),
+        totals.agent_steps,
+        totals.reproductions,
+        if totals.extinct() { "extinct" } else { "alive" }
     );
     Ok(())
 }

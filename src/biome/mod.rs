@@ -26,6 +26,7 @@ pub mod agent_logic;
 mod agents;
 mod checkpoint;
 mod config;
+mod metrics;
 mod params;
 pub mod program;
 pub mod reference;
@@ -37,10 +38,11 @@ mod world;
 pub use agents::MAX_REPRODUCTIONS_PER_STEP;
 pub use checkpoint::Checkpoint;
 pub use config::{BiomeConfig, Layout, Preset, Width};
+pub use metrics::{Census, RunTotals};
 pub use program::{
     load_program, save_program, AgentConfig, AgentModel, Mutator, ProgramLayout, ProgramTable,
 };
 pub use render::{cell_colour, render_cpu, Image, TimeLapse};
 pub use state::{channel, kind, WorldState};
-pub use step::{bytes_per_cell_step, Census, RunOptions, SubStep, MAX_STEPS_PER_SUBMIT};
+pub use step::{bytes_per_cell_step, RunOptions, SubStep, MAX_STEPS_PER_SUBMIT};
 pub use world::World;

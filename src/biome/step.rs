@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use crate::biome::agents::AgentTables;
+use crate::biome::metrics::{Census, CENSUS_COUNTERS};
 use crate::biome::params::StepParams;
-use crate::biome::state::kind;
 use crate::biome::world::{Grids, World};
 use crate::error::Result;
 use crate::gpu::{Binding, GpuBuffer, GpuContext, Grid, Kernel, KernelDesc, Recorder};
@@ -14,9 +14,6 @@ const WG: u32 = 64;
 
 /// Steps recorded into one submission at most (one parameter block each).
 pub const MAX_STEPS_PER_SUBMIT: usize = 64;
-
-/// Counters per census row (the first [`kind::COUNT`] count cells by type).
-const CENSUS_COUNTERS: usize = 16;
 
 /// The sub-steps of one step, in the order they run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,57 +50,6 @@ impl SubStep {
         Self::Exclusive,
         Self::Aging,
     ];
-}
-
-/// What a step left behind: cells of each type, reproductions, living programs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Census {
-    /// The step this census follows (1 after the first step).
-    pub step: u64,
-    /// Cells per type id.
-    pub counts: [u32; kind::COUNT],
-    /// Reproductions carried out in the step (flowers consumed).
-    pub reproductions: u32,
-    /// Seeds placed by them (a reproduction finds no fertile soil in range sometimes).
-    pub seeds: u32,
-    /// Program slots with living cells.
-    pub living_ids: u32,
-    /// Agent cells whose id is beyond the program table (they take no decisions).
-    pub beyond_table: u32,
-    /// Agent cells whose program has non-finite values (they take no decisions).
-    pub disabled: u32,
-}
-
-impl Census {
-    fn from_row(step: u64, row: &[u32]) -> Self {
-        Self {
-            step,
-            counts: row[..kind::COUNT]
-                .try_into()
-                .expect("row of COUNT counters"),
-            reproductions: row[10],
-            seeds: row[11],
-            living_ids: row[12],
-            beyond_table: row[13],
-            disabled: row[14],
-        }
-    }
-
-    /// Agent cells of all specializations.
-    pub fn agents(&self) -> u64 {
-        self.by_specialization().iter().map(|&n| u64::from(n)).sum()
-    }
-
-    /// Agent cells per specialization: unspecialized, root, leaf, flower.
-    pub fn by_specialization(&self) -> [u32; 4] {
-        let c = &self.counts;
-        [
-            c[kind::UNSPECIALIZED as usize],
-            c[kind::ROOT as usize],
-            c[kind::LEAF as usize],
-            c[kind::FLOWER as usize],
-        ]
-    }
 }
 
 /// How [`World::run_with`] runs.
