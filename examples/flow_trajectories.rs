@@ -7,7 +7,7 @@
 
 use morphogen::flow::{self, FlowConfig, LogDensity, Solver, VelocityField};
 use morphogen::gpu::GpuContext;
-use morphogen::io::Canvas;
+use morphogen::io::plots;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::env::args()
@@ -46,25 +46,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         result.capped.len(),
         ctx.adapter()
     );
-    let all: Vec<[f32; 2]> = (0..times.len())
-        .flat_map(|k| (0..n).map(move |p| (k, p)))
-        .map(|(k, p)| {
-            let s = result.state(k, p);
-            [s[0], s[1]]
-        })
-        .collect();
-    let mut canvas = Canvas::fit(900, 900, [255, 255, 255], &all);
-    for p in 0..n {
-        for k in 1..times.len() {
-            let (a, b) = (result.state(k - 1, p), result.state(k, p));
-            canvas.line([a[0], a[1]], [b[0], b[1]], [110, 110, 110], 0.12);
-        }
-    }
-    for p in 0..n {
-        let (s, e) = (result.state(0, p), result.state(times.len() - 1, p));
-        canvas.point([s[0], s[1]], 1.5, [40, 90, 220], 0.7);
-        canvas.point([e[0], e[1]], 1.5, [240, 140, 20], 0.8);
-    }
+    let canvas = plots::trajectories(&result, 900);
     canvas.save(std::path::Path::new(&out))?;
     if let Some(change) = &result.log_density_change {
         let last = &change[(times.len() - 1) * n..];

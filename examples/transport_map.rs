@@ -5,7 +5,7 @@
 //! `cargo run --release --example transport_map [-- OUT.png]`
 
 use morphogen::gpu::GpuContext;
-use morphogen::io::Canvas;
+use morphogen::io::plots;
 use morphogen::transport::{Coupling, PointCloud, Problem, SinkhornConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -55,22 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ctx.adapter()
     );
     let mapped = coupling.map(&blob)?;
-    let pairs = |v: &[f32]| v.chunks(2).map(|p| [p[0], p[1]]).collect::<Vec<_>>();
-    let (src, dst, img) = (pairs(&blob), pairs(&ring), pairs(&mapped));
-    let all: Vec<[f32; 2]> = src.iter().chain(&dst).copied().collect();
-    let mut canvas = Canvas::fit(900, 900, [255, 255, 255], &all);
-    for (a, b) in src.iter().zip(&img) {
-        canvas.line(*a, *b, [120, 120, 120], 0.25);
-    }
-    for p in &dst {
-        canvas.point(*p, 3.0, [240, 140, 20], 0.8);
-    }
-    for p in &src {
-        canvas.point(*p, 2.5, [40, 90, 220], 0.8);
-    }
-    for p in &img {
-        canvas.point(*p, 1.5, [200, 30, 30], 0.9);
-    }
+    let canvas = plots::transport_map(&blob, &ring, &mapped, 900);
     canvas.save(std::path::Path::new(&out))?;
     println!("wrote {out}");
     Ok(())

@@ -16,6 +16,7 @@
 //! ```
 
 pub mod biome;
+pub mod cli;
 pub mod error;
 pub mod flow;
 pub mod gpu;

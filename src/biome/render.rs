@@ -240,4 +240,41 @@ impl TimeLapse {
     pub fn save(&self, path: &Path, fps: u16) -> Result<()> {
         crate::io::write_atomic(path, &self.encode(fps)?)
     }
+
+    /// The animated GIF bytes (each frame quantised to its own 256-colour palette),
+    /// `fps` frames per second, looping forever.
+    pub fn encode_gif(&self, fps: u16) -> Result<Vec<u8>> {
+        let first = self
+            .frames
+            .first()
+            .ok_or_else(|| Error::invalid("a time-lapse needs at least one frame"))?;
+        let (w, h) = match (u16::try_from(first.width), u16::try_from(first.height)) {
+            (Ok(w), Ok(h)) => (w, h),
+            _ => {
+                return Err(Error::invalid(format!(
+                    "GIF frames are at most 65535 pixels on a side, these are {}x{}",
+                    first.width, first.height
+                )))
+            }
+        };
+        let to_err = |e: gif::EncodingError| Error::invalid(format!("GIF encoding failed: {e}"));
+        let mut out = Vec::new();
+        {
+            let mut encoder = gif::Encoder::new(&mut out, w, h, &[]).map_err(to_err)?;
+            encoder.set_repeat(gif::Repeat::Infinite).map_err(to_err)?;
+            let delay = (100 / fps.max(1)).max(1);
+            for image in &self.frames {
+                let mut rgba = image.rgba.clone();
+                let mut frame = gif::Frame::from_rgba_speed(w, h, &mut rgba, 10);
+                frame.delay = delay;
+                encoder.write_frame(&frame).map_err(to_err)?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes the animated GIF, whole or not at all.
+    pub fn save_gif(&self, path: &Path, fps: u16) -> Result<()> {
+        crate::io::write_atomic(path, &self.encode_gif(fps)?)
+    }
 }

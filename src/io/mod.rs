@@ -2,6 +2,7 @@
 
 mod canvas;
 pub mod npy;
+pub mod plots;
 
 pub use canvas::Canvas;
 

@@ -1,0 +1,168 @@
+//! `morphogen demo`: the main job on the shipped defaults, in one command.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde_json::json;
+
+use crate::biome::{BiomeConfig, Preset, Width, World};
+use crate::cli::biome::{grow, Plan};
+use crate::cli::output::{bad, read_points, spinner, CliResult, OutDir};
+use crate::cli::Common;
+use crate::flow::{self, FlowConfig, LogDensity, Solver, VelocityField};
+use crate::transport::{Coupling, PointCloud, Problem, SinkhornConfig};
+
+/// Arguments of `morphogen demo`.
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Output directory.
+    #[arg(long, default_value = "morphogen-demo")]
+    pub out: PathBuf,
+    /// Steps of the biome.
+    #[arg(long, default_value_t = 2000)]
+    pub biome_steps: u64,
+    /// Where the shipped assets are (default: `assets/` beside the crate, or in the
+    /// current directory).
+    #[arg(long)]
+    pub assets: Option<PathBuf>,
+    /// Write into a non-empty output directory.
+    #[arg(long)]
+    pub force: bool,
+}
+
+fn assets_dir(args: &DemoArgs) -> CliResult<PathBuf> {
+    let candidates = [
+        args.assets.clone(),
+        Some(PathBuf::from("assets")),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|p| p.join("demo_flow.safetensors").is_file())
+        .ok_or_else(|| {
+            bad(
+                "the shipped assets (demo_flow.safetensors, clouds/) were not found: run from \
+                 the repository or pass --assets DIR",
+            )
+        })
+}
+
+/// Runs `morphogen demo`.
+pub fn run(args: &DemoArgs, common: &Common) -> CliResult<()> {
+    let assets = assets_dir(args)?;
+    let (x, _) = read_points("--assets", &assets.join("clouds/source.npy"))?;
+    let (y, _) = read_points("--assets", &assets.join("clouds/target.npy"))?;
+    let field = VelocityField::load(
+        &assets.join("demo_flow.safetensors"),
+        Some(&assets.join("demo_flow.json")),
+    )?;
+    let ctx = common.context()?;
+    let out = OutDir::prepare(&args.out, args.force)?;
+    let say = |line: String| {
+        if !common.quiet && !common.json {
+            eprintln!("{line}");
+        }
+    };
+
+    // Optimal transport between the two shipped clouds, and the entropic map.
+    let spin = spinner("transport", common.quiet);
+    let problem = Problem::new(
+        PointCloud::new(x.clone(), 2)?,
+        PointCloud::new(y.clone(), 2)?,
+    )?;
+    let config = SinkhornConfig::default()
+        .eps_rel(0.005)
+        .threshold(1e-4)
+        .adaptive_momentum();
+    let coupling = Coupling::solve(&ctx, &problem, &config)?;
+    let mapped = coupling.map(&x)?;
+    spin.finish_and_clear();
+    let s = coupling.solution();
+    let map_png = out.write(
+        "transport_map.png",
+        &crate::io::encode_png(
+            900,
+            900,
+            &crate::io::plots::transport_map(&x, &y, &mapped, 900).rgba(),
+        )?,
+    )?;
+    say(format!(
+        "transport: {} iterations, marginal error {:.1e} -> {}",
+        s.iterations,
+        s.marginal_error,
+        map_png.display()
+    ));
+
+    // The shipped velocity field: eight Gaussians to two moons.
+    let spin = spinner("flow", common.quiet);
+    let n = 2000;
+    let key = crate::rng::seed_key(7);
+    let x0: Vec<f32> = (0..n)
+        .flat_map(|k| {
+            let z = crate::rng::normal4(key, [k as u32, 0, 0, 0]);
+            let centre = std::f64::consts::FRAC_PI_4 * (k % 8) as f64;
+            [
+                (5.0 * centre.cos() + 0.5 * z[0]) as f32,
+                (5.0 * centre.sin() + 0.5 * z[1]) as f32,
+            ]
+        })
+        .collect();
+    let times: Vec<f64> = (0..=40).map(|k| f64::from(k) / 40.0).collect();
+    let flow_config = FlowConfig::default()
+        .solver(Solver::Tsit5)
+        .save_at(&times)
+        .log_density(LogDensity::Exact, 0);
+    let result = flow::integrate(&ctx, &field, &x0, &[], &flow_config)?;
+    spin.finish_and_clear();
+    let flow_png = out.write(
+        "flow_trajectories.png",
+        &crate::io::encode_png(
+            900,
+            900,
+            &crate::io::plots::trajectories(&result, 900).rgba(),
+        )?,
+    )?;
+    say(format!("flow: {n} particles -> {}", flow_png.display()));
+
+    // A biome grown from the persistence preset.
+    let config = BiomeConfig::preset(Preset::Persistence)
+        .height(72)
+        .width(Width::Landscape);
+    let mut world = World::new(&ctx, &config, 1)?;
+    let biome_dir = OutDir::prepare(&out.join("biome"), true)?;
+    let plan = Plan {
+        steps: args.biome_steps.max(1),
+        frames_every: (args.biome_steps / 100).max(1),
+        checkpoint_every: 0,
+        zoom: 3,
+    };
+    let biome = grow(&mut world, &plan, &biome_dir, common)?;
+    say(format!(
+        "biome: {} steps, {} reproductions, {} agents at the end -> {}",
+        biome["steps"],
+        biome["reproductions"],
+        biome["final_agents"],
+        biome_dir.join("timelapse.gif").display()
+    ));
+
+    let summary = json!({
+        "command": "demo",
+        "transport": {
+            "iterations": s.iterations, "marginal_error": s.marginal_error,
+            "converged": s.converged, "reg_ot_cost": s.reg_ot_cost,
+            "picture": map_png,
+        },
+        "flow": {
+            "particles": n,
+            "evaluations_per_particle_mean":
+                result.evaluations.iter().map(|&e| f64::from(e)).sum::<f64>() / n as f64,
+            "picture": flow_png,
+        },
+        "biome": biome,
+        "adapter": ctx.adapter().to_string(),
+    });
+    out.summary(&summary, common.json)?;
+    say(format!("everything is in {}", out.path().display()));
+    Ok(())
+}

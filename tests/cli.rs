@@ -1,0 +1,307 @@
+//! The `morphogen` command end to end on tiny inputs: outputs and their shapes, exit
+//! codes, bad input refused with a clear message and no output, and a biome run resumed
+//! from its checkpoint ending where an uninterrupted run ends.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use morphogen::biome::Checkpoint;
+use morphogen::io::npy;
+
+fn morphogen(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_morphogen"))
+        .args(args)
+        .arg("--quiet")
+        .output()
+        .expect("the binary runs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("morphogen-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn shape(path: &Path) -> Vec<usize> {
+    npy::read(path).unwrap().shape
+}
+
+/// Two small clouds: 40 and 50 points in 2-D.
+fn clouds(dir: &Path) -> (PathBuf, PathBuf) {
+    let a: Vec<f32> = (0..80).map(|i| ((i * 37 % 17) as f32) / 17.0).collect();
+    let b: Vec<f32> = (0..100)
+        .map(|i| ((i * 29 % 23) as f32) / 23.0 + 0.5)
+        .collect();
+    let (pa, pb) = (dir.join("a.npy"), dir.join("b.npy"));
+    npy::write(&pa, &a, &[40, 2]).unwrap();
+    npy::write(&pb, &b, &[50, 2]).unwrap();
+    (pa, pb)
+}
+
+#[test]
+fn transport_writes_potentials_map_pairs_and_summary() {
+    let dir = scratch("transport");
+    let (a, b) = clouds(&dir);
+    let out = dir.join("out");
+    let run = Command::new(env!("CARGO_BIN_EXE_morphogen"))
+        .args([
+            "transport",
+            "--source",
+            s(&a),
+            "--target",
+            s(&b),
+            "--eps",
+            "0.05",
+        ])
+        .args([
+            "--map-points",
+            s(&a),
+            "--sample",
+            "16",
+            "--divergence",
+            "--json",
+        ])
+        .args(["--out", s(&out)])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert_eq!(shape(&out.join("f.npy")), [40]);
+    assert_eq!(shape(&out.join("g.npy")), [50]);
+    assert_eq!(shape(&out.join("map.npy")), [40, 2]);
+    let pairs = std::fs::read(out.join("pairs.npy")).unwrap();
+    assert!(String::from_utf8_lossy(&pairs[..80]).contains("'<i8'"));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["converged"], true);
+    assert!(summary["divergence"].as_f64().unwrap() > 0.0);
+    let printed: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(printed, summary, "--json prints the summary");
+}
+
+#[test]
+fn strict_transport_that_does_not_converge_exits_with_4() {
+    let dir = scratch("strict");
+    let (a, b) = clouds(&dir);
+    let out = dir.join("out");
+    let run = morphogen(&[
+        "transport",
+        "--source",
+        s(&a),
+        "--target",
+        s(&b),
+        "--eps",
+        "0.001",
+        "--max-iter",
+        "2",
+        "--tol",
+        "1e-9",
+        "--strict",
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(run.status.code(), Some(4), "{}", stderr(&run));
+    assert!(
+        out.join("summary.json").is_file(),
+        "outputs are still written"
+    );
+}
+
+#[test]
+fn flow_writes_states_log_densities_and_a_picture() {
+    let dir = scratch("flow");
+    let out = dir.join("out");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let run = morphogen(&[
+        "flow",
+        "--model",
+        s(&root.join("assets/demo_flow.safetensors")),
+        "--gaussian",
+        "32",
+        "--solver",
+        "tsit5",
+        "--save-at",
+        "0.5,1",
+        "--logp",
+        "--out",
+        s(&out),
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert_eq!(shape(&out.join("states.npy")), [2, 32, 2]);
+    assert_eq!(shape(&out.join("logp.npy")), [2, 32]);
+    assert!(out.join("trajectories.png").is_file());
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert!(summary["evaluations_per_particle_mean"].as_f64().unwrap() > 6.0);
+}
+
+fn biome(out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "biome",
+        "--height",
+        "16",
+        "--width",
+        "landscape",
+        "--seed",
+        "5",
+        "--out",
+        s(out),
+    ];
+    args.extend_from_slice(extra);
+    morphogen(&args)
+}
+
+#[test]
+fn biome_writes_frames_timelapse_metrics_checkpoints_and_resumes_exactly() {
+    let dir = scratch("biome");
+    let straight = dir.join("straight");
+    let run = biome(
+        &straight,
+        &[
+            "--steps",
+            "30",
+            "--frames-every",
+            "10",
+            "--checkpoint-every",
+            "15",
+        ],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    for step in [0, 10, 20, 30] {
+        assert!(
+            straight
+                .join(format!("frames/step_{step:06}.png"))
+                .is_file(),
+            "frame {step}"
+        );
+    }
+    assert!(straight.join("timelapse.gif").is_file());
+    let csv = std::fs::read_to_string(straight.join("metrics.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 31);
+    assert!(csv.starts_with("step,agents,unspecialized,root,leaf,flower,reproductions"));
+    assert!(straight
+        .join("checkpoints/step_000015.safetensors")
+        .is_file());
+
+    let resumed = dir.join("resumed");
+    let cp = straight.join("checkpoints/step_000015.safetensors");
+    let run = morphogen(&[
+        "biome",
+        "--resume",
+        s(&cp),
+        "--steps",
+        "30",
+        "--out",
+        s(&resumed),
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let a = Checkpoint::load(&straight.join("checkpoint.safetensors")).unwrap();
+    let b = Checkpoint::load(&resumed.join("checkpoint.safetensors")).unwrap();
+    assert_eq!(a.step, 30);
+    assert_eq!(a, b, "a resumed run ends where the uninterrupted one does");
+}
+
+/// Writes a `.npy` file with any dtype string, for the refusal tests.
+fn raw_npy(path: &Path, descr: &str, shape: &str, data: &[u8]) {
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    bytes.extend(data);
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn bad_input_exits_with_2_a_clear_message_and_no_output() {
+    let dir = scratch("bad");
+    let (a, b) = clouds(&dir);
+    let three_d = dir.join("cube.npy");
+    npy::write(&three_d, &[0.0f32; 8], &[2, 2, 2]).unwrap();
+    let nan = dir.join("nan.npy");
+    npy::write(&nan, &[0.0, f32::NAN, 1.0, 2.0], &[2, 2]).unwrap();
+    let int8 = dir.join("int8.npy");
+    raw_npy(&int8, "|i1", "(2, 2)", &[1, 2, 3, 4]);
+    let three_cols = dir.join("wide.npy");
+    npy::write(&three_cols, &[0.0f32; 6], &[2, 3]).unwrap();
+    let full = dir.join("full");
+    std::fs::create_dir_all(&full).unwrap();
+    std::fs::write(full.join("keep.txt"), "mine").unwrap();
+    let file = dir.join("file.txt");
+    std::fs::write(&file, "x").unwrap();
+    let missing = dir.join("missing.npy");
+    let out = dir.join("out");
+    let transport = |src: &Path, out: &Path| {
+        morphogen(&[
+            "transport",
+            "--source",
+            s(src),
+            "--target",
+            s(&b),
+            "--out",
+            s(out),
+        ])
+    };
+    let cases: Vec<(&str, Output, &str)> = vec![
+        ("missing file", transport(&missing, &out), "no such file"),
+        ("3-D array", transport(&three_d, &out), "2-D array"),
+        ("NaN", transport(&nan, &out), "not finite"),
+        ("int8 dtype", transport(&int8, &out), "i1"),
+        (
+            "dimension mismatch",
+            transport(&three_cols, &out),
+            "same dimension",
+        ),
+        ("non-empty output", transport(&a, &full), "not empty"),
+        (
+            "unwritable output",
+            transport(&a, &file.join("out")),
+            "cannot create",
+        ),
+        (
+            "unknown preset",
+            morphogen(&["biome", "--preset", "drought", "--out", s(&out)]),
+            "unknown preset",
+        ),
+        (
+            "bad cost",
+            morphogen(&[
+                "transport",
+                "--source",
+                s(&a),
+                "--target",
+                s(&b),
+                "--cost",
+                "l7",
+                "--out",
+                s(&out),
+            ]),
+            "unknown cost",
+        ),
+    ];
+    for (what, run, needle) in cases {
+        let message = stderr(&run);
+        assert_eq!(run.status.code(), Some(2), "{what}: {message}");
+        assert!(
+            message.contains(needle),
+            "{what}: {message:?} lacks {needle:?}"
+        );
+        assert!(!out.exists(), "{what}: an output directory was left behind");
+    }
+    assert_eq!(
+        std::fs::read_dir(&full).unwrap().count(),
+        1,
+        "the full directory was touched"
+    );
+}
