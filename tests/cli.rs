@@ -228,7 +228,7 @@ fn bad_input_exits_with_2_a_clear_message_and_no_output() {
     let dir = scratch("bad");
     let (a, b) = clouds(&dir);
     let three_d = dir.join("cube.npy");
-    npy::write(&three_d, &[0.0f32; 8], &[2, 2, 2]).unwrap();
+    npy::write(&three_d, &[0.0f32; 16], &[2, 2, 2, 2]).unwrap();
     let nan = dir.join("nan.npy");
     npy::write(&nan, &[0.0, f32::NAN, 1.0, 2.0], &[2, 2]).unwrap();
     let int8 = dir.join("int8.npy");
@@ -255,7 +255,7 @@ fn bad_input_exits_with_2_a_clear_message_and_no_output() {
     };
     let cases: Vec<(&str, Output, &str)> = vec![
         ("missing file", transport(&missing, &out), "no such file"),
-        ("3-D array", transport(&three_d, &out), "2-D array"),
+        ("4-D array", transport(&three_d, &out), "2-D array"),
         ("NaN", transport(&nan, &out), "not finite"),
         ("int8 dtype", transport(&int8, &out), "i1"),
         (
@@ -304,4 +304,139 @@ fn bad_input_exits_with_2_a_clear_message_and_no_output() {
         1,
         "the full directory was touched"
     );
+}
+
+#[test]
+fn sharded_jobs_merge_into_the_unsharded_result() {
+    let dir = scratch("shards");
+    // Flow: particles split in three.
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo_flow.safetensors");
+    let flow = |extra: &[&str], out: &Path| {
+        let mut args = vec![
+            "flow",
+            "--model",
+            s(&model),
+            "--gaussian",
+            "30",
+            "--save-at",
+            "0.5,1",
+        ];
+        args.extend_from_slice(extra);
+        args.extend(["--out", s(out)]);
+        morphogen(&args)
+    };
+    let whole = dir.join("flow_whole");
+    assert!(flow(&[], &whole).status.success());
+    let parts: Vec<PathBuf> = (0..3).map(|i| dir.join(format!("flow_{i}"))).collect();
+    for (i, p) in parts.iter().enumerate() {
+        let run = flow(&["--shard", &format!("{i}/3")], p);
+        assert!(run.status.success(), "{}", stderr(&run));
+    }
+    let merged = dir.join("flow_merged");
+    let mut args = vec!["merge"];
+    args.extend(parts.iter().rev().map(|p| s(p)));
+    args.extend(["--out", s(&merged)]);
+    let run = morphogen(&args);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let (a, b) = (
+        npy::read(&whole.join("states.npy")).unwrap(),
+        npy::read(&merged.join("states.npy")).unwrap(),
+    );
+    assert_eq!(a.shape, [2, 30, 2]);
+    assert_eq!(
+        a, b,
+        "per-particle integration does not depend on the split"
+    );
+    // A missing shard is refused.
+    let run = morphogen(&[
+        "merge",
+        s(&parts[0]),
+        s(&parts[2]),
+        "--out",
+        s(&dir.join("bad")),
+    ]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(stderr(&run).contains("missing [1]"), "{}", stderr(&run));
+
+    // Transport: a batch of 4 problems in two shards.
+    let x: Vec<f32> = (0..4 * 20 * 2)
+        .map(|i| ((i * 37 % 17) as f32) / 17.0)
+        .collect();
+    let y: Vec<f32> = (0..4 * 25 * 2)
+        .map(|i| ((i * 29 % 23) as f32) / 23.0)
+        .collect();
+    let (px, py) = (dir.join("bx.npy"), dir.join("by.npy"));
+    npy::write(&px, &x, &[4, 20, 2]).unwrap();
+    npy::write(&py, &y, &[4, 25, 2]).unwrap();
+    let transport = |extra: &[&str], out: &Path| {
+        let mut args = vec![
+            "transport",
+            "--source",
+            s(&px),
+            "--target",
+            s(&py),
+            "--eps",
+            "0.1",
+        ];
+        args.extend(["--tol", "1e-6"]);
+        args.extend_from_slice(extra);
+        args.extend(["--out", s(out)]);
+        morphogen(&args)
+    };
+    let whole = dir.join("ot_whole");
+    assert!(transport(&[], &whole).status.success());
+    for i in 0..2 {
+        let run = transport(
+            &["--shard", &format!("{i}/2")],
+            &dir.join(format!("ot_{i}")),
+        );
+        assert!(run.status.success(), "{}", stderr(&run));
+    }
+    let merged = dir.join("ot_merged");
+    let ot0 = dir.join("ot_0");
+    let ot1 = dir.join("ot_1");
+    let run = morphogen(&["merge", s(&ot0), s(&ot1), "--out", s(&merged)]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let (a, b) = (
+        npy::read(&whole.join("f.npy")).unwrap(),
+        npy::read(&merged.join("f.npy")).unwrap(),
+    );
+    assert_eq!(a.shape, [4, 20]);
+    assert_eq!(a.shape, b.shape);
+    for (u, v) in a.data.iter().zip(&b.data) {
+        assert!((u - v).abs() < 1e-3, "{u} vs {v}");
+    }
+
+    // Biome: a sweep of three seeds in two shards.
+    for i in 0..2 {
+        let out = dir.join(format!("sweep_{i}"));
+        let shard = format!("{i}/2");
+        let run = morphogen(&[
+            "biome",
+            "--height",
+            "16",
+            "--width",
+            "landscape",
+            "--steps",
+            "5",
+            "--seeds",
+            "3..6",
+            "--shard",
+            &shard,
+            "--out",
+            s(&out),
+        ]);
+        assert!(run.status.success(), "{}", stderr(&run));
+    }
+    let merged = dir.join("sweep");
+    let (s0, s1) = (dir.join("sweep_0"), dir.join("sweep_1"));
+    let run = morphogen(&["merge", s(&s1), s(&s0), "--out", s(&merged)]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let csv = std::fs::read_to_string(merged.join("sweep.csv")).unwrap();
+    let seeds: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(seeds, ["3", "4", "5"]);
 }

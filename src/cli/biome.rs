@@ -11,6 +11,7 @@ use crate::biome::{
     AgentModel, BiomeConfig, Census, Preset, RunOptions, RunTotals, TimeLapse, Width, World,
 };
 use crate::cli::output::{bad, progress, CliResult, OutDir};
+use crate::cli::shard::{parse_seeds, Shard};
 use crate::cli::Common;
 
 /// Arguments of `morphogen biome`.
@@ -40,6 +41,13 @@ pub struct BiomeArgs {
     /// Seed of the world's randomness and of the programs' initialisation.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// A sweep: one world per seed in A..B (B excluded), each in DIR/seed_S/.
+    #[arg(long, conflicts_with_all = ["seed", "resume"])]
+    pub seeds: Option<String>,
+    /// Run only part I of N of the sweep's seeds (0-based), for job arrays; `morphogen
+    /// merge` joins the parts.
+    #[arg(long, default_value = "0/1")]
+    pub shard: Shard,
     /// Save a frame every K steps (default: about 100 frames in all).
     #[arg(long)]
     pub frames_every: Option<u64>,
@@ -153,6 +161,38 @@ pub fn run(args: &BiomeArgs, common: &Common) -> CliResult<()> {
     };
 
     let ctx = common.context()?;
+    if let Some(seeds) = &args.seeds {
+        let seeds = parse_seeds(seeds).map_err(|e| bad(format!("--seeds: {e}")))?;
+        let all: Vec<u64> = seeds.collect();
+        let range = args.shard.nonempty(all.len(), "seeds")?;
+        let out = OutDir::prepare(&args.out, args.force)?;
+        let mut runs = Vec::new();
+        for &seed in &all[range.clone()] {
+            let mut world = World::new(&ctx, &config, seed)?;
+            if let Some(p) = &program {
+                world.fill_programs(p)?;
+            }
+            let dir = OutDir::prepare(&out.join(&format!("seed_{seed}")), true)?;
+            let summary = grow(&mut world, &plan, &dir, common)?;
+            dir.summary(&summary, false)?;
+            runs.push(summary);
+        }
+        out.write("sweep.csv", sweep_csv(&runs).as_bytes())?;
+        let summary = json!({
+            "command": "biome-sweep",
+            "shard": args.shard.label(),
+            "seeds": all[range].to_vec(),
+            "runs": runs,
+        });
+        out.summary(&summary, common.json)?;
+        if !common.quiet && !common.json {
+            eprintln!("wrote {}", out.path().display());
+        }
+        return Ok(());
+    }
+    if args.shard != Shard::default() {
+        return Err(bad("--shard splits a seed sweep: give --seeds A..B"));
+    }
     let mut world = match &checkpoint {
         Some(cp) => World::from_parts(&ctx, &cp.config, &cp.world, &cp.programs, cp.seed, cp.step)?,
         None => World::new(&ctx, &config, args.seed)?,
@@ -167,6 +207,27 @@ pub fn run(args: &BiomeArgs, common: &Common) -> CliResult<()> {
         eprintln!("wrote {}", out.path().display());
     }
     Ok(())
+}
+
+/// One line per run of a sweep.
+pub fn sweep_csv(runs: &[Value]) -> String {
+    let columns = [
+        "seed",
+        "steps",
+        "agent_steps",
+        "reproductions",
+        "seeds_placed",
+        "final_agents",
+        "peak_living_ids",
+        "extinct",
+    ];
+    let mut csv = columns.join(",") + "\n";
+    for run in runs {
+        let cells: Vec<String> = columns.iter().map(|c| run[*c].to_string()).collect();
+        csv.push_str(&cells.join(","));
+        csv.push('\n');
+    }
+    csv
 }
 
 fn metrics_csv(rows: &[Census]) -> String {

@@ -6,6 +6,7 @@ use clap::Args;
 use serde_json::json;
 
 use crate::cli::output::{bad, read_points, spinner, CliResult, OutDir};
+use crate::cli::shard::Shard;
 use crate::cli::Common;
 use crate::flow::{self, FlowConfig, LogDensity, Solver, VelocityField};
 
@@ -55,6 +56,10 @@ pub struct FlowArgs {
     /// Also integrate the log-density change (exact divergence) into `logp.npy`.
     #[arg(long)]
     pub logp: bool,
+    /// Integrate only part I of N of the particles (0-based, contiguous rows), for job
+    /// arrays; `morphogen merge` joins the parts.
+    #[arg(long, default_value = "0/1")]
+    pub shard: Shard,
     /// Output directory.
     #[arg(long)]
     pub out: PathBuf,
@@ -103,6 +108,9 @@ pub fn run(args: &FlowArgs, common: &Common) -> CliResult<()> {
         (None, Some(n)) if n > 0 => gaussian(n, d, args.seed),
         _ => return Err(bad("give --particles FILE.npy or --gaussian N (N > 0)")),
     };
+    let total = x0.len() / d;
+    let range = args.shard.nonempty(total, "particles")?;
+    let x0 = x0[range.start * d..range.end * d].to_vec();
     let n = x0.len() / d;
     let mut config = FlowConfig::default()
         .solver(solver)
@@ -140,6 +148,9 @@ pub fn run(args: &FlowArgs, common: &Common) -> CliResult<()> {
     let summary = json!({
         "command": "flow",
         "particles": n, "dim": d,
+        "shard": args.shard.label(),
+        "range": [range.start, range.end],
+        "total_particles": total,
         "solver": args.solver,
         "t0": args.t0, "t1": args.t1,
         "save_at": result.times,

@@ -1,4 +1,4 @@
-//! The `morphogen` command line: `demo`, `transport`, `flow`, `biome` and `info`.
+//! The `morphogen` command line: `demo`, `transport`, `flow`, `biome`, `merge` and `info`.
 //!
 //! Exit codes: 0 success; 2 bad input (the message names the file or flag and what was
 //! expected); 3 no adapter or a device failure; 4 not converged with `--strict`. Outputs
@@ -9,7 +9,9 @@ pub mod biome;
 pub mod demo;
 pub mod flow;
 mod info;
+pub mod merge;
 pub mod output;
+pub mod shard;
 pub mod transport;
 
 use std::process::ExitCode;
@@ -68,6 +70,8 @@ enum Command {
     Flow(flow::FlowArgs),
     /// Grow a Biomaker CA world: frames, time-lapse, metrics, checkpoints.
     Biome(biome::BiomeArgs),
+    /// Join the outputs of the shards of one job (`--shard I/N`).
+    Merge(merge::MergeArgs),
     /// List the adapters found and show the chosen one's limits and features.
     Info {
         /// Also measure the chosen adapter's peak exp/s, FMA/s and bandwidth.
@@ -86,6 +90,7 @@ pub fn main() -> ExitCode {
         Command::Transport(args) => transport::run(args, common),
         Command::Flow(args) => flow::run(args, common),
         Command::Biome(args) => biome::run(args, common),
+        Command::Merge(args) => merge::run(args, common),
         Command::Info { peaks } => info::run(common, *peaks),
     };
     match result {

@@ -2,7 +2,7 @@
 //! (72 x 128) into a plant, flowers reproduce, programs mutate. Writes a time-lapse
 //! (animated PNG) and the last frame, and prints the census every 100 steps.
 //!
-//! `cargo run --release --example biome_growth [-- OUT_DIR [STEPS [PROGRAM.npy|minimal]]]`
+//! `cargo run --release --example biome_timelapse [-- OUT_DIR [STEPS [PROGRAM.npy|minimal]]]`
 //!
 //! Without a program the seed runs freshly initialised extended programs; `minimal` runs
 //! the minimal ones; a `.npy` file (e.g. `assets/biomaker/persistence_1697720583799231923.npy`)
@@ -17,7 +17,7 @@ use morphogen::gpu::GpuContext;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let out = PathBuf::from(args.next().unwrap_or_else(|| "biome_growth".into()));
+    let out = PathBuf::from(args.next().unwrap_or_else(|| "biome_timelapse".into()));
     let steps: u64 = args.next().map_or(Ok(1000), |s| s.parse())?;
     let program = args.next();
     std::fs::create_dir_all(&out)?;
