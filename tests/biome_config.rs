@@ -185,3 +185,17 @@ fn checkpoints_round_trip_and_reject_other_files() {
     let err = Checkpoint::decode(b"not a checkpoint", "x.safetensors".as_ref()).unwrap_err();
     assert!(err.to_string().contains("x.safetensors"), "{err}");
 }
+
+#[test]
+fn shipped_preset_files_are_the_presets() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/biome");
+    for preset in Preset::ALL {
+        let path = dir.join(format!("{}.toml", preset.name()));
+        let want = BiomeConfig::preset(preset);
+        if std::env::var_os("MORPHOGEN_WRITE_ASSETS").is_some() {
+            want.save(&path).unwrap();
+        }
+        let got = BiomeConfig::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(got, want, "{} differs from the preset", path.display());
+    }
+}

@@ -440,3 +440,28 @@ fn sharded_jobs_merge_into_the_unsharded_result() {
         .collect();
     assert_eq!(seeds, ["3", "4", "5"]);
 }
+
+#[test]
+fn the_demo_writes_its_pictures_and_summary() {
+    let dir = scratch("demo");
+    let out = dir.join("demo");
+    let run = morphogen(&["demo", "--biome-steps", "10", "--out", s(&out)]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    for file in [
+        "transport_map.png",
+        "flow_trajectories.png",
+        "biome/timelapse.gif",
+        "biome/final.png",
+        "biome/metrics.csv",
+        "summary.json",
+    ] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["transport"]["converged"], true);
+    assert_eq!(summary["biome"]["steps"], 10);
+    // Run again into the same directory: refused without --force.
+    let again = morphogen(&["demo", "--biome-steps", "10", "--out", s(&out)]);
+    assert_eq!(again.status.code(), Some(2));
+}
