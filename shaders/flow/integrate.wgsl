@@ -65,6 +65,7 @@ const MAX_STAGES: u32 = 7u;
 #import rng
 #import activations
 #import flow/mlp
+#import flow/input
 
 struct Flow {
     // Particles in this dispatch's active list, and in all.
@@ -184,35 +185,17 @@ var<private> f_out: array<f32, MAX_A>;
 var<private> probe: array<f32, MAX_A>;
 var<private> evaluations: u32;
 
+fn cond_value(i: u32) -> f32 {
+    return consts[flow.cond_offset + i];
+}
+
 // Writes the network input for state y_in at time t into act (tan zeroed), and returns
 // the offset of x inside it.
 fn load_input(t: f32) -> u32 {
-    let s = t * flow.time_scale;
-    let time_width = select(select(1u, flow.emb_dim, flow.emb_dim > 0u), 0u, flow.time_pos == 2u);
-    let x_off = select(0u, time_width, flow.time_pos == 1u);
-    let t_off = select(flow.dim + flow.cond_dim, 0u, flow.time_pos == 1u);
-    for (var i = 0u; i < net.input_width; i = i + 1u) {
-        tan[i] = 0.0;
-    }
-    for (var i = 0u; i < flow.dim; i = i + 1u) {
-        act[x_off + i] = y_in[i];
-    }
-    for (var i = 0u; i < flow.cond_dim; i = i + 1u) {
-        act[x_off + flow.dim + i] = consts[flow.cond_offset + i];
-    }
-    if (flow.time_pos != 2u) {
-        if (flow.emb_dim == 0u) {
-            act[t_off] = s;
-        } else {
-            let half = flow.emb_dim / 2u;
-            for (var k = 0u; k < half; k = k + 1u) {
-                let freq = exp(-log(flow.emb_period) * f32(k) / f32(half));
-                act[t_off + k] = cos(s * freq);
-                act[t_off + half + k] = sin(s * freq);
-            }
-        }
-    }
-    return x_off;
+    return load_input_with(
+        InputLayout(flow.dim, flow.cond_dim, flow.time_pos, flow.emb_dim, flow.time_scale, flow.emb_period),
+        t,
+    );
 }
 
 // f_out = [v(y_in, t), -div v] (the last entry only with a log-density).
