@@ -16,6 +16,8 @@ Options describe what the state_dict cannot say:
   --cond-dim K             a conditioning vector of K values follows x in the input
   --time-embedding K,P     sinusoidal embedding of width K and max period P instead of t
   --residual               hidden layers of equal width add their input
+  --scalar                 the network gives one value s(x, t): a potential whose
+                           gradient is the field (Action Matching) or a growth head
   --prefix P               the parent of the layers, if the guess is wrong
 """
 
@@ -75,6 +77,7 @@ def main():
     p.add_argument("--cond-dim", type=int, default=0)
     p.add_argument("--time-embedding", default=None)
     p.add_argument("--residual", action="store_true")
+    p.add_argument("--scalar", action="store_true")
     p.add_argument("--prefix", default=None)
     args = p.parse_args()
 
@@ -85,12 +88,22 @@ def main():
         tensors[w] = state[w].detach().to(torch.float32).contiguous()
         tensors[b] = state[b].detach().to(torch.float32).contiguous()
     dim = tensors[layers[-1][0]].shape[0]
+    if args.scalar:
+        # The state dimension is what remains of the input after c and t.
+        if args.time == "none":
+            time_width = 0
+        elif args.time_embedding:
+            time_width = int(args.time_embedding.split(",")[0])
+        else:
+            time_width = 1
+        dim = tensors[layers[0][0]].shape[1] - args.cond_dim - time_width
     spec = {
         "dim": int(dim),
         "time": args.time,
         "time_scale": args.time_scale,
         "cond_dim": args.cond_dim,
         "residual": args.residual,
+        "scalar": args.scalar,
         "activation": args.activation,
         "output_activation": args.output_activation,
         "layers": [[w, b] for w, b in layers],

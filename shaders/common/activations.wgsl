@@ -1,6 +1,7 @@
 // Activations with PyTorch's constants, by code (flow::Activation order): 0 SELU,
 // 1 ELU, 2 SiLU, 3 ReLU, 4 tanh, 5 GELU (erf form), 6 softplus (linear above 20),
-// 7 identity; and their derivatives, for forward-mode tangents.
+// 7 identity, 8 square (x², for analytic potentials); and their derivatives, for
+// forward-mode tangents.
 
 const SELU_SCALE: f32 = 1.0507009873554805;
 const SELU_ALPHA: f32 = 1.6732632423543772;
@@ -36,6 +37,9 @@ fn activate(code: u32, x: f32) -> f32 {
         case 6u: {
             return select(log(1.0 + exp(x)), x, x > 20.0);
         }
+        case 8u: {
+            return x * x;
+        }
         default: {
             return x;
         }
@@ -67,6 +71,9 @@ fn activate_derivative(code: u32, x: f32) -> f32 {
         }
         case 6u: {
             return select(1.0 / (1.0 + exp(-x)), 1.0, x > 20.0);
+        }
+        case 8u: {
+            return 2.0 * x;
         }
         default: {
             return 1.0;

@@ -13,8 +13,10 @@
 // no extra evaluation except inside a fixed solver's last step.
 //
 // With a log-density, the state carries one more component, integrated like the rest:
-// d/dt = -div v, exactly (d tangent passes) or by Hutchinson (one pass with a fixed
-// Rademacher probe per particle, Philox keyed by the seed).
+// d/dt = -div v, exactly (d tangent passes), by Hutchinson (one pass with a fixed
+// Rademacher probe per particle, Philox keyed by the seed) or by central differences
+// (2d forward evaluations, for any field). A scalar network's field is its gradient
+// (flow/field.wgsl). Each particle reads the conditioning vector of its population.
 //
 // Particles still running are appended to the next active list; finished ones cost
 // nothing in later dispatches.
@@ -66,6 +68,7 @@ const MAX_STAGES: u32 = 7u;
 #import activations
 #import flow/mlp
 #import flow/input
+#import flow/field
 
 struct Flow {
     // Particles in this dispatch's active list, and in all.
@@ -79,7 +82,7 @@ struct Flow {
     time_pos: u32,
     // Width of the sinusoidal time embedding (0: raw t).
     emb_dim: u32,
-    // 0: off, 1: exact divergence, 2: Hutchinson.
+    // 0: off, 1: exact divergence, 2: Hutchinson, 3: central differences.
     logp: u32,
     adaptive: u32,
     stages: u32,
@@ -96,6 +99,13 @@ struct Flow {
     cond_offset: u32,
     // Index of this chunk's first particle in the whole set (keys Hutchinson's probes).
     index_offset: u32,
+    // Offset of the particles' population indices (as floats) inside `consts`; 0: one
+    // population.
+    pop_offset: u32,
+    // Relative step of central differences.
+    fd_step: f32,
+    _pad0: u32,
+    _pad1: u32,
     t0: f32,
     t1: f32,
     rtol: f32,
@@ -104,7 +114,7 @@ struct Flow {
     emb_period: f32,
     // Exponent of Hairer's initial step, 1 / (order + 1).
     init_exponent: f32,
-    _pad1: f32,
+    _pad3: f32,
     c: array<vec4<f32>, 2>,
     b: array<vec4<f32>, 2>,
     e: array<vec4<f32>, 2>,
@@ -136,7 +146,7 @@ struct Meta {
 #else
 @group(0) @binding(2) var<storage, read> weights: array<f32>;
 #endif
-// Save times, then the conditioning vector.
+// Save times, the conditioning vectors, then the particles' populations.
 @group(0) @binding(3) var<storage, read> consts: array<f32>;
 // Per particle: the state (aug values), then its derivative at the state (aug values).
 @group(0) @binding(4) var<storage, read_write> ys: array<f32>;
@@ -185,27 +195,31 @@ var<private> f_out: array<f32, MAX_A>;
 var<private> probe: array<f32, MAX_A>;
 var<private> evaluations: u32;
 
+// Where this particle's conditioning vector starts in consts.
+var<private> cond_base: u32;
+
 fn cond_value(i: u32) -> f32 {
-    return consts[flow.cond_offset + i];
+    return consts[cond_base + i];
+}
+
+fn field_ref() -> FieldRef {
+    let shape = InputLayout(flow.dim, flow.cond_dim, flow.time_pos, flow.emb_dim, flow.time_scale, flow.emb_period);
+    return FieldRef(shape, 0u, net.layer_count, net.scalar != 0u);
 }
 
 // Writes the network input for state y_in at time t into act (tan zeroed), and returns
 // the offset of x inside it.
 fn load_input(t: f32) -> u32 {
-    return load_input_with(
-        InputLayout(flow.dim, flow.cond_dim, flow.time_pos, flow.emb_dim, flow.time_scale, flow.emb_period),
-        t,
-    );
+    return load_input_with(field_ref().shape, t);
 }
 
 // f_out = [v(y_in, t), -div v] (the last entry only with a log-density).
 fn rhs(t: f32) {
     evaluations = evaluations + 1u;
-    if (flow.logp == 0u) {
-        _ = load_input(t);
-        mlp_run(false);
-        for (var i = 0u; i < flow.dim; i = i + 1u) {
-            f_out[i] = act[i];
+    if (flow.logp == 0u || flow.logp == 3u) {
+        field_value(field_ref(), t, &f_out);
+        if (flow.logp == 3u) {
+            f_out[flow.dim] = -central_divergence(field_ref(), t, flow.fd_step);
         }
         return;
     }
@@ -433,6 +447,10 @@ fn main(
 #endif
     var m = metas[p];
     evaluations = m.evaluations;
+    cond_base = flow.cond_offset;
+    if (flow.pop_offset != 0u) {
+        cond_base = cond_base + u32(consts[flow.pop_offset + p]) * flow.cond_dim;
+    }
     let base = p * 2u * flow.aug;
     for (var c = 0u; c < flow.aug; c = c + 1u) {
         y[c] = ys[base + c];

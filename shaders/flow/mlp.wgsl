@@ -4,13 +4,15 @@
 // The importing kernel provides `const MAX_W` (widest layer), `var<uniform> net:
 // Network` and `fn weight(i: u32) -> f32` (the packed parameters: per layer W [out, in]
 // row-major, then b). On entry `act` (and `tan`) hold the input; on exit the output.
+// Several networks may share the layer table: each is a range of consecutive layers.
 
-const MAX_LAYERS: u32 = 16u;
+const MAX_LAYERS: u32 = 64u;
 
 struct Network {
     layer_count: u32,
     input_width: u32,
-    _pad0: u32,
+    // 1: the (first) network is scalar, its field the gradient of its output.
+    scalar: u32,
     _pad1: u32,
     // Per layer: (offset of W, inputs, outputs, flags): flags bit 0 = residual,
     // bits 8..15 = activation code.
@@ -23,7 +25,12 @@ var<private> tan: array<f32, MAX_W>;
 var<private> tan_next: array<f32, MAX_W>;
 
 fn mlp_run(with_tangent: bool) {
-    for (var l = 0u; l < net.layer_count; l = l + 1u) {
+    mlp_run_layers(0u, net.layer_count, with_tangent);
+}
+
+// Runs layers first .. first + count of the table.
+fn mlp_run_layers(first: u32, count: u32, with_tangent: bool) {
+    for (var l = first; l < first + count; l = l + 1u) {
         let layer = net.layers[l];
         let w_off = layer.x;
         let inputs = layer.y;

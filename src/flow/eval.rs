@@ -32,7 +32,8 @@ pub fn network_input(field: &VelocityField, x: &[f64], t: f64, c: &[f64]) -> Vec
     input
 }
 
-/// v(x, t, c), and with `tangent` (a direction in x) also J_x v · tangent.
+/// The network's output at (x, t, c), and with `tangent` (a direction in x) also its
+/// directional derivative J_x · tangent.
 pub fn eval_with_tangent(
     field: &VelocityField,
     x: &[f64],
@@ -84,9 +85,51 @@ pub fn eval_with_tangent(
     (h, dh)
 }
 
-/// v(x, t, c).
+/// v(x, t, c): the network's output, or for a scalar network the gradient ∇ₓ s from d
+/// forward tangents (as the kernels compute it).
 pub fn eval(field: &VelocityField, x: &[f64], t: f64, c: &[f64]) -> Vec<f64> {
-    eval_with_tangent(field, x, t, c, None).0
+    if !field.scalar {
+        return eval_with_tangent(field, x, t, c, None).0;
+    }
+    let mut e = vec![0.0; x.len()];
+    (0..x.len())
+        .map(|k| {
+            e[k] = 1.0;
+            let ds = eval_with_tangent(field, x, t, c, Some(&e)).1[0];
+            e[k] = 0.0;
+            ds
+        })
+        .collect()
+}
+
+/// The step of the central difference along coordinate k: `step` · max(1, |x_k|).
+pub fn central_step(step: f64, x: f64) -> f64 {
+    step * x.abs().max(1.0)
+}
+
+/// v and the divergence by central differences of v along each coordinate,
+/// Σ_k (v_k(x + δ_k e_k) − v_k(x − δ_k e_k)) / 2δ_k: forward evaluations only (2d + 1),
+/// for any field, scalar ones included.
+pub fn eval_divergence_central(
+    field: &VelocityField,
+    x: &[f64],
+    t: f64,
+    c: &[f64],
+    step: f64,
+) -> (Vec<f64>, f64) {
+    let v = eval(field, x, t, c);
+    let mut shifted = x.to_vec();
+    let mut div = 0.0;
+    for k in 0..x.len() {
+        let delta = central_step(step, x[k]);
+        shifted[k] = x[k] + delta;
+        let up = eval(field, &shifted, t, c)[k];
+        shifted[k] = x[k] - delta;
+        let down = eval(field, &shifted, t, c)[k];
+        shifted[k] = x[k];
+        div += (up - down) / (2.0 * delta);
+    }
+    (v, div)
 }
 
 /// v and its exact divergence Σ_k ∂v_k/∂x_k (d tangents).

@@ -7,7 +7,7 @@ use bytemuck::{Pod, Zeroable};
 use crate::error::{Error, Result};
 use crate::flow::config::{FlowConfig, FlowResult, LogDensity};
 use crate::flow::model::{TimeInput, VelocityField};
-use crate::flow::reference::validate_particles;
+use crate::flow::reference::{validate_mode, validate_particles};
 use crate::gpu::{Binding, GpuBuffer, GpuContext, Grid, KernelDesc};
 
 const WG: u32 = 64;
@@ -15,8 +15,8 @@ const WG: u32 = 64;
 const ADAPTIVE_BUDGET: u32 = 32;
 /// Steps per particle per dispatch of a fixed-step solver.
 const FIXED_BUDGET: u32 = 64;
-/// Layers the kernel's network table holds (`MAX_LAYERS`).
-const MAX_LAYERS: usize = 16;
+/// Layers the kernels' network table holds (`MAX_LAYERS` of flow/mlp.wgsl).
+pub(crate) const MAX_LAYERS: usize = 64;
 /// Floats of a uniform weight block (`array<vec4<f32>, 4096>`).
 const UNIFORM_FLOATS: usize = 16384;
 
@@ -43,6 +43,9 @@ pub(crate) struct FlowParams {
     write_offset: u32,
     cond_offset: u32,
     index_offset: u32,
+    pop_offset: u32,
+    fd_step: f32,
+    _pad0: [u32; 2],
     t0: f32,
     t1: f32,
     rtol: f32,
@@ -50,7 +53,7 @@ pub(crate) struct FlowParams {
     time_scale: f32,
     emb_period: f32,
     init_exponent: f32,
-    _pad1: f32,
+    _pad3: f32,
     c: [f32; 8],
     b: [f32; 8],
     e: [f32; 8],
@@ -63,11 +66,12 @@ pub(crate) struct FlowParams {
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
-struct NetworkParams {
-    layer_count: u32,
-    input_width: u32,
-    _pad: [u32; 2],
-    layers: [[u32; 4]; MAX_LAYERS],
+pub(crate) struct NetworkParams {
+    pub layer_count: u32,
+    pub input_width: u32,
+    pub scalar: u32,
+    _pad: u32,
+    pub layers: [[u32; 4]; MAX_LAYERS],
 }
 
 #[repr(C)]
@@ -83,22 +87,16 @@ pub(crate) struct Meta {
     pub status: u32,
 }
 
-/// A field packed for the kernel.
-struct PackedNetwork {
-    params: NetworkParams,
-    weights: Vec<f32>,
-    width_define: &'static str,
+/// Networks packed for the kernels: one layer table, one weight array.
+pub(crate) struct PackedNetwork {
+    pub params: NetworkParams,
+    pub weights: Vec<f32>,
+    pub width_define: &'static str,
 }
 
-fn pack(field: &VelocityField) -> Result<PackedNetwork> {
-    if field.layers.len() > MAX_LAYERS {
-        return Err(Error::invalid(format!(
-            "the network has {} layers; the integrator kernel takes at most {MAX_LAYERS}",
-            field.layers.len()
-        )));
-    }
-    let width = field.max_width();
-    let width_define = match width {
+/// The kernel variant that holds activations of `width` units.
+pub(crate) fn width_define(width: usize) -> Result<&'static str> {
+    Ok(match width {
         0..=16 => "WIDTH_16",
         17..=32 => "WIDTH_32",
         33..=64 => "WIDTH_64",
@@ -108,39 +106,61 @@ fn pack(field: &VelocityField) -> Result<PackedNetwork> {
         513..=1024 => "WIDTH_1024",
         _ => {
             return Err(Error::invalid(format!(
-                "the widest layer has {width} units; the integrator kernel takes at most 1024"
+                "the widest layer has {width} units; the flow kernels take at most 1024"
             )))
         }
-    };
+    })
+}
+
+/// Packs `fields` one after another into the layer table; returns the table and each
+/// field's first layer.
+pub(crate) fn pack_all(fields: &[&VelocityField]) -> Result<(PackedNetwork, Vec<u32>)> {
+    let total: usize = fields.iter().map(|f| f.layers.len()).sum();
+    if total > MAX_LAYERS {
+        return Err(Error::invalid(format!(
+            "the networks have {total} layers in all; the flow kernels take at most {MAX_LAYERS}"
+        )));
+    }
+    let width = fields.iter().map(|f| f.max_width()).max().unwrap_or(1);
     let mut params = NetworkParams {
-        layer_count: field.layers.len() as u32,
-        input_width: field.input_width() as u32,
-        _pad: [0; 2],
+        layer_count: fields.first().map_or(0, |f| f.layers.len() as u32),
+        input_width: fields.first().map_or(0, |f| f.input_width() as u32),
+        scalar: u32::from(fields.first().is_some_and(|f| f.scalar)),
+        _pad: 0,
         layers: [[0; 4]; MAX_LAYERS],
     };
-    let mut weights = Vec::with_capacity(field.parameters());
-    let last = field.layers.len() - 1;
-    for (l, layer) in field.layers.iter().enumerate() {
-        let activation = if l == last {
-            field.output_activation
-        } else {
-            field.activation
-        };
-        let residual = field.residual && l > 0 && l < last && layer.inputs == layer.outputs;
-        params.layers[l] = [
-            weights.len() as u32,
-            layer.inputs as u32,
-            layer.outputs as u32,
-            u32::from(residual) | (activation.code() << 8),
-        ];
-        weights.extend_from_slice(&layer.weight);
-        weights.extend_from_slice(&layer.bias);
+    let mut weights = Vec::new();
+    let mut firsts = Vec::with_capacity(fields.len());
+    let mut row = 0;
+    for field in fields {
+        firsts.push(row as u32);
+        let last = field.layers.len() - 1;
+        for (l, layer) in field.layers.iter().enumerate() {
+            let activation = if l == last {
+                field.output_activation
+            } else {
+                field.activation
+            };
+            let residual = field.residual && l > 0 && l < last && layer.inputs == layer.outputs;
+            params.layers[row] = [
+                weights.len() as u32,
+                layer.inputs as u32,
+                layer.outputs as u32,
+                u32::from(residual) | (activation.code() << 8),
+            ];
+            row += 1;
+            weights.extend_from_slice(&layer.weight);
+            weights.extend_from_slice(&layer.bias);
+        }
     }
-    Ok(PackedNetwork {
-        params,
-        weights,
-        width_define,
-    })
+    Ok((
+        PackedNetwork {
+            params,
+            weights,
+            width_define: width_define(width)?,
+        },
+        firsts,
+    ))
 }
 
 /// Step attempts per particle per dispatch: a fixed number, or fewer where the driver
@@ -169,9 +189,12 @@ fn step_budget(
         .sum::<usize>()
         + field.input_width()
         + 8;
+    // A scalar field's gradient costs d tangent passes.
+    let gradient = if field.scalar { field.dim } else { 1 };
     let passes = match config.log_density {
         LogDensity::Exact => field.dim,
-        _ => 1,
+        LogDensity::Central => (2 * field.dim + 1) * gradient,
+        _ => gradient,
     };
     let stages = stages as usize;
     let per_step = (stages * (network * passes + aug * (stages + 2)) + 4 * aug) as u64;
@@ -208,7 +231,8 @@ fn tableau_params(config: &FlowConfig) -> ([f32; 8], [f32; 8], [f32; 8], [f32; 2
     (c, b, e, a, t.stages() as u32)
 }
 
-/// Integrates `particles` (N × d, row-major) through `field` on the GPU.
+/// Integrates `particles` (N × d, row-major) through `field` on the GPU. `cond` is the
+/// conditioning vector (empty when the field has none).
 pub fn integrate(
     ctx: &GpuContext,
     field: &VelocityField,
@@ -216,9 +240,24 @@ pub fn integrate(
     cond: &[f32],
     config: &FlowConfig,
 ) -> Result<FlowResult> {
+    integrate_populations(ctx, field, particles, cond, &[], config)
+}
+
+/// Integrates particles of several populations in one batch: `cond` holds one
+/// conditioning vector per population (P × c values), `population` each particle's
+/// population (empty: one population).
+pub fn integrate_populations(
+    ctx: &GpuContext,
+    field: &VelocityField,
+    particles: &[f32],
+    cond: &[f32],
+    population: &[u32],
+    config: &FlowConfig,
+) -> Result<FlowResult> {
     config.validate()?;
     field.validate()?;
-    validate_particles(field, particles, cond)?;
+    validate_particles(field, particles, cond, population)?;
+    validate_mode(field, config.log_density)?;
 
     let d = field.dim;
     let n = particles.len() / d;
@@ -232,11 +271,16 @@ pub fn integrate(
     let mut parts = Vec::new();
     for start in (0..n).step_by(chunk) {
         let end = (start + chunk).min(n);
+        let chunk_population = if population.is_empty() {
+            &[][..]
+        } else {
+            &population[start..end]
+        };
         parts.push(integrate_chunk(
             ctx,
             field,
             &particles[start * d..end * d],
-            cond,
+            (cond, chunk_population),
             config,
             start,
         )?);
@@ -392,7 +436,7 @@ fn integrate_chunk(
     ctx: &GpuContext,
     field: &VelocityField,
     particles: &[f32],
-    cond: &[f32],
+    (cond, population): (&[f32], &[u32]),
     config: &FlowConfig,
     first_index: usize,
 ) -> Result<FlowResult> {
@@ -410,7 +454,7 @@ fn integrate_chunk(
             )))
         }
     };
-    let net = pack(field)?;
+    let net = pack_all(&[field])?.0;
     let uniform_weights = net.weights.len() <= UNIFORM_FLOATS
         && ctx.limits().max_uniform_buffer_binding_size >= (UNIFORM_FLOATS * 4) as u64;
     let mut defines = vec![net.width_define, dim_define];
@@ -436,6 +480,7 @@ fn integrate_chunk(
             LogDensity::Off => 0,
             LogDensity::Exact => 1,
             LogDensity::Hutchinson => 2,
+            LogDensity::Central => 3,
         },
         adaptive: u32::from(config.solver.is_adaptive()),
         stages,
@@ -450,6 +495,13 @@ fn integrate_chunk(
         cond_offset: times.len() as u32,
         // Hutchinson's probes are keyed by the particle's index in the whole set.
         index_offset: first_index as u32,
+        pop_offset: if population.is_empty() {
+            0
+        } else {
+            (times.len() + cond.len()) as u32
+        },
+        fd_step: config.central_step as f32,
+        _pad0: [0; 2],
         t0: config.t0 as f32,
         t1: config.t1 as f32,
         rtol: config.rtol as f32,
@@ -457,7 +509,7 @@ fn integrate_chunk(
         time_scale: field.time_scale,
         emb_period: field.time_embedding.map_or(1.0, |(_, p)| p),
         init_exponent: 1.0 / (config.solver.order() + 1) as f32,
-        _pad1: 0.0,
+        _pad3: 0.0,
         c,
         b,
         e,
@@ -478,6 +530,8 @@ fn integrate_chunk(
     };
     let mut consts: Vec<f32> = times.iter().map(|&t| t as f32).collect();
     consts.extend_from_slice(cond);
+    // Population indices as floats: exact below 2^24, which validation guarantees.
+    consts.extend(population.iter().map(|&k| k as f32));
     consts.push(0.0);
     let consts = GpuBuffer::from_slice(ctx, &consts, "morphogen.flow.consts")?;
     let mut ys = vec![0.0f32; n * 2 * aug];

@@ -11,7 +11,7 @@ mod shared;
 mod tableau;
 
 pub use config::{FlowConfig, FlowResult, LogDensity};
-pub use gpu::integrate;
+pub use gpu::{integrate, integrate_populations};
 pub use model::{Activation, Dense, ModelSpec, TimeInput, VelocityField};
-pub use reference::integrate_cpu;
+pub use reference::{integrate_cpu, integrate_cpu_populations};
 pub use tableau::{Solver, Tableau};

@@ -28,6 +28,9 @@ pub enum Activation {
     Softplus,
     /// No activation.
     Identity,
+    /// x² (not a PyTorch module; builds analytic potentials such as
+    /// [`VelocityField::quadratic_potential`]).
+    Square,
 }
 
 impl Activation {
@@ -67,6 +70,7 @@ impl Activation {
                 }
             }
             Self::Identity => x,
+            Self::Square => x * x,
         }
     }
 
@@ -113,6 +117,7 @@ impl Activation {
                 }
             }
             Self::Identity => 1.0,
+            Self::Square => 2.0 * x,
         }
     }
 }
@@ -205,6 +210,10 @@ pub struct ModelSpec {
     /// Activation of the last layer (default identity).
     #[serde(default = "identity")]
     pub output_activation: Activation,
+    /// The network gives one value s(x, t): as a velocity field v = ∇ₓ s (Action
+    /// Matching's potential), as a growth head g = s (default false).
+    #[serde(default)]
+    pub scalar: bool,
     /// Tensor names of each layer's weight and bias, input to output.
     pub layers: Vec<(String, String)>,
 }
@@ -240,6 +249,8 @@ pub struct VelocityField {
     pub activation: Activation,
     /// Output activation.
     pub output_activation: Activation,
+    /// One output s(x, t): the field is ∇ₓ s (or, as a growth head, s itself).
+    pub scalar: bool,
     /// The layers, input to output.
     pub layers: Vec<Dense>,
 }
@@ -263,6 +274,15 @@ impl VelocityField {
             .max()
             .unwrap_or(0)
             .max(self.input_width())
+    }
+
+    /// Outputs of the network: 1 for a scalar network, else d.
+    pub fn outputs(&self) -> usize {
+        if self.scalar {
+            1
+        } else {
+            self.dim
+        }
     }
 
     /// Number of parameters.
@@ -300,6 +320,46 @@ impl VelocityField {
         Self::linear(&[0.0, -omega, omega, 0.0], &[0.0, 0.0]).expect("2 x 2 is well formed")
     }
 
+    /// The gradient field of the potential s(x) = ½ |L x + c|² (L is m × d, row-major):
+    /// v = ∇s = Lᵀ (L x + c), a scalar network of two layers.
+    pub fn quadratic_potential(l: &[f32], c: &[f32]) -> Result<Self> {
+        let m = c.len();
+        if m == 0 || l.is_empty() || !l.len().is_multiple_of(m) {
+            return Err(Error::invalid(format!(
+                "a quadratic potential needs an m x d matrix and m offsets; got {} and {m}",
+                l.len()
+            )));
+        }
+        let d = l.len() / m;
+        let field = Self {
+            dim: d,
+            time: TimeInput::None,
+            time_scale: 1.0,
+            cond_dim: 0,
+            time_embedding: None,
+            residual: false,
+            activation: Activation::Square,
+            output_activation: Activation::Identity,
+            scalar: true,
+            layers: vec![
+                Dense {
+                    inputs: d,
+                    outputs: m,
+                    weight: l.to_vec(),
+                    bias: c.to_vec(),
+                },
+                Dense {
+                    inputs: m,
+                    outputs: 1,
+                    weight: vec![0.5; m],
+                    bias: vec![0.0],
+                },
+            ],
+        };
+        field.validate()?;
+        Ok(field)
+    }
+
     /// A network from its layers, with raw t (scale 1) and no conditioning.
     pub fn from_layers(
         dim: usize,
@@ -316,6 +376,7 @@ impl VelocityField {
             residual: false,
             activation,
             output_activation: Activation::Identity,
+            scalar: false,
             layers,
         };
         field.validate()?;
@@ -364,11 +425,16 @@ impl VelocityField {
             }
             width = l.outputs;
         }
-        if width != self.dim {
-            return Err(Error::invalid(format!(
-                "the last layer gives {width} outputs but the field's dimension is {}",
-                self.dim
-            )));
+        if width != self.outputs() {
+            return Err(Error::invalid(if self.scalar {
+                format!("a scalar network must end in one output; the last layer gives {width}")
+            } else {
+                format!(
+                    "the last layer gives {width} outputs but the field's dimension is {} \
+                     (a network with one output is a potential: set \"scalar\": true)",
+                    self.dim
+                )
+            }));
         }
         Ok(())
     }
@@ -452,6 +518,7 @@ impl VelocityField {
             residual: spec.residual,
             activation: spec.activation,
             output_activation: spec.output_activation,
+            scalar: spec.scalar,
             layers,
         };
         field
@@ -473,6 +540,7 @@ impl VelocityField {
             residual: self.residual,
             activation: self.activation,
             output_activation: self.output_activation,
+            scalar: self.scalar,
             layers: (0..self.layers.len())
                 .map(|k| (format!("layers.{k}.weight"), format!("layers.{k}.bias")))
                 .collect(),
@@ -550,6 +618,7 @@ fn torchcfm_spec(bytes: &[u8], source: &Path) -> Result<ModelSpec> {
         residual: false,
         activation: Activation::Selu,
         output_activation: Activation::Identity,
+        scalar: false,
         layers: layers
             .keys()
             .map(|k| (format!("net.{k}.weight"), format!("net.{k}.bias")))

@@ -4,7 +4,9 @@
 
 use crate::error::{Error, Result};
 use crate::flow::config::{FlowConfig, FlowResult, LogDensity};
-use crate::flow::eval::{eval, eval_divergence_exact, eval_divergence_hutchinson};
+use crate::flow::eval::{
+    eval, eval_divergence_central, eval_divergence_exact, eval_divergence_hutchinson,
+};
 use crate::flow::model::VelocityField;
 use crate::flow::tableau::Tableau;
 
@@ -30,6 +32,7 @@ pub(crate) struct System<'a> {
     pub cond: &'a [f64],
     pub mode: LogDensity,
     pub probe: Vec<f64>,
+    pub central_step: f64,
     pub evaluations: u32,
 }
 
@@ -48,6 +51,12 @@ impl System<'_> {
             LogDensity::Hutchinson => {
                 let (mut v, div) =
                     eval_divergence_hutchinson(self.field, x, t, self.cond, &self.probe);
+                v.push(-div);
+                v
+            }
+            LogDensity::Central => {
+                let (mut v, div) =
+                    eval_divergence_central(self.field, x, t, self.cond, self.central_step);
                 v.push(-div);
                 v
             }
@@ -325,11 +334,27 @@ pub fn integrate_cpu(
     cond: &[f32],
     config: &FlowConfig,
 ) -> Result<FlowResult> {
+    integrate_cpu_populations(field, particles, cond, &[], config)
+}
+
+/// Integrates particles of several populations at once: `cond` holds one conditioning
+/// vector per population (P × c values) and `population` each particle's population
+/// (empty: one population, every particle reads `cond`).
+pub fn integrate_cpu_populations(
+    field: &VelocityField,
+    particles: &[f32],
+    cond: &[f32],
+    population: &[u32],
+    config: &FlowConfig,
+) -> Result<FlowResult> {
     config.validate()?;
     let d = field.dim;
-    validate_particles(field, particles, cond)?;
+    validate_particles(field, particles, cond, population)?;
+    validate_mode(field, config.log_density)?;
     if config.shared_step && config.solver.is_adaptive() {
-        return crate::flow::shared::integrate_shared_cpu(field, particles, cond, config);
+        return crate::flow::shared::integrate_shared_cpu(
+            field, particles, cond, population, config,
+        );
     }
     let n = particles.len() / d;
     let tab = config.solver.tableau();
@@ -350,9 +375,10 @@ pub fn integrate_cpu(
         }
         let mut sys = System {
             field,
-            cond: &cond,
+            cond: population_cond(&cond, population, field.cond_dim, p),
             mode: config.log_density,
             probe: probe(config.seed, p, d),
+            central_step: config.central_step,
             evaluations: 0,
         };
         let traj = integrate_one(&mut sys, &tab, config, y0);
@@ -384,11 +410,35 @@ pub fn integrate_cpu(
     })
 }
 
-/// Checks particles and conditioning against the field.
+/// The conditioning vector particle `p` reads.
+pub(crate) fn population_cond<'a>(
+    cond: &'a [f64],
+    population: &[u32],
+    cond_dim: usize,
+    p: usize,
+) -> &'a [f64] {
+    let k = population.get(p).map_or(0, |&k| k as usize);
+    &cond[k * cond_dim..(k + 1) * cond_dim]
+}
+
+/// Refuses log-density modes that need tangents of a gradient field (second derivatives).
+pub(crate) fn validate_mode(field: &VelocityField, mode: LogDensity) -> Result<()> {
+    if field.scalar && matches!(mode, LogDensity::Exact | LogDensity::Hutchinson) {
+        return Err(Error::invalid(
+            "the field is the gradient of a scalar network; its divergence needs second \
+             derivatives, which the exact and Hutchinson modes do not take: use the central \
+             log-density (LogDensity::Central, --logp central)",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks particles, conditioning vectors and populations against the field.
 pub(crate) fn validate_particles(
     field: &VelocityField,
     particles: &[f32],
     cond: &[f32],
+    population: &[u32],
 ) -> Result<()> {
     let d = field.dim;
     if particles.is_empty() {
@@ -407,11 +457,51 @@ pub(crate) fn validate_particles(
             particles[k]
         )));
     }
-    if cond.len() != field.cond_dim {
+    if population.is_empty() {
+        if cond.len() != field.cond_dim {
+            return Err(Error::invalid(format!(
+                "the model takes a conditioning vector of length {} but {} values were given",
+                field.cond_dim,
+                cond.len()
+            )));
+        }
+        return Ok(());
+    }
+    let c = field.cond_dim;
+    if c == 0 {
+        return Err(Error::invalid(
+            "populations were given but the model takes no conditioning vector",
+        ));
+    }
+    if cond.is_empty() || !cond.len().is_multiple_of(c) {
         return Err(Error::invalid(format!(
-            "the model takes a conditioning vector of length {} but {} values were given",
-            field.cond_dim,
+            "{} conditioning values do not form vectors of length {c} (one per population)",
             cond.len()
+        )));
+    }
+    let n = particles.len() / d;
+    if population.len() != n {
+        return Err(Error::invalid(format!(
+            "{} population indices for {n} particles; give one per particle",
+            population.len()
+        )));
+    }
+    let count = cond.len() / c;
+    if count > 1 << 24 {
+        return Err(Error::invalid(format!(
+            "{count} populations; at most 2^24 are supported"
+        )));
+    }
+    if let Some(p) = population.iter().position(|&k| k as usize >= count) {
+        return Err(Error::invalid(format!(
+            "particle {p} belongs to population {} but only {count} conditioning vectors were given",
+            population[p]
+        )));
+    }
+    if let Some(k) = cond.iter().position(|v| !v.is_finite()) {
+        return Err(Error::invalid(format!(
+            "conditioning vector {} has a non-finite value",
+            k / c
         )));
     }
     Ok(())

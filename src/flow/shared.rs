@@ -9,7 +9,8 @@ use crate::flow::config::{FlowConfig, FlowResult, LogDensity};
 use crate::flow::gpu::Resident;
 use crate::flow::model::VelocityField;
 use crate::flow::reference::{
-    axpy, hairer_probe, hairer_step, probe, save_in_step, stages, step_factor, StepEnds, System,
+    axpy, hairer_probe, hairer_step, population_cond, probe, save_in_step, stages, step_factor,
+    StepEnds, System,
 };
 use crate::gpu::{record_reduce, GpuBuffer, GpuContext, Grid, ReduceOp};
 
@@ -31,6 +32,7 @@ pub(crate) fn integrate_shared_cpu(
     field: &VelocityField,
     particles: &[f32],
     cond: &[f32],
+    population: &[u32],
     config: &FlowConfig,
 ) -> Result<FlowResult> {
     let d = field.dim;
@@ -45,9 +47,10 @@ pub(crate) fn integrate_shared_cpu(
     let mut systems: Vec<System<'_>> = (0..n)
         .map(|p| System {
             field,
-            cond: &cond,
+            cond: population_cond(&cond, population, field.cond_dim, p),
             mode: config.log_density,
             probe: probe(config.seed, p, d),
+            central_step: config.central_step,
             evaluations: 0,
         })
         .collect();
