@@ -95,18 +95,24 @@ fn every_shared_snippet_is_imported_by_some_kernel() {
         })
         .collect();
     for snippet in shader_names().filter(|n| !is_kernel(n)) {
-        let first_fn = shader_source(snippet)
+        // Its first declaration (function, struct or constant), as it appears in a kernel.
+        let first = shader_source(snippet)
             .unwrap()
             .lines()
             .find_map(|l| {
-                l.strip_prefix("fn ")
-                    .map(|rest| rest.split('(').next().unwrap_or("").to_string())
+                ["fn ", "struct ", "const "].iter().find_map(|kw| {
+                    l.strip_prefix(kw).map(|rest| {
+                        let name: String = rest
+                            .chars()
+                            .take_while(|c| c.is_alphanumeric() || *c == '_')
+                            .collect();
+                        format!("{kw}{name}")
+                    })
+                })
             })
-            .unwrap_or_else(|| panic!("{snippet} defines no function"));
+            .unwrap_or_else(|| panic!("{snippet} declares nothing"));
         assert!(
-            kernels
-                .iter()
-                .any(|k| k.contains(&format!("fn {first_fn}("))),
+            kernels.iter().any(|k| k.contains(&first)),
             "{snippet} is not imported by any kernel, so no test validates it"
         );
     }

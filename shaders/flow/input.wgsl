@@ -3,7 +3,7 @@
 // f_k = period^(-k / (K/2)), s = t * time_scale (flow::eval::network_input on the CPU).
 //
 // The importing kernel provides `y_in` (the state), `fn cond_value(i: u32) -> f32` (the
-// conditioning vector) and the mlp.wgsl globals `act`, `tan` and `net`.
+// conditioning vector) and the mlp.wgsl globals `act` and `tan`.
 
 struct InputLayout {
     dim: u32,
@@ -22,7 +22,7 @@ fn load_input_with(shape: InputLayout, t: f32) -> u32 {
     let time_width = select(select(1u, shape.emb_dim, shape.emb_dim > 0u), 0u, shape.time_pos == 2u);
     let x_off = select(0u, time_width, shape.time_pos == 1u);
     let t_off = select(shape.dim + shape.cond_dim, 0u, shape.time_pos == 1u);
-    for (var i = 0u; i < net.input_width; i = i + 1u) {
+    for (var i = 0u; i < shape.dim + shape.cond_dim + time_width; i = i + 1u) {
         tan[i] = 0.0;
     }
     for (var i = 0u; i < shape.dim; i = i + 1u) {

@@ -18,7 +18,7 @@ const FIXED_BUDGET: u32 = 64;
 /// Layers the kernels' network table holds (`MAX_LAYERS` of flow/mlp.wgsl).
 pub(crate) const MAX_LAYERS: usize = 64;
 /// Floats of a uniform weight block (`array<vec4<f32>, 4096>`).
-const UNIFORM_FLOATS: usize = 16384;
+pub(crate) const UNIFORM_FLOATS: usize = 16384;
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -163,6 +163,31 @@ pub(crate) fn pack_all(fields: &[&VelocityField]) -> Result<(PackedNetwork, Vec<
     ))
 }
 
+/// Shader loop iterations of one evaluation of `field` (for drivers with a loop budget).
+pub(crate) fn network_iterations(field: &VelocityField) -> usize {
+    field
+        .layers
+        .iter()
+        .map(|l| l.outputs * (l.inputs + 2))
+        .sum::<usize>()
+        + field.input_width()
+        + 8
+}
+
+/// The kernel variant that holds `aug` state components (dimension `d` plus extras).
+pub(crate) fn state_define(aug: usize, d: usize) -> Result<&'static str> {
+    Ok(match aug {
+        0..=5 => "DIM_4",
+        6..=17 => "DIM_16",
+        18..=65 => "DIM_64",
+        _ => {
+            return Err(Error::invalid(format!(
+                "the flow kernels take states of at most 64 dimensions; this one has {d}"
+            )))
+        }
+    })
+}
+
 /// Step attempts per particle per dispatch: a fixed number, or fewer where the driver
 /// stops an invocation after a number of loop iterations.
 fn step_budget(
@@ -182,13 +207,7 @@ fn step_budget(
     };
     // Loop iterations of one network evaluation, of one step, and of the start (two
     // evaluations), as the kernel's loops run them.
-    let network: usize = field
-        .layers
-        .iter()
-        .map(|l| l.outputs * (l.inputs + 2))
-        .sum::<usize>()
-        + field.input_width()
-        + 8;
+    let network = network_iterations(field);
     // A scalar field's gradient costs d tangent passes.
     let gradient = if field.scalar { field.dim } else { 1 };
     let passes = match config.log_density {
@@ -444,16 +463,7 @@ fn integrate_chunk(
     let n = particles.len() / d;
     let logp = config.log_density != LogDensity::Off;
     let aug = d + usize::from(logp);
-    let dim_define = match aug {
-        0..=5 => "DIM_4",
-        6..=17 => "DIM_16",
-        18..=65 => "DIM_64",
-        _ => {
-            return Err(Error::invalid(format!(
-                "the integrator kernel takes states of at most 64 dimensions; this one has {d}"
-            )))
-        }
-    };
+    let dim_define = state_define(aug, d)?;
     let net = pack_all(&[field])?.0;
     let uniform_weights = net.weights.len() <= UNIFORM_FLOATS
         && ctx.limits().max_uniform_buffer_binding_size >= (UNIFORM_FLOATS * 4) as u64;

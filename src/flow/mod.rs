@@ -7,6 +7,7 @@ pub mod eval;
 mod gpu;
 mod model;
 pub mod reference;
+pub mod sde;
 mod shared;
 mod tableau;
 
