@@ -177,9 +177,19 @@ fn merge_transport(parts: &[Part], args: &MergeArgs) -> CliResult<Value> {
 }
 
 fn merge_flow(parts: &[Part], args: &MergeArgs) -> CliResult<Value> {
-    let (states, shape) = concat(parts, "states.npy", 1)?;
+    // States are [times, n, d], or [times, K, n, d] with several branches: particles lie
+    // on the second-to-last axis; log-densities and weights on the last.
+    let rank = read_npy("states.npy", &parts[0].dir.join("states.npy"))?
+        .shape
+        .len();
+    let (states, shape) = concat(parts, "states.npy", rank.saturating_sub(2))?;
     let logp = if parts[0].dir.join("logp.npy").is_file() {
         Some(concat(parts, "logp.npy", 1)?)
+    } else {
+        None
+    };
+    let weights = if parts[0].dir.join("weights.npy").is_file() {
+        Some(concat(parts, "weights.npy", rank.saturating_sub(2))?)
     } else {
         None
     };
@@ -188,7 +198,11 @@ fn merge_flow(parts: &[Part], args: &MergeArgs) -> CliResult<Value> {
     if let Some((data, shape)) = &logp {
         out.npy("logp.npy", data, shape)?;
     }
-    let (times, n, d) = (shape[0], shape[1], shape[2]);
+    if let Some((data, shape)) = &weights {
+        out.npy("weights.npy", data, shape)?;
+    }
+    let (times, d) = (shape[0], shape[rank - 1]);
+    let n = shape[rank - 2] * if rank == 4 { shape[1] } else { 1 };
     if d == 2 {
         let result = FlowResult {
             times: vec![0.0; times],
@@ -217,11 +231,32 @@ fn merge_flow(parts: &[Part], args: &MergeArgs) -> CliResult<Value> {
                 * p.summary["particles"].as_f64().unwrap_or(0.0)
         })
         .sum::<f64>()
-        / n.max(1) as f64;
+        / shape[rank - 2].max(1) as f64;
     let mut summary = parts[0].summary.clone();
-    summary["particles"] = json!(n);
+    summary["particles"] = json!(shape[rank - 2]);
     summary["shard"] = json!(format!("merged {}", parts.len()));
-    summary["range"] = json!([0, n]);
+    summary["range"] = json!([0, shape[rank - 2]]);
+    if let Some((w, _)) = &weights {
+        // Mass and effective sample size per save time and branch, over all shards.
+        let per_branch = shape[rank - 2];
+        let (mass, ess): (Vec<Vec<f64>>, Vec<Vec<f64>>) = w
+            .chunks(n)
+            .map(|at_time| {
+                at_time
+                    .chunks(per_branch)
+                    .map(|b| {
+                        let b: Vec<f64> = b.iter().map(|&v| f64::from(v)).collect();
+                        (
+                            b.iter().sum::<f64>(),
+                            crate::flow::sde::effective_sample_size(&b),
+                        )
+                    })
+                    .unzip()
+            })
+            .unzip();
+        summary["mass"] = json!(mass);
+        summary["ess"] = json!(ess);
+    }
     summary["evaluations_per_particle_mean"] = json!(weighted_mean);
     summary["evaluations_per_particle_max"] = json!(parts
         .iter()

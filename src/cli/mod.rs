@@ -11,6 +11,7 @@ pub mod flow;
 mod info;
 pub mod merge;
 pub mod output;
+pub mod sde;
 pub mod shard;
 pub mod transport;
 

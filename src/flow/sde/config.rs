@@ -142,6 +142,9 @@ pub struct SdeConfig {
     /// Resample a branch systematically at a save time where its effective sample size
     /// falls below this fraction of the particles (one chunk only). Default: never.
     pub resample_below: Option<f64>,
+    /// Index of the first particle in the whole set: the noise is keyed by it, so a run
+    /// over rows a..b of a set (a shard) equals those rows of the whole run. Default 0.
+    pub particle_offset: usize,
 }
 
 impl Default for SdeConfig {
@@ -157,6 +160,7 @@ impl Default for SdeConfig {
             growth: Growth::LogWeight,
             initial_weights: Vec::new(),
             resample_below: None,
+            particle_offset: 0,
         }
     }
 }
@@ -214,6 +218,12 @@ impl SdeConfig {
     /// Systematic resampling below this ESS fraction.
     pub fn resample_below(mut self, fraction: f64) -> Self {
         self.resample_below = Some(fraction);
+        self
+    }
+
+    /// The index of the first particle in the whole set.
+    pub fn particle_offset(mut self, offset: usize) -> Self {
+        self.particle_offset = offset;
         self
     }
 

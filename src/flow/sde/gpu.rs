@@ -207,7 +207,7 @@ fn run_chunk(
         bridge: u32::from(matches!(config.diffusion, Diffusion::Bridge(_))),
         seed_lo,
         seed_hi,
-        index_offset: part.first_index as u32,
+        index_offset: (config.particle_offset + part.first_index) as u32,
         cond_dim: branches[0].velocity.cond_dim as u32,
         pop_offset: if part.population.is_empty() {
             0

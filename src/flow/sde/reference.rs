@@ -166,7 +166,8 @@ pub fn simulate_cpu(
                 let c = population_cond(&cond, population, field.cond_dim, p);
                 let y = &mut state[(b * n + p) * aug..(b * n + p + 1) * aug];
                 for s in 0..seg.steps {
-                    let (xi1, xi2) = step_normals(config.seed, p, seg.first_step + s, b, d);
+                    let index = config.particle_offset + p;
+                    let (xi1, xi2) = step_normals(config.seed, index, seg.first_step + s, b, d);
                     let (dw, chi) = increments(seg.h, &xi1, &xi2);
                     step(
                         branch,
