@@ -17,7 +17,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use morphogen::flow::{self, Activation, Dense, FlowConfig, Solver, TimeInput, VelocityField};
+mod common;
+
+use common::{network, Rng};
+use morphogen::flow::{self, FlowConfig, Solver};
 use morphogen::gpu::{measure_peaks, GpuContext};
 use serde_json::{json, Value};
 
@@ -65,56 +68,6 @@ fn parse_args() -> Args {
         }
     }
     args
-}
-
-/// SplitMix64 normals.
-struct Rng(u64);
-
-impl Rng {
-    fn uniform(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn normal(&mut self) -> f64 {
-        let (u, v) = (1.0 - self.uniform(), self.uniform());
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
-}
-
-/// TorchCFM's MLP(2, w=64) with SELU, or a d = 64 net of four 256-wide SiLU layers, with
-/// PyTorch's default initialisation scale.
-fn network(name: &str, rng: &mut Rng) -> VelocityField {
-    let (sizes, activation): (Vec<usize>, Activation) = match name {
-        "small" => (vec![3, 64, 64, 64, 2], Activation::Selu),
-        _ => (vec![65, 256, 256, 256, 256, 64], Activation::Silu),
-    };
-    let layers = sizes
-        .windows(2)
-        .map(|w| {
-            let bound = 1.0 / (w[0] as f64).sqrt();
-            Dense {
-                inputs: w[0],
-                outputs: w[1],
-                weight: (0..w[0] * w[1])
-                    .map(|_| ((2.0 * rng.uniform() - 1.0) * bound) as f32)
-                    .collect(),
-                bias: (0..w[1])
-                    .map(|_| ((2.0 * rng.uniform() - 1.0) * bound) as f32)
-                    .collect(),
-            }
-        })
-        .collect();
-    VelocityField::from_layers(
-        *sizes.last().unwrap_or(&2),
-        TimeInput::Last,
-        activation,
-        layers,
-    )
-    .expect("well-formed network")
 }
 
 fn worst_error(states: &[f32], d: usize, reference: &[Vec<f64>]) -> f64 {
