@@ -151,6 +151,13 @@ fn central_differences_agree_with_the_exact_divergence() {
         &config.clone().log_density(LogDensity::Central, 0),
     )
     .unwrap();
+    let dir = std::env::temp_dir().join(format!("morphogen-flow-npy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    exact.save_npy(&dir).unwrap();
+    let logp = morphogen::io::npy::read(&dir.join("logp.npy")).unwrap();
+    assert_eq!(logp.shape, [1, 128]);
+    assert_eq!(&logp.data, exact.log_density_change.as_ref().unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
     let (a, b) = (
         exact.log_density_change.unwrap(),
         central.log_density_change.unwrap(),

@@ -277,6 +277,16 @@ fn the_gpu_follows_the_cpu_twin_path_for_path() {
         for (a, b) in gpu.mass.iter().zip(&cpu.mass) {
             assert!((a - b).abs() < 1e-3 * b.abs().max(1.0), "mass {a} vs {b}");
         }
+        // Arrays a user can keep: written as .npy with their shapes.
+        let dir = std::env::temp_dir().join(format!("morphogen-sde-npy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        gpu.save_npy(&dir).unwrap();
+        let states = morphogen::io::npy::read(&dir.join("states.npy")).unwrap();
+        assert_eq!(states.shape, [3, 2, n, d]);
+        assert_eq!(states.data, gpu.states);
+        let w = morphogen::io::npy::read(&dir.join("weights.npy")).unwrap();
+        assert_eq!(w.shape, [3, 2, n]);
+        let _ = std::fs::remove_dir_all(&dir);
         // The saves at t0 are the start, with the initial weights.
         assert_eq!(gpu.state(0, 1, 5), &x[5 * d..6 * d]);
         assert!((gpu.weight(0, 1, 5) - 0.4).abs() < 1e-6);

@@ -227,6 +227,17 @@ pub struct FlowResult {
 }
 
 impl FlowResult {
+    /// Writes `states.npy` (times × particles × dim) and, with a log-density,
+    /// `logp.npy` (times × particles) into `dir`, each file whole.
+    pub fn save_npy(&self, dir: &std::path::Path) -> Result<()> {
+        let (t, n) = (self.times.len(), self.particles);
+        crate::io::npy::write(&dir.join("states.npy"), &self.states, &[t, n, self.dim])?;
+        if let Some(logp) = &self.log_density_change {
+            crate::io::npy::write(&dir.join("logp.npy"), logp, &[t, n])?;
+        }
+        Ok(())
+    }
+
     /// The state of particle `p` at save index `k`.
     pub fn state(&self, k: usize, p: usize) -> &[f32] {
         let at = (k * self.particles + p) * self.dim;

@@ -403,6 +403,17 @@ impl SdeResult {
         &self.states[at..at + self.dim]
     }
 
+    /// Writes `states.npy` (times × branches × particles × dim) and, when weighted,
+    /// `weights.npy` (times × branches × particles) into `dir`, each file whole.
+    pub fn save_npy(&self, dir: &std::path::Path) -> Result<()> {
+        let (t, k, n) = (self.times.len(), self.branches, self.particles);
+        crate::io::npy::write(&dir.join("states.npy"), &self.states, &[t, k, n, self.dim])?;
+        if let Some(w) = &self.weights {
+            crate::io::npy::write(&dir.join("weights.npy"), w, &[t, k, n])?;
+        }
+        Ok(())
+    }
+
     /// The weight of particle `p` of branch `b` at save index `k` (1 when unweighted).
     pub fn weight(&self, k: usize, b: usize, p: usize) -> f32 {
         self.weights
