@@ -13,38 +13,30 @@ struct FieldRef {
     scalar: bool,
 }
 
-// Writes v(y_in, t) into out[0 .. dim].
+// Writes v(y_in, t) into out[0 .. dim]. (Each call site of the network is inlined by
+// shader compilers, so every path goes through the one in field_component.)
 fn field_value(f: FieldRef, t: f32, out: ptr<private, array<f32, MAX_A>>) {
-    if (!f.scalar) {
-        _ = load_input_with(f.shape, t);
-        mlp_run_layers(f.first_layer, f.layer_count, false);
-        for (var i = 0u; i < f.shape.dim; i = i + 1u) {
-            (*out)[i] = act[i];
+    let passes = select(1u, f.shape.dim, f.scalar);
+    for (var k = 0u; k < passes; k = k + 1u) {
+        let value = field_component(f, t, k);
+        if (f.scalar) {
+            (*out)[k] = value;
+        } else {
+            for (var i = 0u; i < f.shape.dim; i = i + 1u) {
+                (*out)[i] = act[i];
+            }
         }
-        return;
-    }
-    for (var k = 0u; k < f.shape.dim; k = k + 1u) {
-        (*out)[k] = field_component(f, t, k);
     }
 }
 
-// Component k of v(y_in, t).
+// Component k of v(y_in, t) (for a plain network, act holds all of v afterwards).
 fn field_component(f: FieldRef, t: f32, k: u32) -> f32 {
     let x_off = load_input_with(f.shape, t);
-    if (!f.scalar) {
-        mlp_run_layers(f.first_layer, f.layer_count, false);
-        return act[k];
+    if (f.scalar) {
+        tan[x_off + k] = 1.0;
     }
-    tan[x_off + k] = 1.0;
-    mlp_run_layers(f.first_layer, f.layer_count, true);
-    return tan[0];
-}
-
-// The value a network gives at (y_in, t) (a scalar network's s, e.g. a growth head).
-fn network_scalar(f: FieldRef, t: f32) -> f32 {
-    _ = load_input_with(f.shape, t);
-    mlp_run_layers(f.first_layer, f.layer_count, false);
-    return act[0];
+    mlp_run_layers(f.first_layer, f.layer_count, f.scalar);
+    return select(act[k], tan[0], f.scalar);
 }
 
 // Σ_k (v_k(y + δ_k e_k) − v_k(y − δ_k e_k)) / (2 δ_k), δ_k = step max(1, |y_k|); the
@@ -57,12 +49,13 @@ fn central_divergence(f: FieldRef, t: f32, step: f32) -> f32 {
         let delta = step * max(1.0, abs(x));
         let up = x + delta;
         let down = x - delta;
-        y_in[k] = up;
-        let v_up = field_component(f, t, k);
-        y_in[k] = down;
-        let v_down = field_component(f, t, k);
+        var diff = 0.0;
+        for (var side = 0u; side < 2u; side = side + 1u) {
+            y_in[k] = select(down, up, side == 0u);
+            diff = diff + select(-1.0, 1.0, side == 0u) * field_component(f, t, k);
+        }
         y_in[k] = x;
-        div = div + (v_up - v_down) / (up - down);
+        div = div + diff / (up - down);
     }
     return div;
 }

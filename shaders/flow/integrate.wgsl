@@ -193,23 +193,21 @@ fn rhs(t: f32) {
         }
         return;
     }
+    // Tangent passes through one call site: d unit vectors (exact) or the probe.
     var div = 0.0;
-    if (flow.logp == 1u) {
-        // Exact: one tangent pass per coordinate.
-        for (var k = 0u; k < flow.dim; k = k + 1u) {
-            let x_off = load_input(t);
-            tan[x_off + k] = 1.0;
-            mlp_run(true);
-            div = div + tan[k];
-        }
-    } else {
+    let passes = select(1u, flow.dim, flow.logp == 1u);
+    for (var k = 0u; k < passes; k = k + 1u) {
         let x_off = load_input(t);
-        for (var k = 0u; k < flow.dim; k = k + 1u) {
-            tan[x_off + k] = probe[k];
+        for (var c = 0u; c < flow.dim; c = c + 1u) {
+            tan[x_off + c] = select(probe[c], select(0.0, 1.0, c == k), flow.logp == 1u);
         }
         mlp_run(true);
-        for (var k = 0u; k < flow.dim; k = k + 1u) {
-            div = div + probe[k] * tan[k];
+        if (flow.logp == 1u) {
+            div = div + tan[k];
+        } else {
+            for (var c = 0u; c < flow.dim; c = c + 1u) {
+                div = div + probe[c] * tan[c];
+            }
         }
     }
     for (var i = 0u; i < flow.dim; i = i + 1u) {

@@ -106,7 +106,7 @@ fn cond_value(i: u32) -> f32 {
 var<private> y_in: array<f32, MAX_A>;
 // Drift and growth rate at y_in.
 var<private> drift_out: array<f32, MAX_A>;
-var<private> score_out: array<f32, MAX_A>;
+var<private> net_out: array<f32, MAX_A>;
 var<private> rate: f32;
 
 fn field_of(i: u32) -> FieldRef {
@@ -115,18 +115,29 @@ fn field_of(i: u32) -> FieldRef {
     return FieldRef(shape, r.first_layer, r.layer_count, r.scalar != 0u);
 }
 
-// drift_out = v + dir s at (y_in, t); rate = g.
+// drift_out = v + dir s at (y_in, t); rate = g. One network call site serves the three
+// roles (velocity, score, growth), since shader compilers inline every call.
 fn drift(branch: u32, t: f32, dir: f32) {
-    field_value(field_of(3u * branch), t, &drift_out);
-    if (nets[3u * branch + 1u].layer_count > 0u) {
-        field_value(field_of(3u * branch + 1u), t, &score_out);
-        for (var c = 0u; c < sde.dim; c = c + 1u) {
-            drift_out[c] = fma(dir, score_out[c], drift_out[c]);
-        }
-    }
     rate = 0.0;
-    if (sde.growth != 0u && nets[3u * branch + 2u].layer_count > 0u) {
-        rate = network_scalar(field_of(3u * branch + 2u), t);
+    for (var role = 0u; role < 3u; role = role + 1u) {
+        let at = 3u * branch + role;
+        if (nets[at].layer_count == 0u || (role == 2u && sde.growth == 0u)) {
+            continue;
+        }
+        var f = field_of(at);
+        // A growth head's value is its output, not a gradient.
+        f.scalar = f.scalar && role != 2u;
+        field_value(f, t, &net_out);
+        for (var c = 0u; c < sde.dim; c = c + 1u) {
+            if (role == 0u) {
+                drift_out[c] = net_out[c];
+            } else if (role == 1u) {
+                drift_out[c] = fma(dir, net_out[c], drift_out[c]);
+            }
+        }
+        if (role == 2u) {
+            rate = net_out[0];
+        }
     }
 }
 
@@ -155,34 +166,38 @@ fn draw_noise(particle: u32, step: u32, branch: u32) {
     }
 }
 
-// One step of length h from (t, y).
+// One step of length h from (t, y): one drift (Euler-Maruyama) or two (SRA1), through
+// one call site.
 fn step(branch: u32, t: f32, h: f32) {
     let dir = sign(h);
     let root = sqrt(abs(h));
-    for (var c = 0u; c < sde.dim; c = c + 1u) {
-        y_in[c] = y[c];
+    let s_start = sigma_at(t);
+    let s_end = sigma_at(t + h);
+    let stages = select(1u, 2u, sde.solver == 1u);
+    var rate1 = 0.0;
+    for (var stage = 0u; stage < stages; stage = stage + 1u) {
+        for (var c = 0u; c < sde.dim; c = c + 1u) {
+            let chi = 0.5 * root * (xi1[c] + xi2[c] * 0.5773502691896258);
+            y_in[c] = select(y[c], y[c] + 0.75 * h * a1[c] + 1.5 * s_end * chi, stage == 1u);
+        }
+        drift(branch, t + select(0.0, 0.75 * h, stage == 1u), dir);
+        if (stage == 0u) {
+            for (var c = 0u; c < sde.dim; c = c + 1u) {
+                a1[c] = drift_out[c];
+            }
+            rate1 = rate;
+        }
     }
-    drift(branch, t, dir);
     let wc = sde.dim;
     if (sde.solver == 0u) {
-        let s0 = sigma_at(t) * root;
         for (var c = 0u; c < sde.dim; c = c + 1u) {
-            y[c] = y[c] + h * drift_out[c] + s0 * xi1[c];
+            y[c] = y[c] + h * a1[c] + s_start * root * xi1[c];
         }
         if (sde.growth != 0u) {
-            y[wc] = fma(h, rate, y[wc]);
+            y[wc] = fma(h, rate1, y[wc]);
         }
         return;
     }
-    let s_start = sigma_at(t);
-    let s_end = sigma_at(t + h);
-    let rate1 = rate;
-    for (var c = 0u; c < sde.dim; c = c + 1u) {
-        a1[c] = drift_out[c];
-        let chi = 0.5 * root * (xi1[c] + xi2[c] * 0.5773502691896258);
-        y_in[c] = y[c] + 0.75 * h * a1[c] + 1.5 * s_end * chi;
-    }
-    drift(branch, t + 0.75 * h, dir);
     for (var c = 0u; c < sde.dim; c = c + 1u) {
         let chi = 0.5 * root * (xi1[c] + xi2[c] * 0.5773502691896258);
         let dw = root * xi1[c];
