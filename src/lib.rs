@@ -14,6 +14,14 @@
 //! assert!((lse - 3.4076).abs() < 1e-3);
 //! # Ok::<(), morphogen::Error>(())
 //! ```
+//!
+//! The library also compiles to WebAssembly for the browser's WebGPU (`web/`); there,
+//! nothing may block, so use the `_async` forms ([`gpu::GpuContext::with_options_async`],
+//! [`biome::World::run_async`], [`biome::World::render_async`], [`gpu::Pending::wait_async`]).
+
+// In the browser wgpu's handles are neither Send nor Sync (everything runs on one thread),
+// so the context's shared parts are Arcs of !Send values there.
+#![cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
 
 pub mod biome;
 pub mod cli;

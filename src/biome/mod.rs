@@ -40,7 +40,8 @@ pub use checkpoint::Checkpoint;
 pub use config::{BiomeConfig, Layout, Preset, Width};
 pub use metrics::{Census, RunTotals};
 pub use program::{
-    load_program, save_program, AgentConfig, AgentModel, Mutator, ProgramLayout, ProgramTable,
+    load_program, program_from_npy, save_program, AgentConfig, AgentModel, Mutator, ProgramLayout,
+    ProgramTable,
 };
 pub use render::{cell_colour, render_cpu, Image, TimeLapse};
 pub use state::{channel, kind, WorldState};

@@ -371,11 +371,22 @@ fn truncated_normal(seed: u64, counter: [u32; 3], bound: f64) -> f64 {
 /// Reads a program from a `.npy` file of float32 (a 1-D vector, as the reference saves
 /// them) and checks its length against the known layouts.
 pub fn load_program(path: &Path, agent_state_size: usize) -> Result<(AgentModel, Vec<f32>)> {
-    let array = crate::io::npy::read(path)?;
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    program_from_npy(&bytes, &path.display().to_string(), agent_state_size)
+}
+
+/// A program from the bytes of a `.npy` file (e.g. one a web page was given); `source`
+/// names it in errors.
+pub fn program_from_npy(
+    bytes: &[u8],
+    source: &str,
+    agent_state_size: usize,
+) -> Result<(AgentModel, Vec<f32>)> {
+    let array =
+        crate::io::npy::decode(bytes).map_err(|e| Error::invalid(format!("{source}: {e}")))?;
     if array.shape.len() != 1 {
         return Err(Error::invalid(format!(
-            "{}: a program is a 1-D vector, this array has shape {:?}",
-            path.display(),
+            "{source}: a program is a 1-D vector, this array has shape {:?}",
             array.shape
         )));
     }
@@ -384,16 +395,14 @@ pub fn load_program(path: &Path, agent_state_size: usize) -> Result<(AgentModel,
             let min = ProgramLayout::new(AgentModel::Minimal, agent_state_size).len;
             let ext = ProgramLayout::new(AgentModel::Extended, agent_state_size).len;
             Error::invalid(format!(
-                "{}: {} parameters is neither a minimal program ({min}) nor an extended one \
-                 ({ext}) for agent_state_size {agent_state_size}",
-                path.display(),
+                "{source}: {} parameters is neither a minimal program ({min}) nor an extended \
+                 one ({ext}) for agent_state_size {agent_state_size}",
                 array.data.len()
             ))
         })?;
     if let Some(i) = array.data.iter().position(|v| !v.is_finite()) {
         return Err(Error::invalid(format!(
-            "{}: parameter {i} is not finite",
-            path.display()
+            "{source}: parameter {i} is not finite"
         )));
     }
     Ok((model, array.data))

@@ -33,6 +33,11 @@ impl Image {
 impl World {
     /// Renders the world, each cell a `zoom × zoom` square.
     pub fn render(&self, zoom: u32) -> Result<Image> {
+        pollster::block_on(self.render_async(zoom))
+    }
+
+    /// [`World::render`] without blocking the thread (the browser's form).
+    pub async fn render_async(&self, zoom: u32) -> Result<Image> {
         let (h, w) = (self.height() as u32, self.width() as u32);
         if zoom == 0 {
             return Err(Error::invalid("render zoom must be at least 1"));
@@ -86,7 +91,7 @@ impl World {
         );
         let pending = rec.read(&image)?;
         rec.submit()?;
-        let words = pending.wait(&self.ctx)?;
+        let words = pending.wait_async(&self.ctx).await?;
         Ok(Image {
             width: out_w,
             height: out_h,

@@ -480,40 +480,12 @@ impl World {
         mut on_batch: impl FnMut(u64, &[Census]) -> Result<()>,
     ) -> Result<()> {
         let batch = options.batch.clamp(1, MAX_STEPS_PER_SUBMIT);
-        let cells = self.cells();
         let mut left = steps;
         while left > 0 {
             let n = (left as usize).min(batch);
-            self.write_params(self.step, n)?;
-            let mut rec = self.ctx.recorder("morphogen.biome.steps");
-            rec.clear(&self.kernels.census_counts);
-            for block in 0..n {
-                for sub in SubStep::ALL {
-                    self.record_substep(&mut rec, sub, block);
-                }
-                if options.census {
-                    self.dispatch(&mut rec, &self.kernels.census, block, cells);
-                    self.dispatch_once(&mut rec, &self.kernels.census_ids, Some(block));
-                }
-            }
-            let counts = if options.census {
-                Some(rec.read(&self.kernels.census_counts)?)
-            } else {
-                None
-            };
-            let submitted = rec.submit()?;
+            let (submitted, counts) = self.submit_batch(n, options.census)?;
             let census = match counts {
-                Some(pending) => {
-                    let raw = pending.wait(&self.ctx)?;
-                    (0..n)
-                        .map(|i| {
-                            Census::from_row(
-                                self.step + i as u64 + 1,
-                                &raw[i * CENSUS_COUNTERS..(i + 1) * CENSUS_COUNTERS],
-                            )
-                        })
-                        .collect()
-                }
+                Some(pending) => self.census_rows(n, &pending.wait(&self.ctx)?),
                 None => {
                     submitted.wait(&self.ctx)?;
                     Vec::new()
@@ -524,6 +496,68 @@ impl World {
             on_batch(self.step, &census)?;
         }
         Ok(())
+    }
+
+    /// Runs `steps` steps without blocking the thread (the browser's form); returns the
+    /// census after each step when `census` is set.
+    pub async fn run_async(&mut self, steps: u64, census: bool) -> Result<Vec<Census>> {
+        let mut rows = Vec::new();
+        let mut left = steps;
+        while left > 0 {
+            let n = (left as usize).min(MAX_STEPS_PER_SUBMIT);
+            let (submitted, counts) = self.submit_batch(n, census)?;
+            match counts {
+                Some(pending) => {
+                    let raw = pending.wait_async(&self.ctx).await?;
+                    rows.extend(self.census_rows(n, &raw));
+                }
+                None => {
+                    submitted.wait_async(&self.ctx).await?;
+                }
+            }
+            self.step += n as u64;
+            left -= n as u64;
+        }
+        Ok(rows)
+    }
+
+    /// Records and submits `n` steps (with their census when asked).
+    fn submit_batch(
+        &mut self,
+        n: usize,
+        census: bool,
+    ) -> Result<(crate::gpu::Submitted, Option<crate::gpu::Pending<u32>>)> {
+        let cells = self.cells();
+        self.write_params(self.step, n)?;
+        let mut rec = self.ctx.recorder("morphogen.biome.steps");
+        rec.clear(&self.kernels.census_counts);
+        for block in 0..n {
+            for sub in SubStep::ALL {
+                self.record_substep(&mut rec, sub, block);
+            }
+            if census {
+                self.dispatch(&mut rec, &self.kernels.census, block, cells);
+                self.dispatch_once(&mut rec, &self.kernels.census_ids, Some(block));
+            }
+        }
+        let counts = if census {
+            Some(rec.read(&self.kernels.census_counts)?)
+        } else {
+            None
+        };
+        Ok((rec.submit()?, counts))
+    }
+
+    /// The census rows of the `n` steps after the current one.
+    fn census_rows(&self, n: usize, raw: &[u32]) -> Vec<Census> {
+        (0..n)
+            .map(|i| {
+                Census::from_row(
+                    self.step + i as u64 + 1,
+                    &raw[i * CENSUS_COUNTERS..(i + 1) * CENSUS_COUNTERS],
+                )
+            })
+            .collect()
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::biome::agents::AgentTables;
 use crate::biome::config::BiomeConfig;
-use crate::biome::program::{load_program, ProgramTable};
+use crate::biome::program::{program_from_npy, ProgramTable};
 use crate::biome::state::WorldState;
 use crate::biome::step::StepKernels;
 use crate::error::{Error, Result};
@@ -187,12 +187,19 @@ impl World {
     /// Loads a program from a `.npy` file into every slot; its length must be the
     /// configured model's (`agents.model`).
     pub fn load_program(&self, path: &Path) -> Result<()> {
-        let (model, program) = load_program(path, self.config.agent_state_size as usize)?;
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        self.load_program_npy(&bytes, &path.display().to_string())
+    }
+
+    /// Loads a program from the bytes of a `.npy` file (`source` names it in errors) into
+    /// every slot.
+    pub fn load_program_npy(&self, bytes: &[u8], source: &str) -> Result<()> {
+        let (model, program) =
+            program_from_npy(bytes, source, self.config.agent_state_size as usize)?;
         if model != self.config.agents.model {
             return Err(Error::invalid(format!(
-                "{} holds a {model:?} program but the world runs {:?} programs; set \
+                "{source} holds a {model:?} program but the world runs {:?} programs; set \
                  agents.model = \"{}\"",
-                path.display(),
                 self.config.agents.model,
                 format!("{model:?}").to_lowercase()
             )));

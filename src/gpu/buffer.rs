@@ -318,10 +318,16 @@ impl<T: Pod> Pending<T> {
     }
 
     /// Waits for the GPU and returns the values. The command buffer that recorded this
-    /// readback must have been submitted.
-    pub fn wait(mut self, ctx: &GpuContext) -> Result<Vec<T>> {
+    /// readback must have been submitted. (In the browser use [`Pending::wait_async`].)
+    pub fn wait(self, ctx: &GpuContext) -> Result<Vec<T>> {
+        pollster::block_on(self.wait_async(ctx))
+    }
+
+    /// The values, without blocking the thread: in the browser the map completes when
+    /// the page's event loop runs.
+    pub async fn wait_async(mut self, ctx: &GpuContext) -> Result<Vec<T>> {
         let staging = self.staging.take().expect("staging present until wait");
-        let result = read_mapped::<T>(ctx, &staging, self.len);
+        let result = read_mapped::<T>(ctx, &staging, self.len).await;
         if result.is_ok() {
             self.pool.release(staging);
         }
@@ -329,7 +335,11 @@ impl<T: Pod> Pending<T> {
     }
 }
 
-fn read_mapped<T: Pod>(ctx: &GpuContext, staging: &wgpu::Buffer, len: usize) -> Result<Vec<T>> {
+async fn read_mapped<T: Pod>(
+    ctx: &GpuContext,
+    staging: &wgpu::Buffer,
+    len: usize,
+) -> Result<Vec<T>> {
     let bytes = (len * std::mem::size_of::<T>()) as u64;
     if bytes == 0 {
         return Ok(Vec::new());
@@ -340,6 +350,8 @@ fn read_mapped<T: Pod>(ctx: &GpuContext, staging: &wgpu::Buffer, len: usize) -> 
     staging.map_async(wgpu::MapMode::Read, range.clone(), move |result| {
         let _ = sender.send(result);
     });
+    // Native devices are driven by polling; the browser drives its own.
+    #[cfg(not(target_arch = "wasm32"))]
     ctx.inner
         .device
         .poll(wgpu::PollType::wait_indefinitely())
@@ -347,8 +359,9 @@ fn read_mapped<T: Pod>(ctx: &GpuContext, staging: &wgpu::Buffer, len: usize) -> 
             what: what.clone(),
             message: e.to_string(),
         })?;
+    let mapped = receiver.await;
     ctx.check_errors("reading back results")?;
-    match pollster::block_on(receiver) {
+    match mapped {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
             return Err(Error::Readback {

@@ -133,8 +133,25 @@ pub(crate) struct KernelCache {
     kernels: Mutex<HashMap<KernelKey, Arc<Kernel>>>,
 }
 
-fn pop_scope(scope: wgpu::ErrorScopeGuard) -> Option<wgpu::Error> {
-    pollster::block_on(scope.pop())
+/// Runs `f` inside a validation error scope and returns what it captured. In the browser,
+/// where nothing may block, no scope is pushed: errors reach the device's
+/// uncaptured-error handler and the next [`GpuContext::check_errors`] reports them.
+pub(crate) fn scoped<R>(
+    device: &wgpu::Device,
+    filter: wgpu::ErrorFilter,
+    f: impl FnOnce() -> R,
+) -> (R, Option<wgpu::Error>) {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let _ = (device, filter);
+        (f(), None)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let scope = device.push_error_scope(filter);
+        let value = f();
+        (value, pollster::block_on(scope.pop()))
+    }
 }
 
 impl GpuContext {
@@ -167,12 +184,13 @@ impl GpuContext {
             entry: desc.entry.to_string(),
             message,
         };
-        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some(&label),
-            source: wgpu::ShaderSource::Wgsl(source.into()),
+        let (module, error) = scoped(device, wgpu::ErrorFilter::Validation, || {
+            device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(&label),
+                source: wgpu::ShaderSource::Wgsl(source.into()),
+            })
         });
-        if let Some(error) = pop_scope(scope) {
+        if let Some(error) = error {
             return Err(shader_error(error.to_string()));
         }
         let entries: Vec<wgpu::BindGroupLayoutEntry> = desc
@@ -186,29 +204,31 @@ impl GpuContext {
                 count: None,
             })
             .collect();
-        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some(&label),
-            entries: &entries,
+        let ((layout, pipeline), error) = scoped(device, wgpu::ErrorFilter::Validation, || {
+            let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some(&label),
+                entries: &entries,
+            });
+            let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(&label),
+                bind_group_layouts: &[Some(&layout)],
+                immediate_size: 0,
+            });
+            let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(&label),
+                layout: Some(&pipeline_layout),
+                module: &module,
+                entry_point: Some(desc.entry),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants: desc.overrides,
+                    // Kernels initialise the workgroup memory they read.
+                    zero_initialize_workgroup_memory: false,
+                },
+                cache: None,
+            });
+            (layout, pipeline)
         });
-        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some(&label),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(&label),
-            layout: Some(&pipeline_layout),
-            module: &module,
-            entry_point: Some(desc.entry),
-            compilation_options: wgpu::PipelineCompilationOptions {
-                constants: desc.overrides,
-                // Kernels initialise the workgroup memory they read.
-                zero_initialize_workgroup_memory: false,
-            },
-            cache: None,
-        });
-        if let Some(error) = pop_scope(scope) {
+        if let Some(error) = error {
             return Err(shader_error(error.to_string()));
         }
         Ok(Kernel {
@@ -245,13 +265,14 @@ impl Kernel {
                 resource: r.clone(),
             })
             .collect();
-        let scope = ctx.device().push_error_scope(wgpu::ErrorFilter::Validation);
-        let group = ctx.device().create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(&self.label),
-            layout: &self.layout,
-            entries: &entries,
+        let (group, error) = scoped(ctx.device(), wgpu::ErrorFilter::Validation, || {
+            ctx.device().create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(&self.label),
+                layout: &self.layout,
+                entries: &entries,
+            })
         });
-        if let Some(error) = pop_scope(scope) {
+        if let Some(error) = error {
             return Err(Error::Gpu {
                 context: format!("binding {}", self.label),
                 message: error.to_string(),

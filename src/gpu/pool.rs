@@ -97,14 +97,16 @@ impl BufferPool {
         // On out-of-memory, idle pooled buffers may be what holds the memory: free them
         // and try once more.
         for attempt in 0..2 {
-            let scope = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-            let buffer = device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(label),
-                size,
-                usage,
-                mapped_at_creation: false,
-            });
-            if pollster::block_on(scope.pop()).is_none() {
+            let (buffer, error) =
+                crate::gpu::kernels::scoped(device, wgpu::ErrorFilter::OutOfMemory, || {
+                    device.create_buffer(&wgpu::BufferDescriptor {
+                        label: Some(label),
+                        size,
+                        usage,
+                        mapped_at_creation: false,
+                    })
+                });
+            if error.is_none() {
                 return Ok(Acquired {
                     buffer,
                     fresh: true,

@@ -1,6 +1,6 @@
 //! Recording many dispatches into one command encoder and submitting them at once.
 
-use std::time::Instant;
+use web_time::Instant;
 
 use bytemuck::Pod;
 
@@ -201,12 +201,28 @@ pub struct Submitted {
 }
 
 impl Submitted {
-    /// Waits for the GPU to finish and reports how long the work took.
+    /// Waits for the GPU to finish and reports how long the work took. (In the browser
+    /// use [`Submitted::wait_async`].)
     pub fn wait(self, ctx: &GpuContext) -> Result<Timing> {
+        pollster::block_on(self.wait_async(ctx))
+    }
+
+    /// Waits without blocking the thread (the browser's form).
+    pub async fn wait_async(self, ctx: &GpuContext) -> Result<Timing> {
+        #[cfg(not(target_arch = "wasm32"))]
         ctx.wait_idle()?;
+        #[cfg(target_arch = "wasm32")]
+        {
+            let (sender, receiver) = futures::channel::oneshot::channel();
+            ctx.queue().on_submitted_work_done(move || {
+                let _ = sender.send(());
+            });
+            let _ = receiver.await;
+            ctx.check_errors("waiting for the GPU")?;
+        }
         let wall = self.started.elapsed();
         let gpu = match self.timer {
-            Some(pending) => GpuTimer::elapsed(ctx, &pending.wait(ctx)?),
+            Some(pending) => GpuTimer::elapsed(ctx, &pending.wait_async(ctx).await?),
             None => None,
         };
         Ok(Timing { wall, gpu })

@@ -1,6 +1,8 @@
 //! Timing GPU work: timestamp queries where the device has them, the wall clock otherwise.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use web_time::Instant;
 
 use crate::error::Result;
 use crate::gpu::buffer::{BufferKind, GpuBuffer, Pending};

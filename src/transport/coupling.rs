@@ -220,7 +220,8 @@ impl Coupling {
         let key = rng::seed_key(seed);
         let draws: Vec<[u32; 2]> = (0..k)
             .map(|s| {
-                let words = rng::philox4x32_10([s as u32, (s >> 32) as u32, 0x5a4d_504c, 0], key);
+                let words =
+                    rng::philox4x32_10([s as u32, ((s as u64) >> 32) as u32, 0x5a4d_504c, 0], key);
                 let u_row = f64::from(rng::u01(words[0]));
                 let row = cdf.partition_point(|&c| c < u_row).min(masses.len() - 1);
                 [row as u32, rng::u01(words[1]).to_bits()]
