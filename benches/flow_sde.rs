@@ -161,11 +161,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let x_path = tmp.join(format!("x0_{n}.npy"));
         morphogen::io::npy::write(&x_path, &x0, &[n, d])?;
         for (name, solver, weighted, k) in cases {
-            let mut branch = Branch::new(field.clone());
-            if weighted {
-                branch = branch.growth(growth.clone());
-            }
-            let branches = vec![branch; k];
+            // Branch 0 holds the networks diffrax sees; further branches get their own
+            // random networks, as distinct fates would.
+            let branches: Vec<Branch> = (0..k)
+                .map(|b| {
+                    let (v, g) = if b == 0 {
+                        (field.clone(), growth.clone())
+                    } else {
+                        (network("small", &mut rng), growth_head(d, &mut rng))
+                    };
+                    let branch = Branch::new(v);
+                    if weighted {
+                        branch.growth(g)
+                    } else {
+                        branch
+                    }
+                })
+                .collect();
             let config = SdeConfig::default()
                 .solver(solver)
                 .diffusion(Diffusion::Constant(args.sigma))
@@ -238,7 +250,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }));
         }
     }
-    println!("\nx diffrax: diffrax time / morphogen time (above 1: morphogen faster). max z: largest |mean difference| / standard error over the final components (log w included); var ratio: largest variance ratio. K=4: four branches in one dispatch (p*steps counts every branch).");
+    println!("\nx diffrax: diffrax time / morphogen time (above 1: morphogen faster). max z: largest |mean difference| / standard error over the final components (log w included); var ratio: largest variance ratio. K=4: four branches with their own networks in one dispatch (p*steps counts every branch).");
     let _ = std::fs::remove_dir_all(&tmp);
     if let Ok(dir) = std::env::var("MORPHOGEN_BENCH_OUT") {
         let summary = json!({"adapter": ctx.adapter().to_string(), "fma_per_s": peaks.fma_per_s, "rows": rows});

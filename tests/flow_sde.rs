@@ -314,6 +314,15 @@ fn runs_are_reproducible_whatever_the_chunking_and_differ_between_seeds() {
     .unwrap();
     let split = simulate(&small, &branches, &x, &[], &[], &config).unwrap();
     assert_eq!(whole.states, split.states, "chunked runs differ");
+    // The two branches share their networks, which are packed once: still the twin's run.
+    let twin = simulate_cpu(&branches, &x, &[], &[], &config).unwrap();
+    let worst = whole
+        .states
+        .iter()
+        .zip(&twin.states)
+        .map(|(a, b)| (a - b).abs() / b.abs().max(1.0))
+        .fold(0.0f32, f32::max);
+    assert!(worst < 5e-4, "shared networks: GPU vs CPU {worst}");
     assert_eq!(whole.weights, split.weights);
     let other = simulate(
         ctx(),

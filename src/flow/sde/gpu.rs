@@ -167,19 +167,27 @@ fn run_chunk(
     let count = k * n;
     let segments = config.schedule();
 
+    // Networks shared by several branches (the same score network, say) are packed once.
     let all: Vec<Option<&VelocityField>> = branches.iter().flat_map(|b| b.nets()).collect();
-    let present: Vec<&VelocityField> = all.iter().flatten().copied().collect();
-    let (net, firsts) = pack_all(&present)?;
-    let mut refs = Vec::with_capacity(all.len());
-    let mut next = firsts.iter();
-    for f in &all {
-        let first = if f.is_some() {
-            *next.next().unwrap_or(&0)
-        } else {
-            0
-        };
-        refs.push(net_ref(*f, first));
-    }
+    let mut unique: Vec<&VelocityField> = Vec::new();
+    let slots: Vec<Option<usize>> = all
+        .iter()
+        .map(|f| {
+            f.map(|f| {
+                unique.iter().position(|u| *u == f).unwrap_or_else(|| {
+                    unique.push(f);
+                    unique.len() - 1
+                })
+            })
+        })
+        .collect();
+    let (net, firsts) = pack_all(&unique)?;
+    let refs: Vec<NetRef> = all
+        .iter()
+        .zip(&slots)
+        .map(|(f, slot)| net_ref(*f, slot.map_or(0, |k| firsts[k])))
+        .collect();
+    let present = unique;
     let uniform_weights = net.weights.len() <= UNIFORM_FLOATS
         && ctx.limits().max_uniform_buffer_binding_size >= (UNIFORM_FLOATS * 4) as u64;
     let mut defines = vec![net.width_define, state_define(aug, d)?];
