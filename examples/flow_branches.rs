@@ -98,12 +98,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let mut canvas = Canvas::fit(900, 900, [255, 255, 255], &all);
     let colours = [[230, 120, 30], [20, 150, 150]];
-    for b in 0..2 {
+    for (b, &colour) in colours.iter().enumerate() {
         for p in (0..n).step_by(6) {
             let mut prev = [x0[2 * p], x0[2 * p + 1]];
             for k in 0..=last {
                 let s = result.state(k, b, p);
-                canvas.line(prev, [s[0], s[1]], colours[b], 0.12);
+                canvas.line(prev, [s[0], s[1]], colour, 0.12);
                 prev = [s[0], s[1]];
             }
         }
@@ -112,11 +112,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .flat_map(|b| (0..n).map(move |p| (b, p)))
         .map(|(b, p)| result.weight(last, b, p))
         .fold(f32::MIN_POSITIVE, f32::max);
-    for b in 0..2 {
+    for (b, &colour) in colours.iter().enumerate() {
         for p in 0..n {
             let s = result.state(last, b, p);
             let alpha = (result.weight(last, b, p) / max_weight).clamp(0.05, 1.0);
-            canvas.point([s[0], s[1]], 2.5, colours[b], alpha);
+            canvas.point([s[0], s[1]], 2.5, colour, alpha);
         }
     }
     canvas.save(std::path::Path::new(&out))?;
