@@ -234,3 +234,56 @@ fn each_population_matches_a_separate_solve_with_its_own_vector() {
     let err = flow::integrate_populations(ctx(), &field, &x, &vectors, &bad, &config).unwrap_err();
     assert!(err.to_string().contains("particle 7"), "{err}");
 }
+
+#[test]
+fn populations_follow_their_vectors_in_shared_step_mode_too() {
+    let mut rng = TestRng::new(seed("populations_shared"));
+    let (d, c, pops, n) = (2, 2, 4, 120);
+    let field = VelocityField {
+        dim: d,
+        time: TimeInput::Last,
+        time_scale: 1.0,
+        cond_dim: c,
+        time_embedding: None,
+        residual: false,
+        // Smooth, so that adaptive step control behaves the same in f32 and f64.
+        activation: Activation::Tanh,
+        output_activation: Activation::Identity,
+        scalar: false,
+        layers: random_layers(&mut rng, &[d + c + 1, 32, 32, d]),
+    };
+    field.validate().unwrap();
+    let vectors: Vec<f32> = (0..pops * c).map(|_| rng.normal() as f32 * 2.0).collect();
+    let population: Vec<u32> = (0..n).map(|_| rng.below(pops) as u32).collect();
+    let x = particles(&mut rng, n, d);
+    // Tight tolerances: with a handful of long steps the save at t = 0.5 would come from
+    // interpolants whose own error (~1e-3) differs between f32 and f64 step sequences.
+    let config = FlowConfig::default()
+        .solver(Solver::Dopri5)
+        .tolerances(1e-7, 1e-7)
+        .shared_step(true)
+        .save_at(&[0.5, 1.0]);
+    let gpu =
+        flow::integrate_populations(ctx(), &field, &x, &vectors, &population, &config).unwrap();
+    let cpu = flow::integrate_cpu_populations(&field, &x, &vectors, &population, &config).unwrap();
+    let w = worst(&gpu, &cpu);
+    eprintln!("shared-step populations: GPU vs CPU {w:.2e}");
+
+    assert!(w < 1e-4, "{w}");
+    // The vectors matter: one population for all moves the particles elsewhere.
+    let alone = flow::integrate(ctx(), &field, &x, &vectors[..c], &config).unwrap();
+    let moved = (0..n)
+        .filter(|&p| population[p] != 0)
+        .filter(|&p| {
+            gpu.state(1, p)
+                .iter()
+                .zip(alone.state(1, p))
+                .any(|(a, b)| (a - b).abs() > 1e-3)
+        })
+        .count();
+    let others = population.iter().filter(|&&k| k != 0).count();
+    assert!(
+        moved * 10 >= others * 9,
+        "only {moved} of {others} particles moved"
+    );
+}
