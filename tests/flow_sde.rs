@@ -6,7 +6,7 @@ mod common;
 use common::nets::{particles, random_layers};
 use common::{ctx, seed, TestRng};
 use morphogen::flow::sde::{
-    reference, simulate, simulate_cpu, Branch, Diffusion, Growth, SdeConfig, SdeSolver,
+    self, reference, simulate, simulate_cpu, Branch, Diffusion, Growth, SdeConfig, SdeSolver,
 };
 use morphogen::flow::{Activation, Dense, TimeInput, VelocityField};
 use morphogen::gpu::{ContextOptions, GpuContext};
@@ -305,15 +305,34 @@ fn runs_are_reproducible_whatever_the_chunking_and_differ_between_seeds() {
         .save_at(&[0.3, 1.0])
         .seed(rng.next_u64());
     let whole = simulate(ctx(), &branches, &x, &[], &[], &config).unwrap();
-    // Chunks of 16 KiB bindings (a few dozen particles) and 2-step dispatches.
+    // Chunks of 4 KiB bindings (85 particles: four chunks) and 2-step dispatches.
     let small = GpuContext::with_options(
         &ContextOptions::default()
-            .binding_cap(16 << 10)
+            .binding_cap(4 << 10)
             .loop_cap(800),
     )
     .unwrap();
     let split = simulate(&small, &branches, &x, &[], &[], &config).unwrap();
     assert_eq!(whole.states, split.states, "chunked runs differ");
+    // Progress in particle-steps, every branch counted, ending at the total; the same run.
+    let mut reports = Vec::new();
+    let watched = sde::simulate_with_progress(
+        &small,
+        &branches,
+        &x,
+        (&[], &[]),
+        &config,
+        &mut |done, total| reports.push((done, total)),
+    )
+    .unwrap();
+    assert_eq!(watched.states, whole.states);
+    let total = (150 * n * 2) as u64;
+    assert!(
+        reports.len() > 2,
+        "one report per save time and chunk: {reports:?}"
+    );
+    assert!(reports.windows(2).all(|w| w[0].0 < w[1].0), "{reports:?}");
+    assert_eq!(reports.last(), Some(&(total, total)));
     // The two branches share their networks, which are packed once: still the twin's run.
     let twin = simulate_cpu(&branches, &x, &[], &[], &config).unwrap();
     let worst = whole

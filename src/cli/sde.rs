@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::cli::flow::{load_model, FlowArgs, Input};
-use crate::cli::output::{bad, spinner, CliResult, OutDir};
+use crate::cli::output::{bad, progress, CliResult, OutDir};
 use crate::cli::Common;
 use crate::flow::sde::{self, Branch, Diffusion, Growth, SdeConfig, SdeResult, SdeSolver};
 use crate::flow::{FlowResult, VelocityField};
@@ -116,16 +116,19 @@ pub(crate) fn run(
         .collect();
     config.validate(&branches).map_err(|e| bad(e.to_string()))?;
     let ctx = common.context()?;
-    let spin = spinner("sde", common.quiet);
-    let result = sde::simulate(
+    let bar = progress(0, "sde", common.quiet);
+    let result = sde::simulate_with_progress(
         &ctx,
         &branches,
         &input.x0,
-        &input.cond,
-        &input.population,
+        (&input.cond, &input.population),
         &config,
+        &mut |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        },
     )?;
-    spin.finish_and_clear();
+    bar.finish_and_clear();
     write(args, common, &ctx, &result, &input)
 }
 

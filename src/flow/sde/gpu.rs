@@ -90,6 +90,36 @@ pub fn simulate(
     population: &[u32],
     config: &SdeConfig,
 ) -> Result<SdeResult> {
+    run(ctx, branches, (particles, cond, population), config, None)
+}
+
+/// [`simulate`], calling `progress(done, total)` in particle-steps (every branch
+/// counted) after each save time of each chunk; it waits for the GPU there, once per
+/// save time.
+pub fn simulate_with_progress(
+    ctx: &GpuContext,
+    branches: &[Branch],
+    particles: &[f32],
+    (cond, population): (&[f32], &[u32]),
+    config: &SdeConfig,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<SdeResult> {
+    run(
+        ctx,
+        branches,
+        (particles, cond, population),
+        config,
+        Some(progress),
+    )
+}
+
+fn run(
+    ctx: &GpuContext,
+    branches: &[Branch],
+    (particles, cond, population): (&[f32], &[f32], &[u32]),
+    config: &SdeConfig,
+    mut progress: Option<&mut dyn FnMut(u64, u64)>,
+) -> Result<SdeResult> {
     config.validate(branches)?;
     validate_particles(&branches[0].velocity, particles, cond, population)?;
     let d = branches[0].velocity.dim;
@@ -111,6 +141,9 @@ pub fn simulate(
     let layout = Layout { n, aug, d };
     let mut saved = vec![0.0f32; saves * k * n * aug];
     let mut resampled = Vec::new();
+    let total_steps: usize = config.schedule().iter().map(|s| s.steps).sum();
+    let total = (total_steps * n * k) as u64;
+    let mut done = 0u64;
     for start in (0..n).step_by(chunk) {
         let end = (start + chunk).min(n);
         let part = Chunk {
@@ -122,7 +155,16 @@ pub fn simulate(
             },
             first_index: start,
         };
-        let (chunk_saved, events) = run_chunk(ctx, branches, part, cond, config)?;
+        let (chunk_saved, events) = match progress.as_deref_mut() {
+            Some(report) => {
+                let mut segment_done = |steps: usize| {
+                    done += (steps * (end - start) * k) as u64;
+                    report(done, total);
+                };
+                run_chunk(ctx, branches, part, cond, config, Some(&mut segment_done))?
+            }
+            None => run_chunk(ctx, branches, part, cond, config, None)?,
+        };
         resampled = events;
         // Scatter the chunk's saves (saves × k × m × aug) into the whole.
         let m = end - start;
@@ -158,6 +200,7 @@ fn run_chunk(
     part: Chunk<'_>,
     cond: &[f32],
     config: &SdeConfig,
+    mut segment_done: Option<&mut dyn FnMut(usize)>,
 ) -> Result<(Vec<f32>, Resamplings)> {
     let d = branches[0].velocity.dim;
     let n = part.particles.len() / d;
@@ -316,7 +359,11 @@ fn run_chunk(
             rec.dispatch_at(&kernel, &group, &[i as u32 * stride], grid);
         }
         let Some(fraction) = config.resample_below.filter(|_| weighted) else {
-            rec.submit()?;
+            let submitted = rec.submit()?;
+            if let Some(report) = segment_done.as_deref_mut() {
+                submitted.wait(ctx)?;
+                report(seg.steps);
+            }
             continue;
         };
         let pending = rec.read(&ys)?;
@@ -332,6 +379,9 @@ fn run_chunk(
         }
         if changed {
             ys.write(ctx, &state)?;
+        }
+        if let Some(report) = segment_done.as_deref_mut() {
+            report(seg.steps);
         }
     }
     let mut rec = ctx.recorder("morphogen.sde.results");

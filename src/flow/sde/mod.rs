@@ -27,6 +27,6 @@ pub mod reference;
 mod weights;
 
 pub use config::{Branch, Diffusion, Growth, SdeConfig, SdeResult, SdeSolver};
-pub use gpu::simulate;
+pub use gpu::{simulate, simulate_with_progress};
 pub use reference::simulate_cpu;
 pub use weights::{effective_sample_size, systematic_resample};
