@@ -306,12 +306,9 @@ fn runs_are_reproducible_whatever_the_chunking_and_differ_between_seeds() {
         .seed(rng.next_u64());
     let whole = simulate(ctx(), &branches, &x, &[], &[], &config).unwrap();
     // Chunks of 4 KiB bindings (85 particles: four chunks) and 2-step dispatches.
-    let small = GpuContext::with_options(
-        &ContextOptions::default()
-            .binding_cap(4 << 10)
-            .loop_cap(800),
-    )
-    .unwrap();
+    let small =
+        GpuContext::with_options(&ContextOptions::default().binding_cap(4 << 10).loop_cap(800))
+            .unwrap();
     let split = simulate(&small, &branches, &x, &[], &[], &config).unwrap();
     assert_eq!(whole.states, split.states, "chunked runs differ");
     // Progress in particle-steps, every branch counted, ending at the total; the same run.
