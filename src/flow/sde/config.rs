@@ -140,7 +140,8 @@ pub struct SdeConfig {
     /// Each branch's starting weight per particle; empty: 1/K for K branches.
     pub initial_weights: Vec<f64>,
     /// Resample a branch systematically at a save time where its effective sample size
-    /// falls below this fraction of the particles (one chunk only). Default: never.
+    /// falls below this fraction of the particles (over all of them, whatever the
+    /// chunking: every chunk then stays resident). Default: never.
     pub resample_below: Option<f64>,
     /// Index of the first particle in the whole set: the noise is keyed by it, so a run
     /// over rows a..b of a set (a shard) equals those rows of the whole run. Default 0.

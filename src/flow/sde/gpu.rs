@@ -6,7 +6,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use crate::error::{Error, Result};
-use crate::flow::gpu::{network_iterations, pack_all, state_define, UNIFORM_FLOATS};
+use crate::flow::gpu::{network_iterations, pack_all, state_define, NetworkParams, UNIFORM_FLOATS};
 use crate::flow::model::{TimeInput, VelocityField};
 use crate::flow::reference::validate_particles;
 use crate::flow::sde::config::{Branch, Diffusion, Growth, SdeConfig, SdeResult, SdeSolver};
@@ -131,62 +131,114 @@ fn run(
     // Invocations per chunk: the saved states of a chunk must fit one binding.
     let per_particle = (4 * aug * saves.max(1) * k) as u64;
     let chunk = ((ctx.max_binding_bytes() / per_particle) as usize).clamp(1, n);
-    if chunk < n && config.resample_below.is_some() {
-        return Err(Error::invalid(format!(
-            "resampling needs every particle of a branch in one chunk, but {n} particles \
-             with {saves} saves split into chunks of {chunk}; save at fewer times or use \
-             fewer particles per run"
-        )));
-    }
     let layout = Layout { n, aug, d };
-    let mut saved = vec![0.0f32; saves * k * n * aug];
-    let mut resampled = Vec::new();
-    let total_steps: usize = config.schedule().iter().map(|s| s.steps).sum();
+    let segments = config.schedule();
+    let total_steps: usize = segments.iter().map(|s| s.steps).sum();
     let total = (total_steps * n * k) as u64;
     let mut done = 0u64;
-    for start in (0..n).step_by(chunk) {
-        let end = (start + chunk).min(n);
+    let watching = progress.is_some();
+    let mut report = |steps: usize, particles: usize| {
+        if let Some(report) = progress.as_deref_mut() {
+            done += (steps * particles * k) as u64;
+            report(done, total);
+        }
+    };
+    let ranges: Vec<std::ops::Range<usize>> = (0..n)
+        .step_by(chunk)
+        .map(|start| start..(start + chunk).min(n))
+        .collect();
+    let prepare = |range: &std::ops::Range<usize>| {
         let part = Chunk {
-            particles: &particles[start * d..end * d],
+            particles: &particles[range.start * d..range.end * d],
             population: if population.is_empty() {
                 &[]
             } else {
-                &population[start..end]
+                &population[range.clone()]
             },
-            first_index: start,
+            first_index: range.start,
         };
-        let (chunk_saved, events) = match progress.as_deref_mut() {
-            Some(report) => {
-                let mut segment_done = |steps: usize| {
-                    done += (steps * (end - start) * k) as u64;
-                    report(done, total);
-                };
-                run_chunk(ctx, branches, part, cond, config, Some(&mut segment_done))?
-            }
-            None => run_chunk(ctx, branches, part, cond, config, None)?,
-        };
-        resampled = events;
-        // Scatter the chunk's saves (saves × k × m × aug) into the whole.
-        let m = end - start;
+        prepare_chunk(ctx, branches, part, cond, config)
+    };
+    let mut saved = vec![0.0f32; saves * k * n * aug];
+    let mut resampled = Vec::new();
+    // Scatters a chunk's saves (saves × k × m × aug) into the whole.
+    let mut keep = |range: &std::ops::Range<usize>, chunk_saved: &[f32]| {
+        let m = range.len();
         for s in 0..saves {
             for b in 0..k {
                 let src = ((s * k + b) * m) * aug;
-                let dst = ((s * k + b) * n + start) * aug;
+                let dst = ((s * k + b) * n + range.start) * aug;
                 saved[dst..dst + m * aug].copy_from_slice(&chunk_saved[src..src + m * aug]);
             }
         }
+    };
+    match config.resample_below.filter(|_| weighted) {
+        None => {
+            // One chunk at a time, so only one is resident.
+            for range in &ranges {
+                let run = prepare(range)?;
+                for (i, seg) in segments.iter().enumerate() {
+                    let submitted = run.submit_segment(ctx, i)?;
+                    if watching {
+                        submitted.wait(ctx)?;
+                    }
+                    report(seg.steps, range.len());
+                }
+                keep(range, &run.saved(ctx)?);
+            }
+        }
+        Some(fraction) => {
+            // Every chunk resident: resampling draws from all the particles of a branch.
+            let runs = ranges.iter().map(prepare).collect::<Result<Vec<_>>>()?;
+            for (i, seg) in segments.iter().enumerate() {
+                for run in &runs {
+                    run.submit_segment(ctx, i)?;
+                }
+                let mut state = vec![0.0f32; k * n * aug];
+                for (run, range) in runs.iter().zip(&ranges) {
+                    let part = run.state(ctx)?;
+                    for b in 0..k {
+                        let m = range.len();
+                        state[(b * n + range.start) * aug..(b * n + range.end) * aug]
+                            .copy_from_slice(&part[b * m * aug..(b + 1) * m * aug]);
+                    }
+                }
+                let mut changed = false;
+                for b in 0..k {
+                    let how = (config.growth, fraction, config.seed, seg.save);
+                    if maybe_resample(&mut state, layout, b, how, |v| v as f32) {
+                        resampled.push((seg.save, b));
+                        changed = true;
+                    }
+                }
+                if changed {
+                    for (run, range) in runs.iter().zip(&ranges) {
+                        let m = range.len();
+                        let part: Vec<f32> = (0..k)
+                            .flat_map(|b| {
+                                state[(b * n + range.start) * aug..(b * n + range.end) * aug]
+                                    .iter()
+                                    .copied()
+                            })
+                            .collect();
+                        debug_assert_eq!(part.len(), k * m * aug);
+                        run.set_state(ctx, &part)?;
+                    }
+                }
+                report(seg.steps, n);
+            }
+            for (run, range) in runs.iter().zip(&ranges) {
+                keep(range, &run.saved(ctx)?);
+            }
+        }
     }
-    let steps = config.schedule().iter().map(|s| s.steps).sum();
     Ok(assemble(
         &saved,
         (config, k, layout, weighted),
         resampled,
-        steps,
+        total_steps,
     ))
 }
-
-/// (save index, branch) of each resampling.
-type Resamplings = Vec<(usize, usize)>;
 
 struct Chunk<'a> {
     particles: &'a [f32],
@@ -194,14 +246,64 @@ struct Chunk<'a> {
     first_index: usize,
 }
 
-fn run_chunk(
+/// One chunk of particles resident on the GPU with its kernel, bind group and the
+/// parameter blocks of every segment's dispatches.
+struct ChunkRun {
+    kernel: std::sync::Arc<crate::gpu::Kernel>,
+    group: wgpu::BindGroup,
+    /// Parameter blocks of each segment.
+    pieces_of: Vec<std::ops::Range<usize>>,
+    grid: Grid,
+    ys: GpuBuffer<f32>,
+    saved: GpuBuffer<f32>,
+    // Bound resources, kept alive with the bind group.
+    _bound: (
+        GpuBuffer<SdeParams>,
+        GpuBuffer<NetworkParams>,
+        GpuBuffer<f32>,
+    ),
+    _tables: (GpuBuffer<NetRef>, GpuBuffer<f32>),
+}
+
+impl ChunkRun {
+    /// Submits the dispatches of segment `i` (no wait).
+    fn submit_segment(&self, ctx: &GpuContext, i: usize) -> Result<crate::gpu::Submitted> {
+        let stride = std::mem::size_of::<SdeParams>() as u32;
+        let mut rec = ctx.recorder("morphogen.sde.segment");
+        for block in self.pieces_of[i].clone() {
+            rec.dispatch_at(
+                &self.kernel,
+                &self.group,
+                &[block as u32 * stride],
+                self.grid,
+            );
+        }
+        rec.submit()
+    }
+
+    /// The current states (branches × particles × aug).
+    fn state(&self, ctx: &GpuContext) -> Result<Vec<f32>> {
+        self.ys.read(ctx)
+    }
+
+    fn set_state(&self, ctx: &GpuContext, state: &[f32]) -> Result<()> {
+        self.ys.write(ctx, state)
+    }
+
+    /// The saved states (saves × branches × particles × aug).
+    fn saved(&self, ctx: &GpuContext) -> Result<Vec<f32>> {
+        self.saved.read(ctx)
+    }
+}
+
+/// Packs the networks and uploads one chunk's particles, parameters and tables.
+fn prepare_chunk(
     ctx: &GpuContext,
     branches: &[Branch],
     part: Chunk<'_>,
     cond: &[f32],
     config: &SdeConfig,
-    mut segment_done: Option<&mut dyn FnMut(usize)>,
-) -> Result<(Vec<f32>, Resamplings)> {
+) -> Result<ChunkRun> {
     let d = branches[0].velocity.dim;
     let n = part.particles.len() / d;
     let k = branches.len();
@@ -350,44 +452,16 @@ fn run_chunk(
         WG,
         ctx.limits().max_compute_workgroups_per_dimension,
     );
-    let stride = std::mem::size_of::<SdeParams>() as u32;
-    let layout = Layout { n, aug, d };
-    let mut resampled = Vec::new();
-    for (seg, pieces) in segments.iter().zip(&pieces_of) {
-        let mut rec = ctx.recorder("morphogen.sde.segment");
-        for i in pieces.clone() {
-            rec.dispatch_at(&kernel, &group, &[i as u32 * stride], grid);
-        }
-        let Some(fraction) = config.resample_below.filter(|_| weighted) else {
-            let submitted = rec.submit()?;
-            if let Some(report) = segment_done.as_deref_mut() {
-                submitted.wait(ctx)?;
-                report(seg.steps);
-            }
-            continue;
-        };
-        let pending = rec.read(&ys)?;
-        rec.submit()?;
-        let mut state = pending.wait(ctx)?;
-        let mut changed = false;
-        for b in 0..k {
-            let how = (config.growth, fraction, config.seed, seg.save);
-            if maybe_resample(&mut state, layout, b, how, |v| v as f32) {
-                resampled.push((seg.save, b));
-                changed = true;
-            }
-        }
-        if changed {
-            ys.write(ctx, &state)?;
-        }
-        if let Some(report) = segment_done.as_deref_mut() {
-            report(seg.steps);
-        }
-    }
-    let mut rec = ctx.recorder("morphogen.sde.results");
-    let pending = rec.read(&saved)?;
-    rec.submit()?;
-    Ok((pending.wait(ctx)?, resampled))
+    Ok(ChunkRun {
+        kernel,
+        group,
+        pieces_of,
+        grid,
+        ys,
+        saved,
+        _bound: (params, net_buf, weights),
+        _tables: (nets, consts),
+    })
 }
 
 /// Steps per dispatch: the budget, or fewer where the driver stops an invocation after a
