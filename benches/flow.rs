@@ -13,15 +13,14 @@
 //! particles. Dopri5 runs twice more on the same particles, with per-particle steps and
 //! with one shared step (torchdiffeq's batch RMS), for their evaluations per particle. Results also go to `flow.json` in `MORPHOGEN_BENCH_OUT`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
 mod common;
 
-use common::{network, Rng};
+use common::{network, Rng, Setup};
 use morphogen::flow::{self, FlowConfig, Solver};
-use morphogen::gpu::{measure_peaks, GpuContext};
 use serde_json::{json, Value};
 
 struct Args {
@@ -85,22 +84,12 @@ fn worst_error(states: &[f32], d: usize, reference: &[Vec<f64>]) -> f64 {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args();
-    let ctx = GpuContext::new()?;
-    let peaks = measure_peaks(&ctx)?;
-    println!("adapter: {}", ctx.adapter());
-    println!(
-        "measured FMA rate ({}): {:.2} G/s",
-        peaks.clock,
-        peaks.fma_per_s / 1e9
-    );
-    let python = Path::new("benches/peers/.venv/bin/python");
-    let peers = args.peers && python.exists();
-    if args.peers && !peers {
-        println!("peers: benches/peers/.venv missing (run benches/peers/setup.sh); timing morphogen alone");
-    }
-    let tmp: PathBuf =
-        std::env::temp_dir().join(format!("morphogen-flow-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp)?;
+    let Setup {
+        ctx,
+        peaks,
+        python,
+        tmp,
+    } = Setup::new("flow", args.peers)?;
     println!(
         "\n{:>6} {:>8} | {:>9} {:>8} {:>10} {:>9} {:>6} | {:>9} {:>8} {:>9} | {:>8} | {:>9} {:>9}",
         "net",
@@ -162,46 +151,47 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 &[],
                 &dopri.shared_step(true),
             )?);
-            let peer: Option<Value> = if peers && seconds * 3.0 < args.budget * 4.0 {
-                let x_path = tmp.join(format!("x0_{net_name}_{n}.npy"));
-                morphogen::io::npy::write(&x_path, &x0, &[n, d])?;
-                let output = Command::new(python)
-                    .arg("benches/peers/flow_peers.py")
-                    .arg(&weights)
-                    .arg(&spec)
-                    .arg(&x_path)
-                    .args([
-                        "--solver",
-                        "tsit5",
-                        "--rtol",
-                        "1e-5",
-                        "--atol",
-                        "1e-5",
-                        "--reference-count",
-                        &k.to_string(),
-                    ])
-                    .output()?;
-                if output.status.success() {
-                    serde_json::from_str(
-                        String::from_utf8_lossy(&output.stdout)
-                            .lines()
-                            .last()
-                            .unwrap_or(""),
-                    )
-                    .ok()
+            let peer: Option<Value> =
+                if let Some(python) = python.filter(|_| seconds * 3.0 < args.budget * 4.0) {
+                    let x_path = tmp.join(format!("x0_{net_name}_{n}.npy"));
+                    morphogen::io::npy::write(&x_path, &x0, &[n, d])?;
+                    let output = Command::new(python)
+                        .arg("benches/peers/flow_peers.py")
+                        .arg(&weights)
+                        .arg(&spec)
+                        .arg(&x_path)
+                        .args([
+                            "--solver",
+                            "tsit5",
+                            "--rtol",
+                            "1e-5",
+                            "--atol",
+                            "1e-5",
+                            "--reference-count",
+                            &k.to_string(),
+                        ])
+                        .output()?;
+                    if output.status.success() {
+                        serde_json::from_str(
+                            String::from_utf8_lossy(&output.stdout)
+                                .lines()
+                                .last()
+                                .unwrap_or(""),
+                        )
+                        .ok()
+                    } else {
+                        eprintln!(
+                            "diffrax failed: {}",
+                            String::from_utf8_lossy(&output.stderr)
+                                .lines()
+                                .last()
+                                .unwrap_or("")
+                        );
+                        None
+                    }
                 } else {
-                    eprintln!(
-                        "diffrax failed: {}",
-                        String::from_utf8_lossy(&output.stderr)
-                            .lines()
-                            .last()
-                            .unwrap_or("")
-                    );
                     None
-                }
-            } else {
-                None
-            };
+                };
             // The reference: diffrax's tight float64 solve, else our own f64 reference.
             let reference: Vec<Vec<f64>> =
                 match peer.as_ref().and_then(|p| p["reference"].as_array()) {

@@ -17,13 +17,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use common::{growth_head, network, Rng};
+use common::{growth_head, network, Rng, Setup};
 use morphogen::flow::sde::{self, Branch, Diffusion, SdeConfig, SdeSolver};
-use morphogen::gpu::{measure_peaks, GpuContext};
 use serde_json::{json, Value};
 
 struct Args {
@@ -104,22 +103,12 @@ fn agreement(ours: &(Vec<f64>, Vec<f64>), peer: &Value, n: usize) -> (f64, f64) 
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args();
-    let ctx = GpuContext::new()?;
-    let peaks = measure_peaks(&ctx)?;
-    println!("adapter: {}", ctx.adapter());
-    println!(
-        "measured FMA rate ({}): {:.2} G/s",
-        peaks.clock,
-        peaks.fma_per_s / 1e9
-    );
-    let python = Path::new("benches/peers/.venv/bin/python");
-    let peers = args.peers && python.exists();
-    if args.peers && !peers {
-        println!("peers: benches/peers/.venv missing (run benches/peers/setup.sh); timing morphogen alone");
-    }
-    let tmp: PathBuf =
-        std::env::temp_dir().join(format!("morphogen-sde-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp)?;
+    let Setup {
+        ctx,
+        peaks,
+        python,
+        tmp,
+    } = Setup::new("sde", args.peers)?;
     let mut rng = Rng(2026);
     let field = network("small", &mut rng);
     let growth = growth_head(field.dim, &mut rng);
@@ -193,40 +182,38 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 / seconds
                 / peaks.fma_per_s;
             let ours = moments(&out);
-            let peer: Option<Value> = (peers && k == 1)
-                .then(|| {
-                    let mut cmd = Command::new(python);
-                    cmd.arg("benches/peers/sde_peers.py")
-                        .arg(&v_path)
-                        .arg(&v_spec)
-                        .arg(&x_path)
-                        .args([
-                            "--solver",
-                            if solver == SdeSolver::Sra1 {
-                                "sra1"
-                            } else {
-                                "euler"
-                            },
-                        ])
-                        .args(["--sigma", &args.sigma.to_string()])
-                        .args(["--steps", &args.steps.to_string()]);
-                    if weighted {
-                        cmd.arg("--growth").arg(&g_path).arg(&g_spec);
-                    }
-                    let output = cmd.output().ok()?;
-                    if !output.status.success() {
-                        println!(
-                            "diffrax failed: {}",
-                            String::from_utf8_lossy(&output.stderr)
-                                .lines()
-                                .last()
-                                .unwrap_or("")
-                        );
-                        return None;
-                    }
-                    serde_json::from_slice(&output.stdout).ok()
-                })
-                .flatten();
+            let peer: Option<Value> = python.filter(|_| k == 1).and_then(|python| {
+                let mut cmd = Command::new(python);
+                cmd.arg("benches/peers/sde_peers.py")
+                    .arg(&v_path)
+                    .arg(&v_spec)
+                    .arg(&x_path)
+                    .args([
+                        "--solver",
+                        if solver == SdeSolver::Sra1 {
+                            "sra1"
+                        } else {
+                            "euler"
+                        },
+                    ])
+                    .args(["--sigma", &args.sigma.to_string()])
+                    .args(["--steps", &args.steps.to_string()]);
+                if weighted {
+                    cmd.arg("--growth").arg(&g_path).arg(&g_spec);
+                }
+                let output = cmd.output().ok()?;
+                if !output.status.success() {
+                    println!(
+                        "diffrax failed: {}",
+                        String::from_utf8_lossy(&output.stderr)
+                            .lines()
+                            .last()
+                            .unwrap_or("")
+                    );
+                    return None;
+                }
+                serde_json::from_slice(&output.stdout).ok()
+            });
             let peer_seconds = peer.as_ref().and_then(|p| p["seconds"].as_f64());
             let (z, ratio) = peer
                 .as_ref()

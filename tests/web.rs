@@ -47,6 +47,21 @@ fn mime(path: &Path) -> &'static str {
     }
 }
 
+/// Reads HTTP header lines up to the blank line; returns the Content-Length (0 if none).
+fn read_head(reader: &mut impl BufRead) -> std::io::Result<usize> {
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        if line.trim().is_empty() {
+            return Ok(length);
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+    }
+}
+
 /// Serves one request: a file of the site, or the page's report (sent to `reports`).
 fn serve(
     mut stream: TcpStream,
@@ -56,17 +71,7 @@ fn serve(
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request = String::new();
     reader.read_line(&mut request)?;
-    let mut length = 0usize;
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line)?;
-        if line.trim().is_empty() {
-            break;
-        }
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            length = v.trim().parse().unwrap_or(0);
-        }
-    }
+    let length = read_head(&mut reader)?;
     let mut parts = request.split_whitespace();
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
     let path = target.split('?').next().unwrap_or("/");
@@ -170,17 +175,9 @@ fn screenshot(profile: &Path) -> Vec<u8> {
     .unwrap();
     // The DevTools server keeps the connection open: read the body by its length.
     let mut reader = BufReader::new(&http);
-    let mut length = 0usize;
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        if line.trim().is_empty() {
-            break;
-        }
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            length = v.trim().parse().unwrap();
-        }
-    }
+    // Skip the status line; the body follows the headers.
+    reader.read_line(&mut String::new()).unwrap();
+    let length = read_head(&mut reader).unwrap();
     let mut body = vec![0u8; length];
     reader.read_exact(&mut body).unwrap();
     let targets: serde_json::Value = serde_json::from_slice(&body).unwrap();
@@ -235,9 +232,9 @@ fn base64(text: &str) -> Vec<u8> {
 /// The native engine on the same configuration: the census after the last step.
 fn native(program: Option<&str>) -> (Census, Vec<u8>, String) {
     let ctx = GpuContext::new().expect("a native adapter");
-    let mut config = BiomeConfig::preset(PRESET.parse::<Preset>().unwrap());
-    config.height = HEIGHT;
-    config.width = WIDTH.parse::<Width>().unwrap();
+    let config = BiomeConfig::preset(PRESET.parse::<Preset>().unwrap())
+        .choose(Some(HEIGHT), Some(WIDTH.parse::<Width>().unwrap()), false)
+        .unwrap();
     let mut world = World::new(&ctx, &config, SEED).unwrap();
     if let Some(p) = program {
         world

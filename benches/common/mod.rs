@@ -2,7 +2,47 @@
 
 #![allow(dead_code, reason = "each benchmark uses a different subset")]
 
+use std::path::{Path, PathBuf};
+
 use morphogen::flow::{Activation, Dense, TimeInput, VelocityField};
+use morphogen::gpu::{measure_peaks, AdapterPeaks, GpuContext};
+
+/// What a flow benchmark starts from: the context, the adapter's measured limits, the
+/// peers' Python (when installed and wanted) and a scratch directory.
+pub struct Setup {
+    pub ctx: GpuContext,
+    pub peaks: AdapterPeaks,
+    pub python: Option<&'static Path>,
+    pub tmp: PathBuf,
+}
+
+impl Setup {
+    /// Prints the adapter and its FMA rate; `name` names the scratch directory.
+    pub fn new(name: &str, peers: bool) -> Result<Self, Box<dyn std::error::Error>> {
+        let ctx = GpuContext::new()?;
+        let peaks = measure_peaks(&ctx)?;
+        println!("adapter: {}", ctx.adapter());
+        println!(
+            "measured FMA rate ({}): {:.2} G/s",
+            peaks.clock,
+            peaks.fma_per_s / 1e9
+        );
+        let venv = Path::new("benches/peers/.venv/bin/python");
+        let python = (peers && venv.exists()).then_some(venv);
+        if peers && python.is_none() {
+            println!("peers: benches/peers/.venv missing (run benches/peers/setup.sh); timing morphogen alone");
+        }
+        let tmp =
+            std::env::temp_dir().join(format!("morphogen-{name}-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp)?;
+        Ok(Self {
+            ctx,
+            peaks,
+            python,
+            tmp,
+        })
+    }
+}
 
 /// SplitMix64 uniforms and normals.
 pub struct Rng(pub u64);

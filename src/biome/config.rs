@@ -285,6 +285,27 @@ impl BiomeConfig {
         self
     }
 
+    /// Applies the choices the command line and the web page offer on top of a preset or a
+    /// file: rows, width, and minimal programs instead of extended ones; then validates.
+    pub fn choose(
+        mut self,
+        height: Option<u32>,
+        width: Option<Width>,
+        minimal: bool,
+    ) -> Result<Self> {
+        if let Some(h) = height {
+            self.height = h;
+        }
+        if let Some(w) = width {
+            self.width = w;
+        }
+        if minimal {
+            self.agents.model = crate::biome::AgentModel::Minimal;
+        }
+        self.validate()?;
+        Ok(self)
+    }
+
     /// Sets the soil self-balancing limit (0 off, 1/3 recommended).
     pub fn soil_unbalance_limit(mut self, limit: f64) -> Self {
         self.soil_unbalance_limit = limit;

@@ -477,6 +477,16 @@ impl World {
         &mut self,
         steps: u64,
         options: &RunOptions,
+        on_batch: impl FnMut(u64, &[Census]) -> Result<()>,
+    ) -> Result<()> {
+        pollster::block_on(self.run_with_async(steps, options, on_batch))
+    }
+
+    /// [`World::run_with`] without blocking the thread (the browser's form).
+    pub async fn run_with_async(
+        &mut self,
+        steps: u64,
+        options: &RunOptions,
         mut on_batch: impl FnMut(u64, &[Census]) -> Result<()>,
     ) -> Result<()> {
         let batch = options.batch.clamp(1, MAX_STEPS_PER_SUBMIT);
@@ -485,9 +495,9 @@ impl World {
             let n = (left as usize).min(batch);
             let (submitted, counts) = self.submit_batch(n, options.census)?;
             let census = match counts {
-                Some(pending) => self.census_rows(n, &pending.wait(&self.ctx)?),
+                Some(pending) => self.census_rows(n, &pending.wait_async(&self.ctx).await?),
                 None => {
-                    submitted.wait(&self.ctx)?;
+                    submitted.wait_async(&self.ctx).await?;
                     Vec::new()
                 }
             };
@@ -498,26 +508,16 @@ impl World {
         Ok(())
     }
 
-    /// Runs `steps` steps without blocking the thread (the browser's form); returns the
-    /// census after each step when `census` is set.
+    /// Runs `steps` steps without blocking the thread; returns the census after each
+    /// step when `census` is set.
     pub async fn run_async(&mut self, steps: u64, census: bool) -> Result<Vec<Census>> {
         let mut rows = Vec::new();
-        let mut left = steps;
-        while left > 0 {
-            let n = (left as usize).min(MAX_STEPS_PER_SUBMIT);
-            let (submitted, counts) = self.submit_batch(n, census)?;
-            match counts {
-                Some(pending) => {
-                    let raw = pending.wait_async(&self.ctx).await?;
-                    rows.extend(self.census_rows(n, &raw));
-                }
-                None => {
-                    submitted.wait_async(&self.ctx).await?;
-                }
-            }
-            self.step += n as u64;
-            left -= n as u64;
-        }
+        let options = RunOptions::default().census(census);
+        self.run_with_async(steps, &options, |_, batch| {
+            rows.extend_from_slice(batch);
+            Ok(())
+        })
+        .await?;
         Ok(rows)
     }
 

@@ -7,9 +7,7 @@ use std::time::Instant;
 use clap::Args;
 use serde_json::{json, Value};
 
-use crate::biome::{
-    AgentModel, BiomeConfig, Census, Preset, RunOptions, RunTotals, TimeLapse, Width, World,
-};
+use crate::biome::{BiomeConfig, Census, Preset, RunOptions, RunTotals, TimeLapse, Width, World};
 use crate::cli::output::{bad, progress, CliResult, OutDir};
 use crate::cli::shard::{parse_seeds, Shard};
 use crate::cli::Common;
@@ -70,7 +68,7 @@ pub struct BiomeArgs {
 
 /// The configuration the flags describe.
 fn configure(args: &BiomeArgs) -> CliResult<BiomeConfig> {
-    let mut config = match (&args.config, &args.preset) {
+    let config = match (&args.config, &args.preset) {
         (Some(path), _) => {
             if !path.is_file() {
                 return Err(bad(format!("--config {}: no such file", path.display())));
@@ -83,19 +81,16 @@ fn configure(args: &BiomeArgs) -> CliResult<BiomeConfig> {
         ),
         (None, None) => BiomeConfig::preset(Preset::Persistence),
     };
-    if let Some(h) = args.height {
-        config.height = h;
-    }
-    if let Some(w) = &args.width {
-        config.width = w
-            .parse::<Width>()
-            .map_err(|e| bad(format!("--width: {e}")))?;
-    }
-    if args.minimal {
-        config.agents.model = AgentModel::Minimal;
-    }
-    config.validate().map_err(|e| bad(e.to_string()))?;
-    Ok(config)
+    let width = match &args.width {
+        Some(w) => Some(
+            w.parse::<Width>()
+                .map_err(|e| bad(format!("--width: {e}")))?,
+        ),
+        None => None,
+    };
+    config
+        .choose(args.height, width, args.minimal)
+        .map_err(|e| bad(e.to_string()))
 }
 
 /// How a run saves its outputs.

@@ -18,7 +18,7 @@ const FIXED_BUDGET: u32 = 64;
 /// Layers the kernels' network table holds (`MAX_LAYERS` of flow/mlp.wgsl).
 pub(crate) const MAX_LAYERS: usize = 64;
 /// Floats of a uniform weight block (`array<vec4<f32>, 4096>`).
-pub(crate) const UNIFORM_FLOATS: usize = 16384;
+const UNIFORM_FLOATS: usize = 16384;
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -92,6 +92,47 @@ pub(crate) struct PackedNetwork {
     pub params: NetworkParams,
     pub weights: Vec<f32>,
     pub width_define: &'static str,
+}
+
+impl PackedNetwork {
+    /// Whether the weights fit the kernels' uniform block on this device (the
+    /// `WEIGHTS_UNIFORM` variant); else they are read from a storage buffer.
+    pub(crate) fn uniform(&self, ctx: &GpuContext) -> bool {
+        self.weights.len() <= UNIFORM_FLOATS
+            && ctx.limits().max_uniform_buffer_binding_size >= (UNIFORM_FLOATS * 4) as u64
+    }
+
+    /// The layer table and the weights on the GPU (padded to the uniform block when they
+    /// fit it).
+    pub(crate) fn upload(
+        &self,
+        ctx: &GpuContext,
+        label: &str,
+    ) -> Result<(GpuBuffer<NetworkParams>, GpuBuffer<f32>)> {
+        let table = GpuBuffer::uniform(ctx, &self.params, &format!("{label}.network"))?;
+        let weights = if self.uniform(ctx) {
+            let mut padded = self.weights.clone();
+            padded.resize(UNIFORM_FLOATS, 0.0);
+            GpuBuffer::uniform_slice(ctx, &padded, &format!("{label}.weights"))?
+        } else {
+            GpuBuffer::from_slice(ctx, &self.weights, &format!("{label}.weights"))?
+        };
+        Ok((table, weights))
+    }
+}
+
+/// How t enters a network, as the kernels' InputLayout codes it: (position: 0 last,
+/// 1 first, 2 none; embedding width, 0 for raw t; embedding period).
+pub(crate) fn time_input(field: &VelocityField) -> (u32, u32, f32) {
+    let position = match field.time {
+        TimeInput::Last => 0,
+        TimeInput::First => 1,
+        TimeInput::None => 2,
+    };
+    let (width, period) = field
+        .time_embedding
+        .map_or((0, 1.0), |(k, p)| (k as u32, p));
+    (position, width, period)
 }
 
 /// The kernel variant that holds activations of `width` units.
@@ -465,8 +506,8 @@ fn integrate_chunk(
     let aug = d + usize::from(logp);
     let dim_define = state_define(aug, d)?;
     let net = pack_all(&[field])?.0;
-    let uniform_weights = net.weights.len() <= UNIFORM_FLOATS
-        && ctx.limits().max_uniform_buffer_binding_size >= (UNIFORM_FLOATS * 4) as u64;
+    let uniform_weights = net.uniform(ctx);
+    let (time_pos, emb_dim, emb_period) = time_input(field);
     let mut defines = vec![net.width_define, dim_define];
     if uniform_weights {
         defines.push("WEIGHTS_UNIFORM");
@@ -480,12 +521,8 @@ fn integrate_chunk(
         dim: d as u32,
         aug: aug as u32,
         cond_dim: field.cond_dim as u32,
-        time_pos: match field.time {
-            TimeInput::Last => 0,
-            TimeInput::First => 1,
-            TimeInput::None => 2,
-        },
-        emb_dim: field.time_embedding.map_or(0, |(k, _)| k as u32),
+        time_pos,
+        emb_dim,
         logp: match config.log_density {
             LogDensity::Off => 0,
             LogDensity::Exact => 1,
@@ -517,7 +554,7 @@ fn integrate_chunk(
         rtol: config.rtol as f32,
         atol: config.atol as f32,
         time_scale: field.time_scale,
-        emb_period: field.time_embedding.map_or(1.0, |(_, p)| p),
+        emb_period,
         init_exponent: 1.0 / (config.solver.order() + 1) as f32,
         _pad3: 0.0,
         c,
@@ -530,14 +567,7 @@ fn integrate_chunk(
         _pad2: 0,
     };
     let flow_buf = GpuBuffer::uniform(ctx, &params, "morphogen.flow.params")?;
-    let net_buf = GpuBuffer::uniform(ctx, &net.params, "morphogen.flow.network")?;
-    let weights = if uniform_weights {
-        let mut padded = net.weights.clone();
-        padded.resize(UNIFORM_FLOATS, 0.0);
-        GpuBuffer::uniform_slice(ctx, &padded, "morphogen.flow.weights")?
-    } else {
-        GpuBuffer::from_slice(ctx, &net.weights, "morphogen.flow.weights")?
-    };
+    let (net_buf, weights) = net.upload(ctx, "morphogen.flow")?;
     let mut consts: Vec<f32> = times.iter().map(|&t| t as f32).collect();
     consts.extend_from_slice(cond);
     // Population indices as floats: exact below 2^24, which validation guarantees.

@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::Promise;
-use morphogen::biome::{AgentModel, BiomeConfig, Census, Preset, RunTotals, Width, World};
+use morphogen::biome::{BiomeConfig, Census, Preset, RunTotals, Width, World};
 use morphogen::gpu::{ContextOptions, GpuContext};
 use serde_json::json;
 use wasm_bindgen::prelude::*;
@@ -30,14 +30,11 @@ pub fn configure(
     width: &str,
     minimal: bool,
 ) -> morphogen::Result<BiomeConfig> {
-    let mut config = BiomeConfig::preset(preset.parse::<Preset>()?);
-    config.height = height;
-    config.width = width.parse::<Width>()?;
-    if minimal {
-        config.agents.model = AgentModel::Minimal;
-    }
-    config.validate()?;
-    Ok(config)
+    BiomeConfig::preset(preset.parse::<Preset>()?).choose(
+        Some(height),
+        Some(width.parse::<Width>()?),
+        minimal,
+    )
 }
 
 struct Inner {

@@ -6,8 +6,8 @@
 use bytemuck::{Pod, Zeroable};
 
 use crate::error::{Error, Result};
-use crate::flow::gpu::{network_iterations, pack_all, state_define, NetworkParams, UNIFORM_FLOATS};
-use crate::flow::model::{TimeInput, VelocityField};
+use crate::flow::gpu::{network_iterations, pack_all, state_define, time_input, NetworkParams};
+use crate::flow::model::VelocityField;
 use crate::flow::reference::validate_particles;
 use crate::flow::sde::config::{Branch, Diffusion, Growth, SdeConfig, SdeResult, SdeSolver};
 use crate::flow::sde::reference::{assemble, initial_state};
@@ -63,18 +63,15 @@ fn net_ref(net: Option<&VelocityField>, first: u32) -> NetRef {
     let Some(f) = net else {
         return NetRef::zeroed();
     };
+    let (time_pos, emb_dim, emb_period) = time_input(f);
     NetRef {
         first_layer: first,
         layer_count: f.layers.len() as u32,
         scalar: u32::from(f.scalar),
-        time_pos: match f.time {
-            TimeInput::Last => 0,
-            TimeInput::First => 1,
-            TimeInput::None => 2,
-        },
-        emb_dim: f.time_embedding.map_or(0, |(k, _)| k as u32),
+        time_pos,
+        emb_dim,
         time_scale: f.time_scale,
-        emb_period: f.time_embedding.map_or(1.0, |(_, p)| p),
+        emb_period,
         _pad: 0,
     }
 }
@@ -333,8 +330,7 @@ fn prepare_chunk(
         .map(|(f, slot)| net_ref(*f, slot.map_or(0, |k| firsts[k])))
         .collect();
     let present = unique;
-    let uniform_weights = net.weights.len() <= UNIFORM_FLOATS
-        && ctx.limits().max_uniform_buffer_binding_size >= (UNIFORM_FLOATS * 4) as u64;
+    let uniform_weights = net.uniform(ctx);
     let mut defines = vec![net.width_define, state_define(aug, d)?];
     if uniform_weights {
         defines.push("WEIGHTS_UNIFORM");
@@ -396,14 +392,7 @@ fn prepare_chunk(
     }
 
     let params = GpuBuffer::uniform_slice(ctx, &blocks, "morphogen.sde.params")?;
-    let net_buf = GpuBuffer::uniform(ctx, &net.params, "morphogen.sde.network")?;
-    let weights = if uniform_weights {
-        let mut padded = net.weights.clone();
-        padded.resize(UNIFORM_FLOATS, 0.0);
-        GpuBuffer::uniform_slice(ctx, &padded, "morphogen.sde.weights")?
-    } else {
-        GpuBuffer::from_slice(ctx, &net.weights, "morphogen.sde.weights")?
-    };
+    let (net_buf, weights) = net.upload(ctx, "morphogen.sde")?;
     let nets = GpuBuffer::from_slice(ctx, &refs, "morphogen.sde.nets")?;
     let mut consts = cond.to_vec();
     consts.extend(part.population.iter().map(|&p| p as f32));
