@@ -4,7 +4,9 @@
 //! separated by spaces, alternatives by `|`, an empty alternative meaning "unset"; every
 //! combination is validated.
 
-use morphogen::gpu::preprocess::{preprocess, shader_names, shader_source, validate_wgsl};
+use morphogen::flow::{network_source, Activation, Dense, TimeInput, VelocityField};
+use morphogen::gpu::preprocess::{shader_names, shader_source, validate_wgsl};
+use morphogen::gpu::KernelDesc;
 
 fn variants(source: &str) -> Vec<Vec<String>> {
     let mut sets: Vec<Vec<String>> = vec![vec![]];
@@ -31,6 +33,69 @@ fn variants(source: &str) -> Vec<Vec<String>> {
     sets
 }
 
+/// Snippets a kernel imports that are generated at run time (`//! generated: name`).
+fn generated_imports(source: &str) -> Vec<String> {
+    source
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("//! generated:"))
+        .map(|n| n.trim().to_string())
+        .collect()
+}
+
+fn dense(inputs: usize, outputs: usize) -> Dense {
+    Dense {
+        inputs,
+        outputs,
+        weight: vec![0.25; inputs * outputs],
+        bias: vec![0.0; outputs],
+    }
+}
+
+/// Generated snippets for sample networks: a plain field and a residual scalar potential
+/// (their generated code takes different paths).
+fn sample_networks() -> Vec<String> {
+    let plain = VelocityField::from_layers(
+        2,
+        TimeInput::Last,
+        Activation::Selu,
+        vec![dense(3, 16), dense(16, 16), dense(16, 2)],
+    )
+    .unwrap();
+    let scalar = VelocityField {
+        scalar: true,
+        residual: true,
+        time: TimeInput::First,
+        activation: Activation::Silu,
+        layers: vec![dense(3, 8), dense(8, 8), dense(8, 8), dense(8, 1)],
+        ..plain.clone()
+    };
+    scalar.validate().unwrap();
+    vec![
+        network_source(&plain, 4).unwrap(),
+        network_source(&scalar, 1).unwrap(),
+    ]
+}
+
+/// The kernel's preprocessed source for every sample of its generated snippets.
+fn preprocessed(name: &str, defines: &[&str]) -> Vec<morphogen::Result<String>> {
+    let source = shader_source(name).unwrap();
+    let imports = generated_imports(source);
+    if imports.is_empty() {
+        return vec![KernelDesc::new(name, &[]).defines(defines).source()];
+    }
+    sample_networks()
+        .iter()
+        .map(|net| {
+            let generated: Vec<(&str, &str)> =
+                imports.iter().map(|n| (n.as_str(), net.as_str())).collect();
+            KernelDesc::new(name, &[])
+                .defines(defines)
+                .generated(&generated)
+                .source()
+        })
+        .collect()
+}
+
 /// Kernels have a compute entry point; every other file is a snippet for `#import`.
 fn is_kernel(name: &str) -> bool {
     shader_source(name).is_some_and(|s| s.contains("@compute"))
@@ -44,12 +109,13 @@ fn every_kernel_variant_parses_and_validates() {
         let source = shader_source(name).unwrap();
         for defines in variants(source) {
             let defs: Vec<&str> = defines.iter().map(String::as_str).collect();
-            let result =
-                preprocess(name, &defs).and_then(|wgsl| validate_wgsl(name, &wgsl).map(|_| ()));
-            if let Err(e) = result {
-                failures.push(format!("{name} {defs:?}:\n{e}"));
+            for source in preprocessed(name, &defs) {
+                let result = source.and_then(|wgsl| validate_wgsl(name, &wgsl).map(|_| ()));
+                if let Err(e) = result {
+                    failures.push(format!("{name} {defs:?}:\n{e}"));
+                }
+                checked += 1;
             }
-            checked += 1;
         }
     }
     assert!(
@@ -67,7 +133,8 @@ fn every_kernel_has_an_entry_point_main() {
         let source = shader_source(name).unwrap();
         let defs = variants(source).remove(0);
         let defs: Vec<&str> = defs.iter().map(String::as_str).collect();
-        let module = validate_wgsl(name, &preprocess(name, &defs).unwrap()).unwrap();
+        let wgsl = preprocessed(name, &defs).remove(0).unwrap();
+        let module = validate_wgsl(name, &wgsl).unwrap();
         let entries: Vec<&str> = module
             .entry_points
             .iter()
@@ -88,9 +155,12 @@ fn every_shared_snippet_is_imported_by_some_kernel() {
         .flat_map(|n| {
             variants(shader_source(n).unwrap())
                 .into_iter()
-                .map(move |defs| {
+                .flat_map(move |defs| {
                     let defs: Vec<&str> = defs.iter().map(String::as_str).collect();
-                    preprocess(n, &defs).unwrap_or_default()
+                    preprocessed(n, &defs)
+                        .into_iter()
+                        .map(|s| s.unwrap_or_default())
+                        .collect::<Vec<_>>()
                 })
         })
         .collect();

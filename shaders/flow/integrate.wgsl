@@ -1,6 +1,12 @@
 // Advances particles through dx/dt = v(x, t, c) by explicit Runge-Kutta steps, the
-// network evaluated in place (flow/mlp.wgsl), one particle per invocation, up to
-// `flow.budget` step attempts per dispatch. The CPU twin is flow::reference.
+// network evaluated in place by code generated for its shape (flow/net), SLOTS particles
+// per invocation, up to `flow.budget` step attempts per dispatch. The CPU twin is
+// flow::reference.
+//
+// The slots of an invocation advance in lockstep through the network (each weight read
+// serves every slot), while each particle keeps its own time, step size, error control
+// and status: a slot whose particle is finished, or rejected its step, still rides along
+// in the network passes and discards what they give.
 //
 // Adaptive solvers control each particle's own step: error norm = RMS over its
 // components of err / (atol + rtol max(|y0|, |y1|)), step factor
@@ -15,8 +21,9 @@
 // With a log-density, the state carries one more component, integrated like the rest:
 // d/dt = -div v, exactly (d tangent passes), by Hutchinson (one pass with a fixed
 // Rademacher probe per particle, Philox keyed by the seed) or by central differences
-// (2d forward evaluations, for any field). A scalar network's field is its gradient
-// (flow/field.wgsl). Each particle reads the conditioning vector of its population.
+// (2d forward evaluations, for any field). A scalar network's field is its gradient, one
+// forward tangent per coordinate. Each particle reads the conditioning vector of its
+// population.
 //
 // Particles still running are appended to the next active list; finished ones cost
 // nothing in later dispatches.
@@ -26,7 +33,8 @@
 // host reduces to decide: 0 start (derivative at t0; norms of y and f for the initial
 // step), 1 probe step of the initial step, 2 attempt (candidate state and squared scaled
 // error), 3 commit (saves and the new state).
-//! variants: WIDTH_16|WIDTH_64|WIDTH_256|WIDTH_1024 DIM_4|DIM_64 WEIGHTS_UNIFORM| SHARED|
+//! variants: DIM_4|DIM_16|DIM_64 WEIGHTS_UNIFORM| SHARED|
+//! generated: flow/net
 
 override WG: u32 = 64u;
 
@@ -36,9 +44,8 @@ const MAX_STAGES: u32 = 7u;
 #import grid
 #import rng
 #import activations
-#import flow/mlp
-#import flow/input
-#import flow/field
+#import flow/net
+#import flow/slot_field
 
 struct Flow {
     // Particles in this dispatch's active list, and in all.
@@ -110,28 +117,27 @@ struct Meta {
 }
 
 @group(0) @binding(0) var<uniform> flow: Flow;
-@group(0) @binding(1) var<uniform> net: Network;
 #ifdef WEIGHTS_UNIFORM
-@group(0) @binding(2) var<uniform> weights: array<vec4<f32>, 4096>;
+@group(0) @binding(1) var<uniform> weights: array<vec4<f32>, 4096>;
 #else
-@group(0) @binding(2) var<storage, read> weights: array<f32>;
+@group(0) @binding(1) var<storage, read> weights: array<f32>;
 #endif
 // Save times, the conditioning vectors, then the particles' populations.
-@group(0) @binding(3) var<storage, read> consts: array<f32>;
+@group(0) @binding(2) var<storage, read> consts: array<f32>;
 // Per particle: the state (aug values), then its derivative at the state (aug values).
-@group(0) @binding(4) var<storage, read_write> ys: array<f32>;
-@group(0) @binding(5) var<storage, read_write> metas: array<Meta>;
+@group(0) @binding(3) var<storage, read_write> ys: array<f32>;
+@group(0) @binding(4) var<storage, read_write> metas: array<Meta>;
 // Saved states: saves x total x aug.
-@group(0) @binding(6) var<storage, read_write> saved: array<f32>;
+@group(0) @binding(5) var<storage, read_write> saved: array<f32>;
 #ifdef SHARED
 // Two sums per particle (at p and total + p), reduced by the host.
-@group(0) @binding(7) var<storage, read_write> errs: array<f32>;
+@group(0) @binding(6) var<storage, read_write> errs: array<f32>;
 // Candidate state and its derivative per particle (2 aug values).
-@group(0) @binding(8) var<storage, read_write> cand: array<f32>;
+@group(0) @binding(7) var<storage, read_write> cand: array<f32>;
 #else
 // Active particle lists (read at read_offset, appended at write_offset).
-@group(0) @binding(7) var<storage, read_write> lists: array<u32>;
-@group(0) @binding(8) var<storage, read_write> counter: array<atomic<u32>>;
+@group(0) @binding(6) var<storage, read_write> lists: array<u32>;
+@group(0) @binding(7) var<storage, read_write> counter: array<atomic<u32>>;
 #endif
 
 fn weight(i: u32) -> f32 {
@@ -159,108 +165,191 @@ fn tab_a(i: u32, j: u32) -> f32 {
     return flow.a[k >> 2u][k & 3u];
 }
 
-// Stage input and output of rhs().
-var<private> y_in: array<f32, MAX_A>;
-var<private> f_out: array<f32, MAX_A>;
-var<private> probe: array<f32, MAX_A>;
-var<private> evaluations: u32;
+// Per slot: the stage input (state and time) and output of rhs_all().
+var<private> y_in: array<array<f32, MAX_A>, SLOTS>;
+var<private> t_in: array<f32, SLOTS>;
+var<private> f_out: array<array<f32, MAX_A>, SLOTS>;
+var<private> probe: array<array<f32, MAX_A>, SLOTS>;
+// Per slot: whether this evaluation is the particle's own (it counts), and the count.
+var<private> live: array<bool, SLOTS>;
+var<private> evaluations: array<u32, SLOTS>;
+// Where each slot's conditioning vector starts in consts.
+var<private> cond_base: array<u32, SLOTS>;
 
-// Where this particle's conditioning vector starts in consts.
-var<private> cond_base: u32;
-
-fn cond_value(i: u32) -> f32 {
-    return consts[cond_base + i];
+fn cond_value(s: u32, i: u32) -> f32 {
+    return consts[cond_base[s] + i];
 }
 
-fn field_ref() -> FieldRef {
-    let shape = InputLayout(flow.dim, flow.cond_dim, flow.time_pos, flow.emb_dim, flow.time_scale, flow.emb_period);
-    return FieldRef(shape, 0u, net.layer_count, net.scalar != 0u);
+fn input_layout() -> InputLayout {
+    return InputLayout(flow.dim, flow.cond_dim, flow.time_pos, flow.emb_dim, flow.time_scale, flow.emb_period);
 }
 
-// Writes the network input for state y_in at time t into act (tan zeroed), and returns
-// the offset of x inside it.
-fn load_input(t: f32) -> u32 {
-    return load_input_with(field_ref().shape, t);
-}
+// Central differences of one coordinate: the perturbed coordinate's value and its two
+// rounded arguments, per slot.
+var<private> fd_x: array<f32, SLOTS>;
+var<private> fd_up: array<f32, SLOTS>;
+var<private> fd_down: array<f32, SLOTS>;
+var<private> fd_diff: array<f32, SLOTS>;
+var<private> div: array<f32, SLOTS>;
 
-// f_out = [v(y_in, t), -div v] (the last entry only with a log-density).
-fn rhs(t: f32) {
-    evaluations = evaluations + 1u;
-    if (flow.logp == 0u || flow.logp == 3u) {
-        field_value(field_ref(), t, &f_out);
-        if (flow.logp == 3u) {
-            f_out[flow.dim] = -central_divergence(field_ref(), t, flow.fd_step);
-        }
-        return;
+// f_out[s] = [v(y_in[s], t_in[s]), -div v] for every slot (the last entry only with a
+// log-density). Every pass goes through the one call site of the network in
+// network_pass.
+fn rhs_all() {
+    let dim = flow.dim;
+    let shape = input_layout();
+    for (var s = 0u; s < SLOTS; s = s + 1u) {
+        evaluations[s] = evaluations[s] + select(0u, 1u, live[s]);
+        div[s] = 0.0;
+        fd_diff[s] = 0.0;
     }
-    // Tangent passes through one call site: d unit vectors (exact) or the probe.
-    var div = 0.0;
-    let passes = select(1u, flow.dim, flow.logp == 1u);
-    for (var k = 0u; k < passes; k = k + 1u) {
-        let x_off = load_input(t);
-        for (var c = 0u; c < flow.dim; c = c + 1u) {
-            tan[x_off + c] = select(probe[c], select(0.0, 1.0, c == k), flow.logp == 1u);
+    // Passes of one field value: one forward pass, or one tangent pass per coordinate of
+    // a scalar network's gradient.
+    let value_passes = select(1u, dim, NET_SCALAR);
+    var passes = value_passes;
+    if (flow.logp == 1u) {
+        passes = dim;
+    } else if (flow.logp == 2u) {
+        passes = 1u;
+    } else if (flow.logp == 3u) {
+        passes = value_passes + 2u * dim;
+    }
+    for (var q = 0u; q < passes; q = q + 1u) {
+        // What this pass is: a tangent pass of the divergence (logp 1, 2), a pass of the
+        // field's value, or one side of a central difference along coordinate fk.
+        let tangent_logp = flow.logp == 1u || flow.logp == 2u;
+        let value = !tangent_logp && q < value_passes;
+        let fd = !tangent_logp && q >= value_passes;
+        let fk = (q - value_passes) / 2u;
+        let up_side = ((q - value_passes) & 1u) == 0u;
+        if (fd) {
+            for (var s = 0u; s < SLOTS; s = s + 1u) {
+                if (up_side) {
+                    let x = y_in[s][fk];
+                    let delta = flow.fd_step * max(1.0, abs(x));
+                    fd_x[s] = x;
+                    fd_up[s] = x + delta;
+                    fd_down[s] = x - delta;
+                }
+                y_in[s][fk] = select(fd_down[s], fd_up[s], up_side);
+            }
         }
-        mlp_run(true);
-        if (flow.logp == 1u) {
-            div = div + tan[k];
-        } else {
-            for (var c = 0u; c < flow.dim; c = c + 1u) {
-                div = div + probe[c] * tan[c];
+        var unit = q;
+        if (fd) {
+            unit = fk;
+        }
+        network_pass(shape, tangent_logp || NET_SCALAR, unit, flow.logp == 2u);
+        for (var s = 0u; s < SLOTS; s = s + 1u) {
+            if (tangent_logp) {
+                if (flow.logp == 1u) {
+                    div[s] = div[s] + tan[s][q];
+                } else {
+                    for (var c = 0u; c < dim; c = c + 1u) {
+                        div[s] = div[s] + probe[s][c] * tan[s][c];
+                    }
+                }
+                for (var i = 0u; i < dim; i = i + 1u) {
+                    f_out[s][i] = act[s][i];
+                }
+            } else if (value) {
+                if (NET_SCALAR) {
+                    f_out[s][q] = tan[s][0];
+                } else {
+                    for (var i = 0u; i < dim; i = i + 1u) {
+                        f_out[s][i] = act[s][i];
+                    }
+                }
+            } else {
+                let component = select(act[s][fk], tan[s][0], NET_SCALAR);
+                fd_diff[s] = fd_diff[s] + select(-1.0, 1.0, up_side) * component;
+                if (!up_side) {
+                    y_in[s][fk] = fd_x[s];
+                    div[s] = div[s] + fd_diff[s] / (fd_up[s] - fd_down[s]);
+                    fd_diff[s] = 0.0;
+                }
             }
         }
     }
-    for (var i = 0u; i < flow.dim; i = i + 1u) {
-        f_out[i] = act[i];
+    if (flow.logp != 0u) {
+        for (var s = 0u; s < SLOTS; s = s + 1u) {
+            f_out[s][dim] = -div[s];
+        }
     }
-    f_out[flow.dim] = -div;
 }
 
-var<private> y: array<f32, MAX_A>;
-var<private> k: array<array<f32, MAX_A>, MAX_STAGES>;
-var<private> y_new: array<f32, MAX_A>;
+// Per slot: the state, the stages, the candidate.
+var<private> y: array<array<f32, MAX_A>, SLOTS>;
+var<private> k: array<array<array<f32, MAX_A>, MAX_STAGES>, SLOTS>;
+var<private> y_new: array<array<f32, MAX_A>, SLOTS>;
+// Per slot: the particle, its record, and this step's start, length and participation.
+var<private> particle: array<u32, SLOTS>;
+var<private> present: array<bool, SLOTS>;
+var<private> m: array<Meta, SLOTS>;
+var<private> step_t: array<f32, SLOTS>;
+var<private> step_h: array<f32, SLOTS>;
+var<private> step_last: array<bool, SLOTS>;
+// Fixed steps: where the step ends on the grid.
+var<private> step_end: array<f32, SLOTS>;
+var<private> running: array<bool, SLOTS>;
 
-// Stages 1.. of a step of length h from (t, y) with k[0] set.
-fn stages(t: f32, h: f32) {
+// Stages 1.. of a step of length step_h from (step_t, y) with k[0] set, for the slots
+// that run.
+fn stages_all() {
     for (var i = 1u; i < flow.stages; i = i + 1u) {
-        for (var c = 0u; c < flow.aug; c = c + 1u) {
-            var acc = 0.0;
-            for (var j = 0u; j < i; j = j + 1u) {
-                acc = fma(tab_a(i, j), k[j][c], acc);
+        for (var s = 0u; s < SLOTS; s = s + 1u) {
+            live[s] = running[s];
+            if (!running[s]) {
+                continue;
             }
-            y_in[c] = fma(h, acc, y[c]);
+            for (var c = 0u; c < flow.aug; c = c + 1u) {
+                var acc = 0.0;
+                for (var j = 0u; j < i; j = j + 1u) {
+                    acc = fma(tab_a(i, j), k[s][j][c], acc);
+                }
+                y_in[s][c] = fma(step_h[s], acc, y[s][c]);
+            }
+            t_in[s] = step_t[s] + tab_c(i) * step_h[s];
         }
-        rhs(t + tab_c(i) * h);
-        for (var c = 0u; c < flow.aug; c = c + 1u) {
-            k[i][c] = f_out[c];
+        rhs_all();
+        for (var s = 0u; s < SLOTS; s = s + 1u) {
+            if (running[s]) {
+                for (var c = 0u; c < flow.aug; c = c + 1u) {
+                    k[s][i][c] = f_out[s][c];
+                }
+            }
         }
     }
-    for (var c = 0u; c < flow.aug; c = c + 1u) {
-        var acc = 0.0;
-        for (var j = 0u; j < flow.stages; j = j + 1u) {
-            acc = fma(tab_b(j), k[j][c], acc);
+    for (var s = 0u; s < SLOTS; s = s + 1u) {
+        if (running[s]) {
+            for (var c = 0u; c < flow.aug; c = c + 1u) {
+                var acc = 0.0;
+                for (var j = 0u; j < flow.stages; j = j + 1u) {
+                    acc = fma(tab_b(j), k[s][j][c], acc);
+                }
+                y_new[s][c] = fma(step_h[s], acc, y[s][c]);
+            }
         }
-        y_new[c] = fma(h, acc, y[c]);
     }
 }
 
-// Writes the save times that fall in the step (t, t + h]: y_new at its end, else the
-// Hermite interpolant with end derivatives k[0] and f_out.
-fn save_step(p: u32, m: ptr<function, Meta>, t: f32, h: f32, t_end: f32, with_end_slope: bool) {
+// Writes slot s's save times that fall in the step (t, t + h]: y_new at its end, else
+// the Hermite interpolant with end derivatives k[0] and f_out.
+fn save_step(s: u32, t: f32, h: f32, t_end: f32, with_end_slope: bool) {
     let dir = sign(h);
+    let p = particle[s];
     loop {
-        if ((*m).next_save >= flow.saves) {
+        if (m[s].next_save >= flow.saves) {
             break;
         }
-        let ts = consts[(*m).next_save];
+        let ts = consts[m[s].next_save];
         if (dir * (ts - t_end) > 0.0) {
             break;
         }
         let theta = (ts - t) / h;
-        let base = ((*m).next_save * flow.total + p) * flow.aug;
+        let base = (m[s].next_save * flow.total + p) * flow.aug;
         if (theta >= 1.0 || !with_end_slope) {
             for (var c = 0u; c < flow.aug; c = c + 1u) {
-                saved[base + c] = y_new[c];
+                saved[base + c] = y_new[s][c];
             }
         } else {
             let t2 = theta * theta;
@@ -270,36 +359,40 @@ fn save_step(p: u32, m: ptr<function, Meta>, t: f32, h: f32, t_end: f32, with_en
             let h01 = -2.0 * t3 + 3.0 * t2;
             let h11 = t3 - t2;
             for (var c = 0u; c < flow.aug; c = c + 1u) {
-                saved[base + c] = h00 * y[c] + h10 * h * k[0][c] + h01 * y_new[c] + h11 * h * f_out[c];
+                saved[base + c] = h00 * y[s][c] + h10 * h * k[s][0][c] + h01 * y_new[s][c] + h11 * h * f_out[s][c];
             }
         }
-        (*m).next_save = (*m).next_save + 1u;
+        m[s].next_save = m[s].next_save + 1u;
     }
 }
 
-// RMS of the weighted error of the step just taken.
-fn error_norm(h: f32) -> f32 {
+// RMS of the weighted error of slot s's step just taken.
+fn error_norm(s: u32, h: f32) -> f32 {
     var sum = 0.0;
     for (var c = 0u; c < flow.aug; c = c + 1u) {
         var acc = 0.0;
         for (var j = 0u; j < flow.stages; j = j + 1u) {
-            acc = fma(tab_e(j), k[j][c], acc);
+            acc = fma(tab_e(j), k[s][j][c], acc);
         }
-        let scale = flow.atol + flow.rtol * max(abs(y[c]), abs(y_new[c]));
+        let scale = flow.atol + flow.rtol * max(abs(y[s][c]), abs(y_new[s][c]));
         let r = h * acc / scale;
         sum = fma(r, r, sum);
     }
     return sqrt(sum / f32(flow.aug));
 }
 
-// Hairer's initial step from (t0, y) with k[0] = f(t0, y).
-fn initial_step(t0: f32, dir: f32) -> f32 {
+// Hairer's initial step, first half: d0, d1 and the probe step h0 from (t0, y) with
+// k[0] = f(t0, y); sets the probe's input.
+var<private> init_h0: array<f32, SLOTS>;
+var<private> init_d1: array<f32, SLOTS>;
+
+fn initial_probe(s: u32, t0: f32, dir: f32) {
     var d0 = 0.0;
     var d1 = 0.0;
     for (var c = 0u; c < flow.aug; c = c + 1u) {
-        let s = flow.atol + abs(y[c]) * flow.rtol;
-        d0 = d0 + (y[c] / s) * (y[c] / s);
-        d1 = d1 + (k[0][c] / s) * (k[0][c] / s);
+        let sc = flow.atol + abs(y[s][c]) * flow.rtol;
+        d0 = d0 + (y[s][c] / sc) * (y[s][c] / sc);
+        d1 = d1 + (k[s][0][c] / sc) * (k[s][0][c] / sc);
     }
     d0 = sqrt(d0 / f32(flow.aug));
     d1 = sqrt(d1 / f32(flow.aug));
@@ -307,14 +400,22 @@ fn initial_step(t0: f32, dir: f32) -> f32 {
     if (d0 < 1e-5 || d1 < 1e-5) {
         h0 = 1e-6;
     }
+    init_h0[s] = h0;
+    init_d1[s] = d1;
     for (var c = 0u; c < flow.aug; c = c + 1u) {
-        y_in[c] = y[c] + dir * h0 * k[0][c];
+        y_in[s][c] = y[s][c] + dir * h0 * k[s][0][c];
     }
-    rhs(t0 + dir * h0);
+    t_in[s] = t0 + dir * h0;
+}
+
+// Second half, with f_out = f(t0 + dir h0, y + dir h0 k[0]).
+fn initial_step(s: u32) -> f32 {
+    let h0 = init_h0[s];
+    let d1 = init_d1[s];
     var d2 = 0.0;
     for (var c = 0u; c < flow.aug; c = c + 1u) {
-        let s = flow.atol + abs(y[c]) * flow.rtol;
-        let r = (f_out[c] - k[0][c]) / s;
+        let sc = flow.atol + abs(y[s][c]) * flow.rtol;
+        let r = (f_out[s][c] - k[s][0][c]) / sc;
         d2 = d2 + r * r;
     }
     d2 = sqrt(d2 / f32(flow.aug)) / h0;
@@ -326,77 +427,267 @@ fn initial_step(t0: f32, dir: f32) -> f32 {
 }
 
 #ifdef SHARED
-// Squared norm of v scaled by atol + rtol |y|, summed over the components.
-fn scaled_square(v: ptr<private, array<f32, MAX_A>>) -> f32 {
+// Squared norm of v scaled by atol + rtol |y|, summed over the components of slot s.
+fn scaled_square(s: u32, v: array<f32, MAX_A>) -> f32 {
     var sum = 0.0;
     for (var c = 0u; c < flow.aug; c = c + 1u) {
-        let r = (*v)[c] / (flow.atol + abs(y[c]) * flow.rtol);
+        let r = v[c] / (flow.atol + abs(y[s][c]) * flow.rtol);
         sum = fma(r, r, sum);
     }
     return sum;
 }
 
-fn shared_phase(p: u32, m: ptr<function, Meta>, base: u32, dir: f32) {
-    switch flow.phase {
-        case 0u: {
-            for (var c = 0u; c < flow.aug; c = c + 1u) {
-                y_in[c] = y[c];
-                y_new[c] = y[c];
+fn shared_phase(dir: f32) {
+    let phase = flow.phase;
+    // The phases' evaluations: 0 at t0, 1 the probe step, 2 the stages.
+    if (phase == 0u || phase == 1u) {
+        for (var s = 0u; s < SLOTS; s = s + 1u) {
+            live[s] = present[s];
+            if (!present[s]) {
+                continue;
             }
-            save_step(p, m, flow.t0, dir, flow.t0, false);
-            rhs(flow.t0);
-            for (var c = 0u; c < flow.aug; c = c + 1u) {
-                ys[base + flow.aug + c] = f_out[c];
-            }
-            errs[p] = scaled_square(&y);
-            errs[flow.total + p] = scaled_square(&f_out);
-        }
-        case 1u: {
-            let h0 = flow.shared_h;
-            for (var c = 0u; c < flow.aug; c = c + 1u) {
-                y_in[c] = y[c] + h0 * k[0][c];
-            }
-            rhs(flow.t0 + h0);
-            for (var c = 0u; c < flow.aug; c = c + 1u) {
-                f_out[c] = f_out[c] - k[0][c];
-            }
-            errs[p] = scaled_square(&f_out);
-            errs[flow.total + p] = 0.0;
-        }
-        case 2u: {
-            let h = flow.shared_h;
-            stages(flow.shared_t, h);
-            var sum = 0.0;
-            for (var c = 0u; c < flow.aug; c = c + 1u) {
-                var acc = 0.0;
-                for (var j = 0u; j < flow.stages; j = j + 1u) {
-                    acc = fma(tab_e(j), k[j][c], acc);
+            if (phase == 0u) {
+                for (var c = 0u; c < flow.aug; c = c + 1u) {
+                    y_in[s][c] = y[s][c];
+                    y_new[s][c] = y[s][c];
                 }
-                let r = h * acc / (flow.atol + flow.rtol * max(abs(y[c]), abs(y_new[c])));
-                sum = fma(r, r, sum);
-                cand[p * 2u * flow.aug + c] = y_new[c];
-                cand[p * 2u * flow.aug + flow.aug + c] = k[flow.stages - 1u][c];
+                save_step(s, flow.t0, dir, flow.t0, false);
+                t_in[s] = flow.t0;
+            } else {
+                for (var c = 0u; c < flow.aug; c = c + 1u) {
+                    y_in[s][c] = y[s][c] + flow.shared_h * k[s][0][c];
+                }
+                t_in[s] = flow.t0 + flow.shared_h;
             }
-            errs[p] = sum;
-            errs[flow.total + p] = 0.0;
         }
-        default: {
-            let t = flow.shared_t;
-            let h = flow.shared_h;
-            for (var c = 0u; c < flow.aug; c = c + 1u) {
-                y_new[c] = cand[p * 2u * flow.aug + c];
-                f_out[c] = cand[p * 2u * flow.aug + flow.aug + c];
+        rhs_all();
+    } else if (phase == 2u) {
+        for (var s = 0u; s < SLOTS; s = s + 1u) {
+            running[s] = present[s];
+            step_t[s] = flow.shared_t;
+            step_h[s] = flow.shared_h;
+        }
+        stages_all();
+    }
+    for (var s = 0u; s < SLOTS; s = s + 1u) {
+        if (!present[s]) {
+            continue;
+        }
+        let p = particle[s];
+        let base = p * 2u * flow.aug;
+        switch phase {
+            case 0u: {
+                for (var c = 0u; c < flow.aug; c = c + 1u) {
+                    ys[base + flow.aug + c] = f_out[s][c];
+                }
+                errs[p] = scaled_square(s, y[s]);
+                errs[flow.total + p] = scaled_square(s, f_out[s]);
             }
-            let last = dir * (flow.t1 - (t + h)) <= 0.01 * abs(h);
-            save_step(p, m, t, h, select(t + h, flow.t1, last), true);
-            for (var c = 0u; c < flow.aug; c = c + 1u) {
-                ys[base + c] = y_new[c];
-                ys[base + flow.aug + c] = f_out[c];
+            case 1u: {
+                var diff: array<f32, MAX_A>;
+                for (var c = 0u; c < flow.aug; c = c + 1u) {
+                    diff[c] = f_out[s][c] - k[s][0][c];
+                }
+                errs[p] = scaled_square(s, diff);
+                errs[flow.total + p] = 0.0;
+            }
+            case 2u: {
+                let h = flow.shared_h;
+                var sum = 0.0;
+                for (var c = 0u; c < flow.aug; c = c + 1u) {
+                    var acc = 0.0;
+                    for (var j = 0u; j < flow.stages; j = j + 1u) {
+                        acc = fma(tab_e(j), k[s][j][c], acc);
+                    }
+                    let r = h * acc / (flow.atol + flow.rtol * max(abs(y[s][c]), abs(y_new[s][c])));
+                    sum = fma(r, r, sum);
+                    cand[p * 2u * flow.aug + c] = y_new[s][c];
+                    cand[p * 2u * flow.aug + flow.aug + c] = k[s][flow.stages - 1u][c];
+                }
+                errs[p] = sum;
+                errs[flow.total + p] = 0.0;
+            }
+            default: {
+                let t = flow.shared_t;
+                let h = flow.shared_h;
+                for (var c = 0u; c < flow.aug; c = c + 1u) {
+                    y_new[s][c] = cand[p * 2u * flow.aug + c];
+                    f_out[s][c] = cand[p * 2u * flow.aug + flow.aug + c];
+                }
+                let last = dir * (flow.t1 - (t + h)) <= 0.01 * abs(h);
+                save_step(s, t, h, select(t + h, flow.t1, last), true);
+                for (var c = 0u; c < flow.aug; c = c + 1u) {
+                    ys[base + c] = y_new[s][c];
+                    ys[base + flow.aug + c] = f_out[s][c];
+                }
             }
         }
     }
 }
 #endif
+
+// Starts the slots whose particles have not started: the derivative at t0 (and the saves
+// there), and for adaptive solvers Hairer's initial step (one more evaluation).
+fn start_slots(dir: f32) {
+    var starting = false;
+    for (var s = 0u; s < SLOTS; s = s + 1u) {
+        running[s] = present[s] && m[s].status == 0u;
+        live[s] = running[s];
+        if (running[s]) {
+            starting = true;
+            m[s].t = flow.t0;
+            for (var c = 0u; c < flow.aug; c = c + 1u) {
+                y_in[s][c] = y[s][c];
+                y_new[s][c] = y[s][c];
+            }
+            // Saves at t0 are the initial state.
+            save_step(s, flow.t0, dir, flow.t0, false);
+            t_in[s] = flow.t0;
+        }
+    }
+    if (!starting) {
+        return;
+    }
+    rhs_all();
+    for (var s = 0u; s < SLOTS; s = s + 1u) {
+        if (running[s]) {
+            for (var c = 0u; c < flow.aug; c = c + 1u) {
+                k[s][0][c] = f_out[s][c];
+            }
+            if (flow.adaptive == 1u) {
+                initial_probe(s, flow.t0, dir);
+            }
+        }
+    }
+    if (flow.adaptive == 1u) {
+        rhs_all();
+    }
+    for (var s = 0u; s < SLOTS; s = s + 1u) {
+        if (running[s]) {
+            if (flow.adaptive == 1u) {
+                m[s].h = dir * initial_step(s);
+            }
+            m[s].status = 1u;
+        }
+    }
+}
+
+// One step attempt of every running slot; false when no slot runs.
+fn attempt(dir: f32) -> bool {
+    var any = false;
+    for (var s = 0u; s < SLOTS; s = s + 1u) {
+        running[s] = present[s] && m[s].status == 1u;
+        if (running[s] && m[s].steps >= flow.max_steps) {
+            m[s].status = 3u;
+            running[s] = false;
+        }
+        if (!running[s]) {
+            continue;
+        }
+        any = true;
+        m[s].steps = m[s].steps + 1u;
+        let t = m[s].t;
+        step_t[s] = t;
+        if (flow.adaptive == 1u) {
+            // A step that would leave less than 1% of itself before t1 is stretched to t1:
+            // rounding must not leave a sliver of a step at the end.
+            step_last[s] = dir * (flow.t1 - (t + m[s].h)) <= 0.01 * abs(m[s].h);
+            step_h[s] = select(m[s].h, flow.t1 - t, step_last[s]);
+        } else {
+            let h_grid = (flow.t1 - flow.t0) / f32(flow.fixed_steps);
+            step_last[s] = m[s].accepted + 1u == flow.fixed_steps;
+            let t_next = select(flow.t0 + f32(m[s].accepted + 1u) * h_grid, flow.t1, step_last[s]);
+            step_h[s] = t_next - t;
+            step_end[s] = t_next;
+        }
+    }
+    if (!any) {
+        return false;
+    }
+    stages_all();
+    if (flow.adaptive == 1u) {
+        for (var s = 0u; s < SLOTS; s = s + 1u) {
+            if (!running[s]) {
+                continue;
+            }
+            let t = step_t[s];
+            let h = step_h[s];
+            let last = step_last[s];
+            let norm = error_norm(s, h);
+            if (norm <= 1.0) {
+                // FSAL: the last stage is the derivative at the new state.
+                for (var c = 0u; c < flow.aug; c = c + 1u) {
+                    f_out[s][c] = k[s][flow.stages - 1u][c];
+                }
+                let t_end = select(t + h, flow.t1, last);
+                save_step(s, t, h, t_end, true);
+                m[s].t = t_end;
+                for (var c = 0u; c < flow.aug; c = c + 1u) {
+                    y[s][c] = y_new[s][c];
+                    k[s][0][c] = f_out[s][c];
+                }
+                m[s].accepted = m[s].accepted + 1u;
+                if (last) {
+                    m[s].status = 2u;
+                }
+            } else {
+                m[s].rejected = m[s].rejected + 1u;
+            }
+            var factor = 10.0;
+            if (norm > 0.0) {
+                factor = clamp(0.9 * pow(norm, -0.2), 0.2, 10.0);
+            }
+            m[s].h = h * factor;
+        }
+        return true;
+    }
+    // Fixed steps: the derivative at the new state is the next step's first stage;
+    // compute it now unless this is the last step and no save time lies strictly inside
+    // it.
+    var any_need = false;
+    for (var s = 0u; s < SLOTS; s = s + 1u) {
+        var need = false;
+        if (running[s]) {
+            let t_next = step_end[s];
+            var inside = false;
+            if (m[s].next_save < flow.saves) {
+                inside = dir * (consts[m[s].next_save] - t_next) < 0.0;
+            }
+            need = inside || !step_last[s];
+            for (var c = 0u; c < flow.aug; c = c + 1u) {
+                y_in[s][c] = y_new[s][c];
+            }
+            t_in[s] = t_next;
+        }
+        live[s] = need;
+        any_need = any_need || need;
+    }
+    if (any_need) {
+        rhs_all();
+    }
+    for (var s = 0u; s < SLOTS; s = s + 1u) {
+        if (!running[s]) {
+            continue;
+        }
+        let need = live[s];
+        let t = step_t[s];
+        let h = step_h[s];
+        let t_next = step_end[s];
+        save_step(s, t, h, t_next, need);
+        m[s].t = t_next;
+        for (var c = 0u; c < flow.aug; c = c + 1u) {
+            y[s][c] = y_new[s][c];
+            if (need) {
+                k[s][0][c] = f_out[s][c];
+            }
+        }
+        m[s].accepted = m[s].accepted + 1u;
+        if (step_last[s]) {
+            m[s].status = 2u;
+        }
+    }
+    return true;
+}
 
 @compute @workgroup_size(WG)
 fn main(
@@ -404,144 +695,80 @@ fn main(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let slot = linear_workgroup(wid, nwg) * WG + lid;
-    if (slot >= flow.count) {
+    let first = (linear_workgroup(wid, nwg) * WG + lid) * SLOTS;
+    if (first >= flow.count) {
         return;
     }
+    let key = vec2<u32>(flow.seed_lo, flow.seed_hi);
+    for (var s = 0u; s < SLOTS; s = s + 1u) {
+        present[s] = first + s < flow.count;
+        live[s] = false;
+        if (!present[s]) {
+            // Rides along in the network passes on a copy of the first slot's input.
+            particle[s] = particle[0];
+            continue;
+        }
 #ifdef SHARED
-    let p = slot;
+        let p = first + s;
 #else
-    let p = lists[flow.read_offset + slot];
+        let p = lists[flow.read_offset + first + s];
 #endif
-    var m = metas[p];
-    evaluations = m.evaluations;
-    cond_base = flow.cond_offset;
-    if (flow.pop_offset != 0u) {
-        cond_base = cond_base + u32(consts[flow.pop_offset + p]) * flow.cond_dim;
+        particle[s] = p;
+        m[s] = metas[p];
+        evaluations[s] = m[s].evaluations;
+        cond_base[s] = flow.cond_offset;
+        if (flow.pop_offset != 0u) {
+            cond_base[s] = cond_base[s] + u32(consts[flow.pop_offset + p]) * flow.cond_dim;
+        }
+        let base = p * 2u * flow.aug;
+        for (var c = 0u; c < flow.aug; c = c + 1u) {
+            y[s][c] = ys[base + c];
+            k[s][0][c] = ys[base + flow.aug + c];
+        }
+        if (flow.logp == 2u) {
+            for (var c = 0u; c < flow.dim; c = c + 1u) {
+                let words = philox4x32_10(vec4<u32>(p + flow.index_offset, c / 4u, 0x68757463u, 0u), key);
+                probe[s][c] = select(-1.0, 1.0, (words[c % 4u] & 1u) == 0u);
+            }
+        }
     }
-    let base = p * 2u * flow.aug;
-    for (var c = 0u; c < flow.aug; c = c + 1u) {
-        y[c] = ys[base + c];
-        k[0][c] = ys[base + flow.aug + c];
-    }
-    if (flow.logp == 2u) {
-        let key = vec2<u32>(flow.seed_lo, flow.seed_hi);
-        for (var c = 0u; c < flow.dim; c = c + 1u) {
-            let words = philox4x32_10(vec4<u32>(p + flow.index_offset, c / 4u, 0x68757463u, 0u), key);
-            probe[c] = select(-1.0, 1.0, (words[c % 4u] & 1u) == 0u);
+    for (var s = 1u; s < SLOTS; s = s + 1u) {
+        if (!present[s]) {
+            cond_base[s] = cond_base[0];
+            y[s] = y[0];
+            k[s][0] = k[0][0];
+            y_in[s] = y[0];
+            t_in[s] = flow.t0;
         }
     }
     let dir = sign(flow.t1 - flow.t0);
 #ifdef SHARED
-    shared_phase(p, &m, base, dir);
-    m.evaluations = evaluations;
-    metas[p] = m;
-    return;
+    shared_phase(dir);
+#else
+    start_slots(dir);
+    for (var a = 0u; a < flow.budget; a = a + 1u) {
+        if (!attempt(dir)) {
+            break;
+        }
+    }
 #endif
-    if (m.status == 0u) {
-        m.t = flow.t0;
-        for (var c = 0u; c < flow.aug; c = c + 1u) {
-            y_in[c] = y[c];
-            y_new[c] = y[c];
+    for (var s = 0u; s < SLOTS; s = s + 1u) {
+        if (!present[s]) {
+            continue;
         }
-        // Saves at t0 are the initial state.
-        save_step(p, &m, flow.t0, dir, flow.t0, false);
-        rhs(flow.t0);
-        for (var c = 0u; c < flow.aug; c = c + 1u) {
-            k[0][c] = f_out[c];
-        }
-        if (flow.adaptive == 1u) {
-            m.h = dir * initial_step(flow.t0, dir);
-        }
-        m.status = 1u;
-    }
-    var budget = flow.budget;
-    loop {
-        if (m.status != 1u || budget == 0u) {
-            break;
-        }
-        budget = budget - 1u;
-        if (m.steps >= flow.max_steps) {
-            m.status = 3u;
-            break;
-        }
-        m.steps = m.steps + 1u;
-        let t = m.t;
-        if (flow.adaptive == 1u) {
-            // A step that would leave less than 1% of itself before t1 is stretched to t1:
-            // rounding must not leave a sliver of a step at the end.
-            let last = dir * (flow.t1 - (t + m.h)) <= 0.01 * abs(m.h);
-            let h = select(m.h, flow.t1 - t, last);
-            stages(t, h);
-            let norm = error_norm(h);
-            if (norm <= 1.0) {
-                // FSAL: the last stage is the derivative at the new state.
-                for (var c = 0u; c < flow.aug; c = c + 1u) {
-                    f_out[c] = k[flow.stages - 1u][c];
-                }
-                let t_end = select(t + h, flow.t1, last);
-                save_step(p, &m, t, h, t_end, true);
-                m.t = t_end;
-                for (var c = 0u; c < flow.aug; c = c + 1u) {
-                    y[c] = y_new[c];
-                    k[0][c] = f_out[c];
-                }
-                m.accepted = m.accepted + 1u;
-                if (last) {
-                    m.status = 2u;
-                }
-            } else {
-                m.rejected = m.rejected + 1u;
-            }
-            var factor = 10.0;
-            if (norm > 0.0) {
-                factor = clamp(0.9 * pow(norm, -0.2), 0.2, 10.0);
-            }
-            m.h = h * factor;
-        } else {
-            let s = m.accepted;
-            let h_grid = (flow.t1 - flow.t0) / f32(flow.fixed_steps);
-            let last = s + 1u == flow.fixed_steps;
-            let t_next = select(flow.t0 + f32(s + 1u) * h_grid, flow.t1, last);
-            let h = t_next - t;
-            stages(t, h);
-            // The derivative at the new state is the next step's first stage; compute it
-            // now unless this is the last step and no save time lies strictly inside it.
-            var inside = false;
-            if (m.next_save < flow.saves) {
-                inside = dir * (consts[m.next_save] - t_next) < 0.0;
-            }
-            let need = inside || !last;
-            if (need) {
-                for (var c = 0u; c < flow.aug; c = c + 1u) {
-                    y_in[c] = y_new[c];
-                }
-                rhs(t_next);
-            }
-            save_step(p, &m, t, h, t_next, need);
-            m.t = t_next;
-            for (var c = 0u; c < flow.aug; c = c + 1u) {
-                y[c] = y_new[c];
-                if (need) {
-                    k[0][c] = f_out[c];
-                }
-            }
-            m.accepted = m.accepted + 1u;
-            if (last) {
-                m.status = 2u;
-            }
-        }
-    }
-    m.evaluations = evaluations;
-    metas[p] = m;
-    for (var c = 0u; c < flow.aug; c = c + 1u) {
-        ys[base + c] = y[c];
-        ys[base + flow.aug + c] = k[0][c];
-    }
+        let p = particle[s];
+        m[s].evaluations = evaluations[s];
+        metas[p] = m[s];
 #ifndef SHARED
-    if (m.status == 1u) {
-        let at = atomicAdd(&counter[0], 1u);
-        lists[flow.write_offset + at] = p;
-    }
+        let base = p * 2u * flow.aug;
+        for (var c = 0u; c < flow.aug; c = c + 1u) {
+            ys[base + c] = y[s][c];
+            ys[base + flow.aug + c] = k[s][0][c];
+        }
+        if (m[s].status == 1u) {
+            let at = atomicAdd(&counter[0], 1u);
+            lists[flow.write_offset + at] = p;
+        }
 #endif
+    }
 }

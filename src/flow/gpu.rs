@@ -7,6 +7,7 @@ use bytemuck::{Pod, Zeroable};
 use crate::error::{Error, Result};
 use crate::flow::config::{FlowConfig, FlowResult, LogDensity};
 use crate::flow::model::{TimeInput, VelocityField};
+use crate::flow::network_kernel::NetworkShape;
 use crate::flow::reference::{validate_mode, validate_particles};
 use crate::gpu::{Binding, GpuBuffer, GpuContext, Grid, KernelDesc};
 
@@ -386,7 +387,9 @@ fn merge(parts: Vec<FlowResult>, times: &[f64], d: usize, logp: bool) -> FlowRes
 pub(crate) struct Resident {
     pub params: FlowParams,
     pub flow: GpuBuffer<FlowParams>,
-    net: GpuBuffer<NetworkParams>,
+    /// The generated `flow/net` snippet of the network's shape.
+    net_source: String,
+    slots: usize,
     weights: GpuBuffer<f32>,
     consts: GpuBuffer<f32>,
     pub ys: GpuBuffer<f32>,
@@ -414,11 +417,11 @@ impl Resident {
         if shared {
             defines.push("SHARED");
         }
+        let generated = [("flow/net", self.net_source.as_str())];
         let kernel = ctx.kernel(
             &KernelDesc::new(
                 "flow/integrate",
                 &[
-                    Binding::Uniform,
                     Binding::Uniform,
                     if self.uniform_weights {
                         Binding::Uniform
@@ -434,13 +437,13 @@ impl Resident {
                 ],
             )
             .defines(&defines)
-            .overrides(&[("WG", f64::from(WG))]),
+            .overrides(&[("WG", f64::from(WG))])
+            .generated(&generated),
         )?;
         let group = kernel.bind(
             ctx,
             &[
                 self.flow.binding(),
-                self.net.binding(),
                 self.weights.binding(),
                 self.consts.binding(),
                 self.ys.binding(),
@@ -451,6 +454,11 @@ impl Resident {
             ],
         )?;
         Ok((kernel, group))
+    }
+
+    /// The launch for `particles` particles, `slots` per invocation.
+    pub(crate) fn grid(&self, particles: usize, max_dim: u32) -> Grid {
+        Grid::linear(particles.div_ceil(self.slots) as u64, WG, max_dim)
     }
 
     /// Reads back the saved states and the per-particle records.
@@ -508,7 +516,7 @@ fn integrate_chunk(
     let net = pack_all(&[field])?.0;
     let uniform_weights = net.uniform(ctx);
     let (time_pos, emb_dim, emb_period) = time_input(field);
-    let mut defines = vec![net.width_define, dim_define];
+    let mut defines = vec![dim_define];
     if uniform_weights {
         defines.push("WEIGHTS_UNIFORM");
     }
@@ -567,7 +575,8 @@ fn integrate_chunk(
         _pad2: 0,
     };
     let flow_buf = GpuBuffer::uniform(ctx, &params, "morphogen.flow.params")?;
-    let (net_buf, weights) = net.upload(ctx, "morphogen.flow")?;
+    let (_, weights) = net.upload(ctx, "morphogen.flow")?;
+    let net_source = NetworkShape::of(field, config.slots)?.source();
     let mut consts: Vec<f32> = times.iter().map(|&t| t as f32).collect();
     consts.extend_from_slice(cond);
     // Population indices as floats: exact below 2^24, which validation guarantees.
@@ -584,7 +593,8 @@ fn integrate_chunk(
     let mut res = Resident {
         params,
         flow: flow_buf,
-        net: net_buf,
+        net_source,
+        slots: config.slots,
         weights,
         consts,
         ys,
@@ -628,7 +638,7 @@ fn run_rounds(ctx: &GpuContext, res: &mut Resident, config: &FlowConfig) -> Resu
         res.flow.write(ctx, &[res.params])?;
         counter.write(ctx, &[0])?;
         let mut rec = ctx.recorder("morphogen.flow.integrate");
-        rec.dispatch(&kernel, &group, Grid::linear(active as u64, WG, max_dim));
+        rec.dispatch(&kernel, &group, res.grid(active, max_dim));
         let pending = rec.read(&counter)?;
         rec.submit()?;
         active = pending.wait(ctx)?[0] as usize;

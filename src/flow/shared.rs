@@ -12,7 +12,7 @@ use crate::flow::reference::{
     axpy, hairer_probe, hairer_step, population_cond, probe, save_in_step, stages, step_factor,
     StepEnds, System,
 };
-use crate::gpu::{record_reduce, GpuBuffer, GpuContext, Grid, ReduceOp};
+use crate::gpu::{record_reduce, GpuBuffer, GpuContext, ReduceOp};
 
 /// RMS over every particle and component of v / (atol + rtol |y|).
 fn batch_rms(values: &[Vec<f64>], ys: &[Vec<f64>], rtol: f64, atol: f64) -> f64 {
@@ -185,7 +185,7 @@ pub(crate) fn run_shared(
         res.params.shared_h = h as f32;
         res.flow.write(ctx, &[res.params])?;
         let mut rec = ctx.recorder("morphogen.flow.shared");
-        rec.dispatch(&kernel, &group, Grid::linear(n as u64, 64, max_dim));
+        rec.dispatch(&kernel, &group, res.grid(n, max_dim));
         let sums = record_reduce(&mut rec, &errs, 2, n, ReduceOp::Sum)?;
         let pending = rec.read(&sums)?;
         rec.keep(sums);

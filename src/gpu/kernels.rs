@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
-use crate::gpu::preprocess::preprocess;
+use crate::gpu::preprocess::{preprocess_with, shader_source};
 
 /// How a kernel sees one binding (all bindings live in group 0, in order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -55,6 +55,9 @@ pub struct KernelDesc<'a> {
     pub overrides: &'a [(&'a str, f64)],
     /// The bindings of group 0, in binding order.
     pub bindings: &'a [Binding],
+    /// Snippets generated at run time, by import name (`flow/net`): they take the place
+    /// of files under `shaders/` and are part of the kernel's identity.
+    pub generated: &'a [(&'a str, &'a str)],
 }
 
 impl<'a> KernelDesc<'a> {
@@ -66,7 +69,27 @@ impl<'a> KernelDesc<'a> {
             defines: &[],
             overrides: &[],
             bindings,
+            generated: &[],
         }
+    }
+
+    /// Sets snippets generated at run time (import name, source).
+    pub fn generated(mut self, generated: &'a [(&'a str, &'a str)]) -> Self {
+        self.generated = generated;
+        self
+    }
+
+    /// The kernel's WGSL after preprocessing, generated snippets included.
+    pub fn source(&self) -> Result<String> {
+        let generated = self.generated;
+        let lookup = move |name: &str| -> Option<&'a str> {
+            generated
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, s)| *s)
+                .or_else(|| shader_source(name))
+        };
+        preprocess_with(self.shader, self.defines, &lookup)
     }
 
     /// Sets `#ifdef` names.
@@ -97,6 +120,11 @@ impl<'a> KernelDesc<'a> {
             defines,
             overrides,
             bindings: self.bindings.to_vec(),
+            generated: self
+                .generated
+                .iter()
+                .map(|(n, s)| (n.to_string(), s.to_string()))
+                .collect(),
         }
     }
 
@@ -116,6 +144,7 @@ struct KernelKey {
     defines: Vec<String>,
     overrides: Vec<(String, u64)>,
     bindings: Vec<Binding>,
+    generated: Vec<(String, String)>,
 }
 
 /// A compiled compute pipeline with its bind-group layout.
@@ -176,7 +205,7 @@ impl GpuContext {
     }
 
     fn build_kernel(&self, desc: &KernelDesc<'_>) -> Result<Kernel> {
-        let source = preprocess(desc.shader, desc.defines)?;
+        let source = desc.source()?;
         let label = desc.label();
         let device = self.device();
         let shader_error = |message: String| Error::Shader {
