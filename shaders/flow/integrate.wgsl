@@ -37,6 +37,9 @@
 //! generated: flow/net
 
 override WG: u32 = 64u;
+// The log-density mode (flow.logp) fixed at pipeline creation, so a kernel without
+// tangents compiles no tangent pass of the network.
+override LOGP: u32 = 0u;
 
 const MAX_STAGES: u32 = 7u;
 
@@ -81,7 +84,9 @@ struct Flow {
     pop_offset: u32,
     // Relative step of central differences.
     fd_step: f32,
-    _pad0: u32,
+    // SLOTS, as a uniform: loops over the slots stay loops (compilers unroll loops of a
+    // constant count, which multiplies the code they hold).
+    slots: u32,
     _pad1: u32,
     t0: f32,
     t1: f32,
@@ -176,6 +181,10 @@ var<private> evaluations: array<u32, SLOTS>;
 // Where each slot's conditioning vector starts in consts.
 var<private> cond_base: array<u32, SLOTS>;
 
+fn slot_count() -> u32 {
+    return flow.slots;
+}
+
 fn cond_value(s: u32, i: u32) -> f32 {
     return consts[cond_base[s] + i];
 }
@@ -198,7 +207,7 @@ var<private> div: array<f32, SLOTS>;
 fn rhs_all() {
     let dim = flow.dim;
     let shape = input_layout();
-    for (var s = 0u; s < SLOTS; s = s + 1u) {
+    for (var s = 0u; s < slot_count(); s = s + 1u) {
         evaluations[s] = evaluations[s] + select(0u, 1u, live[s]);
         div[s] = 0.0;
         fd_diff[s] = 0.0;
@@ -207,23 +216,23 @@ fn rhs_all() {
     // a scalar network's gradient.
     let value_passes = select(1u, dim, NET_SCALAR);
     var passes = value_passes;
-    if (flow.logp == 1u) {
+    if (LOGP == 1u) {
         passes = dim;
-    } else if (flow.logp == 2u) {
+    } else if (LOGP == 2u) {
         passes = 1u;
-    } else if (flow.logp == 3u) {
+    } else if (LOGP == 3u) {
         passes = value_passes + 2u * dim;
     }
     for (var q = 0u; q < passes; q = q + 1u) {
         // What this pass is: a tangent pass of the divergence (logp 1, 2), a pass of the
         // field's value, or one side of a central difference along coordinate fk.
-        let tangent_logp = flow.logp == 1u || flow.logp == 2u;
+        let tangent_logp = LOGP == 1u || LOGP == 2u;
         let value = !tangent_logp && q < value_passes;
         let fd = !tangent_logp && q >= value_passes;
         let fk = (q - value_passes) / 2u;
         let up_side = ((q - value_passes) & 1u) == 0u;
         if (fd) {
-            for (var s = 0u; s < SLOTS; s = s + 1u) {
+            for (var s = 0u; s < slot_count(); s = s + 1u) {
                 if (up_side) {
                     let x = y_in[s][fk];
                     let delta = flow.fd_step * max(1.0, abs(x));
@@ -238,10 +247,10 @@ fn rhs_all() {
         if (fd) {
             unit = fk;
         }
-        network_pass(shape, tangent_logp || NET_SCALAR, unit, flow.logp == 2u);
-        for (var s = 0u; s < SLOTS; s = s + 1u) {
+        network_pass(shape, tangent_logp || NET_SCALAR, unit, LOGP == 2u);
+        for (var s = 0u; s < slot_count(); s = s + 1u) {
             if (tangent_logp) {
-                if (flow.logp == 1u) {
+                if (LOGP == 1u) {
                     div[s] = div[s] + tan[s][q];
                 } else {
                     for (var c = 0u; c < dim; c = c + 1u) {
@@ -270,8 +279,8 @@ fn rhs_all() {
             }
         }
     }
-    if (flow.logp != 0u) {
-        for (var s = 0u; s < SLOTS; s = s + 1u) {
+    if (LOGP != 0u) {
+        for (var s = 0u; s < slot_count(); s = s + 1u) {
             f_out[s][dim] = -div[s];
         }
     }
@@ -292,34 +301,38 @@ var<private> step_last: array<bool, SLOTS>;
 var<private> step_end: array<f32, SLOTS>;
 var<private> running: array<bool, SLOTS>;
 
-// Stages 1.. of a step of length step_h from (step_t, y) with k[0] set, for the slots
-// that run.
-fn stages_all() {
-    for (var i = 1u; i < flow.stages; i = i + 1u) {
-        for (var s = 0u; s < SLOTS; s = s + 1u) {
-            live[s] = running[s];
-            if (!running[s]) {
-                continue;
-            }
-            for (var c = 0u; c < flow.aug; c = c + 1u) {
-                var acc = 0.0;
-                for (var j = 0u; j < i; j = j + 1u) {
-                    acc = fma(tab_a(i, j), k[s][j][c], acc);
-                }
-                y_in[s][c] = fma(step_h[s], acc, y[s][c]);
-            }
-            t_in[s] = step_t[s] + tab_c(i) * step_h[s];
+// Stage i of a step of length step_h from (step_t, y), for the slots that run: its input.
+fn prepare_stage(i: u32) {
+    for (var s = 0u; s < slot_count(); s = s + 1u) {
+        live[s] = running[s];
+        if (!running[s]) {
+            continue;
         }
-        rhs_all();
-        for (var s = 0u; s < SLOTS; s = s + 1u) {
-            if (running[s]) {
-                for (var c = 0u; c < flow.aug; c = c + 1u) {
-                    k[s][i][c] = f_out[s][c];
-                }
+        for (var c = 0u; c < flow.aug; c = c + 1u) {
+            var acc = 0.0;
+            for (var j = 0u; j < i; j = j + 1u) {
+                acc = fma(tab_a(i, j), k[s][j][c], acc);
+            }
+            y_in[s][c] = fma(step_h[s], acc, y[s][c]);
+        }
+        t_in[s] = step_t[s] + tab_c(i) * step_h[s];
+    }
+}
+
+// Stage i's derivative, from f_out.
+fn consume_stage(i: u32) {
+    for (var s = 0u; s < slot_count(); s = s + 1u) {
+        if (running[s]) {
+            for (var c = 0u; c < flow.aug; c = c + 1u) {
+                k[s][i][c] = f_out[s][c];
             }
         }
     }
-    for (var s = 0u; s < SLOTS; s = s + 1u) {
+}
+
+// The step's end state from all its stages.
+fn combine_stages() {
+    for (var s = 0u; s < slot_count(); s = s + 1u) {
         if (running[s]) {
             for (var c = 0u; c < flow.aug; c = c + 1u) {
                 var acc = 0.0;
@@ -437,39 +450,46 @@ fn scaled_square(s: u32, v: array<f32, MAX_A>) -> f32 {
     return sum;
 }
 
-fn shared_phase(dir: f32) {
+// Prepares this phase's evaluation; returns what the main loop does next.
+fn shared_begin(dir: f32) -> u32 {
     let phase = flow.phase;
-    // The phases' evaluations: 0 at t0, 1 the probe step, 2 the stages.
-    if (phase == 0u || phase == 1u) {
-        for (var s = 0u; s < SLOTS; s = s + 1u) {
-            live[s] = present[s];
-            if (!present[s]) {
-                continue;
-            }
-            if (phase == 0u) {
-                for (var c = 0u; c < flow.aug; c = c + 1u) {
-                    y_in[s][c] = y[s][c];
-                    y_new[s][c] = y[s][c];
-                }
-                save_step(s, flow.t0, dir, flow.t0, false);
-                t_in[s] = flow.t0;
-            } else {
-                for (var c = 0u; c < flow.aug; c = c + 1u) {
-                    y_in[s][c] = y[s][c] + flow.shared_h * k[s][0][c];
-                }
-                t_in[s] = flow.t0 + flow.shared_h;
-            }
-        }
-        rhs_all();
-    } else if (phase == 2u) {
-        for (var s = 0u; s < SLOTS; s = s + 1u) {
+    if (phase == 2u) {
+        for (var s = 0u; s < slot_count(); s = s + 1u) {
             running[s] = present[s];
             step_t[s] = flow.shared_t;
             step_h[s] = flow.shared_h;
         }
-        stages_all();
+        return NEXT_STAGE;
     }
-    for (var s = 0u; s < SLOTS; s = s + 1u) {
+    if (phase > 2u) {
+        return NEXT_DONE;
+    }
+    for (var s = 0u; s < slot_count(); s = s + 1u) {
+        live[s] = present[s];
+        if (!present[s]) {
+            continue;
+        }
+        if (phase == 0u) {
+            for (var c = 0u; c < flow.aug; c = c + 1u) {
+                y_in[s][c] = y[s][c];
+                y_new[s][c] = y[s][c];
+            }
+            save_step(s, flow.t0, dir, flow.t0, false);
+            t_in[s] = flow.t0;
+        } else {
+            for (var c = 0u; c < flow.aug; c = c + 1u) {
+                y_in[s][c] = y[s][c] + flow.shared_h * k[s][0][c];
+            }
+            t_in[s] = flow.t0 + flow.shared_h;
+        }
+    }
+    return NEXT_SINGLE;
+}
+
+// Writes this phase's sums (and, committing, the saves and the new state).
+fn shared_end(dir: f32) {
+    let phase = flow.phase;
+    for (var s = 0u; s < slot_count(); s = s + 1u) {
         if (!present[s]) {
             continue;
         }
@@ -526,11 +546,22 @@ fn shared_phase(dir: f32) {
 }
 #endif
 
-// Starts the slots whose particles have not started: the derivative at t0 (and the saves
-// there), and for adaptive solvers Hairer's initial step (one more evaluation).
-fn start_slots(dir: f32) {
+// What the main loop does next. Each pass of the loop makes at most one evaluation of
+// the field for every slot, through the one call of rhs_all: shader compilers inline a
+// function at each call site, and the network is most of the code.
+const NEXT_START: u32 = 0u;
+const NEXT_PROBE: u32 = 1u;
+const NEXT_ATTEMPT: u32 = 2u;
+const NEXT_STAGE: u32 = 3u;
+const NEXT_FIXED_END: u32 = 4u;
+const NEXT_SINGLE: u32 = 5u;
+const NEXT_DONE: u32 = 6u;
+
+// The slots whose particles have not started: their saves at t0 and the input of the
+// derivative there. False when there are none.
+fn prepare_start(dir: f32) -> bool {
     var starting = false;
-    for (var s = 0u; s < SLOTS; s = s + 1u) {
+    for (var s = 0u; s < slot_count(); s = s + 1u) {
         running[s] = present[s] && m[s].status == 0u;
         live[s] = running[s];
         if (running[s]) {
@@ -545,37 +576,40 @@ fn start_slots(dir: f32) {
             t_in[s] = flow.t0;
         }
     }
-    if (!starting) {
-        return;
-    }
-    rhs_all();
-    for (var s = 0u; s < SLOTS; s = s + 1u) {
+    return starting;
+}
+
+// The derivative at t0; for adaptive solvers, the input of Hairer's probe.
+fn consume_start(dir: f32) {
+    for (var s = 0u; s < slot_count(); s = s + 1u) {
         if (running[s]) {
             for (var c = 0u; c < flow.aug; c = c + 1u) {
                 k[s][0][c] = f_out[s][c];
             }
             if (flow.adaptive == 1u) {
                 initial_probe(s, flow.t0, dir);
+            } else {
+                m[s].status = 1u;
             }
         }
     }
-    if (flow.adaptive == 1u) {
-        rhs_all();
-    }
-    for (var s = 0u; s < SLOTS; s = s + 1u) {
+}
+
+// Hairer's initial step from the probe's derivative.
+fn consume_probe(dir: f32) {
+    for (var s = 0u; s < slot_count(); s = s + 1u) {
         if (running[s]) {
-            if (flow.adaptive == 1u) {
-                m[s].h = dir * initial_step(s);
-            }
+            m[s].h = dir * initial_step(s);
             m[s].status = 1u;
         }
     }
 }
 
-// One step attempt of every running slot; false when no slot runs.
-fn attempt(dir: f32) -> bool {
+// Starts a step attempt of every running slot (its start, length and whether it is the
+// last); false when no slot runs.
+fn begin_attempt(dir: f32) -> bool {
     var any = false;
-    for (var s = 0u; s < SLOTS; s = s + 1u) {
+    for (var s = 0u; s < slot_count(); s = s + 1u) {
         running[s] = present[s] && m[s].status == 1u;
         if (running[s] && m[s].steps >= flow.max_steps) {
             m[s].status = 3u;
@@ -601,51 +635,52 @@ fn attempt(dir: f32) -> bool {
             step_end[s] = t_next;
         }
     }
-    if (!any) {
-        return false;
-    }
-    stages_all();
-    if (flow.adaptive == 1u) {
-        for (var s = 0u; s < SLOTS; s = s + 1u) {
-            if (!running[s]) {
-                continue;
-            }
-            let t = step_t[s];
-            let h = step_h[s];
-            let last = step_last[s];
-            let norm = error_norm(s, h);
-            if (norm <= 1.0) {
-                // FSAL: the last stage is the derivative at the new state.
-                for (var c = 0u; c < flow.aug; c = c + 1u) {
-                    f_out[s][c] = k[s][flow.stages - 1u][c];
-                }
-                let t_end = select(t + h, flow.t1, last);
-                save_step(s, t, h, t_end, true);
-                m[s].t = t_end;
-                for (var c = 0u; c < flow.aug; c = c + 1u) {
-                    y[s][c] = y_new[s][c];
-                    k[s][0][c] = f_out[s][c];
-                }
-                m[s].accepted = m[s].accepted + 1u;
-                if (last) {
-                    m[s].status = 2u;
-                }
-            } else {
-                m[s].rejected = m[s].rejected + 1u;
-            }
-            var factor = 10.0;
-            if (norm > 0.0) {
-                factor = clamp(0.9 * pow(norm, -0.2), 0.2, 10.0);
-            }
-            m[s].h = h * factor;
+    return any;
+}
+
+// Accepts or rejects each running slot's adaptive step and sets its next step size.
+fn finish_adaptive() {
+    for (var s = 0u; s < slot_count(); s = s + 1u) {
+        if (!running[s]) {
+            continue;
         }
-        return true;
+        let t = step_t[s];
+        let h = step_h[s];
+        let last = step_last[s];
+        let norm = error_norm(s, h);
+        if (norm <= 1.0) {
+            // FSAL: the last stage is the derivative at the new state.
+            for (var c = 0u; c < flow.aug; c = c + 1u) {
+                f_out[s][c] = k[s][flow.stages - 1u][c];
+            }
+            let t_end = select(t + h, flow.t1, last);
+            save_step(s, t, h, t_end, true);
+            m[s].t = t_end;
+            for (var c = 0u; c < flow.aug; c = c + 1u) {
+                y[s][c] = y_new[s][c];
+                k[s][0][c] = f_out[s][c];
+            }
+            m[s].accepted = m[s].accepted + 1u;
+            if (last) {
+                m[s].status = 2u;
+            }
+        } else {
+            m[s].rejected = m[s].rejected + 1u;
+        }
+        var factor = 10.0;
+        if (norm > 0.0) {
+            factor = clamp(0.9 * pow(norm, -0.2), 0.2, 10.0);
+        }
+        m[s].h = h * factor;
     }
-    // Fixed steps: the derivative at the new state is the next step's first stage;
-    // compute it now unless this is the last step and no save time lies strictly inside
-    // it.
+}
+
+// Fixed steps: the derivative at the new state is the next step's first stage; it is
+// computed unless this is the last step and no save time lies strictly inside it. Sets
+// the input and `live` (whether each slot needs it); false when none does.
+fn prepare_fixed_end(dir: f32) -> bool {
     var any_need = false;
-    for (var s = 0u; s < SLOTS; s = s + 1u) {
+    for (var s = 0u; s < slot_count(); s = s + 1u) {
         var need = false;
         if (running[s]) {
             let t_next = step_end[s];
@@ -662,10 +697,12 @@ fn attempt(dir: f32) -> bool {
         live[s] = need;
         any_need = any_need || need;
     }
-    if (any_need) {
-        rhs_all();
-    }
-    for (var s = 0u; s < SLOTS; s = s + 1u) {
+    return any_need;
+}
+
+// Commits each running slot's fixed step (f_out holds the derivative where `live`).
+fn finish_fixed() {
+    for (var s = 0u; s < slot_count(); s = s + 1u) {
         if (!running[s]) {
             continue;
         }
@@ -686,7 +723,78 @@ fn attempt(dir: f32) -> bool {
             m[s].status = 2u;
         }
     }
-    return true;
+}
+
+// Runs the invocation's evaluations: the start, then up to flow.budget step attempts (or,
+// SHARED, this phase's evaluations).
+fn advance(dir: f32) {
+#ifdef SHARED
+    var next = shared_begin(dir);
+#else
+    var next = NEXT_START;
+#endif
+    var attempts = 0u;
+    var stage = 1u;
+    loop {
+        if (next == NEXT_DONE) {
+            break;
+        }
+        if (next == NEXT_START) {
+            if (!prepare_start(dir)) {
+                next = NEXT_ATTEMPT;
+                continue;
+            }
+        } else if (next == NEXT_ATTEMPT) {
+            if (attempts == flow.budget || !begin_attempt(dir)) {
+                break;
+            }
+            attempts = attempts + 1u;
+            stage = 1u;
+            next = NEXT_STAGE;
+            continue;
+        } else if (next == NEXT_STAGE) {
+            if (stage == flow.stages) {
+                combine_stages();
+#ifdef SHARED
+                next = NEXT_DONE;
+#else
+                if (flow.adaptive == 1u) {
+                    finish_adaptive();
+                    next = NEXT_ATTEMPT;
+                } else if (prepare_fixed_end(dir)) {
+                    next = NEXT_FIXED_END;
+                } else {
+                    finish_fixed();
+                    next = NEXT_ATTEMPT;
+                }
+#endif
+                if (next != NEXT_FIXED_END) {
+                    continue;
+                }
+            } else {
+                prepare_stage(stage);
+            }
+        }
+        rhs_all();
+        if (next == NEXT_START) {
+            consume_start(dir);
+            next = select(NEXT_ATTEMPT, NEXT_PROBE, flow.adaptive == 1u);
+        } else if (next == NEXT_PROBE) {
+            consume_probe(dir);
+            next = NEXT_ATTEMPT;
+        } else if (next == NEXT_STAGE) {
+            consume_stage(stage);
+            stage = stage + 1u;
+        } else if (next == NEXT_FIXED_END) {
+            finish_fixed();
+            next = NEXT_ATTEMPT;
+        } else {
+            next = NEXT_DONE;
+        }
+    }
+#ifdef SHARED
+    shared_end(dir);
+#endif
 }
 
 @compute @workgroup_size(WG)
@@ -700,7 +808,7 @@ fn main(
         return;
     }
     let key = vec2<u32>(flow.seed_lo, flow.seed_hi);
-    for (var s = 0u; s < SLOTS; s = s + 1u) {
+    for (var s = 0u; s < slot_count(); s = s + 1u) {
         present[s] = first + s < flow.count;
         live[s] = false;
         if (!present[s]) {
@@ -732,7 +840,7 @@ fn main(
             }
         }
     }
-    for (var s = 1u; s < SLOTS; s = s + 1u) {
+    for (var s = 1u; s < slot_count(); s = s + 1u) {
         if (!present[s]) {
             cond_base[s] = cond_base[0];
             y[s] = y[0];
@@ -741,18 +849,8 @@ fn main(
             t_in[s] = flow.t0;
         }
     }
-    let dir = sign(flow.t1 - flow.t0);
-#ifdef SHARED
-    shared_phase(dir);
-#else
-    start_slots(dir);
-    for (var a = 0u; a < flow.budget; a = a + 1u) {
-        if (!attempt(dir)) {
-            break;
-        }
-    }
-#endif
-    for (var s = 0u; s < SLOTS; s = s + 1u) {
+    advance(sign(flow.t1 - flow.t0));
+    for (var s = 0u; s < slot_count(); s = s + 1u) {
         if (!present[s]) {
             continue;
         }

@@ -5,7 +5,8 @@
 // (flow::eval on the CPU).
 //
 // The importing kernel provides `const MAX_A`, `y_in` and `t_in` (each slot's state and
-// time), and `fn cond_value(slot: u32, i: u32) -> f32` (its conditioning vector).
+// time), `fn cond_value(slot: u32, i: u32) -> f32` (its conditioning vector) and
+// `fn slot_count() -> u32` (SLOTS, read where loops over the slots should stay loops).
 
 struct InputLayout {
     dim: u32,
@@ -24,7 +25,7 @@ fn load_inputs(shape: InputLayout) -> u32 {
     let x_off = select(0u, time_width, shape.time_pos == 1u);
     let t_off = select(shape.dim + shape.cond_dim, 0u, shape.time_pos == 1u);
     let half = shape.emb_dim / 2u;
-    for (var s = 0u; s < SLOTS; s = s + 1u) {
+    for (var s = 0u; s < slot_count(); s = s + 1u) {
         for (var i = 0u; i < shape.dim + shape.cond_dim + time_width; i = i + 1u) {
             tan[s][i] = 0.0;
         }
@@ -55,7 +56,7 @@ fn load_inputs(shape: InputLayout) -> u32 {
 fn network_pass(shape: InputLayout, tangent: bool, unit: u32, use_probe: bool) {
     let x_off = load_inputs(shape);
     if (tangent) {
-        for (var s = 0u; s < SLOTS; s = s + 1u) {
+        for (var s = 0u; s < slot_count(); s = s + 1u) {
             if (use_probe) {
                 for (var c = 0u; c < shape.dim; c = c + 1u) {
                     tan[s][x_off + c] = probe[s][c];

@@ -57,9 +57,10 @@ pub struct FlowConfig {
     /// Default 3e-3 (near the f32 optimum, where rounding error ~ 1e-7/δ meets the
     /// truncation error ~ δ²).
     pub central_step: f64,
-    /// Particles one GPU invocation advances together (1 to 8): each weight read feeds
-    /// this many multiply-adds. Default 4 (the fastest measured on a CPU adapter; a
-    /// discrete GPU may prefer 1 or 2, where private arrays cost registers).
+    /// Particles one GPU invocation advances together (1 to 8; 0 chooses): each weight
+    /// read feeds this many multiply-adds, and the invocation's private state grows with
+    /// it. Default 0: 4 for states of up to 16 dimensions, 1 above (where the shader
+    /// compile time grows with slots x state size on lavapipe: 15 s for 4 slots at d = 64).
     pub slots: usize,
 }
 
@@ -78,7 +79,7 @@ impl Default for FlowConfig {
             log_density: LogDensity::Off,
             seed: 0,
             central_step: 3e-3,
-            slots: 4,
+            slots: 0,
         }
     }
 }
@@ -150,10 +151,20 @@ impl FlowConfig {
         }
     }
 
-    /// Particles one GPU invocation advances together (1 to 8).
+    /// Particles one GPU invocation advances together (1 to 8; 0 chooses).
     pub fn slots(mut self, slots: usize) -> Self {
         self.slots = slots;
         self
+    }
+
+    /// The slots per invocation for states of `components` values (the setting, or the
+    /// default choice).
+    pub fn slots_for(&self, components: usize) -> usize {
+        match self.slots {
+            0 if components <= 17 => 4,
+            0 => 1,
+            n => n,
+        }
     }
 
     /// Checks the settings.
@@ -192,9 +203,9 @@ impl FlowConfig {
         if self.max_steps == 0 {
             return Err(Error::invalid("max_steps must be at least 1"));
         }
-        if !(1..=8).contains(&self.slots) {
+        if self.slots > 8 {
             return Err(Error::invalid(format!(
-                "slots = {}: particles per invocation must lie in 1..=8",
+                "slots = {}: particles per invocation must lie in 1..=8 (0 chooses)",
                 self.slots
             )));
         }

@@ -46,7 +46,8 @@ pub(crate) struct FlowParams {
     index_offset: u32,
     pop_offset: u32,
     fd_step: f32,
-    _pad0: [u32; 2],
+    slots: u32,
+    _pad0: u32,
     t0: f32,
     t1: f32,
     rtol: f32,
@@ -437,7 +438,7 @@ impl Resident {
                 ],
             )
             .defines(&defines)
-            .overrides(&[("WG", f64::from(WG))])
+            .overrides(&[("WG", f64::from(WG)), ("LOGP", f64::from(self.params.logp))])
             .generated(&generated),
         )?;
         let group = kernel.bind(
@@ -556,7 +557,8 @@ fn integrate_chunk(
             (times.len() + cond.len()) as u32
         },
         fd_step: config.central_step as f32,
-        _pad0: [0; 2],
+        slots: config.slots_for(aug) as u32,
+        _pad0: 0,
         t0: config.t0 as f32,
         t1: config.t1 as f32,
         rtol: config.rtol as f32,
@@ -576,7 +578,8 @@ fn integrate_chunk(
     };
     let flow_buf = GpuBuffer::uniform(ctx, &params, "morphogen.flow.params")?;
     let (_, weights) = net.upload(ctx, "morphogen.flow")?;
-    let net_source = NetworkShape::of(field, config.slots)?.source();
+    let slots = config.slots_for(aug);
+    let net_source = NetworkShape::of(field, slots)?.source();
     let mut consts: Vec<f32> = times.iter().map(|&t| t as f32).collect();
     consts.extend_from_slice(cond);
     // Population indices as floats: exact below 2^24, which validation guarantees.
@@ -594,7 +597,7 @@ fn integrate_chunk(
         params,
         flow: flow_buf,
         net_source,
-        slots: config.slots,
+        slots,
         weights,
         consts,
         ys,

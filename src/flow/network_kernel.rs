@@ -19,6 +19,9 @@ use crate::flow::model::VelocityField;
 /// grows with the widest fan-in).
 pub(crate) const MAX_GENERATED_WIDTH: usize = 1024;
 
+/// Inputs of a layer written out with constant indices; wider layers loop over them.
+const UNROLLED_INPUTS: usize = 64;
+
 /// One dense layer as the kernel sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct LayerShape {
@@ -138,17 +141,16 @@ impl NetworkShape {
                     let _ = writeln!(s, "        var dz{p} = 0.0;");
                 }
             }
-            for i in 0..ins {
-                let _ = writeln!(s, "        {{");
-                let _ = writeln!(s, "            let w = weight(row + {i}u);");
-                for p in 0..self.slots {
-                    let _ = writeln!(s, "            z{p} = fma(w, {src}[{p}][{i}], z{p});");
-                    if tangent {
-                        let _ =
-                            writeln!(s, "            dz{p} = fma(w, {src_t}[{p}][{i}], dz{p});");
-                    }
-                }
+            // A layer of more than UNROLLED_INPUTS inputs loops over them: written out,
+            // a 256-input body took minutes to compile on lavapipe and spilled.
+            let looped = if ins > UNROLLED_INPUTS { ins } else { 0 };
+            if looped > 0 {
+                let _ = writeln!(s, "        for (var i = 0u; i < {ins}u; i = i + 1u) {{");
+                self.write_input(s, tangent, (src, src_t), "i");
                 let _ = writeln!(s, "        }}");
+            }
+            for i in looped..ins {
+                self.write_input(s, tangent, (src, src_t), &format!("{i}u"));
             }
             for p in 0..self.slots {
                 let skip = if layer.residual {
@@ -186,6 +188,22 @@ impl NetworkShape {
         }
         let _ = writeln!(s, "}}");
     }
+
+    /// The multiply-adds of input `index` (a WGSL expression) for every slot.
+    fn write_input(&self, s: &mut String, tangent: bool, (src, src_t): (&str, &str), index: &str) {
+        let _ = writeln!(s, "        {{");
+        let _ = writeln!(s, "            let w = weight(row + {index});");
+        for p in 0..self.slots {
+            let _ = writeln!(s, "            z{p} = fma(w, {src}[{p}][{index}], z{p});");
+            if tangent {
+                let _ = writeln!(
+                    s,
+                    "            dz{p} = fma(w, {src_t}[{p}][{index}], dz{p});"
+                );
+            }
+        }
+        let _ = writeln!(s, "        }}");
+    }
 }
 
 /// The WGSL that the flow kernels import as `flow/net` for `field`, evaluating `slots`
@@ -220,7 +238,18 @@ mod tests {
         assert_eq!(src.matches("fn net_forward").count(), 1);
         assert_eq!(src.matches("for (var o").count(), 6);
         assert!(src.contains("const NET_WIDTH: u32 = 8u;"));
-        assert!(src.contains("act[3][7]"));
+        assert!(src.contains("act[3][7u]"));
+        assert!(!src.contains("for (var i"));
         assert_eq!(shape.width(), 8);
+    }
+
+    #[test]
+    fn wide_layers_loop_over_their_inputs() {
+        let layers = vec![dense(3, 80), dense(80, 2)];
+        let field =
+            VelocityField::from_layers(2, TimeInput::Last, Activation::Silu, layers).unwrap();
+        let src = NetworkShape::of(&field, 2).unwrap().source();
+        assert_eq!(src.matches("for (var i = 0u; i < 80u;").count(), 2);
+        assert!(src.contains("act_b[1][i]"));
     }
 }
