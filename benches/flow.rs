@@ -5,7 +5,7 @@
 //! ```text
 //! benches/peers/setup.sh                 # once: diffrax (JAX) in benches/peers/.venv
 //! cargo bench --bench flow               # N in {1e4, 1e5, 1e6}; TorchCFM's MLP (d = 2) and a 4x256 SiLU net (d = 64)
-//! cargo bench --bench flow -- --sizes 10000 --nets small --budget 300 --no-peers
+//! cargo bench --bench flow -- --sizes 10000 --nets small --budget 300 --no-peers --slots 2
 //! ```
 //!
 //! Tsit5 with rtol = atol = 1e-5 for everyone. The error is the largest distance at t = 1
@@ -28,6 +28,8 @@ struct Args {
     nets: Vec<String>,
     budget: f64,
     peers: bool,
+    /// Particles per invocation (0: the engine's choice).
+    slots: usize,
 }
 
 fn parse_args() -> Args {
@@ -36,6 +38,7 @@ fn parse_args() -> Args {
         nets: vec!["small".into(), "large".into()],
         budget: 120.0,
         peers: true,
+        slots: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -56,6 +59,7 @@ fn parse_args() -> Args {
                     .map(String::from)
                     .collect()
             }
+            "--slots" => args.slots = it.next().and_then(|s| s.parse().ok()).unwrap_or(0),
             "--budget" => {
                 args.budget = it
                     .next()
@@ -91,7 +95,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         tmp,
     } = Setup::new("flow", args.peers)?;
     println!(
-        "\n{:>6} {:>8} | {:>9} {:>8} {:>10} {:>9} {:>6} | {:>9} {:>8} {:>9} | {:>8} | {:>9} {:>9}",
+        "\n{:>6} {:>8} | {:>9} {:>8} {:>10} {:>9} {:>6} | {:>9} {:>8} {:>9} | {:>8} | {:>9} {:>9} | {:>8}",
         "net",
         "N",
         "time",
@@ -104,7 +108,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "error",
         "x diffrax",
         "dopri5 e/p",
-        "shared e/p"
+        "shared e/p",
+        "warm-up"
     );
     let mut rows = Vec::new();
     let mut rng = Rng(2026);
@@ -126,9 +131,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let x0: Vec<f32> = (0..n * d).map(|_| rng.normal() as f32).collect();
             let config = FlowConfig::default()
                 .solver(Solver::Tsit5)
-                .tolerances(1e-5, 1e-5);
-            // Warm up the pipelines on a few particles, then time the whole set.
+                .tolerances(1e-5, 1e-5)
+                .slots(args.slots);
+            // Warm up the pipelines on a few particles (the first size of a network builds
+            // them: its warm-up time is the pipeline's compile), then time the whole set.
+            let warm = Instant::now();
             flow::integrate(&ctx, &field, &x0[..d * 64], &[], &config)?;
+            let warmup = warm.elapsed().as_secs_f64();
             let start = Instant::now();
             let out = flow::integrate(&ctx, &field, &x0, &[], &config)?;
             let seconds = start.elapsed().as_secs_f64();
@@ -237,7 +246,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             });
             let show = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map_or("-".to_string(), f);
             println!(
-                "{net_name:>6} {n:>8} | {:>8.2}s {:>8.1} {:>10.3e} {:>9.2e} {:>5.1}% | {:>9} {:>8} {:>9} | {:>8} | {:>9.1} {:>9.1}",
+                "{net_name:>6} {n:>8} | {:>8.2}s {:>8.1} {:>10.3e} {:>9.2e} {:>5.1}% | {:>9} {:>8} {:>9} | {:>8} | {:>9.1} {:>9.1} | {:>7.2}s",
                 seconds,
                 evals,
                 steps / seconds,
@@ -249,17 +258,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 show(peer_seconds, &|s| format!("{:.2}x", s / seconds)),
                 own_evals,
                 shared_evals,
+                warmup,
             );
             rows.push(json!({
                 "net": net_name, "particles": n, "seconds": seconds, "evaluations_per_particle": evals,
                 "particle_steps_per_s": steps / seconds, "error": error, "fraction_of_fma_limit": fma_frac,
                 "dopri5_evaluations_per_particle": own_evals,
                 "shared_step_dopri5_evaluations_per_particle": shared_evals,
+                "warmup_seconds": warmup, "slots": args.slots,
                 "diffrax": peer.as_ref().map(|p| json!({"seconds": p["seconds"], "evaluations_per_particle": p["evaluations_per_particle"], "error": peer_error})),
             }));
         }
     }
-    println!("\nx diffrax: diffrax time / morphogen time (above 1: morphogen faster). Errors: largest distance at t = 1 to a tight f64 solution over the first 256 particles.");
+    println!("\nx diffrax: diffrax time / morphogen time (above 1: morphogen faster). Errors: largest distance at t = 1 to a tight f64 solution over the first 256 particles. Warm-up: 64 particles, the pipeline's compile included on a network's first size (Mesa caches shaders on disk: clear ~/.cache/mesa_shader_cache to time a cold compile).");
     let _ = std::fs::remove_dir_all(&tmp);
     if let Ok(dir) = std::env::var("MORPHOGEN_BENCH_OUT") {
         let summary = json!({"adapter": ctx.adapter().to_string(), "fma_per_s": peaks.fma_per_s, "rows": rows});

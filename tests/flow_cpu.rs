@@ -5,6 +5,7 @@ mod common;
 use common::nets::{particles, random_layers, random_net, worst};
 use common::{ctx, seed, TestRng};
 use morphogen::flow::{self, Activation, FlowConfig, LogDensity, Solver, TimeInput, VelocityField};
+use morphogen::gpu::{ContextOptions, GpuContext};
 
 const ALL: [Solver; 6] = [
     Solver::Euler,
@@ -364,4 +365,35 @@ fn shared_steps_match_their_twin_and_cost_more_than_per_particle_steps() {
         e_own * 10 < e_shared * 9,
         "per-particle steps should need clearly fewer evaluations"
     );
+}
+
+#[test]
+fn slot_counts_wide_layers_and_short_dispatches_give_the_same_particles() {
+    let mut rng = TestRng::new(seed("slots"));
+    // A 96-unit layer takes the generated network's looped-input path.
+    let field = random_net(&mut rng, &[3, 96, 2], Activation::Silu, TimeInput::Last);
+    let x = particles(&mut rng, 37, 2);
+    let config = FlowConfig::default().save_at(&[0.5, 1.0]);
+    check("wide layer", &field, &x, &[], &config);
+    // Each particle's arithmetic is the same whichever slot carries it, so slot counts
+    // (37 is a multiple of none) and shorter dispatches change no bit.
+    let base = flow::integrate(ctx(), &field, &x, &[], &config).unwrap();
+    for slots in [1, 3, 8] {
+        let other = flow::integrate(ctx(), &field, &x, &[], &config.clone().slots(slots)).unwrap();
+        assert_eq!(other.states, base.states, "{slots} slots");
+        assert_eq!(other.evaluations, base.evaluations, "{slots} slots");
+    }
+    let capped = GpuContext::with_options(&ContextOptions::default().loop_cap(20_000)).unwrap();
+    let short = flow::integrate(&capped, &field, &x, &[], &config).unwrap();
+    assert_eq!(short.states, base.states, "6-step dispatches");
+    // A cap below one step is refused, naming the driver to install.
+    let tiny = GpuContext::with_options(&ContextOptions::default().loop_cap(100)).unwrap();
+    let err = flow::integrate(&tiny, &field, &x, &[], &config)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("Mesa 25"), "{err}");
+    let err = flow::integrate(ctx(), &field, &x, &[], &config.clone().slots(9))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("slots = 9"), "{err}");
 }

@@ -112,14 +112,18 @@ impl PackedNetwork {
         label: &str,
     ) -> Result<(GpuBuffer<NetworkParams>, GpuBuffer<f32>)> {
         let table = GpuBuffer::uniform(ctx, &self.params, &format!("{label}.network"))?;
-        let weights = if self.uniform(ctx) {
+        Ok((table, self.upload_weights(ctx, label)?))
+    }
+
+    /// The weights alone (kernels generated for the network's shape need no table).
+    pub(crate) fn upload_weights(&self, ctx: &GpuContext, label: &str) -> Result<GpuBuffer<f32>> {
+        if self.uniform(ctx) {
             let mut padded = self.weights.clone();
             padded.resize(UNIFORM_FLOATS, 0.0);
-            GpuBuffer::uniform_slice(ctx, &padded, &format!("{label}.weights"))?
+            GpuBuffer::uniform_slice(ctx, &padded, &format!("{label}.weights"))
         } else {
-            GpuBuffer::from_slice(ctx, &self.weights, &format!("{label}.weights"))?
-        };
-        Ok((table, weights))
+            GpuBuffer::from_slice(ctx, &self.weights, &format!("{label}.weights"))
+        }
     }
 }
 
@@ -235,6 +239,7 @@ pub(crate) fn state_define(aug: usize, d: usize) -> Result<&'static str> {
 /// stops an invocation after a number of loop iterations.
 fn step_budget(
     ctx: &GpuContext,
+    shape: &NetworkShape,
     field: &VelocityField,
     config: &FlowConfig,
     aug: usize,
@@ -248,19 +253,23 @@ fn step_budget(
     let Some(limit) = ctx.loop_limit() else {
         return Ok(budget);
     };
-    // Loop iterations of one network evaluation, of one step, and of the start (two
+    // Loop iterations of one network pass over every slot (the generated network's loops,
+    // then the input and output loops over the slots), of one step, and of the start (two
     // evaluations), as the kernel's loops run them.
-    let network = network_iterations(field);
-    // A scalar field's gradient costs d tangent passes.
+    let slots = shape.slots;
+    let network = shape.loop_iterations() + slots * (2 * field.input_width() + field.dim + 4);
+    // A scalar field's gradient costs d tangent passes; a central difference one pass per
+    // side and coordinate.
     let gradient = if field.scalar { field.dim } else { 1 };
     let passes = match config.log_density {
         LogDensity::Exact => field.dim,
-        LogDensity::Central => (2 * field.dim + 1) * gradient,
+        LogDensity::Central => gradient + 2 * field.dim,
         _ => gradient,
     };
     let stages = stages as usize;
-    let per_step = (stages * (network * passes + aug * (stages + 2)) + 4 * aug) as u64;
-    let start = 2 * (network * passes) as u64 + 8 * aug as u64;
+    let per_step =
+        (stages * (network * passes + slots * aug * (stages + 2)) + 4 * slots * aug) as u64;
+    let start = 2 * (network * passes) as u64 + 8 * (slots * aug) as u64;
     if start + per_step > limit {
         return Err(Error::invalid(format!(
             "one step of this network takes about {} shader loop iterations, but this driver \
@@ -390,7 +399,6 @@ pub(crate) struct Resident {
     pub flow: GpuBuffer<FlowParams>,
     /// The generated `flow/net` snippet of the network's shape.
     net_source: String,
-    slots: usize,
     weights: GpuBuffer<f32>,
     consts: GpuBuffer<f32>,
     pub ys: GpuBuffer<f32>,
@@ -459,7 +467,11 @@ impl Resident {
 
     /// The launch for `particles` particles, `slots` per invocation.
     pub(crate) fn grid(&self, particles: usize, max_dim: u32) -> Grid {
-        Grid::linear(particles.div_ceil(self.slots) as u64, WG, max_dim)
+        Grid::linear(
+            particles.div_ceil(self.params.slots as usize) as u64,
+            WG,
+            max_dim,
+        )
     }
 
     /// Reads back the saved states and the per-particle records.
@@ -524,6 +536,8 @@ fn integrate_chunk(
     let times = config.save_times();
     let (c, b, e, a, stages) = tableau_params(config);
     let [seed_lo, seed_hi] = crate::rng::seed_key(config.seed);
+    let shape = NetworkShape::of(field, config.slots_for(aug))?;
+    let net_source = shape.source();
     let params = FlowParams {
         count: n as u32,
         total: n as u32,
@@ -542,7 +556,7 @@ fn integrate_chunk(
         stages,
         fixed_steps: config.steps as u32,
         max_steps: config.max_steps as u32,
-        budget: step_budget(ctx, field, config, aug, stages)?,
+        budget: step_budget(ctx, &shape, field, config, aug, stages)?,
         saves: times.len() as u32,
         seed_lo,
         seed_hi,
@@ -557,7 +571,7 @@ fn integrate_chunk(
             (times.len() + cond.len()) as u32
         },
         fd_step: config.central_step as f32,
-        slots: config.slots_for(aug) as u32,
+        slots: shape.slots as u32,
         _pad0: 0,
         t0: config.t0 as f32,
         t1: config.t1 as f32,
@@ -577,9 +591,7 @@ fn integrate_chunk(
         _pad2: 0,
     };
     let flow_buf = GpuBuffer::uniform(ctx, &params, "morphogen.flow.params")?;
-    let (_, weights) = net.upload(ctx, "morphogen.flow")?;
-    let slots = config.slots_for(aug);
-    let net_source = NetworkShape::of(field, slots)?.source();
+    let weights = net.upload_weights(ctx, "morphogen.flow")?;
     let mut consts: Vec<f32> = times.iter().map(|&t| t as f32).collect();
     consts.extend_from_slice(cond);
     // Population indices as floats: exact below 2^24, which validation guarantees.
@@ -597,7 +609,6 @@ fn integrate_chunk(
         params,
         flow: flow_buf,
         net_source,
-        slots,
         weights,
         consts,
         ys,

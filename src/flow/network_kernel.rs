@@ -84,6 +84,23 @@ impl NetworkShape {
             .unwrap_or(1)
     }
 
+    /// Loop iterations of one pass of the generated network (for drivers that stop a
+    /// shader after a number of them): one per output, and one per input of the layers
+    /// that loop over their inputs.
+    pub(crate) fn loop_iterations(&self) -> usize {
+        self.layers
+            .iter()
+            .map(|l| {
+                let inner = if l.inputs > UNROLLED_INPUTS {
+                    l.inputs
+                } else {
+                    0
+                };
+                l.outputs * (1 + inner)
+            })
+            .sum()
+    }
+
     /// The `flow/net` snippet: `SLOTS`, `NET_WIDTH`, `NET_SCALAR`, the private arrays
     /// `act` and `tan` (`[slot][unit]`: the input on entry, the output on exit), and
     /// `net_forward()` / `net_tangent()` (the latter also pushes `tan` through as a
@@ -241,6 +258,7 @@ mod tests {
         assert!(src.contains("act[3][7u]"));
         assert!(!src.contains("for (var i"));
         assert_eq!(shape.width(), 8);
+        assert_eq!(shape.loop_iterations(), 8 + 8 + 2);
     }
 
     #[test]
@@ -248,8 +266,10 @@ mod tests {
         let layers = vec![dense(3, 80), dense(80, 2)];
         let field =
             VelocityField::from_layers(2, TimeInput::Last, Activation::Silu, layers).unwrap();
-        let src = NetworkShape::of(&field, 2).unwrap().source();
+        let shape = NetworkShape::of(&field, 2).unwrap();
+        let src = shape.source();
         assert_eq!(src.matches("for (var i = 0u; i < 80u;").count(), 2);
+        assert_eq!(shape.loop_iterations(), 80 + 2 * 81);
         assert!(src.contains("act_b[1][i]"));
     }
 }
