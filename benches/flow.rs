@@ -270,7 +270,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }));
         }
     }
-    println!("\nx diffrax: diffrax time / morphogen time (above 1: morphogen faster). Errors: largest distance at t = 1 to a tight f64 solution over the first 256 particles. Warm-up: 64 particles, the pipeline's compile included on a network's first size (Mesa caches shaders on disk: clear ~/.cache/mesa_shader_cache to time a cold compile).");
+    println!("\nx diffrax: diffrax time / morphogen time (above 1: morphogen faster). Errors: largest distance at t = 1 to a tight f64 solution over the first 256 particles. Warm-up: 64 particles, the pipeline's compile included on a network's first size (Mesa caches shaders on disk: clear ~/.cache/mesa_shader_cache* to time a cold compile).");
     let _ = std::fs::remove_dir_all(&tmp);
     if let Ok(dir) = std::env::var("MORPHOGEN_BENCH_OUT") {
         let summary = json!({"adapter": ctx.adapter().to_string(), "fma_per_s": peaks.fma_per_s, "rows": rows});
