@@ -187,7 +187,10 @@ fn each_population_matches_a_separate_solve_with_its_own_vector() {
         cond_dim: c,
         time_embedding: None,
         residual: false,
-        activation: Activation::Selu,
+        // Smooth: the exact divergence of a SELU network jumps where a
+        // pre-activation crosses zero, and f32 and f64 may cross at
+        // different stages, which is not the behaviour under test.
+        activation: Activation::Silu,
         output_activation: Activation::Identity,
         scalar: false,
         layers: random_layers(&mut rng, &[d + c + 1, 32, 32, d]),
