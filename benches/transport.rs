@@ -18,7 +18,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use morphogen::gpu::{measure_peaks, AdapterPeaks, GpuContext};
-use morphogen::transport::{self, PointCloud, Problem, SinkhornConfig};
+use morphogen::transport::{self, CostStorage, PointCloud, Problem, SinkhornConfig};
 use serde_json::{json, Value};
 
 struct Args {
@@ -100,6 +100,7 @@ fn time_ours(
     eps: f32,
     budget: f64,
     guess: f64,
+    storage: CostStorage,
 ) -> morphogen::Result<Ours> {
     // Per iteration: the difference of two fixed-length runs removes upload and readback.
     let fixed = |iters: usize| -> morphogen::Result<f64> {
@@ -110,7 +111,8 @@ fn time_ours(
             &SinkhornConfig::default()
                 .eps(eps)
                 .threshold(0.0)
-                .max_iter(iters),
+                .max_iter(iters)
+                .cost_storage(storage),
         )?;
         Ok(start.elapsed().as_secs_f64())
     };
@@ -139,7 +141,8 @@ fn time_ours(
     let base = SinkhornConfig::default()
         .eps_rel(0.05)
         .threshold(1e-3)
-        .max_iter(5000);
+        .max_iter(5000)
+        .cost_storage(storage);
     let plain = to_tol(base.clone())?;
     let adaptive = to_tol(base.adaptive_momentum())?;
     Ok(Ours {
@@ -228,10 +231,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&tmp)?;
     let mut rows = Vec::new();
     println!(
-        "\n{:>7} {:>3} {:>8} | {:>9} {:>5} {:>9} {:>8} {:>6} {:>6} | {:>9} {:>9} | {:>9} {:>9} | {:>8} {:>8}",
-        "n=m", "d", "eps", "to 1e-3", "iters", "per iter", "Gent/s", "%exp", "%fma", "POT/it", "POT tol", "OTT/it", "OTT tol", "xOTT/it", "xOTT tol"
+        "\n{:>7} {:>3} {:>6} {:>8} | {:>9} {:>5} {:>9} {:>8} {:>6} {:>6} | {:>9} {:>9} | {:>9} {:>9} | {:>8} {:>8}",
+        "n=m", "d", "costs", "eps", "to 1e-3", "iters", "per iter", "Gent/s", "%exp", "%fma", "POT/it", "POT tol", "OTT/it", "OTT tol", "xOTT/it", "xOTT tol"
     );
     let mut adaptive_lines = Vec::new();
+    let mut build_lines = Vec::new();
     // Entries per second seen so far, to predict what fits the budget.
     let mut rate: f64 = 2e8;
     for &d in &args.dims {
@@ -251,10 +255,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             let stats = transport::cost_stats(&ctx, &p)?;
             let eps = 0.05 * stats.mean;
-            let ours = time_ours(&ctx, &p, eps as f32, args.budget, guess)?;
-            rate = entries / ours.per_iter;
-            let exp_frac = rate / peaks.exp_per_s;
-            let fma_frac = rate * d as f64 / peaks.fma_per_s;
+            let online = time_ours(
+                &ctx,
+                &p,
+                eps as f32,
+                args.budget,
+                guess,
+                CostStorage::Online,
+            )?;
+            rate = entries / online.per_iter;
+            // In high dimension, also with the matrix computed once and streamed.
+            let stored = if d >= 16 {
+                match time_ours(
+                    &ctx,
+                    &p,
+                    eps as f32,
+                    args.budget,
+                    guess,
+                    CostStorage::Matrix,
+                ) {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        println!("{n:>7} {d:>3}   stored matrix skipped: {e}");
+                        None
+                    }
+                }
+            } else {
+                None
+            };
             let peer_iters = 20;
             let pot_guess = pot_rate.map(|r| entries / r);
             let ott_guess = ott_rate.map(|r| entries / r);
@@ -282,41 +310,88 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let (ott_it, ott_tol) = (get("ott", "per_iter_s"), get("ott", "to_tol_s"));
             pot_rate = pot_it.map(|t| entries / t).or(pot_rate);
             ott_rate = ott_it.map(|t| entries / t).or(ott_rate);
-            let ours_tol = ours.to_tol.map(|t| t.0);
             let ratio = |peer: Option<f64>, mine: Option<f64>| match (peer, mine) {
                 (Some(a), Some(b)) => format!("{:.2}x", a / b),
                 _ => "-".into(),
             };
-            println!(
-                "{n:>7} {d:>3} {eps:>8.4} | {:>9} {:>5} {:>9} {:>8.3} {:>5.1}% {:>5.1}% | {:>9} {:>9} | {:>9} {:>9} | {:>8} {:>8}",
-                fmt_s(ours_tol),
-                ours.to_tol.map_or("-".into(), |t| format!("{}{}", t.1, if t.2 { "" } else { "!" })),
-                fmt_s(Some(ours.per_iter)),
-                rate / 1e9,
-                100.0 * exp_frac,
-                100.0 * fma_frac,
-                fmt_s(pot_it),
-                fmt_s(pot_tol),
-                fmt_s(ott_it),
-                fmt_s(ott_tol),
-                ratio(ott_it, Some(ours.per_iter)),
-                ratio(ott_tol, ours_tol),
-            );
-            if let Some((secs, its, conv)) = ours.to_tol_adaptive {
-                adaptive_lines.push(format!(
-                    "{n:>7} {d:>3}: {} in {its}{} iterations ({} against OTT-JAX to the same tolerance)",
-                    fmt_s(Some(secs)),
-                    if conv { "" } else { "!" },
-                    ratio(ott_tol, Some(secs))
+            let mut measured = vec![("online", &online)];
+            if let Some(t) = &stored {
+                measured.push(("matrix", t));
+            }
+            let mut results = serde_json::Map::new();
+            for (costs, ours) in measured {
+                let ours_rate = entries / ours.per_iter;
+                let exp_frac = ours_rate / peaks.exp_per_s;
+                // Recomputed costs: d multiply-adds per entry; streamed: none.
+                let fma_frac = if costs == "online" {
+                    ours_rate * d as f64 / peaks.fma_per_s
+                } else {
+                    0.0
+                };
+                let ours_tol = ours.to_tol.map(|t| t.0);
+                println!(
+                    "{n:>7} {d:>3} {costs:>6} {eps:>8.4} | {:>9} {:>5} {:>9} {:>8.3} {:>5.1}% {:>5.1}% | {:>9} {:>9} | {:>9} {:>9} | {:>8} {:>8}",
+                    fmt_s(ours_tol),
+                    ours.to_tol.map_or("-".into(), |t| format!("{}{}", t.1, if t.2 { "" } else { "!" })),
+                    fmt_s(Some(ours.per_iter)),
+                    ours_rate / 1e9,
+                    100.0 * exp_frac,
+                    100.0 * fma_frac,
+                    fmt_s(pot_it),
+                    fmt_s(pot_tol),
+                    fmt_s(ott_it),
+                    fmt_s(ott_tol),
+                    ratio(ott_it, Some(ours.per_iter)),
+                    ratio(ott_tol, ours_tol),
+                );
+                if let Some((secs, its, conv)) = ours.to_tol_adaptive {
+                    adaptive_lines.push(format!(
+                        "{n:>7} {d:>3} {costs:>6}: {} in {its}{} iterations ({} against OTT-JAX to the same tolerance)",
+                        fmt_s(Some(secs)),
+                        if conv { "" } else { "!" },
+                        ratio(ott_tol, Some(secs))
+                    ));
+                }
+                results.insert(costs.into(), json!({
+                    "per_iter_s": ours.per_iter, "to_tol_s": ours_tol, "iterations": ours.to_tol.map(|t| t.1),
+                    "entries_per_s": ours_rate, "fraction_of_exp_limit": exp_frac, "fraction_of_fma_limit": fma_frac,
+                    "adaptive_momentum": ours.to_tol_adaptive.map(|t| json!({"to_tol_s": t.0, "iterations": t.1, "converged": t.2})),
+                }));
+            }
+            if let Some(st) = &stored {
+                // The build, timed with the readback of the matrix (a lower bound on its rate).
+                transport::cost_matrix(&ctx, &p)?;
+                let start = Instant::now();
+                transport::cost_matrix(&ctx, &p)?;
+                let build = start.elapsed().as_secs_f64();
+                // Each pair-coordinate is a subtraction and a multiply-add.
+                let ops = 2.0 * (n * n * d) as f64;
+                let saved = online.per_iter - st.per_iter;
+                let crossover = if saved > 0.0 {
+                    format!("stored wins after {:.0} iterations", (build / saved).ceil())
+                } else {
+                    "online is faster per iteration".into()
+                };
+                build_lines.push(format!(
+                    "{n:>7} {d:>3}: matrix build and readback {} ({:.1}% of the FMA limit at 2 ops per pair-coordinate); {crossover}",
+                    fmt_s(Some(build)),
+                    100.0 * ops / build.max(1e-9) / peaks.fma_per_s
                 ));
+                results.insert("matrix_build_s".into(), json!(build));
             }
             rows.push(json!({
                 "n": n, "d": d, "eps": eps,
-                "morphogen_adaptive_momentum": ours.to_tol_adaptive.map(|t| json!({"to_tol_s": t.0, "iterations": t.1, "converged": t.2})),
-                "morphogen": {"per_iter_s": ours.per_iter, "to_tol_s": ours_tol, "iterations": ours.to_tol.map(|t| t.1),
-                               "entries_per_s": rate, "fraction_of_exp_limit": exp_frac, "fraction_of_fma_limit": fma_frac},
+                "morphogen": results,
                 "peers": peers,
             }));
+        }
+    }
+    if !build_lines.is_empty() {
+        println!(
+            "\nstored cost matrices (CostStorage::Matrix; Auto stores from d = 16 within 1 GiB):"
+        );
+        for line in &build_lines {
+            println!("{line}");
         }
     }
     if !adaptive_lines.is_empty() {

@@ -6,7 +6,9 @@ use common::{ctx, seed, TestRng};
 use std::sync::OnceLock;
 
 use morphogen::gpu::{ContextOptions, GpuContext};
-use morphogen::transport::{self, Convention, Cost, PointCloud, Problem, SinkhornConfig, Solution};
+use morphogen::transport::{
+    self, Convention, Cost, CostStorage, PointCloud, Problem, SinkhornConfig, Solution,
+};
 
 fn cloud(rng: &mut TestRng, n: usize, d: usize, shift: f64) -> Vec<f32> {
     (0..n * d)
@@ -206,6 +208,93 @@ fn every_cost_matches_the_reference() {
     );
     let p = p.with_weights(a, b).unwrap();
     run("dense matrix, weighted", &p, &fixed(30).eps(0.05).tau(0.8));
+}
+
+#[test]
+fn stored_cost_matrices_give_the_solutions_of_recomputed_costs() {
+    let mut rng = TestRng::new(seed("stored costs"));
+    // Sizes straddle the matrix kernel's 256-row, 32-column blocks.
+    let cases = [
+        (300, 45, 20, Cost::SqEuclidean, Convention::KlProduct),
+        (61, 290, 16, Cost::Euclidean, Convention::Entropy),
+        (97, 33, 5, Cost::L1, Convention::KlProduct),
+        (
+            40,
+            70,
+            64,
+            Cost::Elastic { gamma: 0.3 },
+            Convention::Entropy,
+        ),
+    ];
+    for (n, m, d, cost, convention) in cases {
+        let p = problem(&mut rng, n, m, d, cost, true, (1.0, 1.0));
+        let config = fixed(30).eps_rel(0.05).convention(convention);
+        let cpu = transport::solve_cpu(&p, &config).unwrap();
+        let label = format!("{cost:?} n={n} m={m} d={d} {convention:?}");
+        let matrix = transport::cost_matrix(ctx(), &p).unwrap();
+        assert_eq!(matrix.len(), n * m);
+        for (k, &c) in matrix.iter().enumerate() {
+            let want = p.cost(k / m, k % m);
+            assert!(
+                (f64::from(c) - want).abs() <= 1e-5 * (1.0 + want.abs()),
+                "{label}: cost ({}, {}) GPU {c} CPU {want}",
+                k / m,
+                k % m
+            );
+        }
+        let online =
+            transport::solve(ctx(), &p, &config.clone().cost_storage(CostStorage::Online)).unwrap();
+        let stored =
+            transport::solve(ctx(), &p, &config.clone().cost_storage(CostStorage::Matrix)).unwrap();
+        assert!(
+            !online.cost_matrix && stored.cost_matrix,
+            "{label}: storage as asked"
+        );
+        compare(&format!("{label}, online"), &online, &cpu);
+        compare(&format!("{label}, stored"), &stored, &cpu);
+    }
+    // Unbalanced, batched: the matrix holds every problem of the batch.
+    let problems: Vec<Problem> = (0..2)
+        .map(|_| problem(&mut rng, 130, 77, 24, Cost::SqEuclidean, true, (1.2, 0.8)))
+        .collect();
+    let config = fixed(25).eps_rel(0.05).tau(0.9);
+    let batch = transport::solve_batch(ctx(), &problems, &config).unwrap();
+    for (k, (p, solution)) in problems.iter().zip(&batch).enumerate() {
+        assert!(solution.cost_matrix, "d = 24 stores its matrix by default");
+        compare(
+            &format!("stored, batch member {k}"),
+            solution,
+            &transport::solve_cpu(p, &config).unwrap(),
+        );
+    }
+    // Automatic storage stays online in low dimension and beyond its budget.
+    let p = problem(&mut rng, 50, 40, 24, Cost::SqEuclidean, false, (1.0, 1.0));
+    let tight = CostStorage::Auto {
+        min_dim: 16,
+        budget_bytes: 2 * 4 * 50 * 40 - 1,
+    };
+    let online = transport::solve(ctx(), &p, &fixed(5).cost_storage(tight)).unwrap();
+    assert!(!online.cost_matrix, "over the budget");
+    let p = problem(&mut rng, 50, 40, 3, Cost::SqEuclidean, false, (1.0, 1.0));
+    assert!(
+        !transport::solve(ctx(), &p, &fixed(5)).unwrap().cost_matrix,
+        "d = 3"
+    );
+}
+
+#[test]
+fn a_stored_matrix_is_refused_where_it_cannot_be_built() {
+    let mut rng = TestRng::new(seed("stored costs refused"));
+    let p = problem(&mut rng, 20, 30, 70, Cost::SqEuclidean, false, (1.0, 1.0));
+    let err = transport::solve(ctx(), &p, &fixed(5).cost_storage(CostStorage::Matrix))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("64 dimensions") && err.contains("Online"),
+        "{err}"
+    );
+    let auto = transport::solve(ctx(), &p, &fixed(5)).unwrap();
+    assert!(!auto.cost_matrix, "d = 70 stays online under Auto");
 }
 
 #[test]

@@ -73,6 +73,37 @@ impl Convention {
     }
 }
 
+/// Where the iterations of a point-cloud problem take their costs from. Problems given as
+/// a cost matrix always read it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CostStorage {
+    /// Recomputed from the points in every half-iteration: no n × m memory at all.
+    Online,
+    /// Computed once into an n × m matrix and its transpose, which the iterations stream.
+    /// Refused with an error when one copy exceeds a storage binding or the points have
+    /// more than 64 dimensions.
+    Matrix,
+    /// The matrix when the points have at least `min_dim` dimensions and both copies fit
+    /// in `budget_bytes` (and a binding each); online otherwise.
+    Auto {
+        /// Smallest dimension worth storing: below it a cost is cheaper to recompute than
+        /// to load.
+        min_dim: usize,
+        /// GPU memory the two copies may take.
+        budget_bytes: u64,
+    },
+}
+
+impl Default for CostStorage {
+    /// `Auto` from 16 dimensions within 1 GiB.
+    fn default() -> Self {
+        Self::Auto {
+            min_dim: 16,
+            budget_bytes: 1 << 30,
+        }
+    }
+}
+
 /// Settings of a Sinkhorn solve. Build with the setters:
 ///
 /// ```
@@ -107,6 +138,9 @@ pub struct SinkhornConfig {
     /// Relative mismatch of total masses tolerated (and corrected) in a balanced problem.
     /// Default 1e-5.
     pub mass_tolerance: f32,
+    /// Costs streamed from a stored matrix or recomputed from the points. Default:
+    /// [`CostStorage::default`].
+    pub cost_storage: CostStorage,
 }
 
 impl Default for SinkhornConfig {
@@ -123,6 +157,7 @@ impl Default for SinkhornConfig {
             adaptive_momentum: false,
             convention: Convention::KlProduct,
             mass_tolerance: 1e-5,
+            cost_storage: CostStorage::default(),
         }
     }
 }
@@ -219,6 +254,12 @@ impl SinkhornConfig {
     /// Convention of the entropic term.
     pub fn convention(mut self, convention: Convention) -> Self {
         self.convention = convention;
+        self
+    }
+
+    /// Where the iterations take their costs from.
+    pub fn cost_storage(mut self, storage: CostStorage) -> Self {
+        self.cost_storage = storage;
         self
     }
 

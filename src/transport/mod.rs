@@ -1,7 +1,9 @@
 //! Entropic optimal transport by log-domain Sinkhorn on the GPU.
 //!
 //! Costs between point clouds are computed on the fly inside the kernels, so problems of
-//! any size run without an n × m matrix. Balanced, unbalanced and semi-relaxed problems,
+//! any size run without an n × m matrix; in high dimension, where a cost is d
+//! multiply-adds, a matrix that fits a memory budget is computed once and streamed
+//! instead ([`CostStorage`]). Balanced, unbalanced and semi-relaxed problems,
 //! two entropic conventions, ε-scaling, over-relaxation and batches of problems.
 //!
 //! ```no_run
@@ -17,6 +19,7 @@
 //! ```
 
 mod config;
+mod cost_matrix;
 mod coupling;
 mod dispatch;
 mod divergence;
@@ -27,7 +30,8 @@ mod solution;
 mod solver;
 mod workspace;
 
-pub use config::{Convention, Epsilon, Marginal, SinkhornConfig};
+pub use config::{Convention, CostStorage, Epsilon, Marginal, SinkhornConfig};
+pub use cost_matrix::cost_matrix;
 pub use coupling::{Coupling, MAX_PLAN_ENTRIES};
 pub use divergence::{sinkhorn_divergence, sinkhorn_divergence_cpu, solve_chain, Divergence};
 pub use problem::{Cost, PointCloud, Problem};

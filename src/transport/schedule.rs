@@ -304,5 +304,6 @@ pub(crate) fn assemble(
         tau_a: 1.0 / (1.0 + eps * resolved.inv_rho_a),
         tau_b: 1.0 / (1.0 + eps * resolved.inv_rho_b),
         convention,
+        cost_matrix: false,
     }
 }

@@ -40,4 +40,8 @@ pub struct Solution {
     pub tau_b: f64,
     /// Convention the potentials follow.
     pub convention: Convention,
+    /// Whether the iterations read their costs from an n × m matrix (given as the
+    /// problem, or stored per [`crate::transport::CostStorage`]) instead of recomputing
+    /// them from the points. The CPU reference always recomputes (false).
+    pub cost_matrix: bool,
 }

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::{record_reduce_at, GpuContext, ReduceOp};
-use crate::transport::config::{Epsilon, SinkhornConfig};
+use crate::transport::config::{CostStorage, Epsilon, SinkhornConfig};
 use crate::transport::dispatch::{Mode, Side};
 use crate::transport::problem::Problem;
 use crate::transport::schedule::{assemble, CostStats, Momentum, Resolved, Schedule, SideStats};
@@ -15,7 +15,13 @@ const MAX_ITERATIONS_PER_SUBMIT: usize = 64;
 
 /// Cost statistics of each problem (one pass on the GPU).
 pub(crate) fn cost_stats(ctx: &GpuContext, problems: &[&Problem]) -> Result<Vec<CostStats>> {
-    Workspace::new(ctx, problems, crate::transport::Convention::KlProduct)?.cost_moments()
+    Workspace::new(
+        ctx,
+        problems,
+        crate::transport::Convention::KlProduct,
+        CostStorage::Online,
+    )?
+    .cost_moments()
 }
 
 fn needs_stats(config: &SinkhornConfig) -> bool {
@@ -39,7 +45,7 @@ pub(crate) fn solve_resident(
     if problems.is_empty() {
         return Err(Error::invalid("no problems to solve"));
     }
-    let mut ws = Workspace::new(ctx, problems, config.convention)?;
+    let mut ws = Workspace::new(ctx, problems, config.convention, config.cost_storage)?;
     let stats = if needs_stats(config) {
         ws.cost_moments()?
     } else {
@@ -195,6 +201,10 @@ fn finish(
                 converged[b] && final_error.is_finite(),
                 final_error,
             )
+        })
+        .map(|mut solution| {
+            solution.cost_matrix = ws.reads_cost_matrix();
+            solution
         })
         .collect())
 }

@@ -8,7 +8,8 @@ use bytemuck::Zeroable;
 
 use crate::error::{Error, Result};
 use crate::gpu::{GpuBuffer, GpuContext, Grid, Recorder};
-use crate::transport::config::Convention;
+use crate::transport::config::{Convention, CostStorage};
+use crate::transport::cost_matrix::Clouds;
 use crate::transport::dispatch::{Kernels, Mode, ProblemScalars, Side, StepBlock, Windows};
 use crate::transport::problem::{Geometry, Problem};
 use crate::transport::schedule::{CostStats, Resolved};
@@ -35,7 +36,12 @@ pub(crate) struct Workspace {
     pub source: GpuBuffer<f32>,
     /// Target points (B × m × d), or the transposed cost matrix (B × m × n).
     pub target: GpuBuffer<f32>,
-    /// Floats per row of `source` and `target`.
+    /// The stored cost matrix and its transpose of point-cloud problems, when the
+    /// iterations stream it (see [`CostStorage`]).
+    matrix: Option<[GpuBuffer<f32>; 2]>,
+    /// Whether the update kernel reads costs from a matrix (given or stored).
+    dense: bool,
+    /// Floats per row of what the update kernel reads on each side.
     strides: [usize; 2],
     /// Row windows of `source` and `target` (one each unless a side exceeds a binding).
     windows: [Windows; 2],
@@ -64,6 +70,7 @@ impl Workspace {
         ctx: &GpuContext,
         problems: &[&Problem],
         convention: Convention,
+        storage: CostStorage,
     ) -> Result<Self> {
         let first = problems
             .first()
@@ -111,6 +118,25 @@ impl Workspace {
                 (c, ct, "COST_DENSE", 0.0, [m, n])
             }
         };
+        let source = GpuBuffer::from_slice(ctx, &source, "morphogen.transport.source")?;
+        let target = GpuBuffer::from_slice(ctx, &target, "morphogen.transport.target")?;
+        let clouds = Clouds {
+            source: &source,
+            target: &target,
+            batch,
+            n,
+            m,
+            dim,
+            define: cost_define,
+            gamma,
+        };
+        let matrix = if cost_define != "COST_DENSE" && clouds.wants_matrix(ctx, storage)? {
+            Some(clouds.build(ctx)?)
+        } else {
+            None
+        };
+        let dense = cost_define == "COST_DENSE" || matrix.is_some();
+        let strides = if dense { [m, n] } else { strides };
         let limit = ctx.max_binding_bytes();
         let align = ctx.limits().min_storage_buffer_offset_alignment;
         let mut windows = [
@@ -133,7 +159,7 @@ impl Workspace {
         }
         // Columns of a pass over one side are the other side's points, in its windows; a
         // cost matrix's rows hold every column, windowed only under a loop budget.
-        let column_windows = if cost_define == "COST_DENSE" {
+        let column_windows = if dense {
             let per_window = ctx
                 .loop_limit()
                 .map_or(usize::MAX, |l| (l / 24).max(64) as usize);
@@ -151,7 +177,7 @@ impl Workspace {
         if chunked && batch > 1 {
             return Err(Error::LimitExceeded {
                 what: format!("the points of a batch of {batch} problems"),
-                requested: 4 * (source.len().max(target.len())) as u64,
+                requested: 4 * (batch * n.max(m) * strides[0].max(strides[1])) as u64,
                 limit,
                 limit_name: "max_storage_buffer_binding_size",
                 hint: "solve the problems one at a time (single problems larger than a binding are split automatically)",
@@ -164,7 +190,8 @@ impl Workspace {
         for p in problems {
             log_w.extend(p.b.iter().map(|&w| w.ln()));
         }
-        let kernels = Kernels::new(ctx, cost_define, dim, chunked)?;
+        let update_define = if dense { "COST_DENSE" } else { cost_define };
+        let kernels = Kernels::new(ctx, update_define, dim, chunked)?;
         // An iteration dispatches once per (row window, column window) on each side.
         let per_iteration =
             windows[0].len() * column_windows[0].len() + windows[1].len() * column_windows[1].len();
@@ -185,8 +212,10 @@ impl Workspace {
             convention,
             gamma,
             cost_define,
-            source: GpuBuffer::from_slice(ctx, &source, "morphogen.transport.source")?,
-            target: GpuBuffer::from_slice(ctx, &target, "morphogen.transport.target")?,
+            source,
+            target,
+            matrix,
+            dense,
             strides,
             windows,
             column_windows,
@@ -300,6 +329,11 @@ impl Workspace {
         self.kernels.shape.dim
     }
 
+    /// Whether the update kernel reads costs from a matrix (given or stored).
+    pub(crate) fn reads_cost_matrix(&self) -> bool {
+        self.dense
+    }
+
     /// Whether the points are split into windows (maps, samples and plans then refuse).
     pub(crate) fn is_chunked(&self) -> bool {
         self.kernels.chunked
@@ -403,9 +437,13 @@ impl Workspace {
             });
             // An iteration updates f[p] -> f[1-p] from g[p], then g[p] -> g[1-p] from the
             // new f[1-p]; stats and moments read the current pair f[p], g[p].
+            let (source, target) = match &self.matrix {
+                Some([c, ct]) => (c, ct),
+                None => (&self.source, &self.target),
+            };
             let (rows, cols, row_stride, col_stride) = match side {
-                Side::Source => (&self.source, &self.target, self.strides[0], self.strides[1]),
-                Side::Target => (&self.target, &self.source, self.strides[1], self.strides[0]),
+                Side::Source => (source, target, self.strides[0], self.strides[1]),
+                Side::Target => (target, source, self.strides[1], self.strides[0]),
             };
             let (col_pot, row_pot, out) = match (side, mode) {
                 (Side::Source, Mode::Update) => (&self.g[p], &self.f[p], &self.f[1 - p]),
@@ -414,7 +452,7 @@ impl Workspace {
                 (Side::Target, _) => (&self.f[p], &self.g[p], &self.stats_cols),
             };
             // A cost matrix's column side is never read: bind its first window.
-            let col_window = if self.cost_define == "COST_DENSE" {
+            let col_window = if self.dense {
                 self.windows[usize::from(side == Side::Source)].ranges[0]
             } else {
                 col_window
