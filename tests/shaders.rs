@@ -4,7 +4,9 @@
 //! separated by spaces, alternatives by `|`, an empty alternative meaning "unset"; every
 //! combination is validated.
 
-use morphogen::flow::{network_source, Activation, Dense, TimeInput, VelocityField};
+use morphogen::flow::{
+    network_source, roles_network_source, Activation, Dense, TimeInput, VelocityField,
+};
 use morphogen::gpu::preprocess::{shader_names, shader_source, validate_wgsl};
 use morphogen::gpu::KernelDesc;
 
@@ -51,9 +53,10 @@ fn dense(inputs: usize, outputs: usize) -> Dense {
     }
 }
 
-/// Generated snippets for sample networks: a plain field and a residual scalar potential
-/// (their generated code takes different paths).
-fn sample_networks() -> Vec<String> {
+/// Generated snippets for sample networks, by import name: a plain field, and a residual
+/// scalar potential (their generated code takes different paths; the SDE's three roles
+/// get a velocity alone, then a potential for each role).
+fn sample_networks() -> Vec<[(&'static str, String); 2]> {
     let plain = VelocityField::from_layers(
         2,
         TimeInput::Last,
@@ -71,8 +74,20 @@ fn sample_networks() -> Vec<String> {
     };
     scalar.validate().unwrap();
     vec![
-        network_source(&plain, 4).unwrap(),
-        network_source(&scalar, 1).unwrap(),
+        [
+            ("flow/net", network_source(&plain, 4).unwrap()),
+            (
+                "flow/roles",
+                roles_network_source([Some(&plain), None, None], 4).unwrap(),
+            ),
+        ],
+        [
+            ("flow/net", network_source(&scalar, 1).unwrap()),
+            (
+                "flow/roles",
+                roles_network_source([Some(&scalar), Some(&scalar), Some(&scalar)], 1).unwrap(),
+            ),
+        ],
     ]
 }
 
@@ -85,9 +100,17 @@ fn preprocessed(name: &str, defines: &[&str]) -> Vec<morphogen::Result<String>> 
     }
     sample_networks()
         .iter()
-        .map(|net| {
-            let generated: Vec<(&str, &str)> =
-                imports.iter().map(|n| (n.as_str(), net.as_str())).collect();
+        .map(|samples| {
+            let generated: Vec<(&str, &str)> = imports
+                .iter()
+                .map(|n| {
+                    let (_, source) = samples
+                        .iter()
+                        .find(|(name, _)| name == n)
+                        .unwrap_or_else(|| panic!("no sample for the generated import {n}"));
+                    (n.as_str(), source.as_str())
+                })
+                .collect();
             KernelDesc::new(name, &[])
                 .defines(defines)
                 .generated(&generated)

@@ -1,7 +1,7 @@
 // Where each part of a network's input lies: [x, c, tau(t)] or [tau(t), x, c], where
 // tau(t) is s = t * time_scale or its sinusoidal embedding [cos(s f_k), sin(s f_k)],
-// f_k = period^(-k / (K/2)) (flow::eval::network_input on the CPU). Shared by the input
-// loaders of one particle (flow/input) and of several (flow/slot_field).
+// f_k = period^(-k / (K/2)) (flow::eval::network_input on the CPU). The input loader of
+// the batched kernels (flow/slot_input) uses it.
 
 struct InputLayout {
     dim: u32,

@@ -2,9 +2,11 @@
 //     dx = a(x, t) dt + sigma(t) dW,   a = v + sign(dt) s
 // (v a velocity network, s an optional score network: drift v + s forward in time,
 // -v + s backward, as SF2M defines it), with a weight per particle integrated beside x:
-// d log w/dt = g(x, t) or dw/dt = g(x, t) (g a growth head). One invocation advances one
-// particle of one branch through `steps` fixed steps; branch k uses its own networks.
-// The CPU twin is flow::sde::reference.
+// d log w/dt = g(x, t) or dw/dt = g(x, t) (g a growth head). A dispatch advances the
+// particles of one branch through `steps` fixed steps, SLOTS particles per invocation:
+// the branch's networks are generated for their shapes (flow/roles), so every weight
+// load serves SLOTS particles and the weights' offsets are uniform. The CPU twin is
+// flow::sde::reference.
 //
 // Schemes (additive noise): Euler-Maruyama, and Rossler's SRA1 (strong order 1.5 for
 // additive noise; c0 = (0, 3/4), A21 = 3/4, alpha = (1/3, 2/3), c1 = (1, 0), B21 = 3/2,
@@ -14,8 +16,9 @@
 //
 // Gaussians come from Philox keyed by the seed, counter (global particle, global step,
 // branch << 16 | component pair, tag): a run does not depend on how particles are split
-// into chunks or steps into dispatches, and both schemes see the same Brownian path.
-//! variants: WIDTH_16|WIDTH_64|WIDTH_256|WIDTH_1024 DIM_4|DIM_64 WEIGHTS_UNIFORM|
+// into chunks, slots or dispatches, and both schemes see the same Brownian path.
+//! variants: DIM_4|DIM_16|DIM_64 WEIGHTS_UNIFORM|
+//! generated: flow/roles
 
 override WG: u32 = 64u;
 
@@ -23,17 +26,32 @@ override WG: u32 = 64u;
 #import grid
 #import rng
 #import activations
-#import flow/mlp
-#import flow/input
-#import flow/field
+#import flow/roles
+#import flow/slot_input
 
 const NO_SAVE: u32 = 0xffffffffu;
 const NOISE_TAG: u32 = 0x53444531u;
 
+// One network of the branch: velocity, score or growth.
+struct Role {
+    // Offset of the network's weights in `weights`.
+    weight_base: u32,
+    present: u32,
+    // 1: the network is a scalar potential and its field the gradient.
+    gradient: u32,
+    time_pos: u32,
+    emb_dim: u32,
+    time_scale: f32,
+    emb_period: f32,
+    _pad: u32,
+}
+
 struct Sde {
-    // Invocations (branches x particles of this chunk), and particles of this chunk.
+    // Invocations of this dispatch, the chunk's particles per branch, and the rows of the
+    // state (branches x particles).
     count: u32,
     particles: u32,
+    rows: u32,
     dim: u32,
     // dim, plus one with weights.
     aug: u32,
@@ -55,41 +73,32 @@ struct Sde {
     cond_dim: u32,
     // Offset of the particles' population indices (as floats) in `consts`; 0: one.
     pop_offset: u32,
-    _pad0: u32,
+    branch: u32,
+    // Particles per invocation (SLOTS, read from here so slot loops stay loops).
+    slots: u32,
     t: f32,
     h: f32,
     sigma: f32,
-    _pad1: f32,
-}
-
-// One network of a branch (3 per branch: velocity, score, growth); layer_count 0: absent.
-struct NetRef {
-    first_layer: u32,
-    layer_count: u32,
-    scalar: u32,
-    time_pos: u32,
-    emb_dim: u32,
-    time_scale: f32,
-    emb_period: f32,
-    _pad: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+    roles: array<Role, 3>,
 }
 
 @group(0) @binding(0) var<uniform> sde: Sde;
-@group(0) @binding(1) var<uniform> net: Network;
 #ifdef WEIGHTS_UNIFORM
-@group(0) @binding(2) var<uniform> weights: array<vec4<f32>, 4096>;
+@group(0) @binding(1) var<uniform> weights: array<vec4<f32>, 4096>;
 #else
-@group(0) @binding(2) var<storage, read> weights: array<f32>;
+@group(0) @binding(1) var<storage, read> weights: array<f32>;
 #endif
-@group(0) @binding(3) var<storage, read> nets: array<NetRef>;
 // The conditioning vectors, then the particles' populations.
-@group(0) @binding(4) var<storage, read> consts: array<f32>;
-// Per invocation: the state (aug values).
-@group(0) @binding(5) var<storage, read_write> ys: array<f32>;
-// Saved states: saves x count x aug.
-@group(0) @binding(6) var<storage, read_write> saved: array<f32>;
+@group(0) @binding(2) var<storage, read> consts: array<f32>;
+// Per particle of each branch: the state (aug values).
+@group(0) @binding(3) var<storage, read_write> ys: array<f32>;
+// Saved states: saves x rows x aug.
+@group(0) @binding(4) var<storage, read_write> saved: array<f32>;
 
-fn weight(i: u32) -> f32 {
+fn weight_at(i: u32) -> f32 {
 #ifdef WEIGHTS_UNIFORM
     return weights[i >> 2u][i & 3u];
 #else
@@ -97,46 +106,101 @@ fn weight(i: u32) -> f32 {
 #endif
 }
 
-var<private> cond_base: u32;
-
-fn cond_value(i: u32) -> f32 {
-    return consts[cond_base + i];
+fn weight_0(i: u32) -> f32 {
+    return weight_at(sde.roles[0].weight_base + i);
 }
 
-var<private> y_in: array<f32, MAX_A>;
+fn weight_1(i: u32) -> f32 {
+    return weight_at(sde.roles[1].weight_base + i);
+}
+
+fn weight_2(i: u32) -> f32 {
+    return weight_at(sde.roles[2].weight_base + i);
+}
+
+var<private> cond_base: array<u32, SLOTS>;
+
+fn slot_count() -> u32 {
+    return sde.slots;
+}
+
+fn cond_value(s: u32, i: u32) -> f32 {
+    return consts[cond_base[s] + i];
+}
+
+// The network input of each slot, and its time.
+var<private> y_in: array<array<f32, MAX_A>, SLOTS>;
+var<private> t_in: array<f32, SLOTS>;
 // Drift and growth rate at y_in.
-var<private> drift_out: array<f32, MAX_A>;
-var<private> net_out: array<f32, MAX_A>;
-var<private> rate: f32;
+var<private> drift_out: array<array<f32, MAX_A>, SLOTS>;
+var<private> rate: array<f32, SLOTS>;
 
-fn field_of(i: u32) -> FieldRef {
-    let r = nets[i];
-    let shape = InputLayout(sde.dim, sde.cond_dim, r.time_pos, r.emb_dim, r.time_scale, r.emb_period);
-    return FieldRef(shape, r.first_layer, r.layer_count, r.scalar != 0u);
+fn layout_of(r: u32) -> InputLayout {
+    let role = sde.roles[r];
+    return InputLayout(sde.dim, sde.cond_dim, role.time_pos, role.emb_dim, role.time_scale, role.emb_period);
 }
 
-// drift_out = v + dir s at (y_in, t); rate = g. One network call site serves the three
-// roles (velocity, score, growth), since shader compilers inline every call.
-fn drift(branch: u32, t: f32, dir: f32) {
-    rate = 0.0;
-    for (var role = 0u; role < 3u; role = role + 1u) {
-        let at = 3u * branch + role;
-        if (nets[at].layer_count == 0u || (role == 2u && sde.growth == 0u)) {
-            continue;
+// One pass of role r's network over every slot; with `tangent`, also the derivative
+// along coordinate `unit` of x (into tan). Each generated network has this one call site.
+fn role_pass(r: u32, tangent: bool, unit: u32) {
+    let x_off = load_inputs(layout_of(r));
+    if (tangent) {
+        for (var s = 0u; s < slot_count(); s = s + 1u) {
+            tan[s][x_off + unit] = 1.0;
         }
-        var f = field_of(at);
-        // A growth head's value is its output, not a gradient.
-        f.scalar = f.scalar && role != 2u;
-        field_value(f, t, &net_out);
-        for (var c = 0u; c < sde.dim; c = c + 1u) {
-            if (role == 0u) {
-                drift_out[c] = net_out[c];
-            } else if (role == 1u) {
-                drift_out[c] = fma(dir, net_out[c], drift_out[c]);
+    }
+    switch r {
+        case 0u: {
+            if (tangent) {
+                net_tangent_0();
+            } else {
+                net_forward_0();
             }
         }
-        if (role == 2u) {
-            rate = net_out[0];
+        case 1u: {
+            if (tangent) {
+                net_tangent_1();
+            } else {
+                net_forward_1();
+            }
+        }
+        default: {
+            net_forward_2();
+        }
+    }
+}
+
+// drift_out = v + dir s at (y_in, t); rate = g.
+fn drift(t: f32, dir: f32) {
+    for (var s = 0u; s < slot_count(); s = s + 1u) {
+        rate[s] = 0.0;
+        t_in[s] = t;
+    }
+    for (var r = 0u; r < 3u; r = r + 1u) {
+        if (sde.roles[r].present == 0u || (r == 2u && sde.growth == 0u)) {
+            continue;
+        }
+        // A growth head's value is its output, not a gradient.
+        let gradient = sde.roles[r].gradient != 0u && r != 2u;
+        let passes = select(1u, sde.dim, gradient);
+        for (var k = 0u; k < passes; k = k + 1u) {
+            role_pass(r, gradient, k);
+            let first = select(0u, k, gradient);
+            let last = select(sde.dim, k + 1u, gradient);
+            for (var s = 0u; s < slot_count(); s = s + 1u) {
+                if (r == 2u) {
+                    rate[s] = act[s][0];
+                    continue;
+                }
+                for (var c = first; c < last; c = c + 1u) {
+                    let value = select(act[s][c], tan[s][0], gradient);
+                    if (r == 0u) {
+                        drift_out[s][c] = value;
+                    } else {
+                        drift_out[s][c] = fma(dir, value, drift_out[s][c]);
+                    }
+                }
+            }
         }
     }
 }
@@ -148,64 +212,77 @@ fn sigma_at(t: f32) -> f32 {
     return sde.sigma;
 }
 
-var<private> y: array<f32, MAX_A>;
-var<private> xi1: array<f32, MAX_A>;
-var<private> xi2: array<f32, MAX_A>;
-var<private> a1: array<f32, MAX_A>;
+var<private> y: array<array<f32, MAX_A>, SLOTS>;
+var<private> xi1: array<array<f32, MAX_A>, SLOTS>;
+var<private> xi2: array<array<f32, MAX_A>, SLOTS>;
+var<private> a1: array<array<f32, MAX_A>, SLOTS>;
+var<private> rate1: array<f32, SLOTS>;
+// Chunk index of each slot's particle.
+var<private> particle: array<u32, SLOTS>;
 
-fn draw_noise(particle: u32, step: u32, branch: u32) {
+fn draw_noise(step: u32) {
     let key = vec2<u32>(sde.seed_lo, sde.seed_hi);
-    for (var c = 0u; c < sde.dim; c = c + 2u) {
-        let z = rng_normal4(key, vec4<u32>(particle, step, (branch << 16u) | (c >> 1u), NOISE_TAG));
-        xi1[c] = z.x;
-        xi2[c] = z.y;
-        if (c + 1u < sde.dim) {
-            xi1[c + 1u] = z.z;
-            xi2[c + 1u] = z.w;
+    for (var s = 0u; s < slot_count(); s = s + 1u) {
+        let global = sde.index_offset + particle[s];
+        for (var c = 0u; c < sde.dim; c = c + 2u) {
+            let counter = vec4<u32>(global, step, (sde.branch << 16u) | (c >> 1u), NOISE_TAG);
+            let z = rng_normal4(key, counter);
+            xi1[s][c] = z.x;
+            xi2[s][c] = z.y;
+            if (c + 1u < sde.dim) {
+                xi1[s][c + 1u] = z.z;
+                xi2[s][c + 1u] = z.w;
+            }
         }
     }
 }
 
 // One step of length h from (t, y): one drift (Euler-Maruyama) or two (SRA1), through
 // one call site.
-fn step(branch: u32, t: f32, h: f32) {
+fn step(t: f32, h: f32) {
     let dir = sign(h);
     let root = sqrt(abs(h));
     let s_start = sigma_at(t);
     let s_end = sigma_at(t + h);
     let stages = select(1u, 2u, sde.solver == 1u);
-    var rate1 = 0.0;
     for (var stage = 0u; stage < stages; stage = stage + 1u) {
-        for (var c = 0u; c < sde.dim; c = c + 1u) {
-            let chi = 0.5 * root * (xi1[c] + xi2[c] * 0.5773502691896258);
-            y_in[c] = select(y[c], y[c] + 0.75 * h * a1[c] + 1.5 * s_end * chi, stage == 1u);
-        }
-        drift(branch, t + select(0.0, 0.75 * h, stage == 1u), dir);
-        if (stage == 0u) {
+        for (var s = 0u; s < slot_count(); s = s + 1u) {
             for (var c = 0u; c < sde.dim; c = c + 1u) {
-                a1[c] = drift_out[c];
+                let chi = 0.5 * root * (xi1[s][c] + xi2[s][c] * 0.5773502691896258);
+                let later = y[s][c] + 0.75 * h * a1[s][c] + 1.5 * s_end * chi;
+                y_in[s][c] = select(y[s][c], later, stage == 1u);
             }
-            rate1 = rate;
+        }
+        drift(t + select(0.0, 0.75 * h, stage == 1u), dir);
+        if (stage == 0u) {
+            for (var s = 0u; s < slot_count(); s = s + 1u) {
+                for (var c = 0u; c < sde.dim; c = c + 1u) {
+                    a1[s][c] = drift_out[s][c];
+                }
+                rate1[s] = rate[s];
+            }
         }
     }
     let wc = sde.dim;
-    if (sde.solver == 0u) {
+    for (var s = 0u; s < slot_count(); s = s + 1u) {
+        if (sde.solver == 0u) {
+            for (var c = 0u; c < sde.dim; c = c + 1u) {
+                y[s][c] = y[s][c] + h * a1[s][c] + s_start * root * xi1[s][c];
+            }
+            if (sde.growth != 0u) {
+                y[s][wc] = fma(h, rate1[s], y[s][wc]);
+            }
+            continue;
+        }
         for (var c = 0u; c < sde.dim; c = c + 1u) {
-            y[c] = y[c] + h * a1[c] + s_start * root * xi1[c];
+            let chi = 0.5 * root * (xi1[s][c] + xi2[s][c] * 0.5773502691896258);
+            let dw = root * xi1[s][c];
+            let deterministic = h * (a1[s][c] / 3.0 + 2.0 * drift_out[s][c] / 3.0);
+            y[s][c] = y[s][c] + deterministic + s_end * (dw - chi) + s_start * chi;
         }
         if (sde.growth != 0u) {
-            y[wc] = fma(h, rate1, y[wc]);
+            y[s][wc] = y[s][wc] + h * (rate1[s] / 3.0 + 2.0 * rate[s] / 3.0);
         }
-        return;
-    }
-    for (var c = 0u; c < sde.dim; c = c + 1u) {
-        let chi = 0.5 * root * (xi1[c] + xi2[c] * 0.5773502691896258);
-        let dw = root * xi1[c];
-        let deterministic = h * (a1[c] / 3.0 + 2.0 * drift_out[c] / 3.0);
-        y[c] = y[c] + deterministic + s_end * (dw - chi) + s_start * chi;
-    }
-    if (sde.growth != 0u) {
-        y[wc] = y[wc] + h * (rate1 / 3.0 + 2.0 * rate / 3.0);
     }
 }
 
@@ -219,27 +296,37 @@ fn main(
     if (i >= sde.count) {
         return;
     }
-    let branch = i / sde.particles;
-    let p = i % sde.particles;
-    cond_base = 0u;
-    if (sde.pop_offset != 0u) {
-        cond_base = u32(consts[sde.pop_offset + p]) * sde.cond_dim;
-    }
-    let base = i * sde.aug;
-    for (var c = 0u; c < sde.aug; c = c + 1u) {
-        y[c] = ys[base + c];
-    }
-    for (var s = 0u; s < sde.steps; s = s + 1u) {
-        draw_noise(sde.index_offset + p, sde.step_index + s, branch);
-        step(branch, sde.t + f32(s) * sde.h, sde.h);
-    }
-    for (var c = 0u; c < sde.aug; c = c + 1u) {
-        ys[base + c] = y[c];
-    }
-    if (sde.save_slot != NO_SAVE) {
-        let at = (sde.save_slot * sde.count + i) * sde.aug;
+    let row0 = sde.branch * sde.particles;
+    for (var s = 0u; s < slot_count(); s = s + 1u) {
+        // Slots past the last particle repeat it and write nothing.
+        let p = min(i * sde.slots + s, sde.particles - 1u);
+        particle[s] = p;
+        cond_base[s] = 0u;
+        if (sde.pop_offset != 0u) {
+            cond_base[s] = u32(consts[sde.pop_offset + p]) * sde.cond_dim;
+        }
+        let base = (row0 + p) * sde.aug;
         for (var c = 0u; c < sde.aug; c = c + 1u) {
-            saved[at + c] = y[c];
+            y[s][c] = ys[base + c];
+        }
+    }
+    for (var k = 0u; k < sde.steps; k = k + 1u) {
+        draw_noise(sde.step_index + k);
+        step(sde.t + f32(k) * sde.h, sde.h);
+    }
+    for (var s = 0u; s < slot_count(); s = s + 1u) {
+        if (i * sde.slots + s >= sde.particles) {
+            break;
+        }
+        let row = row0 + particle[s];
+        for (var c = 0u; c < sde.aug; c = c + 1u) {
+            ys[row * sde.aug + c] = y[s][c];
+        }
+        if (sde.save_slot != NO_SAVE) {
+            let at = (sde.save_slot * sde.rows + row) * sde.aug;
+            for (var c = 0u; c < sde.aug; c = c + 1u) {
+                saved[at + c] = y[s][c];
+            }
         }
     }
 }

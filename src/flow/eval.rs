@@ -1,5 +1,5 @@
 //! The network in f64 on the CPU: forward pass, forward-mode tangents, divergence. The
-//! twin of `shaders/flow/mlp.wgsl`.
+//! twin of the network code the flow kernels are generated with (`flow::network_kernel`).
 
 use crate::flow::model::{TimeInput, VelocityField};
 

@@ -6,8 +6,9 @@ use bytemuck::{Pod, Zeroable};
 
 use crate::error::{Error, Result};
 use crate::flow::config::{FlowConfig, FlowResult, LogDensity};
-use crate::flow::model::{TimeInput, VelocityField};
+use crate::flow::model::VelocityField;
 use crate::flow::network_kernel::NetworkShape;
+use crate::flow::pack::{time_input, PackedWeights};
 use crate::flow::reference::{validate_mode, validate_particles};
 use crate::gpu::{Binding, GpuBuffer, GpuContext, Grid, KernelDesc};
 
@@ -16,10 +17,6 @@ const WG: u32 = 64;
 const ADAPTIVE_BUDGET: u32 = 32;
 /// Steps per particle per dispatch of a fixed-step solver.
 const FIXED_BUDGET: u32 = 64;
-/// Layers the kernels' network table holds (`MAX_LAYERS` of flow/mlp.wgsl).
-pub(crate) const MAX_LAYERS: usize = 64;
-/// Floats of a uniform weight block (`array<vec4<f32>, 4096>`).
-const UNIFORM_FLOATS: usize = 16384;
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -67,16 +64,6 @@ pub(crate) struct FlowParams {
 }
 
 #[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-pub(crate) struct NetworkParams {
-    pub layer_count: u32,
-    pub input_width: u32,
-    pub scalar: u32,
-    _pad: u32,
-    pub layers: [[u32; 4]; MAX_LAYERS],
-}
-
-#[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable, Debug)]
 pub(crate) struct Meta {
     pub t: f32,
@@ -87,138 +74,6 @@ pub(crate) struct Meta {
     pub accepted: u32,
     pub rejected: u32,
     pub status: u32,
-}
-
-/// Networks packed for the kernels: one layer table, one weight array.
-pub(crate) struct PackedNetwork {
-    pub params: NetworkParams,
-    pub weights: Vec<f32>,
-    pub width_define: &'static str,
-}
-
-impl PackedNetwork {
-    /// Whether the weights fit the kernels' uniform block on this device (the
-    /// `WEIGHTS_UNIFORM` variant); else they are read from a storage buffer.
-    pub(crate) fn uniform(&self, ctx: &GpuContext) -> bool {
-        self.weights.len() <= UNIFORM_FLOATS
-            && ctx.limits().max_uniform_buffer_binding_size >= (UNIFORM_FLOATS * 4) as u64
-    }
-
-    /// The layer table and the weights on the GPU (padded to the uniform block when they
-    /// fit it).
-    pub(crate) fn upload(
-        &self,
-        ctx: &GpuContext,
-        label: &str,
-    ) -> Result<(GpuBuffer<NetworkParams>, GpuBuffer<f32>)> {
-        let table = GpuBuffer::uniform(ctx, &self.params, &format!("{label}.network"))?;
-        Ok((table, self.upload_weights(ctx, label)?))
-    }
-
-    /// The weights alone (kernels generated for the network's shape need no table).
-    pub(crate) fn upload_weights(&self, ctx: &GpuContext, label: &str) -> Result<GpuBuffer<f32>> {
-        if self.uniform(ctx) {
-            let mut padded = self.weights.clone();
-            padded.resize(UNIFORM_FLOATS, 0.0);
-            GpuBuffer::uniform_slice(ctx, &padded, &format!("{label}.weights"))
-        } else {
-            GpuBuffer::from_slice(ctx, &self.weights, &format!("{label}.weights"))
-        }
-    }
-}
-
-/// How t enters a network, as the kernels' InputLayout codes it: (position: 0 last,
-/// 1 first, 2 none; embedding width, 0 for raw t; embedding period).
-pub(crate) fn time_input(field: &VelocityField) -> (u32, u32, f32) {
-    let position = match field.time {
-        TimeInput::Last => 0,
-        TimeInput::First => 1,
-        TimeInput::None => 2,
-    };
-    let (width, period) = field
-        .time_embedding
-        .map_or((0, 1.0), |(k, p)| (k as u32, p));
-    (position, width, period)
-}
-
-/// The kernel variant that holds activations of `width` units.
-pub(crate) fn width_define(width: usize) -> Result<&'static str> {
-    Ok(match width {
-        0..=16 => "WIDTH_16",
-        17..=32 => "WIDTH_32",
-        33..=64 => "WIDTH_64",
-        65..=128 => "WIDTH_128",
-        129..=256 => "WIDTH_256",
-        257..=512 => "WIDTH_512",
-        513..=1024 => "WIDTH_1024",
-        _ => {
-            return Err(Error::invalid(format!(
-                "the widest layer has {width} units; the flow kernels take at most 1024"
-            )))
-        }
-    })
-}
-
-/// Packs `fields` one after another into the layer table; returns the table and each
-/// field's first layer.
-pub(crate) fn pack_all(fields: &[&VelocityField]) -> Result<(PackedNetwork, Vec<u32>)> {
-    let total: usize = fields.iter().map(|f| f.layers.len()).sum();
-    if total > MAX_LAYERS {
-        return Err(Error::invalid(format!(
-            "the networks have {total} layers in all; the flow kernels take at most {MAX_LAYERS}"
-        )));
-    }
-    let width = fields.iter().map(|f| f.max_width()).max().unwrap_or(1);
-    let mut params = NetworkParams {
-        layer_count: fields.first().map_or(0, |f| f.layers.len() as u32),
-        input_width: fields.first().map_or(0, |f| f.input_width() as u32),
-        scalar: u32::from(fields.first().is_some_and(|f| f.scalar)),
-        _pad: 0,
-        layers: [[0; 4]; MAX_LAYERS],
-    };
-    let mut weights = Vec::new();
-    let mut firsts = Vec::with_capacity(fields.len());
-    let mut row = 0;
-    for field in fields {
-        firsts.push(row as u32);
-        let last = field.layers.len() - 1;
-        for (l, layer) in field.layers.iter().enumerate() {
-            let activation = if l == last {
-                field.output_activation
-            } else {
-                field.activation
-            };
-            let residual = field.residual && l > 0 && l < last && layer.inputs == layer.outputs;
-            params.layers[row] = [
-                weights.len() as u32,
-                layer.inputs as u32,
-                layer.outputs as u32,
-                u32::from(residual) | (activation.code() << 8),
-            ];
-            row += 1;
-            weights.extend_from_slice(&layer.weight);
-            weights.extend_from_slice(&layer.bias);
-        }
-    }
-    Ok((
-        PackedNetwork {
-            params,
-            weights,
-            width_define: width_define(width)?,
-        },
-        firsts,
-    ))
-}
-
-/// Shader loop iterations of one evaluation of `field` (for drivers with a loop budget).
-pub(crate) fn network_iterations(field: &VelocityField) -> usize {
-    field
-        .layers
-        .iter()
-        .map(|l| l.outputs * (l.inputs + 2))
-        .sum::<usize>()
-        + field.input_width()
-        + 8
 }
 
 /// The kernel variant that holds `aug` state components (dimension `d` plus extras).
@@ -526,7 +381,7 @@ fn integrate_chunk(
     let logp = config.log_density != LogDensity::Off;
     let aug = d + usize::from(logp);
     let dim_define = state_define(aug, d)?;
-    let net = pack_all(&[field])?.0;
+    let net = PackedWeights::pack(&[field]).0;
     let uniform_weights = net.uniform(ctx);
     let (time_pos, emb_dim, emb_period) = time_input(field);
     let mut defines = vec![dim_define];
@@ -591,7 +446,7 @@ fn integrate_chunk(
         _pad2: 0,
     };
     let flow_buf = GpuBuffer::uniform(ctx, &params, "morphogen.flow.params")?;
-    let weights = net.upload_weights(ctx, "morphogen.flow")?;
+    let weights = net.upload(ctx, "morphogen.flow")?;
     let mut consts: Vec<f32> = times.iter().map(|&t| t as f32).collect();
     consts.extend_from_slice(cond);
     // Population indices as floats: exact below 2^24, which validation guarantees.

@@ -146,6 +146,9 @@ pub struct SdeConfig {
     /// Index of the first particle in the whole set: the noise is keyed by it, so a run
     /// over rows a..b of a set (a shard) equals those rows of the whole run. Default 0.
     pub particle_offset: usize,
+    /// Particles one GPU invocation advances together (1 to 8; 0 chooses), as
+    /// [`crate::flow::FlowConfig::slots`]. Default 0.
+    pub slots: usize,
 }
 
 impl Default for SdeConfig {
@@ -162,6 +165,7 @@ impl Default for SdeConfig {
             initial_weights: Vec::new(),
             resample_below: None,
             particle_offset: 0,
+            slots: 0,
         }
     }
 }
@@ -228,6 +232,19 @@ impl SdeConfig {
         self
     }
 
+    /// Particles one GPU invocation advances together (1 to 8; 0 chooses).
+    pub fn slots(mut self, slots: usize) -> Self {
+        self.slots = slots;
+        self
+    }
+
+    /// The slots per invocation for states of `components` values.
+    pub(crate) fn slots_for(&self, components: usize) -> usize {
+        crate::flow::FlowConfig::default()
+            .slots(self.slots)
+            .slots_for(components)
+    }
+
     /// The save times, defaulting to t1.
     pub fn save_times(&self) -> Vec<f64> {
         if self.save_at.is_empty() {
@@ -256,7 +273,8 @@ impl SdeConfig {
             .span(self.t0, self.t1)
             .save_at(&self.save_at)
             .solver(crate::flow::Solver::Euler)
-            .steps(self.steps);
+            .steps(self.steps)
+            .slots(self.slots);
         flow.validate()?;
         let sigma = self.diffusion.scale();
         if !(sigma.is_finite() && sigma >= 0.0) {

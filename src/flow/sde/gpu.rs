@@ -1,13 +1,16 @@
 //! The GPU driver of `shaders/flow/sde.wgsl`: packs every branch's networks into one
-//! table, keeps the particles resident, and records the whole schedule (pieces of at
-//! most a budget of steps, each with its own parameter block) in one submission per
-//! segment; the host reads back only to resample.
+//! weight array, generates each branch's network code for its shapes (branches of equal
+//! shapes share a pipeline), keeps the particles resident, and records the whole schedule
+//! (pieces of at most a budget of steps, a dispatch per branch, each with its own
+//! parameter block) in one submission per segment; the host reads back only to resample.
 
 use bytemuck::{Pod, Zeroable};
 
 use crate::error::{Error, Result};
-use crate::flow::gpu::{network_iterations, pack_all, state_define, time_input, NetworkParams};
+use crate::flow::gpu::state_define;
 use crate::flow::model::VelocityField;
+use crate::flow::network_kernel::{roles_source, NetworkShape};
+use crate::flow::pack::{time_input, PackedWeights};
 use crate::flow::reference::validate_particles;
 use crate::flow::sde::config::{Branch, Diffusion, Growth, SdeConfig, SdeResult, SdeSolver};
 use crate::flow::sde::reference::{assemble, initial_state};
@@ -19,12 +22,14 @@ const WG: u32 = 64;
 const BUDGET: usize = 64;
 const NO_SAVE: u32 = u32::MAX;
 
-/// One dispatch's parameters, padded to the 256-byte dynamic-offset block.
+/// One dispatch's parameters, padded to the 256-byte dynamic-offset block. Mirrors `Sde`
+/// in sde.wgsl.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct SdeParams {
     count: u32,
     particles: u32,
+    rows: u32,
     dim: u32,
     aug: u32,
     solver: u32,
@@ -38,20 +43,23 @@ struct SdeParams {
     index_offset: u32,
     cond_dim: u32,
     pop_offset: u32,
-    _pad0: u32,
+    branch: u32,
+    slots: u32,
     t: f32,
     h: f32,
     sigma: f32,
-    _pad1: f32,
-    _tail: [u32; 44],
+    _pad: [u32; 3],
+    roles: [Role; 3],
+    _tail: [u32; 16],
 }
 
+/// One network of a branch as the kernel sees it (`Role` in sde.wgsl).
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
-struct NetRef {
-    first_layer: u32,
-    layer_count: u32,
-    scalar: u32,
+struct Role {
+    weight_base: u32,
+    present: u32,
+    gradient: u32,
     time_pos: u32,
     emb_dim: u32,
     time_scale: f32,
@@ -59,15 +67,15 @@ struct NetRef {
     _pad: u32,
 }
 
-fn net_ref(net: Option<&VelocityField>, first: u32) -> NetRef {
+fn role(net: Option<&VelocityField>, weight_base: u32) -> Role {
     let Some(f) = net else {
-        return NetRef::zeroed();
+        return Role::zeroed();
     };
     let (time_pos, emb_dim, emb_period) = time_input(f);
-    NetRef {
-        first_layer: first,
-        layer_count: f.layers.len() as u32,
-        scalar: u32::from(f.scalar),
+    Role {
+        weight_base,
+        present: 1,
+        gradient: u32::from(f.scalar),
         time_pos,
         emb_dim,
         time_scale: f.time_scale,
@@ -243,37 +251,29 @@ struct Chunk<'a> {
     first_index: usize,
 }
 
-/// One chunk of particles resident on the GPU with its kernel, bind group and the
-/// parameter blocks of every segment's dispatches.
+/// One chunk of particles resident on the GPU with each branch's kernel and bind group
+/// and the parameter blocks of every segment's dispatches.
 struct ChunkRun {
-    kernel: std::sync::Arc<crate::gpu::Kernel>,
-    group: wgpu::BindGroup,
-    /// Parameter blocks of each segment.
+    /// Per branch: the kernel generated for its networks' shapes, and its bind group.
+    kernels: Vec<(std::sync::Arc<crate::gpu::Kernel>, wgpu::BindGroup)>,
+    /// Parameter blocks of each segment (a block per piece and branch, branch-minor).
     pieces_of: Vec<std::ops::Range<usize>>,
     grid: Grid,
     ys: GpuBuffer<f32>,
     saved: GpuBuffer<f32>,
-    // Bound resources, kept alive with the bind group.
-    _bound: (
-        GpuBuffer<SdeParams>,
-        GpuBuffer<NetworkParams>,
-        GpuBuffer<f32>,
-    ),
-    _tables: (GpuBuffer<NetRef>, GpuBuffer<f32>),
+    // Bound resources, kept alive with the bind groups.
+    _bound: (GpuBuffer<SdeParams>, GpuBuffer<f32>, GpuBuffer<f32>),
 }
 
 impl ChunkRun {
     /// Submits the dispatches of segment `i` (no wait).
     fn submit_segment(&self, ctx: &GpuContext, i: usize) -> Result<crate::gpu::Submitted> {
         let stride = std::mem::size_of::<SdeParams>() as u32;
+        let branches = self.kernels.len();
         let mut rec = ctx.recorder("morphogen.sde.segment");
         for block in self.pieces_of[i].clone() {
-            rec.dispatch_at(
-                &self.kernel,
-                &self.group,
-                &[block as u32 * stride],
-                self.grid,
-            );
+            let (kernel, group) = &self.kernels[block % branches];
+            rec.dispatch_at(kernel, group, &[block as u32 * stride], self.grid);
         }
         rec.submit()
     }
@@ -306,42 +306,45 @@ fn prepare_chunk(
     let k = branches.len();
     let weighted = config.weighted(branches);
     let aug = d + usize::from(weighted);
-    let count = k * n;
     let segments = config.schedule();
+    let slots = config.slots_for(aug);
 
     // Networks shared by several branches (the same score network, say) are packed once.
-    let all: Vec<Option<&VelocityField>> = branches.iter().flat_map(|b| b.nets()).collect();
     let mut unique: Vec<&VelocityField> = Vec::new();
-    let slots: Vec<Option<usize>> = all
+    let index: Vec<[Option<usize>; 3]> = branches
         .iter()
-        .map(|f| {
-            f.map(|f| {
-                unique.iter().position(|u| *u == f).unwrap_or_else(|| {
-                    unique.push(f);
-                    unique.len() - 1
+        .map(|b| {
+            b.nets().map(|f| {
+                f.map(|f| {
+                    unique.iter().position(|u| *u == f).unwrap_or_else(|| {
+                        unique.push(f);
+                        unique.len() - 1
+                    })
                 })
             })
         })
         .collect();
-    let (net, firsts) = pack_all(&unique)?;
-    let refs: Vec<NetRef> = all
-        .iter()
-        .zip(&slots)
-        .map(|(f, slot)| net_ref(*f, slot.map_or(0, |k| firsts[k])))
-        .collect();
-    let present = unique;
-    let uniform_weights = net.uniform(ctx);
-    let mut defines = vec![net.width_define, state_define(aug, d)?];
+    let (packed, offsets) = PackedWeights::pack(&unique);
+    let uniform_weights = packed.uniform(ctx);
+    let mut defines = vec![state_define(aug, d)?];
     if uniform_weights {
         defines.push("WEIGHTS_UNIFORM");
     }
-    let budget = step_budget(ctx, &present, config, aug)?;
+    let shapes: Vec<[Option<NetworkShape>; 3]> = branches
+        .iter()
+        .map(|b| {
+            let [v, s, g] = b.nets().map(|f| f.map(|f| NetworkShape::of(f, slots)));
+            Ok([v.transpose()?, s.transpose()?, g.transpose()?])
+        })
+        .collect::<Result<_>>()?;
+    let budget = step_budget(ctx, &shapes, config, aug)?;
 
-    // Parameter blocks: the pieces of every segment.
+    // Parameter blocks: the pieces of every segment, one per branch.
     let [seed_lo, seed_hi] = crate::rng::seed_key(config.seed);
     let template = SdeParams {
-        count: count as u32,
+        count: n.div_ceil(slots) as u32,
         particles: n as u32,
+        rows: (k * n) as u32,
         dim: d as u32,
         aug: aug as u32,
         solver: match config.solver {
@@ -363,10 +366,19 @@ fn prepare_chunk(
         } else {
             cond.len() as u32
         },
+        slots: slots as u32,
         sigma: config.diffusion.scale() as f32,
         save_slot: NO_SAVE,
         ..SdeParams::zeroed()
     };
+    let roles: Vec<[Role; 3]> = branches
+        .iter()
+        .zip(&index)
+        .map(|(b, idx)| {
+            let nets = b.nets();
+            [0, 1, 2].map(|r| role(nets[r], idx[r].map_or(0, |u| offsets[u])))
+        })
+        .collect();
     let mut blocks = Vec::new();
     let mut pieces_of = Vec::with_capacity(segments.len());
     for seg in &segments {
@@ -375,14 +387,18 @@ fn prepare_chunk(
         loop {
             let steps = (seg.steps - s).min(budget);
             let last = s + steps == seg.steps;
-            blocks.push(SdeParams {
-                steps: steps as u32,
-                step_index: (seg.first_step + s) as u32,
-                save_slot: if last { seg.save as u32 } else { NO_SAVE },
-                t: seg.time(s) as f32,
-                h: seg.h as f32,
-                ..template
-            });
+            for (branch, roles) in roles.iter().enumerate() {
+                blocks.push(SdeParams {
+                    steps: steps as u32,
+                    step_index: (seg.first_step + s) as u32,
+                    save_slot: if last { seg.save as u32 } else { NO_SAVE },
+                    t: seg.time(s) as f32,
+                    h: seg.h as f32,
+                    branch: branch as u32,
+                    roles: *roles,
+                    ..template
+                });
+            }
             s += steps;
             if last {
                 break;
@@ -392,8 +408,7 @@ fn prepare_chunk(
     }
 
     let params = GpuBuffer::uniform_slice(ctx, &blocks, "morphogen.sde.params")?;
-    let (net_buf, weights) = net.upload(ctx, "morphogen.sde")?;
-    let nets = GpuBuffer::from_slice(ctx, &refs, "morphogen.sde.nets")?;
+    let weights = packed.upload(ctx, "morphogen.sde")?;
     let mut consts = cond.to_vec();
     consts.extend(part.population.iter().map(|&p| p as f32));
     consts.push(0.0);
@@ -403,53 +418,54 @@ fn prepare_chunk(
         .map(|&v| v as f32)
         .collect();
     let ys = GpuBuffer::from_slice(ctx, &state0, "morphogen.sde.state")?;
-    let saved = GpuBuffer::<f32>::zeroed(ctx, segments.len() * count * aug, "morphogen.sde.saved")?;
-    let kernel = ctx.kernel(
-        &KernelDesc::new(
-            "flow/sde",
-            &[
-                Binding::UniformDynamic,
-                Binding::Uniform,
-                if uniform_weights {
-                    Binding::Uniform
-                } else {
-                    Binding::StorageRead
-                },
-                Binding::StorageRead,
-                Binding::StorageRead,
-                Binding::Storage,
-                Binding::Storage,
-            ],
-        )
-        .defines(&defines)
-        .overrides(&[("WG", f64::from(WG))]),
-    )?;
-    let group = kernel.bind(
-        ctx,
-        &[
-            params.binding_range(0, 1),
-            net_buf.binding(),
-            weights.binding(),
-            nets.binding(),
-            consts.binding(),
-            ys.binding(),
-            saved.binding(),
-        ],
-    )?;
+    let saved = GpuBuffer::<f32>::zeroed(ctx, segments.len() * k * n * aug, "morphogen.sde.saved")?;
+    let bindings = [
+        Binding::UniformDynamic,
+        if uniform_weights {
+            Binding::Uniform
+        } else {
+            Binding::StorageRead
+        },
+        Binding::StorageRead,
+        Binding::Storage,
+        Binding::Storage,
+    ];
+    let kernels = shapes
+        .iter()
+        .map(|shape| {
+            let source = roles_source(shape, slots);
+            let generated = [("flow/roles", source.as_str())];
+            let kernel = ctx.kernel(
+                &KernelDesc::new("flow/sde", &bindings)
+                    .defines(&defines)
+                    .overrides(&[("WG", f64::from(WG))])
+                    .generated(&generated),
+            )?;
+            let group = kernel.bind(
+                ctx,
+                &[
+                    params.binding_range(0, 1),
+                    weights.binding(),
+                    consts.binding(),
+                    ys.binding(),
+                    saved.binding(),
+                ],
+            )?;
+            Ok((kernel, group))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let grid = Grid::linear(
-        count as u64,
+        n.div_ceil(slots) as u64,
         WG,
         ctx.limits().max_compute_workgroups_per_dimension,
     );
     Ok(ChunkRun {
-        kernel,
-        group,
+        kernels,
         pieces_of,
         grid,
         ys,
         saved,
-        _bound: (params, net_buf, weights),
-        _tables: (nets, consts),
+        _bound: (params, weights, consts),
     })
 }
 
@@ -457,18 +473,36 @@ fn prepare_chunk(
 /// number of loop iterations.
 fn step_budget(
     ctx: &GpuContext,
-    nets: &[&VelocityField],
+    shapes: &[[Option<NetworkShape>; 3]],
     config: &SdeConfig,
     aug: usize,
 ) -> Result<usize> {
     let Some(limit) = ctx.loop_limit() else {
         return Ok(BUDGET);
     };
-    let network: usize = nets
+    // The costliest branch: a potential's gradient takes one pass per coordinate.
+    let d = aug as u64;
+    let network = shapes
         .iter()
-        .map(|f| network_iterations(f) * if f.scalar { f.dim } else { 1 })
-        .sum();
-    let per_step = (config.solver.stages() * (network + 4 * aug) + 4 * aug) as u64;
+        .map(|roles| {
+            roles
+                .iter()
+                .flatten()
+                .map(|s| {
+                    (s.loop_iterations() + 4 * s.width()) as u64 * if s.is_scalar() { d } else { 1 }
+                })
+                .sum::<u64>()
+        })
+        .max()
+        .unwrap_or(0);
+    let slots = shapes
+        .iter()
+        .flatten()
+        .flatten()
+        .map(|s| s.slots as u64)
+        .max()
+        .unwrap_or(1);
+    let per_step = config.solver.stages() as u64 * (network + 4 * slots * d) + 4 * slots * d;
     if per_step > limit {
         return Err(Error::invalid(format!(
             "one step of these networks takes about {per_step} shader loop iterations, but \
