@@ -5,12 +5,15 @@
 mod config;
 pub mod eval;
 mod gpu;
+mod inputs;
 mod model;
 mod network_kernel;
 mod pack;
 pub mod reference;
+mod resident;
 pub mod sde;
-mod shared;
+mod shared_step;
+mod step_control;
 mod tableau;
 
 pub use config::{FlowConfig, FlowResult, LogDensity};

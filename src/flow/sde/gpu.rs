@@ -7,11 +7,11 @@
 use bytemuck::{Pod, Zeroable};
 
 use crate::error::{Error, Result};
-use crate::flow::gpu::state_define;
+use crate::flow::inputs::validate_particles;
 use crate::flow::model::VelocityField;
 use crate::flow::network_kernel::{roles_source, NetworkShape};
 use crate::flow::pack::{time_input, PackedWeights};
-use crate::flow::reference::validate_particles;
+use crate::flow::resident::state_define;
 use crate::flow::sde::config::{Branch, Diffusion, Growth, SdeConfig, SdeResult, SdeSolver};
 use crate::flow::sde::reference::{assemble, initial_state};
 use crate::flow::sde::weights::{maybe_resample, Layout};

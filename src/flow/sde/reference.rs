@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use crate::flow::eval::{eval, eval_with_tangent};
-use crate::flow::reference::{population_cond, validate_particles};
+use crate::flow::inputs::{population_cond, validate_particles};
 use crate::flow::sde::config::{Branch, Growth, SdeConfig, SdeResult, SdeSolver};
 use crate::flow::sde::weights::{branch_stats, maybe_resample, weight_value, Layout};
 
