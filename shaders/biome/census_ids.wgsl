@@ -1,16 +1,16 @@
 // Metrics after a step, second half: the number of program slots with living cells into
-// counter [12] of row `params.record_slot`; clears the per-slot tally for the next step.
+// counter CENSUS_LIVING_IDS of row `params.record_slot`; clears the per-slot tally for the
+// next step.
 
 override WG: u32 = 256u;
 
 #import biome
+#import biome/census_row
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<uniform> table: Table;
 @group(0) @binding(2) var<storage, read_write> id_cells: array<u32>;
 @group(0) @binding(3) var<storage, read_write> counts: array<atomic<u32>>;
-
-const COUNTERS: u32 = 16u;
 
 var<workgroup> living: atomic<u32>;
 
@@ -30,6 +30,6 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     atomicAdd(&living, mine);
     workgroupBarrier();
     if (lid == 0u) {
-        atomicStore(&counts[params.record_slot * COUNTERS + 12u], atomicLoad(&living));
+        atomicStore(&counts[params.record_slot * CENSUS_COUNTERS + CENSUS_LIVING_IDS], atomicLoad(&living));
     }
 }

@@ -12,6 +12,7 @@
 override WG: u32 = 256u;
 
 #import agent
+#import biome/census_row
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<uniform> agent: AgentLayout;
@@ -27,7 +28,6 @@ override WG: u32 = 256u;
 
 const MAX_PICKS: u32 = 16u;
 const NONE: u32 = 0xffffffffu;
-const CENSUS_COUNTERS: u32 = 16u;
 
 var<workgroup> best_key: array<f32, 256>;
 var<workgroup> best_item: array<u32, 256>;
@@ -275,7 +275,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
                 }
             }
         }
-        census[params.record_slot * CENSUS_COUNTERS + 10u] = executed;
-        census[params.record_slot * CENSUS_COUNTERS + 11u] = placed;
+        census[params.record_slot * CENSUS_COUNTERS + CENSUS_REPRODUCTIONS] = executed;
+        census[params.record_slot * CENSUS_COUNTERS + CENSUS_SEEDS] = placed;
     }
 }

@@ -1,7 +1,16 @@
-// Activations with PyTorch's constants, by code (flow::Activation order): 0 SELU,
-// 1 ELU, 2 SiLU, 3 ReLU, 4 tanh, 5 GELU (erf form), 6 softplus (linear above 20),
-// 7 identity, 8 square (x², for analytic potentials); and their derivatives, for
-// forward-mode tangents.
+// Activations with PyTorch's constants, by code (flow::codes mirrors the ACT_ names):
+// SELU, ELU, SiLU, ReLU, tanh, GELU (erf form), softplus (linear above 20), identity,
+// square (x², for analytic potentials); and their derivatives, for forward-mode tangents.
+
+const ACT_SELU: u32 = 0u;
+const ACT_ELU: u32 = 1u;
+const ACT_SILU: u32 = 2u;
+const ACT_RELU: u32 = 3u;
+const ACT_TANH: u32 = 4u;
+const ACT_GELU: u32 = 5u;
+const ACT_SOFTPLUS: u32 = 6u;
+const ACT_IDENTITY: u32 = 7u;
+const ACT_SQUARE: u32 = 8u;
 
 const SELU_SCALE: f32 = 1.0507009873554805;
 const SELU_ALPHA: f32 = 1.6732632423543772;
@@ -16,28 +25,28 @@ fn erf_approx(x: f32) -> f32 {
 
 fn activate(code: u32, x: f32) -> f32 {
     switch code {
-        case 0u: {
+        case ACT_SELU: {
             return select(SELU_SCALE * SELU_ALPHA * (exp(x) - 1.0), SELU_SCALE * x, x > 0.0);
         }
-        case 1u: {
+        case ACT_ELU: {
             return select(exp(x) - 1.0, x, x > 0.0);
         }
-        case 2u: {
+        case ACT_SILU: {
             return x / (1.0 + exp(-x));
         }
-        case 3u: {
+        case ACT_RELU: {
             return max(x, 0.0);
         }
-        case 4u: {
+        case ACT_TANH: {
             return tanh(x);
         }
-        case 5u: {
+        case ACT_GELU: {
             return 0.5 * x * (1.0 + erf_approx(x * 0.7071067811865476));
         }
-        case 6u: {
+        case ACT_SOFTPLUS: {
             return select(log(1.0 + exp(x)), x, x > 20.0);
         }
-        case 8u: {
+        case ACT_SQUARE: {
             return x * x;
         }
         default: {
@@ -48,31 +57,31 @@ fn activate(code: u32, x: f32) -> f32 {
 
 fn activate_derivative(code: u32, x: f32) -> f32 {
     switch code {
-        case 0u: {
+        case ACT_SELU: {
             return select(SELU_SCALE * SELU_ALPHA * exp(x), SELU_SCALE, x > 0.0);
         }
-        case 1u: {
+        case ACT_ELU: {
             return select(exp(x), 1.0, x > 0.0);
         }
-        case 2u: {
+        case ACT_SILU: {
             let s = 1.0 / (1.0 + exp(-x));
             return s * (1.0 + x * (1.0 - s));
         }
-        case 3u: {
+        case ACT_RELU: {
             return select(0.0, 1.0, x > 0.0);
         }
-        case 4u: {
+        case ACT_TANH: {
             let t = tanh(x);
             return 1.0 - t * t;
         }
-        case 5u: {
+        case ACT_GELU: {
             let pdf = exp(-0.5 * x * x) * 0.3989422804014327;
             return 0.5 * (1.0 + erf_approx(x * 0.7071067811865476)) + x * pdf;
         }
-        case 6u: {
+        case ACT_SOFTPLUS: {
             return select(1.0 / (1.0 + exp(-x)), 1.0, x > 20.0);
         }
-        case 8u: {
+        case ACT_SQUARE: {
             return 2.0 * x;
         }
         default: {

@@ -44,6 +44,7 @@ override LOGP: u32 = 0u;
 const MAX_STAGES: u32 = 7u;
 
 #import flow/sizes
+#import flow/codes
 #import grid
 #import rng
 #import activations
@@ -58,11 +59,11 @@ struct Flow {
     // dim, plus one with a log-density.
     aug: u32,
     cond_dim: u32,
-    // 0: t last, 1: t first, 2: no t.
+    // TIME_* of flow/codes.
     time_pos: u32,
     // Width of the sinusoidal time embedding (0: raw t).
     emb_dim: u32,
-    // 0: off, 1: exact divergence, 2: Hutchinson, 3: central differences.
+    // LOGP_* of flow/codes.
     logp: u32,
     adaptive: u32,
     stages: u32,
@@ -117,7 +118,7 @@ struct Meta {
     evaluations: u32,
     accepted: u32,
     rejected: u32,
-    // 0: not started, 1: running, 2: done, 3: hit the step cap.
+    // STATUS_* of flow/codes.
     status: u32,
 }
 
@@ -216,17 +217,17 @@ fn rhs_all() {
     // a scalar network's gradient.
     let value_passes = select(1u, dim, NET_SCALAR);
     var passes = value_passes;
-    if (LOGP == 1u) {
+    if (LOGP == LOGP_EXACT) {
         passes = dim;
-    } else if (LOGP == 2u) {
+    } else if (LOGP == LOGP_HUTCHINSON) {
         passes = 1u;
-    } else if (LOGP == 3u) {
+    } else if (LOGP == LOGP_CENTRAL) {
         passes = value_passes + 2u * dim;
     }
     for (var q = 0u; q < passes; q = q + 1u) {
         // What this pass is: a tangent pass of the divergence (logp 1, 2), a pass of the
         // field's value, or one side of a central difference along coordinate fk.
-        let tangent_logp = LOGP == 1u || LOGP == 2u;
+        let tangent_logp = LOGP == LOGP_EXACT || LOGP == LOGP_HUTCHINSON;
         let value = !tangent_logp && q < value_passes;
         let fd = !tangent_logp && q >= value_passes;
         let fk = (q - value_passes) / 2u;
@@ -247,10 +248,10 @@ fn rhs_all() {
         if (fd) {
             unit = fk;
         }
-        network_pass(shape, tangent_logp || NET_SCALAR, unit, LOGP == 2u);
+        network_pass(shape, tangent_logp || NET_SCALAR, unit, LOGP == LOGP_HUTCHINSON);
         for (var s = 0u; s < slot_count(); s = s + 1u) {
             if (tangent_logp) {
-                if (LOGP == 1u) {
+                if (LOGP == LOGP_EXACT) {
                     div[s] = div[s] + tan[s][q];
                 } else {
                     for (var c = 0u; c < dim; c = c + 1u) {
@@ -279,7 +280,7 @@ fn rhs_all() {
             }
         }
     }
-    if (LOGP != 0u) {
+    if (LOGP != LOGP_OFF) {
         for (var s = 0u; s < slot_count(); s = s + 1u) {
             f_out[s][dim] = -div[s];
         }
@@ -453,7 +454,7 @@ fn scaled_square(s: u32, v: array<f32, MAX_A>) -> f32 {
 // Prepares this phase's evaluation; returns what the main loop does next.
 fn shared_begin(dir: f32) -> u32 {
     let phase = flow.phase;
-    if (phase == 2u) {
+    if (phase == PHASE_ATTEMPT) {
         for (var s = 0u; s < slot_count(); s = s + 1u) {
             running[s] = present[s];
             step_t[s] = flow.shared_t;
@@ -461,7 +462,7 @@ fn shared_begin(dir: f32) -> u32 {
         }
         return NEXT_STAGE;
     }
-    if (phase > 2u) {
+    if (phase == PHASE_COMMIT) {
         return NEXT_DONE;
     }
     for (var s = 0u; s < slot_count(); s = s + 1u) {
@@ -469,7 +470,7 @@ fn shared_begin(dir: f32) -> u32 {
         if (!present[s]) {
             continue;
         }
-        if (phase == 0u) {
+        if (phase == PHASE_START) {
             for (var c = 0u; c < flow.aug; c = c + 1u) {
                 y_in[s][c] = y[s][c];
                 y_new[s][c] = y[s][c];
@@ -496,14 +497,14 @@ fn shared_end(dir: f32) {
         let p = particle[s];
         let base = p * 2u * flow.aug;
         switch phase {
-            case 0u: {
+            case PHASE_START: {
                 for (var c = 0u; c < flow.aug; c = c + 1u) {
                     ys[base + flow.aug + c] = f_out[s][c];
                 }
                 errs[p] = scaled_square(s, y[s]);
                 errs[flow.total + p] = scaled_square(s, f_out[s]);
             }
-            case 1u: {
+            case PHASE_PROBE: {
                 var diff: array<f32, MAX_A>;
                 for (var c = 0u; c < flow.aug; c = c + 1u) {
                     diff[c] = f_out[s][c] - k[s][0][c];
@@ -511,7 +512,7 @@ fn shared_end(dir: f32) {
                 errs[p] = scaled_square(s, diff);
                 errs[flow.total + p] = 0.0;
             }
-            case 2u: {
+            case PHASE_ATTEMPT: {
                 let h = flow.shared_h;
                 var sum = 0.0;
                 for (var c = 0u; c < flow.aug; c = c + 1u) {
@@ -562,7 +563,7 @@ const NEXT_DONE: u32 = 6u;
 fn prepare_start(dir: f32) -> bool {
     var starting = false;
     for (var s = 0u; s < slot_count(); s = s + 1u) {
-        running[s] = present[s] && m[s].status == 0u;
+        running[s] = present[s] && m[s].status == STATUS_NEW;
         live[s] = running[s];
         if (running[s]) {
             starting = true;
@@ -589,7 +590,7 @@ fn consume_start(dir: f32) {
             if (flow.adaptive == 1u) {
                 initial_probe(s, flow.t0, dir);
             } else {
-                m[s].status = 1u;
+                m[s].status = STATUS_RUNNING;
             }
         }
     }
@@ -600,7 +601,7 @@ fn consume_probe(dir: f32) {
     for (var s = 0u; s < slot_count(); s = s + 1u) {
         if (running[s]) {
             m[s].h = dir * initial_step(s);
-            m[s].status = 1u;
+            m[s].status = STATUS_RUNNING;
         }
     }
 }
@@ -610,9 +611,9 @@ fn consume_probe(dir: f32) {
 fn begin_attempt(dir: f32) -> bool {
     var any = false;
     for (var s = 0u; s < slot_count(); s = s + 1u) {
-        running[s] = present[s] && m[s].status == 1u;
+        running[s] = present[s] && m[s].status == STATUS_RUNNING;
         if (running[s] && m[s].steps >= flow.max_steps) {
-            m[s].status = 3u;
+            m[s].status = STATUS_CAPPED;
             running[s] = false;
         }
         if (!running[s]) {
@@ -662,7 +663,7 @@ fn finish_adaptive() {
             }
             m[s].accepted = m[s].accepted + 1u;
             if (last) {
-                m[s].status = 2u;
+                m[s].status = STATUS_DONE;
             }
         } else {
             m[s].rejected = m[s].rejected + 1u;
@@ -720,7 +721,7 @@ fn finish_fixed() {
         }
         m[s].accepted = m[s].accepted + 1u;
         if (step_last[s]) {
-            m[s].status = 2u;
+            m[s].status = STATUS_DONE;
         }
     }
 }
@@ -833,7 +834,7 @@ fn main(
             y[s][c] = ys[base + c];
             k[s][0][c] = ys[base + flow.aug + c];
         }
-        if (flow.logp == 2u) {
+        if (flow.logp == LOGP_HUTCHINSON) {
             for (var c = 0u; c < flow.dim; c = c + 1u) {
                 let words = philox4x32_10(vec4<u32>(p + flow.index_offset, c / 4u, 0x68757463u, 0u), key);
                 probe[s][c] = select(-1.0, 1.0, (words[c % 4u] & 1u) == 0u);
@@ -863,7 +864,7 @@ fn main(
             ys[base + c] = y[s][c];
             ys[base + flow.aug + c] = k[s][0][c];
         }
-        if (m[s].status == 1u) {
+        if (m[s].status == STATUS_RUNNING) {
             let at = atomicAdd(&counter[0], 1u);
             lists[flow.write_offset + at] = p;
         }

@@ -3,10 +3,12 @@
 // f_k = period^(-k / (K/2)) (flow::eval::network_input on the CPU). The input loader of
 // the batched kernels (flow/slot_input) uses it.
 
+#import flow/codes
+
 struct InputLayout {
     dim: u32,
     cond_dim: u32,
-    // 0: t last, 1: t first, 2: no t.
+    // TIME_* of flow/codes.
     time_pos: u32,
     // Width of the sinusoidal time embedding (0: raw t).
     emb_dim: u32,
@@ -16,9 +18,9 @@ struct InputLayout {
 
 // (width of tau(t), offset of x, offset of tau(t)) inside the input.
 fn input_offsets(shape: InputLayout) -> vec3<u32> {
-    let time_width = select(select(1u, shape.emb_dim, shape.emb_dim > 0u), 0u, shape.time_pos == 2u);
-    let x_off = select(0u, time_width, shape.time_pos == 1u);
-    let t_off = select(shape.dim + shape.cond_dim, 0u, shape.time_pos == 1u);
+    let time_width = select(select(1u, shape.emb_dim, shape.emb_dim > 0u), 0u, shape.time_pos == TIME_NONE);
+    let x_off = select(0u, time_width, shape.time_pos == TIME_FIRST);
+    let t_off = select(shape.dim + shape.cond_dim, 0u, shape.time_pos == TIME_FIRST);
     return vec3<u32>(time_width, x_off, t_off);
 }
 

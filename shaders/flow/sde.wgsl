@@ -23,6 +23,7 @@
 override WG: u32 = 64u;
 
 #import flow/sizes
+#import flow/codes
 #import grid
 #import rng
 #import activations
@@ -55,9 +56,9 @@ struct Sde {
     dim: u32,
     // dim, plus one with weights.
     aug: u32,
-    // 0: Euler-Maruyama, 1: SRA1.
+    // SDE_* of flow/codes.
     solver: u32,
-    // 0: no weights, 1: log-weight ODE, 2: additive weight ODE.
+    // GROWTH_* of flow/codes (none: no weights).
     growth: u32,
     // 0: sigma(t) = sigma, 1: sigma sqrt(t (1 - t)).
     bridge: u32,
@@ -177,7 +178,7 @@ fn drift(t: f32, dir: f32) {
         t_in[s] = t;
     }
     for (var r = 0u; r < 3u; r = r + 1u) {
-        if (sde.roles[r].present == 0u || (r == 2u && sde.growth == 0u)) {
+        if (sde.roles[r].present == 0u || (r == 2u && sde.growth == GROWTH_NONE)) {
             continue;
         }
         // A growth head's value is its output, not a gradient.
@@ -244,7 +245,7 @@ fn step(t: f32, h: f32) {
     let root = sqrt(abs(h));
     let s_start = sigma_at(t);
     let s_end = sigma_at(t + h);
-    let stages = select(1u, 2u, sde.solver == 1u);
+    let stages = select(1u, 2u, sde.solver == SDE_SRA1);
     for (var stage = 0u; stage < stages; stage = stage + 1u) {
         for (var s = 0u; s < slot_count(); s = s + 1u) {
             for (var c = 0u; c < sde.dim; c = c + 1u) {
@@ -265,11 +266,11 @@ fn step(t: f32, h: f32) {
     }
     let wc = sde.dim;
     for (var s = 0u; s < slot_count(); s = s + 1u) {
-        if (sde.solver == 0u) {
+        if (sde.solver == SDE_EULER_MARUYAMA) {
             for (var c = 0u; c < sde.dim; c = c + 1u) {
                 y[s][c] = y[s][c] + h * a1[s][c] + s_start * root * xi1[s][c];
             }
-            if (sde.growth != 0u) {
+            if (sde.growth != GROWTH_NONE) {
                 y[s][wc] = fma(h, rate1[s], y[s][wc]);
             }
             continue;
@@ -280,7 +281,7 @@ fn step(t: f32, h: f32) {
             let deterministic = h * (a1[s][c] / 3.0 + 2.0 * drift_out[s][c] / 3.0);
             y[s][c] = y[s][c] + deterministic + s_end * (dw - chi) + s_start * chi;
         }
-        if (sde.growth != 0u) {
+        if (sde.growth != GROWTH_NONE) {
             y[s][wc] = y[s][wc] + h * (rate1[s] / 3.0 + 2.0 * rate[s] / 3.0);
         }
     }

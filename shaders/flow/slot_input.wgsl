@@ -25,7 +25,7 @@ fn load_inputs(shape: InputLayout) -> u32 {
             act[s][x_off + shape.dim + i] = cond_value(s, i);
         }
         let time = t_in[s] * shape.time_scale;
-        if (shape.time_pos != 2u) {
+        if (shape.time_pos != TIME_NONE) {
             if (shape.emb_dim == 0u) {
                 act[s][t_off] = time;
             } else {

@@ -3,10 +3,17 @@
 
 use crate::biome::state::kind;
 
-/// Counters per census row: [0..10) cells by type id, [10] reproductions, [11] seeds,
-/// [12] living program slots, [13] agents beyond the table, [14] agents with disabled
-/// programs.
+/// Counters per census row, and where each count sits in it, named as in
+/// `shaders/biome/census_row.wgsl` (a test checks that the two agree): cells by type id
+/// first, then reproductions, seeds, living program slots, agents beyond the table and
+/// agents with disabled programs.
 pub(crate) const CENSUS_COUNTERS: usize = 16;
+const CENSUS_TYPES: usize = 10;
+const CENSUS_REPRODUCTIONS: usize = 10;
+const CENSUS_SEEDS: usize = 11;
+const CENSUS_LIVING_IDS: usize = 12;
+const CENSUS_BEYOND_TABLE: usize = 13;
+const CENSUS_DISABLED: usize = 14;
 
 /// What a step left behind: cells of each type, reproductions, living programs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,14 +38,14 @@ impl Census {
     pub(crate) fn from_row(step: u64, row: &[u32]) -> Self {
         Self {
             step,
-            counts: row[..kind::COUNT]
+            counts: row[..CENSUS_TYPES]
                 .try_into()
                 .expect("row of COUNT counters"),
-            reproductions: row[10],
-            seeds: row[11],
-            living_ids: row[12],
-            beyond_table: row[13],
-            disabled: row[14],
+            reproductions: row[CENSUS_REPRODUCTIONS],
+            seeds: row[CENSUS_SEEDS],
+            living_ids: row[CENSUS_LIVING_IDS],
+            beyond_table: row[CENSUS_BEYOND_TABLE],
+            disabled: row[CENSUS_DISABLED],
         }
     }
 
@@ -90,5 +97,28 @@ impl RunTotals {
     /// Whether no agent was left after the last step counted.
     pub fn extinct(&self) -> bool {
         self.steps > 0 && self.final_agents == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gpu::preprocess::u32_constants;
+
+    #[test]
+    fn the_census_row_agrees_with_its_wgsl_layout() {
+        let wgsl = u32_constants("biome/census_row").unwrap();
+        for (name, value) in [
+            ("CENSUS_COUNTERS", CENSUS_COUNTERS),
+            ("CENSUS_TYPES", CENSUS_TYPES),
+            ("CENSUS_REPRODUCTIONS", CENSUS_REPRODUCTIONS),
+            ("CENSUS_SEEDS", CENSUS_SEEDS),
+            ("CENSUS_LIVING_IDS", CENSUS_LIVING_IDS),
+            ("CENSUS_BEYOND_TABLE", CENSUS_BEYOND_TABLE),
+            ("CENSUS_DISABLED", CENSUS_DISABLED),
+        ] {
+            assert_eq!(wgsl.get(name).map(|&v| v as usize), Some(value), "{name}");
+        }
+        assert_eq!(CENSUS_TYPES, kind::COUNT, "a counter per cell type");
     }
 }

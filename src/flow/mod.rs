@@ -2,6 +2,7 @@
 //! inside the integrator kernel, fixed-step and per-particle adaptive Runge–Kutta
 //! solvers, dense output at save times, and log-densities along the flow.
 
+mod codes;
 mod config;
 pub mod eval;
 mod gpu;

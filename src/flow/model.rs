@@ -34,9 +34,20 @@ pub enum Activation {
 }
 
 impl Activation {
-    /// Index used by the shaders (`shaders/common/activations.wgsl`).
+    /// Code used by the shaders (`shaders/common/activations.wgsl`).
     pub(crate) fn code(self) -> u32 {
-        self as u32
+        use crate::flow::codes::*;
+        match self {
+            Self::Selu => ACT_SELU,
+            Self::Elu => ACT_ELU,
+            Self::Silu => ACT_SILU,
+            Self::Relu => ACT_RELU,
+            Self::Tanh => ACT_TANH,
+            Self::Gelu => ACT_GELU,
+            Self::Softplus => ACT_SOFTPLUS,
+            Self::Identity => ACT_IDENTITY,
+            Self::Square => ACT_SQUARE,
+        }
     }
 
     /// The activation in f64 (the CPU twin).

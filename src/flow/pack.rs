@@ -4,6 +4,7 @@
 //! shape; and how time enters a network.
 
 use crate::error::Result;
+use crate::flow::codes;
 use crate::flow::model::{TimeInput, VelocityField};
 use crate::gpu::{GpuBuffer, GpuContext};
 
@@ -53,9 +54,9 @@ impl PackedWeights {
 /// 1 first, 2 none; embedding width, 0 for raw t; embedding period).
 pub(crate) fn time_input(field: &VelocityField) -> (u32, u32, f32) {
     let position = match field.time {
-        TimeInput::Last => 0,
-        TimeInput::First => 1,
-        TimeInput::None => 2,
+        TimeInput::Last => codes::TIME_LAST,
+        TimeInput::First => codes::TIME_FIRST,
+        TimeInput::None => codes::TIME_NONE,
     };
     let (width, period) = field
         .time_embedding

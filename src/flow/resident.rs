@@ -6,6 +6,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use crate::error::{Error, Result};
+use crate::flow::codes;
 use crate::flow::config::{FlowConfig, FlowResult, LogDensity};
 use crate::flow::model::VelocityField;
 use crate::flow::network_kernel::NetworkShape;
@@ -269,7 +270,7 @@ impl Resident {
             capped: metas
                 .iter()
                 .enumerate()
-                .filter(|(_, m)| m.status == 3)
+                .filter(|(_, m)| m.status == codes::STATUS_CAPPED)
                 .map(|(p, _)| p)
                 .collect(),
         };
@@ -312,10 +313,10 @@ impl Resident {
             time_pos,
             emb_dim,
             logp: match config.log_density {
-                LogDensity::Off => 0,
-                LogDensity::Exact => 1,
-                LogDensity::Hutchinson => 2,
-                LogDensity::Central => 3,
+                LogDensity::Off => codes::LOGP_OFF,
+                LogDensity::Exact => codes::LOGP_EXACT,
+                LogDensity::Hutchinson => codes::LOGP_HUTCHINSON,
+                LogDensity::Central => codes::LOGP_CENTRAL,
             },
             adaptive: u32::from(config.solver.is_adaptive()),
             stages,

@@ -5,6 +5,7 @@
 //! batch's RMS. The CPU twin is `flow::reference::shared_step`.
 
 use crate::error::Result;
+use crate::flow::codes::{PHASE_ATTEMPT, PHASE_COMMIT, PHASE_PROBE, PHASE_START};
 use crate::flow::config::FlowConfig;
 use crate::flow::config::FlowResult;
 use crate::flow::resident::Resident;
@@ -41,10 +42,10 @@ pub(crate) fn run_shared(
     };
     let (t0, t1) = (config.t0, config.t1);
     let dir = (t1 - t0).signum();
-    let [s0, s1] = phase(res, 0, t0, 0.0)?;
+    let [s0, s1] = phase(res, PHASE_START, t0, 0.0)?;
     let (d0, d1) = ((s0 / count).sqrt(), (s1 / count).sqrt());
     let h0 = hairer_probe(d0, d1);
-    let d2 = (phase(res, 1, t0, dir * h0)?[0] / count).sqrt() / h0;
+    let d2 = (phase(res, PHASE_PROBE, t0, dir * h0)?[0] / count).sqrt() / h0;
     let mut h = dir * hairer_step(h0, d1, d2, config.solver.order());
     let (mut t, mut accepted, mut rejected, mut capped) = (t0, 0u32, 0u32, false);
     while dir * (t1 - t) > 0.0 {
@@ -54,9 +55,9 @@ pub(crate) fn run_shared(
         }
         let last = dir * (t1 - (t + h)) <= 0.01 * h.abs();
         let step = if last { t1 - t } else { h };
-        let norm = (phase(res, 2, t, step)?[0] / count).sqrt();
+        let norm = (phase(res, PHASE_ATTEMPT, t, step)?[0] / count).sqrt();
         if norm <= 1.0 {
-            phase(res, 3, t, step)?;
+            phase(res, PHASE_COMMIT, t, step)?;
             t = if last { t1 } else { t + step };
             accepted += 1;
         } else {

@@ -230,3 +230,23 @@ mod tests {
         );
     }
 }
+
+/// The `u32` constants a snippet declares, by name (for tests that check Rust mirrors of
+/// shared codes).
+#[cfg(test)]
+pub(crate) fn u32_constants(name: &str) -> Result<std::collections::HashMap<String, u32>> {
+    let source = preprocess(name, &[])?;
+    let module = validate_wgsl(name, &source)?;
+    Ok(module
+        .constants
+        .iter()
+        .filter_map(|(_, c)| {
+            let naga::Expression::Literal(naga::Literal::U32(v)) =
+                module.global_expressions[c.init]
+            else {
+                return None;
+            };
+            Some((c.name.clone()?, v))
+        })
+        .collect())
+}

@@ -7,6 +7,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use crate::error::{Error, Result};
+use crate::flow::codes;
 use crate::flow::inputs::validate_particles;
 use crate::flow::model::VelocityField;
 use crate::flow::network_kernel::{roles_source, NetworkShape};
@@ -348,13 +349,13 @@ fn prepare_chunk(
         dim: d as u32,
         aug: aug as u32,
         solver: match config.solver {
-            SdeSolver::EulerMaruyama => 0,
-            SdeSolver::Sra1 => 1,
+            SdeSolver::EulerMaruyama => codes::SDE_EULER_MARUYAMA,
+            SdeSolver::Sra1 => codes::SDE_SRA1,
         },
         growth: match (weighted, config.growth) {
-            (false, _) => 0,
-            (true, Growth::LogWeight) => 1,
-            (true, Growth::Additive) => 2,
+            (false, _) => codes::GROWTH_NONE,
+            (true, Growth::LogWeight) => codes::GROWTH_LOG_WEIGHT,
+            (true, Growth::Additive) => codes::GROWTH_ADDITIVE,
         },
         bridge: u32::from(matches!(config.diffusion, Diffusion::Bridge(_))),
         seed_lo,
