@@ -183,6 +183,26 @@ pub fn validate_wgsl(name: &str, source: &str) -> Result<naga::Module> {
     Ok(module)
 }
 
+/// The `u32` constants a snippet declares, by name (for tests that check Rust mirrors of
+/// shared codes).
+#[cfg(test)]
+pub(crate) fn u32_constants(name: &str) -> Result<std::collections::HashMap<String, u32>> {
+    let source = preprocess(name, &[])?;
+    let module = validate_wgsl(name, &source)?;
+    Ok(module
+        .constants
+        .iter()
+        .filter_map(|(_, c)| {
+            let naga::Expression::Literal(naga::Literal::U32(v)) =
+                module.global_expressions[c.init]
+            else {
+                return None;
+            };
+            Some((c.name.clone()?, v))
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,24 +249,4 @@ mod tests {
             msg("missing")
         );
     }
-}
-
-/// The `u32` constants a snippet declares, by name (for tests that check Rust mirrors of
-/// shared codes).
-#[cfg(test)]
-pub(crate) fn u32_constants(name: &str) -> Result<std::collections::HashMap<String, u32>> {
-    let source = preprocess(name, &[])?;
-    let module = validate_wgsl(name, &source)?;
-    Ok(module
-        .constants
-        .iter()
-        .filter_map(|(_, c)| {
-            let naga::Expression::Literal(naga::Literal::U32(v)) =
-                module.global_expressions[c.init]
-            else {
-                return None;
-            };
-            Some((c.name.clone()?, v))
-        })
-        .collect())
 }
