@@ -22,6 +22,12 @@ pub(crate) const MAX_GENERATED_WIDTH: usize = 1024;
 /// Inputs of a layer written out with constant indices; wider layers loop over them.
 const UNROLLED_INPUTS: usize = 64;
 
+/// Outputs whose accumulators a wide layer keeps in registers at once, per slot count
+/// (about 16 accumulators per invocation).
+fn out_block(slots: usize) -> usize {
+    (16 / slots.max(1)).clamp(2, 16)
+}
+
 /// One dense layer as the kernel sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct LayerShape {
@@ -90,18 +96,18 @@ impl NetworkShape {
     }
 
     /// Loop iterations of one pass of the generated network (for drivers that stop a
-    /// shader after a number of them): one per output, and one per input of the layers
-    /// that loop over their inputs.
+    /// shader after a number of them): one per output, and for the layers that loop over
+    /// their inputs, one per input and block of outputs.
     pub(crate) fn loop_iterations(&self) -> usize {
+        let block = out_block(self.slots);
         self.layers
             .iter()
             .map(|l| {
-                let inner = if l.inputs > UNROLLED_INPUTS {
-                    l.inputs
+                if l.inputs > UNROLLED_INPUTS {
+                    l.outputs.div_ceil(block) * (1 + l.inputs)
                 } else {
-                    0
-                };
-                l.outputs * (1 + inner)
+                    l.outputs
+                }
             })
             .sum()
     }
@@ -140,6 +146,11 @@ impl NetworkShape {
             let bias = offset + ins * outs;
             let code = layer.activation;
             let _ = writeln!(s, "    // layer {l}: {ins} -> {outs}");
+            if ins > UNROLLED_INPUTS {
+                self.write_wide_layer(s, tangent, l, offset);
+                offset = bias + outs;
+                continue;
+            }
             let _ = writeln!(s, "    for (var o = 0u; o < {outs}u; o = o + 1u) {{");
             let _ = writeln!(s, "        let row = {offset}u + o * {ins}u;");
             let _ = writeln!(s, "        let bias = weight({bias}u + o);");
@@ -149,15 +160,7 @@ impl NetworkShape {
                     let _ = writeln!(s, "        var dz{p} = 0.0;");
                 }
             }
-            // A layer of more than UNROLLED_INPUTS inputs loops over them: written out,
-            // a 256-input body took minutes to compile on lavapipe and spilled.
-            let looped = if ins > UNROLLED_INPUTS { ins } else { 0 };
-            if looped > 0 {
-                let _ = writeln!(s, "        for (var i = 0u; i < {ins}u; i = i + 1u) {{");
-                self.write_input(s, tangent, (src, src_t), "i");
-                let _ = writeln!(s, "        }}");
-            }
-            for i in looped..ins {
+            for i in 0..ins {
                 self.write_input(s, tangent, (src, src_t), &format!("{i}u"));
             }
             for p in 0..self.slots {
@@ -195,6 +198,88 @@ impl NetworkShape {
             }
         }
         let _ = writeln!(s, "}}");
+    }
+
+    /// A layer of more than `UNROLLED_INPUTS` inputs (written out, a 256-input body took
+    /// minutes to compile on lavapipe and spilled): its outputs in blocks of
+    /// [`out_block`] whose accumulators stay in registers while a loop walks the inputs,
+    /// so each activation loaded at a run-time index feeds a block of multiply-adds.
+    fn write_wide_layer(&self, s: &mut String, tangent: bool, l: usize, offset: usize) {
+        let layer = &self.layers[l];
+        let bufs = [("act", "tan"), ("act_b", "tan_b")];
+        let (src, src_t) = bufs[l % 2];
+        let (dst, dst_t) = bufs[(l + 1) % 2];
+        let (ins, outs, code) = (layer.inputs, layer.outputs, layer.activation);
+        let bias = offset + ins * outs;
+        let block = out_block(self.slots);
+        let full = outs / block * block;
+        let mut write_block = |s: &mut String, width: usize| {
+            for j in 0..width {
+                for p in 0..self.slots {
+                    let _ = writeln!(s, "        var z{j}_{p} = weight({bias}u + ob + {j}u);");
+                    if tangent {
+                        let _ = writeln!(s, "        var dz{j}_{p} = 0.0;");
+                    }
+                }
+            }
+            let _ = writeln!(s, "        for (var i = 0u; i < {ins}u; i = i + 1u) {{");
+            for p in 0..self.slots {
+                let _ = writeln!(s, "            let a{p} = {src}[{p}][i];");
+                if tangent {
+                    let _ = writeln!(s, "            let t{p} = {src_t}[{p}][i];");
+                }
+            }
+            for j in 0..width {
+                let _ = writeln!(
+                    s,
+                    "            let w{j} = weight({offset}u + (ob + {j}u) * {ins}u + i);"
+                );
+                for p in 0..self.slots {
+                    let _ = writeln!(s, "            z{j}_{p} = fma(w{j}, a{p}, z{j}_{p});");
+                    if tangent {
+                        let _ = writeln!(s, "            dz{j}_{p} = fma(w{j}, t{p}, dz{j}_{p});");
+                    }
+                }
+            }
+            let _ = writeln!(s, "        }}");
+            for j in 0..width {
+                for p in 0..self.slots {
+                    let o = format!("ob + {j}u");
+                    let skip = |buf: &str| {
+                        if layer.residual {
+                            format!(" + {buf}[{p}][{o}]")
+                        } else {
+                            String::new()
+                        }
+                    };
+                    let _ = writeln!(
+                        s,
+                        "        {dst}[{p}][{o}] = activate({code}u, z{j}_{p}){};",
+                        skip(src)
+                    );
+                    if tangent {
+                        let _ = writeln!(
+                            s,
+                            "        {dst_t}[{p}][{o}] = activate_derivative({code}u, z{j}_{p}) * dz{j}_{p}{};",
+                            skip(src_t)
+                        );
+                    }
+                }
+            }
+        };
+        if full > 0 {
+            let _ = writeln!(
+                s,
+                "    for (var ob = 0u; ob < {full}u; ob = ob + {block}u) {{"
+            );
+            write_block(s, block);
+            let _ = writeln!(s, "    }}");
+        }
+        if outs > full {
+            let _ = writeln!(s, "    {{\n        let ob = {full}u;");
+            write_block(s, outs - full);
+            let _ = writeln!(s, "    }}");
+        }
     }
 
     /// The multiply-adds of input `index` (a WGSL expression) for every slot.
@@ -325,8 +410,32 @@ mod tests {
             VelocityField::from_layers(2, TimeInput::Last, Activation::Silu, layers).unwrap();
         let shape = NetworkShape::of(&field, 2).unwrap();
         let src = shape.source();
+        // Forward and tangent passes: one input loop per block loop (80 outputs in blocks
+        // of 8 for 2 slots), and the 80 -> 2 layer's remainder block.
         assert_eq!(src.matches("for (var i = 0u; i < 80u;").count(), 2);
-        assert_eq!(shape.loop_iterations(), 80 + 2 * 81);
-        assert!(src.contains("act_b[1][i]"));
+        assert_eq!(src.matches("for (var ob = 0u;").count(), 0);
+        assert!(src.contains("let a1 = act_b[1][i];"));
+        assert!(src.contains("z1_1 = fma(w1, a1, z1_1);"));
+        assert_eq!(shape.loop_iterations(), 80 + 81);
+        let wide = NetworkShape::of(
+            &VelocityField::from_layers(
+                2,
+                TimeInput::Last,
+                Activation::Silu,
+                vec![dense(3, 100), dense(100, 100), dense(100, 2)],
+            )
+            .unwrap(),
+            1,
+        )
+        .unwrap();
+        // 100 outputs of 1 slot: six blocks of 16 in a loop, then a block of 4.
+        let src = wide.source();
+        assert_eq!(
+            src.matches("for (var ob = 0u; ob < 96u; ob = ob + 16u)")
+                .count(),
+            2
+        );
+        assert!(src.contains("let ob = 96u;"));
+        assert_eq!(wide.loop_iterations(), 100 + 7 * 101 + 101);
     }
 }
