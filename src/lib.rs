@@ -24,6 +24,7 @@
 #![cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
 
 pub mod biome;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod error;
 pub mod flow;
