@@ -18,12 +18,24 @@
 //! The library also compiles to WebAssembly for the browser's WebGPU (`web/`); there,
 //! nothing may block, so use the `_async` forms ([`gpu::GpuContext::with_options_async`],
 //! [`biome::World::run_async`], [`biome::World::render_async`], [`gpu::Pending::wait_async`]).
+//!
+//! # Features
+//!
+//! - `cli` (default): the `morphogen` program and `morphogen::cli`, with clap, indicatif and
+//!   env_logger. An application that embeds the engine turns default features off
+//!   (`default-features = false`) and compiles none of them.
+//! - `gif`: GIF time-lapses (`biome::TimeLapse::save_gif`); `cli` turns it on. Animated
+//!   PNGs need no feature.
 
+#![warn(missing_docs)]
+// docs.rs marks what needs a feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 // In the browser wgpu's handles are neither Send nor Sync (everything runs on one thread),
 // so the context's shared parts are Arcs of !Send values there.
 #![cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
 
 pub mod biome;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod error;
 pub mod flow;

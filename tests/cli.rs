@@ -1,6 +1,7 @@
 //! The `morphogen` command end to end on tiny inputs: outputs and their shapes, exit
-//! codes, bad input refused with a clear message and no output, and a biome run resumed
-//! from its checkpoint ending where an uninterrupted run ends.
+//! codes, bad input refused with a clear message and no output, every summary saying how
+//! long its work took, and a biome run resumed from its checkpoint ending where an
+//! uninterrupted run ends, in the same bytes.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -33,6 +34,20 @@ fn stderr(out: &Output) -> String {
 
 fn shape(path: &Path) -> Vec<usize> {
     npy::read(path).unwrap().shape
+}
+
+/// `dir/summary.json`, checked to carry the wall-clock seconds of its command's work.
+fn read_summary(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read(dir.join("summary.json")).unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&text).unwrap();
+    let seconds = summary["wall_seconds"].as_f64();
+    assert!(
+        seconds.is_some_and(|t| t > 0.0 && t.is_finite()),
+        "{}: wall_seconds is {:?}, not a positive number",
+        dir.display(),
+        summary["wall_seconds"]
+    );
+    summary
 }
 
 /// Two small clouds: 40 and 50 points in 2-D.
@@ -79,8 +94,7 @@ fn transport_writes_potentials_map_pairs_and_summary() {
     assert_eq!(shape(&out.join("map.npy")), [40, 2]);
     let pairs = std::fs::read(out.join("pairs.npy")).unwrap();
     assert!(String::from_utf8_lossy(&pairs[..80]).contains("'<i8'"));
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let summary = read_summary(&out);
     assert_eq!(summary["converged"], true);
     assert!(summary["divergence"].as_f64().unwrap() > 0.0);
     let printed: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
@@ -109,10 +123,7 @@ fn strict_transport_that_does_not_converge_exits_with_4() {
         s(&out),
     ]);
     assert_eq!(run.status.code(), Some(4), "{}", stderr(&run));
-    assert!(
-        out.join("summary.json").is_file(),
-        "outputs are still written"
-    );
+    read_summary(&out); // the outputs are still written
 }
 
 #[test]
@@ -138,8 +149,7 @@ fn flow_writes_states_log_densities_and_a_picture() {
     assert_eq!(shape(&out.join("states.npy")), [2, 32, 2]);
     assert_eq!(shape(&out.join("logp.npy")), [2, 32]);
     assert!(out.join("trajectories.png").is_file());
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let summary = read_summary(&out);
     assert!(summary["evaluations_per_particle_mean"].as_f64().unwrap() > 6.0);
 }
 
@@ -190,6 +200,7 @@ fn biome_writes_frames_timelapse_metrics_checkpoints_and_resumes_exactly() {
     assert!(straight
         .join("checkpoints/step_000015.safetensors")
         .is_file());
+    read_summary(&straight);
 
     let resumed = dir.join("resumed");
     let cp = straight.join("checkpoints/step_000015.safetensors");
@@ -207,6 +218,12 @@ fn biome_writes_frames_timelapse_metrics_checkpoints_and_resumes_exactly() {
     let b = Checkpoint::load(&resumed.join("checkpoint.safetensors")).unwrap();
     assert_eq!(a.step, 30);
     assert_eq!(a, b, "a resumed run ends where the uninterrupted one does");
+    assert!(
+        std::fs::read(straight.join("checkpoint.safetensors")).unwrap()
+            == std::fs::read(resumed.join("checkpoint.safetensors")).unwrap(),
+        "equal states are written as equal files"
+    );
+    read_summary(&resumed);
 }
 
 /// Writes a `.npy` file with any dtype string, for the refusal tests.
@@ -347,6 +364,7 @@ fn sharded_jobs_merge_into_the_unsharded_result() {
         a, b,
         "per-particle integration does not depend on the split"
     );
+    read_summary(&merged);
     // A missing shard is refused.
     let run = morphogen(&[
         "merge",
@@ -403,6 +421,7 @@ fn sharded_jobs_merge_into_the_unsharded_result() {
     );
     assert_eq!(a.shape, [4, 20]);
     assert_eq!(a.shape, b.shape);
+    read_summary(&merged);
     for (u, v) in a.data.iter().zip(&b.data) {
         assert!((u - v).abs() < 1e-3, "{u} vs {v}");
     }
@@ -439,6 +458,14 @@ fn sharded_jobs_merge_into_the_unsharded_result() {
         .map(|l| l.split(',').next().unwrap())
         .collect();
     assert_eq!(seeds, ["3", "4", "5"]);
+    for (shard, seed) in [(&s0, 3), (&s1, 4), (&s1, 5)] {
+        read_summary(&shard.join(format!("seed_{seed}")));
+    }
+    let sweep = read_summary(&merged);
+    assert_eq!(sweep["runs"].as_array().unwrap().len(), 3);
+    for run in sweep["runs"].as_array().unwrap() {
+        assert!(run["wall_seconds"].as_f64().unwrap() > 0.0, "{run}");
+    }
 }
 
 /// A growth head for the demo field's 2-D states: g(x, t) = 0.5 x₀ − t, written as
@@ -510,8 +537,7 @@ fn stochastic_branching_flows_write_weights_and_shard_exactly() {
     assert_eq!(shape(&whole.join("states.npy")), [2, 2, 24, 2]);
     assert_eq!(shape(&whole.join("weights.npy")), [2, 2, 24]);
     assert!(whole.join("trajectories.png").is_file());
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(whole.join("summary.json")).unwrap()).unwrap();
+    let summary = read_summary(&whole);
     assert_eq!(summary["ess"].as_array().unwrap().len(), 2, "{summary}");
     // The noise follows each particle's index in the whole set: shards merge exactly.
     let parts: Vec<PathBuf> = (0..2).map(|i| dir.join(format!("part_{i}"))).collect();
@@ -529,8 +555,13 @@ fn stochastic_branching_flows_write_weights_and_shard_exactly() {
             "{name}"
         );
     }
-    let merged_summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(merged.join("summary.json")).unwrap()).unwrap();
+    let merged_summary = read_summary(&merged);
+    let shards: f64 = parts
+        .iter()
+        .map(|p| read_summary(p)["wall_seconds"].as_f64().unwrap())
+        .sum();
+    let total = merged_summary["shards_wall_seconds"].as_f64().unwrap();
+    assert!((total - shards).abs() < 1e-9, "{total} vs {shards}");
     let (a, b) = (&summary["mass"][1][0], &merged_summary["mass"][1][0]);
     assert!(
         (a.as_f64().unwrap() - b.as_f64().unwrap()).abs() < 1e-3,
@@ -569,10 +600,15 @@ fn the_demo_writes_its_pictures_and_summary() {
     ] {
         assert!(out.join(file).is_file(), "{file} missing");
     }
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let summary = read_summary(&out);
     assert_eq!(summary["transport"]["converged"], true);
     assert_eq!(summary["biome"]["steps"], 10);
+    for part in ["transport", "flow", "biome"] {
+        assert!(
+            summary[part]["wall_seconds"].as_f64().unwrap() > 0.0,
+            "{part}"
+        );
+    }
     // Run again into the same directory: refused without --force.
     let again = morphogen(&["demo", "--biome-steps", "10", "--out", s(&out)]);
     assert_eq!(again.status.code(), Some(2));

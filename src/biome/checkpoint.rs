@@ -3,7 +3,7 @@
 //! [h, w] u32, `programs` [slots, floats per slot] f32; the configuration as TOML in the
 //! metadata), readable from Python with `safetensors`.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use safetensors::tensor::TensorView;
@@ -69,14 +69,15 @@ impl Checkpoint {
                 )?,
             ),
         ];
-        let metadata = HashMap::from([
-            ("format".to_string(), FORMAT.to_string()),
-            ("config".to_string(), self.config.to_toml()?),
-            ("seed".to_string(), self.seed.to_string()),
-            ("step".to_string(), self.step.to_string()),
+        let metadata = BTreeMap::from([
+            ("format", FORMAT.to_string()),
+            ("config", self.config.to_toml()?),
+            ("seed", self.seed.to_string()),
+            ("step", self.step.to_string()),
         ]);
-        safetensors::serialize(views, Some(metadata))
-            .map_err(|e| Error::invalid(format!("writing a checkpoint: {e}")))
+        let tensors = safetensors::serialize(views, None)
+            .map_err(|e| Error::invalid(format!("writing a checkpoint: {e}")))?;
+        with_metadata(tensors, &metadata)
     }
 
     /// Parses a file's bytes; `source` names the file in errors.
@@ -175,6 +176,40 @@ impl Checkpoint {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         Self::decode(&bytes, path)
     }
+}
+
+/// Adds `metadata` to the header of a safetensors file written without any, in key order.
+///
+/// safetensors takes the metadata as a `HashMap` and writes it in iteration order, which
+/// differs between maps (each has its own random hash keys), so two saves of one state
+/// would differ in bytes. The header is JSON whose tensor offsets count from the end of
+/// the header, so it can be rewritten (and re-padded to 8 bytes, as the format requires)
+/// without touching the tensor bytes.
+fn with_metadata(file: Vec<u8>, metadata: &BTreeMap<&str, String>) -> Result<Vec<u8>> {
+    let broken = |what: &str| Error::invalid(format!("writing a checkpoint: {what}"));
+    let header_len = file
+        .get(..8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_le_bytes)
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|&n| file.len() >= 8 + n)
+        .ok_or_else(|| broken("safetensors wrote no header"))?;
+    let (header, tensors) = file[8..].split_at(header_len);
+    let mut header: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(header)
+        .map_err(|e| broken(&format!("safetensors wrote an unreadable header: {e}")))?;
+    let metadata: serde_json::Map<String, serde_json::Value> = metadata
+        .iter()
+        .map(|(key, value)| (key.to_string(), value.as_str().into()))
+        .collect();
+    header.insert("__metadata__".into(), metadata.into());
+    let mut header = serde_json::to_vec(&header)
+        .map_err(|e| broken(&format!("the header does not serialise: {e}")))?;
+    header.resize(header.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + header.len() + tensors.len());
+    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(tensors);
+    Ok(out)
 }
 
 impl World {

@@ -2,7 +2,7 @@
 //!
 //! A [`World`] keeps its grids on the GPU; every sub-step of the environment (soil
 //! balance, structural integrity, gravity, energy, exclusive material ops, aging) is one
-//! WGSL kernel, and many steps record into one submission. [`reference`] is the CPU twin
+//! WGSL kernel, and many steps record into one submission. [`mod@reference`] is the CPU twin
 //! of every sub-step, drawing the same random numbers.
 //!
 //! ```no_run

@@ -1,5 +1,5 @@
 //! Pictures of a world: the reference's palette and shading computed on the GPU, nearest-
-//! neighbour zoom, PNG files and animated PNG time-lapses.
+//! neighbour zoom, PNG files and animated PNG (or, with the `gif` feature, GIF) time-lapses.
 
 use std::path::Path;
 
@@ -247,7 +247,8 @@ impl TimeLapse {
     }
 
     /// The animated GIF bytes (each frame quantised to its own 256-colour palette),
-    /// `fps` frames per second, looping forever.
+    /// `fps` frames per second, looping forever. Needs the `gif` feature (on with `cli`).
+    #[cfg(feature = "gif")]
     pub fn encode_gif(&self, fps: u16) -> Result<Vec<u8>> {
         let first = self
             .frames
@@ -278,7 +279,8 @@ impl TimeLapse {
         Ok(out)
     }
 
-    /// Writes the animated GIF, whole or not at all.
+    /// Writes the animated GIF, whole or not at all. Needs the `gif` feature.
+    #[cfg(feature = "gif")]
     pub fn save_gif(&self, path: &Path, fps: u16) -> Result<()> {
         crate::io::write_atomic(path, &self.encode_gif(fps)?)
     }

@@ -1,6 +1,7 @@
 //! `morphogen demo`: the main job on the shipped defaults, in one command.
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use clap::Args;
 use serde_json::json;
@@ -66,6 +67,7 @@ pub fn run(args: &DemoArgs, common: &Common) -> CliResult<()> {
     };
 
     // Optimal transport between the two shipped clouds, and the entropic map.
+    let part = Instant::now();
     let spin = spinner("transport", common.quiet);
     let problem = Problem::new(
         PointCloud::new(x.clone(), 2)?,
@@ -87,6 +89,7 @@ pub fn run(args: &DemoArgs, common: &Common) -> CliResult<()> {
             &crate::io::plots::transport_map(&x, &y, &mapped, 900).rgba(),
         )?,
     )?;
+    let transport_seconds = part.elapsed().as_secs_f64();
     say(format!(
         "transport: {} iterations, marginal error {:.1e} -> {}",
         s.iterations,
@@ -95,6 +98,7 @@ pub fn run(args: &DemoArgs, common: &Common) -> CliResult<()> {
     ));
 
     // The shipped velocity field: eight Gaussians to two moons.
+    let part = Instant::now();
     let spin = spinner("flow", common.quiet);
     let n = 2000;
     let key = crate::rng::seed_key(7);
@@ -123,9 +127,11 @@ pub fn run(args: &DemoArgs, common: &Common) -> CliResult<()> {
             &crate::io::plots::trajectories(&result, 900).rgba(),
         )?,
     )?;
+    let flow_seconds = part.elapsed().as_secs_f64();
     say(format!("flow: {n} particles -> {}", flow_png.display()));
 
     // A biome grown from the persistence preset.
+    let part = Instant::now();
     let config = BiomeConfig::preset(Preset::Persistence)
         .height(72)
         .width(Width::Landscape);
@@ -137,7 +143,10 @@ pub fn run(args: &DemoArgs, common: &Common) -> CliResult<()> {
         checkpoint_every: 0,
         zoom: 3,
     };
-    let biome = grow(&mut world, &plan, &biome_dir, common)?;
+    let mut biome = grow(&mut world, &plan, &biome_dir, common)?;
+    if let Some(fields) = biome.as_object_mut() {
+        fields.insert("wall_seconds".into(), json!(part.elapsed().as_secs_f64()));
+    }
     say(format!(
         "biome: {} steps, {} reproductions, {} agents at the end -> {}",
         biome["steps"],
@@ -151,18 +160,18 @@ pub fn run(args: &DemoArgs, common: &Common) -> CliResult<()> {
         "transport": {
             "iterations": s.iterations, "marginal_error": s.marginal_error,
             "converged": s.converged, "reg_ot_cost": s.reg_ot_cost,
-            "picture": map_png,
+            "picture": map_png, "wall_seconds": transport_seconds,
         },
         "flow": {
             "particles": n,
             "evaluations_per_particle_mean":
                 result.evaluations.iter().map(|&e| f64::from(e)).sum::<f64>() / n as f64,
-            "picture": flow_png,
+            "picture": flow_png, "wall_seconds": flow_seconds,
         },
         "biome": biome,
         "adapter": ctx.adapter().to_string(),
     });
-    out.summary(&summary, common.json)?;
+    out.summary(summary, common.started, common.json)?;
     say(format!("everything is in {}", out.path().display()));
     Ok(())
 }

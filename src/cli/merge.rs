@@ -96,14 +96,23 @@ pub fn run(args: &MergeArgs, common: &Common) -> CliResult<()> {
         .map(|d| read_part(d))
         .collect::<CliResult<Vec<_>>>()?;
     let command = check(&mut parts)?;
-    let summary = match command.as_str() {
+    let mut summary = match command.as_str() {
         "transport" => merge_transport(&parts, args)?,
         "flow" => merge_flow(&parts, args)?,
         "biome-sweep" => merge_sweep(&parts, args)?,
         other => return Err(bad(format!("cannot merge {other:?} outputs"))),
     };
+    // The merge's own `wall_seconds` replaces the first shard's; the shards' total is
+    // what the job cost (absent when a shard's summary does not say).
+    let shard_seconds: Option<f64> = parts
+        .iter()
+        .map(|p| p.summary["wall_seconds"].as_f64())
+        .sum();
+    if let (Some(seconds), Some(fields)) = (shard_seconds, summary.as_object_mut()) {
+        fields.insert("shards_wall_seconds".into(), json!(seconds));
+    }
     let out = OutDir::prepare(&args.out, true)?;
-    out.summary(&summary, common.json)?;
+    out.summary(summary, common.started, common.json)?;
     if !common.quiet && !common.json {
         eprintln!(
             "merged {} shards into {}",

@@ -16,6 +16,7 @@ pub mod shard;
 pub mod transport;
 
 use std::process::ExitCode;
+use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 
@@ -47,6 +48,10 @@ pub struct Common {
     /// No progress bars or messages on stderr.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// When the command line was parsed: the start of the command's work, from which
+    /// each `summary.json` counts its `wall_seconds`.
+    #[arg(skip = Instant::now())]
+    pub started: Instant,
 }
 
 impl Common {

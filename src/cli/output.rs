@@ -3,10 +3,10 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::error::Error;
 
@@ -129,14 +129,27 @@ impl OutDir {
         self.write(name, &crate::io::npy::encode(data, shape)?)
     }
 
-    /// Writes `summary.json`, and prints it on stdout with `--json`.
-    pub fn summary(&self, summary: &Value, json: bool) -> CliResult<PathBuf> {
-        let text = serde_json::to_string_pretty(summary)
+    /// Writes `summary.json` with `wall_seconds` added: the wall-clock seconds since
+    /// `started` (reading the inputs, choosing the adapter, compiling kernels, the work
+    /// and writing its outputs). Prints it on stdout with `--json`; returns it as written.
+    pub fn summary(&self, summary: Value, started: Instant, json: bool) -> CliResult<Value> {
+        let Value::Object(mut fields) = summary else {
+            return Err(Failure::Device(
+                "summary: not a JSON object (a bug in morphogen)".into(),
+            ));
+        };
+        fields.insert(
+            "wall_seconds".into(),
+            json!(started.elapsed().as_secs_f64()),
+        );
+        let summary = Value::Object(fields);
+        let text = serde_json::to_string_pretty(&summary)
             .map_err(|e| Failure::Device(format!("summary: {e}")))?;
         if json {
             println!("{text}");
         }
-        self.write("summary.json", text.as_bytes())
+        self.write("summary.json", text.as_bytes())?;
+        Ok(summary)
     }
 }
 

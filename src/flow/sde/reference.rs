@@ -63,7 +63,7 @@ fn drift(branch: &Branch, x: &[f64], t: f64, c: &[f64], dir: f64) -> (Vec<f64>, 
     (a, g)
 }
 
-/// One step of length h from (t, y) (y = [x, weight] or [x]) driven by the increments
+/// One step of length h from (t, y) (y = `[x, weight]` or `[x]`) driven by the increments
 /// ΔW and I₁₀/|h| (`chi`), as the kernel takes it. `weighted`: y carries a weight.
 #[allow(clippy::too_many_arguments)]
 pub fn step(
