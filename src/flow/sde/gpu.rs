@@ -1,5 +1,5 @@
-//! The GPU driver of `shaders/flow/sde.wgsl`: packs every branch's networks into one
-//! weight array, generates each branch's network code for its shapes (branches of equal
+//! The GPU driver of `shaders/flow/sde.wgsl`: packs each branch's networks into a
+//! weight array of its own, generates each branch's network code for its shapes (branches of equal
 //! shapes share a pipeline), keeps the particles resident, and records the whole schedule
 //! (pieces of at most a budget of steps, a dispatch per branch, each with its own
 //! parameter block) in one submission per segment; the host reads back only to resample.
@@ -12,7 +12,7 @@ use crate::flow::inputs::validate_particles;
 use crate::flow::model::VelocityField;
 use crate::flow::network_kernel::{roles_source, NetworkShape};
 use crate::flow::pack::{time_input, PackedWeights};
-use crate::flow::resident::state_define;
+use crate::flow::resident::{state_define, MESA_HINT};
 use crate::flow::sde::config::{Branch, Diffusion, Growth, SdeConfig, SdeResult, SdeSolver};
 use crate::flow::sde::reference::{assemble, initial_state};
 use crate::flow::sde::weights::{maybe_resample, Layout};
@@ -262,8 +262,8 @@ struct ChunkRun {
     grid: Grid,
     ys: GpuBuffer<f32>,
     saved: GpuBuffer<f32>,
-    // Bound resources, kept alive with the bind groups.
-    _bound: (GpuBuffer<SdeParams>, GpuBuffer<f32>, GpuBuffer<f32>),
+    // Bound resources, kept alive with the bind groups (each branch has its weights).
+    _bound: (GpuBuffer<SdeParams>, Vec<GpuBuffer<f32>>, GpuBuffer<f32>),
 }
 
 impl ChunkRun {
@@ -310,27 +310,18 @@ fn prepare_chunk(
     let segments = config.schedule();
     let slots = config.slots_for(aug);
 
-    // Networks shared by several branches (the same score network, say) are packed once.
-    let mut unique: Vec<&VelocityField> = Vec::new();
-    let index: Vec<[Option<usize>; 3]> = branches
+    // Each branch's networks in their own weight array, so each fits the uniform block
+    // where one table of every branch would not (a storage read costs twice as much).
+    let packed: Vec<(PackedWeights, [u32; 3])> = branches
         .iter()
         .map(|b| {
-            b.nets().map(|f| {
-                f.map(|f| {
-                    unique.iter().position(|u| *u == f).unwrap_or_else(|| {
-                        unique.push(f);
-                        unique.len() - 1
-                    })
-                })
-            })
+            let present: Vec<&VelocityField> = b.nets().into_iter().flatten().collect();
+            let (weights, offsets) = PackedWeights::pack(&present);
+            let mut next = offsets.into_iter();
+            let bases = b.nets().map(|f| f.and_then(|_| next.next()).unwrap_or(0));
+            (weights, bases)
         })
         .collect();
-    let (packed, offsets) = PackedWeights::pack(&unique);
-    let uniform_weights = packed.uniform(ctx);
-    let mut defines = vec![state_define(aug, d)?];
-    if uniform_weights {
-        defines.push("WEIGHTS_UNIFORM");
-    }
     let shapes: Vec<[Option<NetworkShape>; 3]> = branches
         .iter()
         .map(|b| {
@@ -374,10 +365,10 @@ fn prepare_chunk(
     };
     let roles: Vec<[Role; 3]> = branches
         .iter()
-        .zip(&index)
-        .map(|(b, idx)| {
+        .zip(&packed)
+        .map(|(b, (_, bases))| {
             let nets = b.nets();
-            [0, 1, 2].map(|r| role(nets[r], idx[r].map_or(0, |u| offsets[u])))
+            [0, 1, 2].map(|r| role(nets[r], bases[r]))
         })
         .collect();
     let mut blocks = Vec::new();
@@ -409,7 +400,6 @@ fn prepare_chunk(
     }
 
     let params = GpuBuffer::uniform_slice(ctx, &blocks, "morphogen.sde.params")?;
-    let weights = packed.upload(ctx, "morphogen.sde")?;
     let mut consts = cond.to_vec();
     consts.extend(part.population.iter().map(|&p| p as f32));
     consts.push(0.0);
@@ -420,20 +410,27 @@ fn prepare_chunk(
         .collect();
     let ys = GpuBuffer::from_slice(ctx, &state0, "morphogen.sde.state")?;
     let saved = GpuBuffer::<f32>::zeroed(ctx, segments.len() * k * n * aug, "morphogen.sde.saved")?;
-    let bindings = [
-        Binding::UniformDynamic,
-        if uniform_weights {
-            Binding::Uniform
-        } else {
-            Binding::StorageRead
-        },
-        Binding::StorageRead,
-        Binding::Storage,
-        Binding::Storage,
-    ];
+    let mut weights = Vec::with_capacity(k);
     let kernels = shapes
         .iter()
-        .map(|shape| {
+        .zip(&packed)
+        .map(|(shape, (packed, _))| {
+            let uniform = packed.uniform(ctx);
+            let mut defines = vec![state_define(aug, d)?];
+            if uniform {
+                defines.push("WEIGHTS_UNIFORM");
+            }
+            let bindings = [
+                Binding::UniformDynamic,
+                if uniform {
+                    Binding::Uniform
+                } else {
+                    Binding::StorageRead
+                },
+                Binding::StorageRead,
+                Binding::Storage,
+                Binding::Storage,
+            ];
             let source = roles_source(shape, slots);
             let generated = [("flow/roles", source.as_str())];
             let kernel = ctx.kernel(
@@ -442,16 +439,18 @@ fn prepare_chunk(
                     .overrides(&[("WG", f64::from(WG))])
                     .generated(&generated),
             )?;
+            let branch_weights = packed.upload(ctx, "morphogen.sde")?;
             let group = kernel.bind(
                 ctx,
                 &[
                     params.binding_range(0, 1),
-                    weights.binding(),
+                    branch_weights.binding(),
                     consts.binding(),
                     ys.binding(),
                     saved.binding(),
                 ],
             )?;
+            weights.push(branch_weights);
             Ok((kernel, group))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -505,11 +504,13 @@ fn step_budget(
         .unwrap_or(1);
     let per_step = config.solver.stages() as u64 * (network + 4 * slots * d) + 4 * slots * d;
     if per_step > limit {
-        return Err(Error::invalid(format!(
-            "one step of these networks takes about {per_step} shader loop iterations, but \
-             this driver stops a shader after {limit} (Mesa's llvmpipe before 25 does); \
-             install Mesa 25 or newer or use a GPU"
-        )));
+        return Err(Error::Unsupported {
+            what: format!(
+                "these networks: one step takes about {per_step} shader loop iterations, and \
+                 this driver stops a shader after {limit} (Mesa's llvmpipe before 25 does)"
+            ),
+            hint: MESA_HINT.into(),
+        });
     }
     Ok(BUDGET.min((limit / per_step) as usize).max(1))
 }
