@@ -22,17 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Eight Gaussians of radius 5 and spread 0.5 (the training source), drawn with the
     // crate's counter-based generator.
     let n = 2000;
-    let key = morphogen::rng::seed_key(7);
-    let x0: Vec<f32> = (0..n)
-        .flat_map(|k| {
-            let z = morphogen::rng::normal4(key, [k as u32, 0, 0, 0]);
-            let centre = std::f64::consts::FRAC_PI_4 * (k % 8) as f64;
-            [
-                (5.0 * centre.cos() + 0.5 * z[0]) as f32,
-                (5.0 * centre.sin() + 0.5 * z[1]) as f32,
-            ]
-        })
-        .collect();
+    let x0 = morphogen::flow::eight_gaussians(n, 5.0, 0.5, 7);
     let times: Vec<f64> = (0..=40).map(|k| k as f64 / 40.0).collect();
     let config = FlowConfig::default()
         .solver(Solver::Tsit5)

@@ -1,9 +1,17 @@
 //! Integration of learned velocity fields: networks exported from PyTorch evaluated
 //! inside the integrator kernel, fixed-step and per-particle adaptive Runge–Kutta
 //! solvers, dense output at save times, and log-densities along the flow.
+//!
+//! # Kernels
+//!
+//! | kernel (`shaders/`) | driver | CPU twin | tests |
+//! |---|---|---|---|
+//! | `flow/integrate.wgsl` (network from `network_kernel`) | `gpu`, `resident`, `shared_step` | [`reference`] (`rk`, `shared_step`), [`eval`] | `tests/flow_cpu.rs`, `flow_fields.rs`, `flow_fixtures.rs` |
+//! | `flow/sde.wgsl` (networks from `network_kernel`) | `sde::gpu` | `sde::reference` | `tests/flow_sde.rs` |
 
 mod codes;
 mod config;
+pub mod datasets;
 pub mod eval;
 mod gpu;
 mod inputs;
@@ -18,6 +26,7 @@ mod step_control;
 mod tableau;
 
 pub use config::{FlowConfig, FlowResult, LogDensity};
+pub use datasets::eight_gaussians;
 pub use gpu::{integrate, integrate_populations};
 pub use model::{Activation, Dense, ModelSpec, TimeInput, VelocityField};
 pub use network_kernel::{network_source, roles_network_source};
