@@ -124,6 +124,15 @@ pub enum Error {
     )]
     DeviceLost(String),
 
+    /// The adapter or its driver cannot run this work (the input is fine).
+    #[error("this adapter cannot run {what}: {hint}")]
+    Unsupported {
+        /// What could not run, and why.
+        what: String,
+        /// What to do about it.
+        hint: String,
+    },
+
     /// Input data or a configuration is invalid.
     #[error("invalid input: {0}")]
     InvalidInput(String),

@@ -17,6 +17,8 @@ pub enum Failure {
     Input(String),
     /// No adapter, or the device failed (exit code 3).
     Device(String),
+    /// The adapter or its driver cannot run a part of the work (exit code 3).
+    Unsupported(String),
     /// The solve did not converge and `--strict` was given (exit code 4).
     NotConverged(String),
 }
@@ -26,7 +28,7 @@ impl Failure {
     pub fn code(&self) -> u8 {
         match self {
             Self::Input(_) => 2,
-            Self::Device(_) => 3,
+            Self::Device(_) | Self::Unsupported(_) => 3,
             Self::NotConverged(_) => 4,
         }
     }
@@ -34,7 +36,7 @@ impl Failure {
     /// The message.
     pub fn message(&self) -> &str {
         match self {
-            Self::Input(m) | Self::Device(m) | Self::NotConverged(m) => m,
+            Self::Input(m) | Self::Device(m) | Self::Unsupported(m) | Self::NotConverged(m) => m,
         }
     }
 }
@@ -46,6 +48,7 @@ impl From<Error> for Failure {
             Error::InvalidInput(_) | Error::Io { .. } | Error::LimitExceeded { .. } => {
                 Self::Input(message)
             }
+            Error::Unsupported { .. } => Self::Unsupported(message),
             _ => Self::Device(message),
         }
     }

@@ -14,6 +14,9 @@ use crate::flow::pack::{time_input, PackedWeights};
 use crate::gpu::{Binding, GpuBuffer, GpuContext, Grid, KernelDesc};
 
 pub(crate) const WG: u32 = 64;
+/// What to do when the driver's loop limit stops a flow kernel.
+pub(crate) const MESA_HINT: &str = "install Mesa 25 or newer (Debian 12: bookworm-backports) \
+     or use a GPU";
 /// Step attempts per particle per dispatch of an adaptive solver.
 const ADAPTIVE_BUDGET: u32 = 32;
 /// Steps per particle per dispatch of a fixed-step solver.
@@ -127,12 +130,14 @@ fn step_budget(
         (stages * (network * passes + slots * aug * (stages + 2)) + 4 * slots * aug) as u64;
     let start = 2 * (network * passes) as u64 + 8 * (slots * aug) as u64;
     if start + per_step > limit {
-        return Err(Error::invalid(format!(
-            "one step of this network takes about {} shader loop iterations, but this driver \
-             stops a shader after {limit} (Mesa's llvmpipe before 25 does); install Mesa 25 or \
-             newer (Debian 12: bookworm-backports) or use a GPU",
-            start + per_step
-        )));
+        return Err(Error::Unsupported {
+            what: format!(
+                "this network: one step takes about {} shader loop iterations, and this \
+                 driver stops a shader after {limit} (Mesa's llvmpipe before 25 does)",
+                start + per_step
+            ),
+            hint: MESA_HINT.into(),
+        });
     }
     Ok(budget.min(((limit - start) / per_step) as u32).max(1))
 }
