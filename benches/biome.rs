@@ -19,6 +19,9 @@
 //! (2^20: it evaluates every cell's networks densely, so larger worlds take it hours).
 //! Results also go to `biome.json` in `MORPHOGEN_BENCH_OUT`.
 
+mod common;
+use common::Flags;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -39,38 +42,34 @@ struct Args {
 }
 
 fn parse_args() -> Args {
-    let mut args = Args {
-        sizes: vec![(72, 128), (72, 288), (512, 2048), (2048, 8192)],
-        seconds: 10.0,
-        warmup: 200,
-        reference: std::env::var("BIOMAKER_REFERENCE").ok(),
-        reference_max_cells: 1 << 20,
-        python: std::env::var("BIOMAKER_PYTHON").unwrap_or_else(|_| "python3".into()),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        let mut value = || it.next().unwrap_or_default();
-        match a.as_str() {
-            "--sizes" => {
-                args.sizes = value()
-                    .split(',')
-                    .filter_map(|s| {
-                        let (h, w) = s.split_once('x')?;
-                        Some((h.parse().ok()?, w.parse().ok()?))
-                    })
-                    .collect()
-            }
-            "--seconds" => args.seconds = value().parse().unwrap_or(args.seconds),
-            "--warmup" => args.warmup = value().parse().unwrap_or(args.warmup),
-            "--reference" => args.reference = Some(value()),
-            "--python" => args.python = value(),
-            "--reference-max-cells" => {
-                args.reference_max_cells = value().parse().unwrap_or(args.reference_max_cells)
-            }
-            _ => {}
-        }
+    let flags = Flags::from_env();
+    let sizes: Vec<String> = flags.list("--sizes", Vec::new());
+    let sizes = sizes
+        .iter()
+        .filter_map(|s| {
+            let (h, w) = s.split_once('x')?;
+            Some((h.parse().ok()?, w.parse().ok()?))
+        })
+        .collect::<Vec<_>>();
+    Args {
+        sizes: if sizes.is_empty() {
+            vec![(72, 128), (72, 288), (512, 2048), (2048, 8192)]
+        } else {
+            sizes
+        },
+        seconds: flags.get("--seconds", 10.0),
+        warmup: flags.get("--warmup", 200),
+        reference: flags
+            .value("--reference")
+            .map(String::from)
+            .or_else(|| std::env::var("BIOMAKER_REFERENCE").ok()),
+        reference_max_cells: flags.get("--reference-max-cells", 1 << 20),
+        python: flags
+            .value("--python")
+            .map(String::from)
+            .or_else(|| std::env::var("BIOMAKER_PYTHON").ok())
+            .unwrap_or_else(|| "python3".into()),
     }
-    args
 }
 
 /// The reference's steps per second at this size, if it can run here.

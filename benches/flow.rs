@@ -19,7 +19,7 @@ use std::time::Instant;
 
 mod common;
 
-use common::{network, Rng, Setup};
+use common::{network, Flags, Rng, Setup};
 use morphogen::flow::{self, FlowConfig, Solver};
 use serde_json::{json, Value};
 
@@ -33,44 +33,14 @@ struct Args {
 }
 
 fn parse_args() -> Args {
-    let mut args = Args {
-        sizes: vec![10_000, 100_000, 1_000_000],
-        nets: vec!["small".into(), "large".into()],
-        budget: 120.0,
-        peers: true,
-        slots: 0,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--sizes" => {
-                args.sizes = it
-                    .next()
-                    .unwrap_or_default()
-                    .split(',')
-                    .filter_map(|s| s.parse().ok())
-                    .collect()
-            }
-            "--nets" => {
-                args.nets = it
-                    .next()
-                    .unwrap_or_default()
-                    .split(',')
-                    .map(String::from)
-                    .collect()
-            }
-            "--slots" => args.slots = it.next().and_then(|s| s.parse().ok()).unwrap_or(0),
-            "--budget" => {
-                args.budget = it
-                    .next()
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(args.budget)
-            }
-            "--no-peers" => args.peers = false,
-            _ => {}
-        }
+    let flags = Flags::from_env();
+    Args {
+        sizes: flags.list("--sizes", vec![10_000, 100_000, 1_000_000]),
+        nets: flags.list("--nets", vec!["small".into(), "large".into()]),
+        budget: flags.get("--budget", 120.0),
+        peers: !flags.has("--no-peers"),
+        slots: flags.get("--slots", 0),
     }
-    args
 }
 
 fn worst_error(states: &[f32], d: usize, reference: &[Vec<f64>]) -> f64 {

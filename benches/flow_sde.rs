@@ -21,7 +21,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use common::{growth_head, network, Rng, Setup};
+use common::{growth_head, network, Flags, Rng, Setup};
 use morphogen::flow::sde::{self, Branch, Diffusion, SdeConfig, SdeSolver};
 use serde_json::{json, Value};
 
@@ -33,24 +33,13 @@ struct Args {
 }
 
 fn parse_args() -> Args {
-    let mut args = Args {
-        sizes: vec![10_000, 100_000],
-        steps: 100,
-        sigma: 0.5,
-        peers: true,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        let mut value = || it.next().unwrap_or_default();
-        match a.as_str() {
-            "--sizes" => args.sizes = value().split(',').filter_map(|s| s.parse().ok()).collect(),
-            "--steps" => args.steps = value().parse().unwrap_or(args.steps),
-            "--sigma" => args.sigma = value().parse().unwrap_or(args.sigma),
-            "--no-peers" => args.peers = false,
-            _ => {}
-        }
+    let flags = Flags::from_env();
+    Args {
+        sizes: flags.list("--sizes", vec![10_000, 100_000]),
+        steps: flags.get("--steps", 100),
+        sigma: flags.get("--sigma", 0.5),
+        peers: !flags.has("--no-peers"),
     }
-    args
 }
 
 /// Mean and variance per component of the final states (and log w) of branch 0.

@@ -13,6 +13,9 @@
 //! default 90 per solver and size) is skipped and says so. Results also go to
 //! `transport.json` in `MORPHOGEN_BENCH_OUT` when that is set.
 
+mod common;
+use common::Flags;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -29,34 +32,13 @@ struct Args {
 }
 
 fn parse_args() -> Args {
-    let mut args = Args {
-        sizes: vec![1000, 4000, 16000, 100_000],
-        dims: vec![2, 64],
-        budget: 90.0,
-        peers: true,
-    };
-    let list = |v: Option<String>| -> Vec<usize> {
-        v.unwrap_or_default()
-            .split(',')
-            .filter_map(|s| s.trim().parse().ok())
-            .collect()
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--sizes" => args.sizes = list(it.next()),
-            "--dims" => args.dims = list(it.next()),
-            "--budget" => {
-                args.budget = it
-                    .next()
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(args.budget)
-            }
-            "--no-peers" => args.peers = false,
-            _ => {}
-        }
+    let flags = Flags::from_env();
+    Args {
+        sizes: flags.list("--sizes", vec![1000, 4000, 16000, 100_000]),
+        dims: flags.list("--dims", vec![2, 64]),
+        budget: flags.get("--budget", 90.0),
+        peers: !flags.has("--no-peers"),
     }
-    args
 }
 
 /// SplitMix64 uniforms in [0, 1).

@@ -1,4 +1,5 @@
-//! Networks and random numbers shared by the flow benchmarks.
+//! What the benchmarks share: their command-line flags, and the flow benchmarks' setup,
+//! networks and random numbers.
 
 #![allow(dead_code, reason = "each benchmark uses a different subset")]
 
@@ -6,6 +7,41 @@ use std::path::{Path, PathBuf};
 
 use morphogen::flow::{Activation, Dense, TimeInput, VelocityField};
 use morphogen::gpu::{measure_peaks, AdapterPeaks, GpuContext};
+
+/// A benchmark's flags after cargo's: `--name value` and bare `--flag`s. Flags a
+/// benchmark does not know (cargo passes `--bench`) are ignored.
+pub struct Flags(Vec<String>);
+
+impl Flags {
+    pub fn from_env() -> Self {
+        Self(std::env::args().skip(1).collect())
+    }
+
+    /// Whether `--name` was given.
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|a| a == name)
+    }
+
+    /// The value after `--name`, if given.
+    pub fn value(&self, name: &str) -> Option<&str> {
+        let at = self.0.iter().position(|a| a == name)?;
+        self.0.get(at + 1).map(String::as_str)
+    }
+
+    /// The value after `--name` parsed, or `default` (also when it does not parse).
+    pub fn get<T: std::str::FromStr>(&self, name: &str, default: T) -> T {
+        self.value(name)
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(default)
+    }
+
+    /// A comma-separated list after `--name`, or `default`.
+    pub fn list<T: std::str::FromStr>(&self, name: &str, default: Vec<T>) -> Vec<T> {
+        self.value(name).map_or(default, |v| {
+            v.split(',').filter_map(|s| s.trim().parse().ok()).collect()
+        })
+    }
+}
 
 /// What a flow benchmark starts from: the context, the adapter's measured limits, the
 /// peers' Python (when installed and wanted) and a scratch directory.
