@@ -218,3 +218,32 @@ fn a_broken_shader_is_an_error_not_a_panic() {
         .to_string();
     assert!(err.contains("broken"), "{err}");
 }
+
+#[test]
+fn every_kernel_is_in_its_engines_table() {
+    // Kernels, drivers, CPU twins and tests find each other through a table in each
+    // engine's module docs.
+    let table = |module: &str| {
+        std::fs::read_to_string(format!(
+            "{}/src/{module}/mod.rs",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    let mut missing = Vec::new();
+    for name in shader_names().filter(|n| is_kernel(n)) {
+        let (dir, file) = name.split_once('/').unwrap_or(("", name));
+        let (module, listed) = match dir {
+            "transport" | "flow" => (dir, format!("`{name}.wgsl`")),
+            "biome" => ("biome", format!("`{file}.wgsl`")),
+            _ => ("gpu", format!("`{name}.wgsl`")),
+        };
+        if !table(module).contains(&listed) {
+            missing.push(format!("{name} (src/{module}/mod.rs)"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "kernels missing from their engine's table: {missing:?}"
+    );
+}

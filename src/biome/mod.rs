@@ -1,8 +1,9 @@
 //! Biomaker CA: plant-like organisms grow, compete and evolve on a 2-D grid of materials.
 //!
-//! A [`World`] keeps its grids on the GPU; every sub-step of the environment (soil
-//! balance, structural integrity, gravity, energy, exclusive material ops, aging) is one
-//! WGSL kernel, and many steps record into one submission. [`mod@reference`] is the CPU twin
+//! A [`World`] keeps its grids on the GPU; the sub-steps of the environment (soil
+//! balance, structural integrity, gravity, reproduction, the agents' parallel ops, energy,
+//! exclusive material ops, aging) run as WGSL kernels (the table below), and many steps
+//! record into one submission. [`mod@reference`] is the CPU twin
 //! of every sub-step, drawing the same random numbers.
 //!
 //! ```no_run
@@ -21,6 +22,26 @@
 //! world.save_checkpoint("world.safetensors".as_ref())?;
 //! # Ok::<(), morphogen::Error>(())
 //! ```
+//!
+//! # Kernels
+//!
+//! Every kernel is driven by `step` (the sub-steps, in [`SubStep`] order, and the census)
+//! except `render.wgsl` (`render`); the CPU twins are in [`mod@reference`] and the tests in
+//! `tests/biome_world.rs` (every sub-step against its twin) and `tests/biome_agents.rs`.
+//!
+//! | kernel (`shaders/biome/`) | sub-step | CPU twin |
+//! |---|---|---|
+//! | `soil.wgsl` | soil balance | `reference::soil_balance` |
+//! | `integrity.wgsl` | structural integrity | `reference::integrity` |
+//! | `gravity.wgsl` | gravity | `reference::gravity` |
+//! | `flowers.wgsl`, `reproduce.wgsl` | reproduction | `reference::reproduction`, `reference::mutate` |
+//! | `agent_list.wgsl`, `agent_args.wgsl` | the agents' indirect dispatch | (none: a work list) |
+//! | `parallel.wgsl`, `parallel_apply.wgsl` | parallel agent ops | `reference::parallel` |
+//! | `diffuse.wgsl`, `energy.wgsl` | energy | `reference::offers`, `reference::energy` |
+//! | `propose.wgsl`, `spawn.wgsl`, `choose.wgsl`, `apply.wgsl` | exclusive ops | `reference::proposals`, `reference::spawn_proposals`, `reference::choices`, `reference::exclusive` |
+//! | `age.wgsl` | aging | `reference::aging` |
+//! | `census.wgsl`, `census_ids.wgsl` | the census after a step | [`WorldState::census`] |
+//! | `render.wgsl` | pictures | [`render_cpu`] |
 
 pub mod agent_logic;
 mod agents;

@@ -1,6 +1,14 @@
 //! The GPU runtime the engines share: a context on a chosen adapter, typed resident
 //! buffers from a pool, a kernel cache over the embedded WGSL, recording of many dispatches
 //! per submit, readback, timing, reductions and random streams.
+//!
+//! # Kernels
+//!
+//! | kernel (`shaders/`) | driver | CPU twin | tests |
+//! |---|---|---|---|
+//! | `reduce/reduce.wgsl` | [`reduce`](mod@reduce) | [`reduce_cpu`] | `tests/reduce.rs` |
+//! | `rng/fill.wgsl` | [`random`] | [`crate::rng`] | `tests/rng.rs` |
+//! | `bench/exp_rate.wgsl`, `bench/fma_rate.wgsl`, `bench/copy.wgsl` | [`peaks`] | (measurements: `benches/adapter_limits.rs`, `morphogen info`) | `tests/shaders.rs` (validation) |
 
 pub mod buffer;
 pub mod context;

@@ -1,7 +1,7 @@
 //! The shader registry and a small preprocessor: `#import name` pulls in a shared snippet
 //! (once per module), `#ifdef` / `#ifndef` / `#else` / `#endif` select variants.
 //!
-//! `#import lse` names `shaders/common/lse.wgsl`; a name with a slash (`#import transport/geometry`)
+//! `#import lse` names `shaders/common/lse.wgsl`; a name with a slash (`#import transport/cost`)
 //! is a path under `shaders/`. Lines are otherwise passed through untouched, so WGSL line
 //! numbers in a kernel without imports match its file.
 

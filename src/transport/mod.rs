@@ -17,6 +17,16 @@
 //! println!("OT_eps = {}, converged: {}", solution.reg_ot_cost, solution.converged);
 //! # Ok::<(), morphogen::Error>(())
 //! ```
+//!
+//! # Kernels
+//!
+//! | kernel (`shaders/`) | driver | CPU twin | tests |
+//! |---|---|---|---|
+//! | `transport/update.wgsl` | `dispatch`, `workspace`, `solver` | [`solve_cpu`] | `tests/transport_cpu.rs`, `transport_pot.rs`, `transport_inputs.rs` |
+//! | `transport/cost_matrix.wgsl` | `cost_matrix` | [`Problem::cost`] | `tests/transport_cpu.rs` |
+//! | `transport/map.wgsl` | `coupling` ([`Coupling::map`]) | [`map_cpu`] | `tests/transport_api.rs` |
+//! | `transport/plan.wgsl` | `coupling` ([`Coupling::plan`]) | [`plan_cpu`] | `tests/transport_api.rs` |
+//! | `transport/sample.wgsl` | `coupling` ([`Coupling::sample`]) | the plan, by its empirical frequencies | `tests/transport_api.rs` |
 
 mod config;
 mod cost_matrix;
