@@ -213,7 +213,7 @@ impl NetworkShape {
         let bias = offset + ins * outs;
         let block = out_block(self.slots);
         let full = outs / block * block;
-        let mut write_block = |s: &mut String, width: usize| {
+        let write_block = |s: &mut String, width: usize| {
             for j in 0..width {
                 for p in 0..self.slots {
                     let _ = writeln!(s, "        var z{j}_{p} = weight({bias}u + ob + {j}u);");
