@@ -424,7 +424,31 @@ fn problems_beyond_one_binding_are_split_into_windows() {
     ] {
         let cpu = transport::solve_cpu(&p, &config).unwrap();
         let windowed = transport::solve(small_binding_ctx(), &p, &config).unwrap();
+        assert!(
+            !windowed.cost_matrix,
+            "points beyond a binding: costs recomputed"
+        );
         compare(label, &windowed, &cpu);
+    }
+    // A stored matrix of 200 x 150 costs (117 KiB, points in one binding each) written
+    // and read in windows.
+    let p = problem(&mut rng, 200, 150, 17, Cost::Euclidean, true, (1.0, 1.0));
+    let config = fixed(20).eps_rel(0.05).tau(0.9);
+    let windowed = transport::solve(small_binding_ctx(), &p, &config).unwrap();
+    assert!(windowed.cost_matrix, "Auto stores the matrix in windows");
+    compare(
+        "windows, stored matrix",
+        &windowed,
+        &transport::solve_cpu(&p, &config).unwrap(),
+    );
+    let matrix = transport::cost_matrix(small_binding_ctx(), &p).unwrap();
+    assert_eq!(matrix.len(), 200 * 150);
+    for (k, &c) in matrix.iter().enumerate() {
+        let want = p.cost(k / 150, k % 150);
+        assert!(
+            (f64::from(c) - want).abs() <= 1e-5 * (1.0 + want),
+            "cost {k}"
+        );
     }
     // A dense matrix of 200 x 100 floats (80 KiB) in windows of 64 rows.
     let matrix: Vec<f32> = (0..200 * 100).map(|_| rng.uniform() as f32).collect();

@@ -1,7 +1,11 @@
 // The cost matrix of a batch of point-cloud problems, computed once for solves that then
 // stream it instead of recomputing every cost in every half-iteration:
 //
-//   c[b, i, j] = cost(x_i, y_j)   (batch x n x m)     ct[b, j, i] = c[b, i, j]   (batch x m x n)
+//   c[b, i - row0, j] = cost(x_i, y_j)   for rows row0 <= i < row0 + rows of each problem
+//
+// A dispatch writes one window of rows (a matrix larger than a binding is written in
+// windows); the transpose is the same kernel with the clouds swapped, every cost being
+// symmetric in x - y.
 //
 // A workgroup covers 4 WG rows and CB columns. The block's column coordinates are staged
 // once in workgroup memory; each invocation keeps its four rows' coordinates in the lanes
@@ -25,17 +29,22 @@ override TILE_FLOATS: u32 = 64u;
 #import transport/cost
 
 struct Params {
+    // Rows (points of x) and columns (points of y) of each problem.
     n: u32,
     m: u32,
     batch: u32,
     gamma: f32,
+    // The window: its first row and its rows, within each problem.
+    row0: u32,
+    rows: u32,
+    _pad0: u32,
+    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> xs: array<f32>;
 @group(0) @binding(2) var<storage, read> ys: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
-@group(0) @binding(4) var<storage, read_write> ct: array<f32>;
 
 var<workgroup> tile_y: array<f32, TILE_FLOATS>;
 var<private> xr: array<vec4<f32>, D_MAX>;
@@ -46,7 +55,7 @@ fn main(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let row_blocks = (params.n + 4u * WG - 1u) / (4u * WG);
+    let row_blocks = (params.rows + 4u * WG - 1u) / (4u * WG);
     let col_blocks = (params.m + CB - 1u) / CB;
     let linear = linear_workgroup(wid, nwg);
     // Uniform per workgroup, so the barrier below is reached by all or none.
@@ -55,14 +64,15 @@ fn main(
     }
     let b = linear / (row_blocks * col_blocks);
     let rest = linear % (row_blocks * col_blocks);
-    let row0 = (rest / col_blocks) * 4u * WG + 4u * lid;
+    // This invocation's first row, within the problem.
+    let row0 = params.row0 + (rest / col_blocks) * 4u * WG + 4u * lid;
     let col0 = (rest % col_blocks) * CB;
 
     for (var t = lid; t < CB * D; t = t + WG) {
         let j = min(col0 + t / D, params.m - 1u);
         tile_y[t] = ys[(b * params.m + j) * D + t % D];
     }
-    let last = params.n - 1u;
+    let last = params.row0 + params.rows - 1u;
     let r = vec4<u32>(
         min(row0, last),
         min(row0 + 1u, last),
@@ -93,9 +103,8 @@ fn main(
             let cost = cost_finish(parts[q], params.gamma);
             for (var l = 0u; l < 4u; l = l + 1u) {
                 let i = row0 + l;
-                if (i < params.n) {
-                    c[(b * params.n + i) * params.m + j] = cost[l];
-                    ct[(b * params.m + j) * params.n + i] = cost[l];
+                if (i <= last) {
+                    c[(b * params.rows + i - params.row0) * params.m + j] = cost[l];
                 }
             }
         }

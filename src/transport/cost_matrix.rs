@@ -6,8 +6,9 @@
 use bytemuck::{Pod, Zeroable};
 
 use crate::error::{Error, Result};
-use crate::gpu::{Binding, GpuBuffer, GpuContext, Grid, KernelDesc};
+use crate::gpu::{Binding, GpuBuffer, GpuContext, Grid, KernelDesc, Recorder};
 use crate::transport::config::CostStorage;
+use crate::transport::dispatch::Windows;
 use crate::transport::problem::{Geometry, Problem};
 
 /// Rows (4 × `WG`) and columns (`CB`) of one workgroup's block, as in the kernel.
@@ -23,6 +24,9 @@ struct Params {
     m: u32,
     batch: u32,
     gamma: f32,
+    row0: u32,
+    rows: u32,
+    _pad: [u32; 2],
 }
 
 /// A batch of problems' point clouds, as the workspace holds them.
@@ -44,47 +48,109 @@ impl Clouds<'_> {
         4 * (self.batch * self.n * self.m) as u64
     }
 
-    /// Whether `storage` asks for the matrix here. `Matrix` is refused with an error
-    /// when the matrix does not fit one binding; `Auto` quietly stays online.
-    pub fn wants_matrix(&self, ctx: &GpuContext, storage: CostStorage) -> Result<bool> {
+    /// Why the matrix cannot be stored here, if it cannot: more than `MAX_DIM`
+    /// dimensions, a copy beyond the device's largest buffer, a row of it or the points
+    /// beyond one binding, or a batch whose matrix would need several bindings (a batch is
+    /// never split into windows).
+    fn obstacle(&self, ctx: &GpuContext) -> Option<Error> {
         let bytes = self.matrix_bytes();
-        let fits = bytes <= ctx.max_binding_bytes() && self.dim <= MAX_DIM;
-        match storage {
-            CostStorage::Online => Ok(false),
-            CostStorage::Matrix if fits => Ok(true),
-            CostStorage::Matrix if self.dim > MAX_DIM => Err(Error::invalid(format!(
+        let binding = ctx.max_binding_bytes();
+        let what = || {
+            format!(
+                "the {} x {} cost matrix of {} problem(s)",
+                self.n, self.m, self.batch
+            )
+        };
+        let hint = "use CostStorage::Online (costs recomputed from the points, any size) or \
+                    Auto, or solve fewer problems per batch";
+        if self.dim > MAX_DIM {
+            return Some(Error::invalid(format!(
                 "a stored cost matrix is built for points of up to {MAX_DIM} dimensions, these \
                  have {}; use CostStorage::Online or Auto",
                 self.dim
-            ))),
-            CostStorage::Matrix => Err(Error::LimitExceeded {
-                what: format!(
-                    "the {} x {} cost matrix of {} problem(s)",
-                    self.n, self.m, self.batch
-                ),
+            )));
+        }
+        let buffer = ctx.limits().max_buffer_size;
+        if bytes > buffer {
+            return Some(Error::LimitExceeded {
+                what: what(),
                 requested: bytes,
-                limit: ctx.max_binding_bytes(),
+                limit: buffer,
+                limit_name: "max_buffer_size",
+                hint,
+            });
+        }
+        // A window starts on the storage offset alignment: it holds at least that many
+        // floats' worth of rows.
+        let align_rows = (u64::from(ctx.limits().min_storage_buffer_offset_alignment) / 4).max(1);
+        let widest = [
+            4 * self.n.max(self.m) as u64 * align_rows,
+            self.source.byte_size(),
+            self.target.byte_size(),
+        ];
+        let over = widest.into_iter().max().unwrap_or(0);
+        if over > binding || (self.batch > 1 && bytes > binding) {
+            return Some(Error::LimitExceeded {
+                what: what(),
+                requested: if self.batch > 1 { bytes } else { over },
+                limit: binding,
                 limit_name: "max_storage_buffer_binding_size",
-                hint: "use CostStorage::Online (costs recomputed from the points, any size) \
-                       or Auto, or solve fewer problems per batch",
-            }),
+                hint,
+            });
+        }
+        None
+    }
+
+    /// Whether `storage` asks for the matrix here. `Matrix` is refused with an error
+    /// when the matrix cannot be stored; `Auto` quietly stays online.
+    pub fn wants_matrix(&self, ctx: &GpuContext, storage: CostStorage) -> Result<bool> {
+        let obstacle = self.obstacle(ctx);
+        match storage {
+            CostStorage::Online => Ok(false),
+            CostStorage::Matrix => obstacle.map_or(Ok(true), Err),
             CostStorage::Auto {
                 min_dim,
                 budget_bytes,
-            } => Ok(fits
+            } => Ok(obstacle.is_none()
                 && self.dim >= min_dim
-                && 2 * bytes <= budget_bytes
+                && 2 * self.matrix_bytes() <= budget_bytes
                 // Before Mesa 25 a stored matrix is read in column windows, which a
                 // batch cannot use; the on-the-fly path has its own.
                 && ctx.loop_limit().is_none()),
         }
     }
 
-    /// The matrix (batch × n × m) and its transpose (batch × m × n).
-    pub fn build(&self, ctx: &GpuContext) -> Result<[GpuBuffer<f32>; 2]> {
-        let len = self.batch * self.n * self.m;
-        let c = GpuBuffer::<f32>::scratch(ctx, len, "morphogen.transport.cost_matrix")?;
-        let ct = GpuBuffer::<f32>::scratch(ctx, len, "morphogen.transport.cost_matrix_t")?;
+    /// The matrix (batch × n × m) and its transpose (batch × m × n), each written in the
+    /// row windows the solve reads it in (`windows[0]` of the matrix, `windows[1]` of the
+    /// transpose).
+    pub fn build(&self, ctx: &GpuContext, windows: [&Windows; 2]) -> Result<[GpuBuffer<f32>; 2]> {
+        let mut rec = ctx.recorder("morphogen.transport.cost_matrix");
+        let c = self.record_side(ctx, &mut rec, false, windows[0])?;
+        let ct = self.record_side(ctx, &mut rec, true, windows[1])?;
+        rec.submit()?;
+        Ok([c, ct])
+    }
+
+    /// Records the dispatches that write the matrix (or, `transposed`, its transpose: the
+    /// same costs with the clouds swapped) window by window.
+    fn record_side(
+        &self,
+        ctx: &GpuContext,
+        rec: &mut Recorder<'_>,
+        transposed: bool,
+        windows: &Windows,
+    ) -> Result<GpuBuffer<f32>> {
+        let (xs, ys, n, m) = if transposed {
+            (self.target, self.source, self.m, self.n)
+        } else {
+            (self.source, self.target, self.n, self.m)
+        };
+        let label = if transposed {
+            "morphogen.transport.cost_matrix_t"
+        } else {
+            "morphogen.transport.cost_matrix"
+        };
+        let out = GpuBuffer::<f32>::scratch(ctx, self.batch * n * m, label)?;
         let dim = self.dim.max(1);
         let kernel = ctx.kernel(
             &KernelDesc::new(
@@ -94,7 +160,6 @@ impl Clouds<'_> {
                     Binding::StorageRead,
                     Binding::StorageRead,
                     Binding::Storage,
-                    Binding::Storage,
                 ],
             )
             .defines(&[self.define])
@@ -103,45 +168,54 @@ impl Clouds<'_> {
                 ("TILE_FLOATS", (BLOCK_COLS * dim) as f64),
             ]),
         )?;
-        let params = GpuBuffer::uniform(
-            ctx,
-            &Params {
-                n: self.n as u32,
-                m: self.m as u32,
-                batch: self.batch as u32,
-                gamma: self.gamma,
-            },
-            "morphogen.transport.cost_matrix.params",
-        )?;
-        let group = kernel.bind(
-            ctx,
-            &[
-                params.binding(),
-                self.source.binding(),
-                self.target.binding(),
-                c.binding(),
-                ct.binding(),
-            ],
-        )?;
-        let groups = self.n.div_ceil(BLOCK_ROWS) * self.m.div_ceil(BLOCK_COLS) * self.batch;
-        let mut rec = ctx.recorder("morphogen.transport.cost_matrix");
-        rec.dispatch(
-            &kernel,
-            &group,
-            Grid::folded(
-                groups as u64,
-                ctx.limits().max_compute_workgroups_per_dimension,
-                1,
-            ),
-        );
-        rec.submit()?;
-        Ok([c, ct])
+        for &(start, count) in &windows.ranges {
+            // One window holds a whole batch; several split one problem's rows.
+            let (batch, row0, rows) = if windows.len() == 1 {
+                (self.batch, 0, n)
+            } else {
+                (1, start, count)
+            };
+            let params = GpuBuffer::uniform(
+                ctx,
+                &Params {
+                    n: n as u32,
+                    m: m as u32,
+                    batch: batch as u32,
+                    gamma: self.gamma,
+                    row0: row0 as u32,
+                    rows: rows as u32,
+                    _pad: [0; 2],
+                },
+                label,
+            )?;
+            let group = kernel.bind(
+                ctx,
+                &[
+                    params.binding(),
+                    xs.binding(),
+                    ys.binding(),
+                    out.binding_range(start * m, count * m),
+                ],
+            )?;
+            let groups = rows.div_ceil(BLOCK_ROWS) * m.div_ceil(BLOCK_COLS) * batch;
+            rec.dispatch(
+                &kernel,
+                &group,
+                Grid::folded(
+                    groups as u64,
+                    ctx.limits().max_compute_workgroups_per_dimension,
+                    1,
+                ),
+            );
+            rec.keep(params);
+        }
+        Ok(out)
     }
 }
 
 /// The n × m cost matrix of a problem (row-major), computed on the GPU: what a solve with
-/// [`CostStorage::Matrix`] streams. Points are limited as there (one binding, up to 64
-/// dimensions); a problem given as a matrix returns it.
+/// [`CostStorage::Matrix`] streams. Points are limited as there (up to 64 dimensions, the
+/// points in one binding); a problem given as a matrix returns it.
 pub fn cost_matrix(ctx: &GpuContext, problem: &Problem) -> Result<Vec<f32>> {
     let Geometry::Points {
         source,
@@ -167,6 +241,15 @@ pub fn cost_matrix(ctx: &GpuContext, problem: &Problem) -> Result<Vec<f32>> {
         gamma: cost.gamma(),
     };
     clouds.wants_matrix(ctx, CostStorage::Matrix)?;
-    let [c, _] = clouds.build(ctx)?;
-    c.read(ctx)
+    let windows = Windows::new(
+        problem.n(),
+        problem.m(),
+        ctx.max_binding_bytes(),
+        ctx.limits().min_storage_buffer_offset_alignment,
+    )?;
+    let mut rec = ctx.recorder("morphogen.transport.cost_matrix");
+    let c = clouds.record_side(ctx, &mut rec, false, &windows)?;
+    let pending = rec.read(&c)?;
+    rec.submit()?;
+    pending.wait(ctx)
 }

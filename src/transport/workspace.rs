@@ -130,12 +130,8 @@ impl Workspace {
             define: cost_define,
             gamma,
         };
-        let matrix = if cost_define != "COST_DENSE" && clouds.wants_matrix(ctx, storage)? {
-            Some(clouds.build(ctx)?)
-        } else {
-            None
-        };
-        let dense = cost_define == "COST_DENSE" || matrix.is_some();
+        let stored = cost_define != "COST_DENSE" && clouds.wants_matrix(ctx, storage)?;
+        let dense = cost_define == "COST_DENSE" || stored;
         let strides = if dense { [m, n] } else { strides };
         let limit = ctx.max_binding_bytes();
         let align = ctx.limits().min_storage_buffer_offset_alignment;
@@ -172,6 +168,12 @@ impl Workspace {
             [split(batch * m), split(batch * n)]
         } else {
             [windows[1].clone(), windows[0].clone()]
+        };
+        // A stored matrix is written in the windows the solve reads.
+        let matrix = if stored {
+            Some(clouds.build(ctx, [&windows[0], &windows[1]])?)
+        } else {
+            None
         };
         let chunked = windows.iter().chain(&column_windows).any(|w| w.len() > 1);
         if chunked && batch > 1 {
