@@ -6,7 +6,7 @@
 //!
 //! | kernel (`shaders/`) | driver | CPU twin | tests |
 //! |---|---|---|---|
-//! | `flow/integrate.wgsl` (network from `network_kernel`) | `gpu`, `resident`, `shared_step` | [`reference`] (`rk`, `shared_step`), [`eval`] | `tests/flow_cpu.rs`, `flow_fields.rs`, `flow_fixtures.rs` |
+//! | `flow/integrate.wgsl` (network from `network_kernel`) | `gpu`, `resident`, `shared_step` | [`mod@reference`] (`rk`, `shared_step`), [`eval`] | `tests/flow_cpu.rs`, `flow_fields.rs`, `flow_fixtures.rs` |
 //! | `flow/sde.wgsl` (networks from `network_kernel`) | `sde::gpu` | `sde::reference` | `tests/flow_sde.rs` |
 
 mod codes;
