@@ -67,13 +67,10 @@ fn a_callers_own_device_runs_kernels() {
 fn a_shader_that_does_not_compile_is_an_err() {
     let ctx = ctx();
     // Without an OP_* define the reduction helpers have no return statement.
-    let desc = KernelDesc::new(
-        "reduce/reduce",
-        &[Binding::Uniform, Binding::StorageRead, Binding::Storage],
-    );
+    let desc = KernelDesc::new("reduce/reduce");
     let err = ctx.kernel(&desc).unwrap_err();
     assert!(matches!(err, Error::Shader { .. }), "{err:?}");
-    let err = ctx.kernel(&KernelDesc::new("no/such", &[])).unwrap_err();
+    let err = ctx.kernel(&KernelDesc::new("no/such")).unwrap_err();
     assert!(matches!(err, Error::Preprocess { .. }), "{err:?}");
 }
 
@@ -81,9 +78,7 @@ fn a_shader_that_does_not_compile_is_an_err() {
 fn binding_the_wrong_number_of_resources_is_an_err() {
     let ctx = ctx();
     let kernel = ctx
-        .kernel(
-            &KernelDesc::new("rng/fill", &[Binding::Uniform, Binding::Storage]).defines(&["RAW"]),
-        )
+        .kernel(&KernelDesc::new("rng/fill").defines(&["RAW"]))
         .unwrap();
     let buf = GpuBuffer::<u32>::zeroed(ctx, 4, "test.bind").unwrap();
     assert!(kernel.bind(ctx, &[buf.binding()]).is_err());
@@ -97,18 +92,42 @@ fn binding_the_wrong_number_of_resources_is_an_err() {
 #[test]
 fn kernels_are_cached_by_variant() {
     let ctx = ctx();
-    let b = [Binding::Uniform, Binding::Storage];
     let a1 = ctx
-        .kernel(&KernelDesc::new("rng/fill", &b).defines(&["RAW"]))
+        .kernel(&KernelDesc::new("rng/fill").defines(&["RAW"]))
         .unwrap();
     let a2 = ctx
-        .kernel(&KernelDesc::new("rng/fill", &b).defines(&["RAW"]))
+        .kernel(&KernelDesc::new("rng/fill").defines(&["RAW"]))
         .unwrap();
     let other = ctx
-        .kernel(&KernelDesc::new("rng/fill", &b).defines(&["UNIFORM"]))
+        .kernel(&KernelDesc::new("rng/fill").defines(&["UNIFORM"]))
         .unwrap();
     assert!(std::sync::Arc::ptr_eq(&a1, &a2));
     assert!(!std::sync::Arc::ptr_eq(&a1, &other));
+}
+
+#[test]
+fn bind_group_layouts_are_read_from_the_shader() {
+    let ctx = ctx();
+    let fill = ctx
+        .kernel(&KernelDesc::new("rng/fill").defines(&["RAW"]))
+        .unwrap();
+    assert_eq!(fill.bindings(), [Binding::Uniform, Binding::Storage]);
+    let reduce = ctx
+        .kernel(&KernelDesc::new("reduce/reduce").defines(&["OP_SUM"]))
+        .unwrap();
+    assert_eq!(
+        reduce.bindings(),
+        [Binding::Uniform, Binding::StorageRead, Binding::Storage]
+    );
+    // A dynamic offset is marked by hand, and only a uniform can carry one.
+    let stepped = ctx
+        .kernel(&KernelDesc::new("biome/age").dynamic(&[0]))
+        .unwrap();
+    assert_eq!(stepped.bindings()[0], Binding::UniformDynamic);
+    let err = ctx
+        .kernel(&KernelDesc::new("rng/fill").defines(&["RAW"]).dynamic(&[1]))
+        .unwrap_err();
+    assert!(err.to_string().contains("marked dynamic"), "{err}");
 }
 
 #[test]

@@ -96,7 +96,7 @@ fn preprocessed(name: &str, defines: &[&str]) -> Vec<morphogen::Result<String>> 
     let source = shader_source(name).unwrap();
     let imports = generated_imports(source);
     if imports.is_empty() {
-        return vec![KernelDesc::new(name, &[]).defines(defines).source()];
+        return vec![KernelDesc::new(name).defines(defines).source()];
     }
     sample_networks()
         .iter()
@@ -111,7 +111,7 @@ fn preprocessed(name: &str, defines: &[&str]) -> Vec<morphogen::Result<String>> 
                     (n.as_str(), source.as_str())
                 })
                 .collect();
-            KernelDesc::new(name, &[])
+            KernelDesc::new(name)
                 .defines(defines)
                 .generated(&generated)
                 .source()

@@ -8,7 +8,7 @@ use crate::biome::params::StepParams;
 use crate::biome::state::{channel, kind, WorldState};
 use crate::biome::world::World;
 use crate::error::{Error, Result};
-use crate::gpu::{Binding, GpuBuffer, Grid, KernelDesc};
+use crate::gpu::{GpuBuffer, Grid, KernelDesc};
 
 const WG: u32 = 64;
 
@@ -55,19 +55,9 @@ impl World {
         let params = GpuBuffer::uniform(&self.ctx, &params, "morphogen.biome.render.params")?;
         let image: GpuBuffer<u32> =
             GpuBuffer::zeroed(&self.ctx, pixels as usize, "morphogen.biome.render.image")?;
-        let kernel = self.ctx.kernel(
-            &KernelDesc::new(
-                "biome/render",
-                &[
-                    Binding::Uniform,
-                    Binding::StorageRead,
-                    Binding::StorageRead,
-                    Binding::StorageRead,
-                    Binding::Storage,
-                ],
-            )
-            .overrides(&[("WG", f64::from(WG))]),
-        )?;
+        let kernel = self
+            .ctx
+            .kernel(&KernelDesc::new("biome/render").overrides(&[("WG", f64::from(WG))]))?;
         let g = &self.grids;
         let group = kernel.bind(
             &self.ctx,

@@ -8,7 +8,7 @@ use crate::biome::metrics::{Census, CENSUS_COUNTERS};
 use crate::biome::params::StepParams;
 use crate::biome::world::{Grids, World};
 use crate::error::Result;
-use crate::gpu::{Binding, GpuBuffer, GpuContext, Grid, Kernel, KernelDesc, Recorder};
+use crate::gpu::{GpuBuffer, GpuContext, Grid, Kernel, KernelDesc, Recorder};
 
 const WG: u32 = 64;
 
@@ -120,7 +120,6 @@ fn params_binding(params: &GpuBuffer<StepParams>) -> wgpu::BindingResource<'_> {
 
 impl StepKernels {
     pub fn new(ctx: &GpuContext, g: &Grids, a: &AgentTables) -> Result<Self> {
-        use Binding::{Storage as Rw, StorageRead as Ro, Uniform as U, UniformDynamic as P};
         let params = GpuBuffer::uniform_slice(
             ctx,
             &[bytemuck::Zeroable::zeroed(); MAX_STEPS_PER_SUBMIT],
@@ -132,14 +131,21 @@ impl StepKernels {
             "morphogen.biome.census",
         )?;
         let p = params_binding(&params);
+        // Binding 0 of every kernel but agent_args is the step's parameter block, at the
+        // step's dynamic offset.
         let build = |shader: &str,
                      defines: &[&str],
                      wg: u32,
-                     bindings: &[Binding],
                      resources: &[wgpu::BindingResource<'_>]|
          -> Result<Pass> {
+            let dynamic: &[u32] = if shader == "biome/agent_args" {
+                &[]
+            } else {
+                &[0]
+            };
             let kernel = ctx.kernel(
-                &KernelDesc::new(shader, bindings)
+                &KernelDesc::new(shader)
+                    .dynamic(dynamic)
                     .defines(defines)
                     .overrides(&[("WG", f64::from(wg))]),
             )?;
@@ -147,10 +153,10 @@ impl StepKernels {
             Ok(Pass { kernel, group })
         };
         // Kernels whose first binding is the step's parameter block.
-        let pass = |shader: &str, bindings: &[Binding], resources: &[wgpu::BindingResource<'_>]| {
+        let pass = |shader: &str, resources: &[wgpu::BindingResource<'_>]| {
             let mut all = vec![p.clone()];
             all.extend_from_slice(resources);
-            build(shader, &[], WG, bindings, &all)
+            build(shader, &[], WG, &all)
         };
         let grid3 = [g.types.binding(), g.state.binding(), g.ids.binding()];
         let [ia, ib] = &g.integrity;
@@ -159,7 +165,6 @@ impl StepKernels {
                 "biome/integrity",
                 define,
                 WG,
-                &[P, Ro, Ro, Rw],
                 &[p.clone(), g.types.binding(), src, dst],
             )
         };
@@ -182,7 +187,7 @@ impl StepKernels {
             all
         }
         Ok(Self {
-            soil: pass("biome/soil", &[P, Rw, Rw, Rw], &grid3)?,
+            soil: pass("biome/soil", &grid3)?,
             integrity: [
                 integrity_pass(&["SRC_STATE"], g.state.binding(), ia.binding())?,
                 integrity_pass(&[], ia.binding(), ib.binding())?,
@@ -190,10 +195,9 @@ impl StepKernels {
                 integrity_pass(&[], ia.binding(), ib.binding())?,
                 integrity_pass(&["DST_STATE"], ib.binding(), g.state.binding())?,
             ],
-            gravity: pass("biome/gravity", &[P, Rw, Rw, Rw], &grid3)?,
+            gravity: pass("biome/gravity", &grid3)?,
             agent_list: pass(
                 "biome/agent_list",
-                &[P, Ro, Ro, Rw, Rw, Rw, U],
                 &[
                     g.types.binding(),
                     g.ids.binding(),
@@ -207,12 +211,10 @@ impl StepKernels {
                 "biome/agent_args",
                 &[],
                 WG,
-                &[Ro, U, Rw],
                 &[a.control.binding(), a.sizes.binding(), a.args.binding()],
             )?,
             flowers: pass(
                 "biome/flowers",
-                &[P, U, Ro, Ro, Ro, Ro, Ro, Ro, Rw, Rw, Rw],
                 &with(
                     &agent_in,
                     &[
@@ -226,7 +228,6 @@ impl StepKernels {
                 "biome/reproduce",
                 &[],
                 REPRODUCE_WG,
-                &[P, U, Rw, Rw, Rw, Rw, Rw, Ro, Ro, Ro, Rw],
                 &[
                     p.clone(),
                     a.layout_block.binding(),
@@ -243,12 +244,10 @@ impl StepKernels {
             )?,
             parallel: pass(
                 "biome/parallel",
-                &[P, U, Ro, Ro, Ro, Ro, Ro, Ro, Ro, Rw],
                 &with(&agent_in, &[a.control.binding(), a.share.binding()]),
             )?,
             parallel_apply: pass(
                 "biome/parallel_apply",
-                &[P, Ro, Ro, Ro, Ro, Ro, Ro, Rw, Rw, U],
                 &[
                     a.slot_ok.binding(),
                     a.share.binding(),
@@ -263,12 +262,10 @@ impl StepKernels {
             )?,
             diffuse: pass(
                 "biome/diffuse",
-                &[P, Ro, Ro, Rw],
                 &[g.types.binding(), g.state.binding(), g.offer.binding()],
             )?,
             energy: pass(
                 "biome/energy",
-                &[P, Ro, Rw, Rw, Rw],
                 &[
                     g.offer.binding(),
                     g.types.binding(),
@@ -276,27 +273,17 @@ impl StepKernels {
                     g.ids.binding(),
                 ],
             )?,
-            propose: pass(
-                "biome/propose",
-                &[P, Ro, Rw],
-                &[g.types.binding(), g.proposal.binding()],
-            )?,
+            propose: pass("biome/propose", &[g.types.binding(), g.proposal.binding()])?,
             spawn: pass(
                 "biome/spawn",
-                &[P, U, Ro, Ro, Ro, Ro, Ro, Ro, Ro, Rw, Rw],
                 &with(
                     &agent_in,
                     &[a.control.binding(), g.proposal.binding(), a.spawn.binding()],
                 ),
             )?,
-            choose: pass(
-                "biome/choose",
-                &[P, Ro, Rw],
-                &[g.proposal.binding(), g.choice.binding()],
-            )?,
+            choose: pass("biome/choose", &[g.proposal.binding(), g.choice.binding()])?,
             apply: pass(
                 "biome/apply",
-                &[P, Ro, Ro, Ro, Ro, Ro, Rw, Rw, Rw, Ro, Ro],
                 &[
                     g.proposal.binding(),
                     g.choice.binding(),
@@ -310,14 +297,9 @@ impl StepKernels {
                     a.list_pos.binding(),
                 ],
             )?,
-            age: pass(
-                "biome/age",
-                &[P, Ro, Rw],
-                &[g.types.binding(), g.state.binding()],
-            )?,
+            age: pass("biome/age", &[g.types.binding(), g.state.binding()])?,
             census: pass(
                 "biome/census",
-                &[P, U, Ro, Ro, Ro, Rw, Rw],
                 &[
                     a.sizes.binding(),
                     g.types.binding(),
@@ -331,7 +313,6 @@ impl StepKernels {
                 "biome/census_ids",
                 &[],
                 REPRODUCE_WG,
-                &[P, U, Rw, Rw],
                 &[
                     p.clone(),
                     a.sizes.binding(),

@@ -11,7 +11,7 @@ use crate::flow::config::{FlowConfig, FlowResult, LogDensity};
 use crate::flow::model::VelocityField;
 use crate::flow::network_kernel::NetworkShape;
 use crate::flow::pack::{time_input, PackedWeights};
-use crate::gpu::{Binding, GpuBuffer, GpuContext, Grid, KernelDesc};
+use crate::gpu::{GpuBuffer, GpuContext, Grid, KernelDesc};
 
 pub(crate) const WG: u32 = 64;
 /// What to do when the driver's loop limit stops a flow kernel.
@@ -175,7 +175,6 @@ pub(crate) struct Resident {
     pub metas: GpuBuffer<Meta>,
     saved: GpuBuffer<f32>,
     defines: Vec<&'static str>,
-    uniform_weights: bool,
     pub n: usize,
     d: usize,
     pub aug: usize,
@@ -198,26 +197,10 @@ impl Resident {
         }
         let generated = [("flow/net", self.net_source.as_str())];
         let kernel = ctx.kernel(
-            &KernelDesc::new(
-                "flow/integrate",
-                &[
-                    Binding::Uniform,
-                    if self.uniform_weights {
-                        Binding::Uniform
-                    } else {
-                        Binding::StorageRead
-                    },
-                    Binding::StorageRead,
-                    Binding::Storage,
-                    Binding::Storage,
-                    Binding::Storage,
-                    Binding::Storage,
-                    Binding::Storage,
-                ],
-            )
-            .defines(&defines)
-            .overrides(&[("WG", f64::from(WG)), ("LOGP", f64::from(self.params.logp))])
-            .generated(&generated),
+            &KernelDesc::new("flow/integrate")
+                .defines(&defines)
+                .overrides(&[("WG", f64::from(WG)), ("LOGP", f64::from(self.params.logp))])
+                .generated(&generated),
         )?;
         let group = kernel.bind(
             ctx,
@@ -386,7 +369,6 @@ impl Resident {
             metas,
             saved,
             defines,
-            uniform_weights,
             n,
             d,
             aug,

@@ -1,5 +1,6 @@
-//! Compute kernels: a pipeline cache keyed by (shader, entry, defines, overrides), with
-//! explicit bind-group layouts and compilation inside an error scope.
+//! Compute kernels: a pipeline cache keyed by (shader, entry, defines, overrides,
+//! generated snippets), bind-group layouts read from the shaders' declarations with naga,
+//! and compilation inside an error scope.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -8,7 +9,8 @@ use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
 use crate::gpu::preprocess::{preprocess_with, shader_source};
 
-/// How a kernel sees one binding (all bindings live in group 0, in order).
+/// How a kernel sees one binding (all bindings live in group 0, in order), as read from
+/// its declaration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Binding {
     /// `var<uniform>`.
@@ -42,6 +44,60 @@ impl Binding {
     }
 }
 
+/// The kinds of a kernel's group-0 bindings, read from its WGSL with naga: `uniform`,
+/// `storage, read` and `storage, read_write` variables at bindings 0..n (no gaps), the
+/// `dynamic` ones (uniforms) bound with a dynamic offset.
+fn reflect_bindings(source: &str, dynamic: &[u32]) -> std::result::Result<Vec<Binding>, String> {
+    let module = naga::front::wgsl::parse_str(source).map_err(|e| e.emit_to_string(source))?;
+    let mut found: Vec<(u32, Binding)> = Vec::new();
+    for (_, var) in module.global_variables.iter() {
+        let Some(slot) = &var.binding else { continue };
+        if slot.group != 0 {
+            return Err(format!(
+                "binding group {} of `{}`: kernels use group 0 only",
+                slot.group,
+                var.name.as_deref().unwrap_or("?")
+            ));
+        }
+        let kind = match var.space {
+            naga::AddressSpace::Uniform if dynamic.contains(&slot.binding) => {
+                Binding::UniformDynamic
+            }
+            naga::AddressSpace::Uniform => Binding::Uniform,
+            naga::AddressSpace::Storage { access }
+                if access.contains(naga::StorageAccess::STORE) =>
+            {
+                Binding::Storage
+            }
+            naga::AddressSpace::Storage { .. } => Binding::StorageRead,
+            other => {
+                return Err(format!(
+                    "binding {} is in address space {other:?}; kernels bind buffers only",
+                    slot.binding
+                ))
+            }
+        };
+        found.push((slot.binding, kind));
+    }
+    found.sort_by_key(|(b, _)| *b);
+    for (i, (b, _)) in found.iter().enumerate() {
+        if *b != i as u32 {
+            return Err(format!(
+                "bindings must run 0..n without gaps; {i} is missing"
+            ));
+        }
+    }
+    if let Some(d) = dynamic
+        .iter()
+        .find(|&&d| found.get(d as usize).map(|f| f.1) != Some(Binding::UniformDynamic))
+    {
+        return Err(format!(
+            "binding {d} is marked dynamic but is not a uniform"
+        ));
+    }
+    Ok(found.into_iter().map(|(_, kind)| kind).collect())
+}
+
 /// Everything that identifies a kernel variant.
 #[derive(Clone, Debug)]
 pub struct KernelDesc<'a> {
@@ -53,24 +109,33 @@ pub struct KernelDesc<'a> {
     pub defines: &'a [&'a str],
     /// Values of WGSL `override` constants.
     pub overrides: &'a [(&'a str, f64)],
-    /// The bindings of group 0, in binding order.
-    pub bindings: &'a [Binding],
+    /// Bindings of group 0 (all uniform) bound with a dynamic offset: one buffer holds a
+    /// block per dispatch, chosen by [`crate::gpu::Recorder::dispatch_at`]. Every other
+    /// binding's kind is read from the shader.
+    pub dynamic: &'a [u32],
     /// Snippets generated at run time, by import name (`flow/net`): they take the place
     /// of files under `shaders/` and are part of the kernel's identity.
     pub generated: &'a [(&'a str, &'a str)],
 }
 
 impl<'a> KernelDesc<'a> {
-    /// A kernel of `shader` with entry `main` and the given bindings.
-    pub fn new(shader: &'a str, bindings: &'a [Binding]) -> Self {
+    /// A kernel of `shader` with entry `main`; its bind-group layout comes from the
+    /// shader's `@group(0) @binding(i)` declarations.
+    pub fn new(shader: &'a str) -> Self {
         Self {
             shader,
             entry: "main",
             defines: &[],
             overrides: &[],
-            bindings,
+            dynamic: &[],
             generated: &[],
         }
+    }
+
+    /// Marks uniform bindings as bound with a dynamic offset.
+    pub fn dynamic(mut self, bindings: &'a [u32]) -> Self {
+        self.dynamic = bindings;
+        self
     }
 
     /// Sets snippets generated at run time (import name, source).
@@ -119,7 +184,7 @@ impl<'a> KernelDesc<'a> {
             entry: self.entry.to_string(),
             defines,
             overrides,
-            bindings: self.bindings.to_vec(),
+            dynamic: self.dynamic.to_vec(),
             generated: self
                 .generated
                 .iter()
@@ -143,7 +208,7 @@ struct KernelKey {
     entry: String,
     defines: Vec<String>,
     overrides: Vec<(String, u64)>,
-    bindings: Vec<Binding>,
+    dynamic: Vec<u32>,
     generated: Vec<(String, String)>,
 }
 
@@ -207,6 +272,13 @@ impl GpuContext {
     fn build_kernel(&self, desc: &KernelDesc<'_>) -> Result<Kernel> {
         let source = desc.source()?;
         let label = desc.label();
+        // The layout comes from the declarations (parsed before wgpu takes the source).
+        let bindings =
+            reflect_bindings(&source, desc.dynamic).map_err(|message| Error::Shader {
+                shader: desc.shader.to_string(),
+                entry: desc.entry.to_string(),
+                message,
+            })?;
         let device = self.device();
         let shader_error = |message: String| Error::Shader {
             shader: desc.shader.to_string(),
@@ -222,8 +294,7 @@ impl GpuContext {
         if let Some(error) = error {
             return Err(shader_error(error.to_string()));
         }
-        let entries: Vec<wgpu::BindGroupLayoutEntry> = desc
-            .bindings
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
             .iter()
             .enumerate()
             .map(|(i, b)| wgpu::BindGroupLayoutEntry {
@@ -263,7 +334,7 @@ impl GpuContext {
         Ok(Kernel {
             pipeline,
             layout,
-            bindings: desc.bindings.to_vec(),
+            bindings,
             label,
         })
     }
@@ -308,6 +379,11 @@ impl Kernel {
             });
         }
         Ok(group)
+    }
+
+    /// The kinds of group 0's bindings, in binding order, as read from the shader.
+    pub fn bindings(&self) -> &[Binding] {
+        &self.bindings
     }
 
     /// The compute pipeline.

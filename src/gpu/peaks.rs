@@ -8,7 +8,7 @@ use bytemuck::{Pod, Zeroable};
 use crate::error::Result;
 use crate::gpu::buffer::GpuBuffer;
 use crate::gpu::context::GpuContext;
-use crate::gpu::kernels::{Binding, KernelDesc};
+use crate::gpu::kernels::KernelDesc;
 use crate::gpu::record::Grid;
 use crate::gpu::timing::measure;
 
@@ -51,9 +51,7 @@ fn time_compute(
     start: u32,
 ) -> Result<(u64, f64, &'static str)> {
     let overrides = [("WG", f64::from(WG)), ("STEPS", f64::from(steps))];
-    let kernel = ctx.kernel(
-        &KernelDesc::new(shader, &[Binding::Uniform, Binding::Storage]).overrides(&overrides),
-    )?;
+    let kernel = ctx.kernel(&KernelDesc::new(shader).overrides(&overrides))?;
     let max_dim = ctx.limits().max_compute_workgroups_per_dimension;
     let mut invocations = start;
     loop {
@@ -85,13 +83,7 @@ fn time_compute(
 }
 
 fn time_copy(ctx: &GpuContext) -> Result<(u64, f64)> {
-    let kernel = ctx.kernel(
-        &KernelDesc::new(
-            "bench/copy",
-            &[Binding::Uniform, Binding::StorageRead, Binding::Storage],
-        )
-        .overrides(&[("WG", f64::from(WG))]),
-    )?;
+    let kernel = ctx.kernel(&KernelDesc::new("bench/copy").overrides(&[("WG", f64::from(WG))]))?;
     let max_vec4 = ctx.max_binding_bytes() / 16;
     let mut count: u64 = 1 << 16;
     loop {

@@ -4,7 +4,7 @@ use bytemuck::{Pod, Zeroable};
 
 use crate::error::{Error, Result};
 use crate::gpu::buffer::GpuBuffer;
-use crate::gpu::kernels::{Binding, KernelDesc};
+use crate::gpu::kernels::KernelDesc;
 use crate::gpu::record::{Grid, Recorder};
 
 const WG: u32 = 64;
@@ -52,7 +52,7 @@ pub fn record_fill<T: Pod>(
         Draw::Normal => "NORMAL",
     };
     let kernel = ctx.kernel(
-        &KernelDesc::new("rng/fill", &[Binding::Uniform, Binding::Storage])
+        &KernelDesc::new("rng/fill")
             .defines(&[define])
             .overrides(&[("WG", f64::from(WG))]),
     )?;

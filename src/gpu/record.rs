@@ -95,7 +95,7 @@ impl<'a> Recorder<'a> {
     }
 
     /// Records one dispatch with the dynamic offsets (in bytes, multiples of 256) of the
-    /// kernel's [`crate::gpu::Binding::UniformDynamic`] bindings, in binding order.
+    /// kernel's dynamic-offset bindings ([`crate::gpu::KernelDesc::dynamic`]), in binding order.
     pub fn dispatch_at(
         &mut self,
         kernel: &Kernel,

@@ -6,7 +6,7 @@ use bytemuck::{Pod, Zeroable};
 use crate::error::{Error, Result};
 use crate::gpu::buffer::GpuBuffer;
 use crate::gpu::context::GpuContext;
-use crate::gpu::kernels::{Binding, KernelDesc};
+use crate::gpu::kernels::KernelDesc;
 use crate::gpu::record::{Grid, Recorder};
 
 /// Invocations per workgroup of the reduction kernel.
@@ -114,12 +114,9 @@ pub fn record_reduce_at(
         }
         let overrides = [("WG", f64::from(WG)), ("ITEMS", f64::from(ITEMS))];
         let kernel = ctx.kernel(
-            &KernelDesc::new(
-                "reduce/reduce",
-                &[Binding::Uniform, Binding::StorageRead, Binding::Storage],
-            )
-            .defines(&defines)
-            .overrides(&overrides),
+            &KernelDesc::new("reduce/reduce")
+                .defines(&defines)
+                .overrides(&overrides),
         )?;
         let params = GpuBuffer::uniform(
             ctx,

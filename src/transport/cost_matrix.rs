@@ -6,7 +6,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use crate::error::{Error, Result};
-use crate::gpu::{Binding, GpuBuffer, GpuContext, Grid, KernelDesc, Recorder};
+use crate::gpu::{GpuBuffer, GpuContext, Grid, KernelDesc, Recorder};
 use crate::transport::config::CostStorage;
 use crate::transport::dispatch::Windows;
 use crate::transport::problem::{Geometry, Problem};
@@ -153,20 +153,12 @@ impl Clouds<'_> {
         let out = GpuBuffer::<f32>::scratch(ctx, self.batch * n * m, label)?;
         let dim = self.dim.max(1);
         let kernel = ctx.kernel(
-            &KernelDesc::new(
-                "transport/cost_matrix",
-                &[
-                    Binding::Uniform,
-                    Binding::StorageRead,
-                    Binding::StorageRead,
-                    Binding::Storage,
-                ],
-            )
-            .defines(&[self.define])
-            .overrides(&[
-                ("D", dim as f64),
-                ("TILE_FLOATS", (BLOCK_COLS * dim) as f64),
-            ]),
+            &KernelDesc::new("transport/cost_matrix")
+                .defines(&[self.define])
+                .overrides(&[
+                    ("D", dim as f64),
+                    ("TILE_FLOATS", (BLOCK_COLS * dim) as f64),
+                ]),
         )?;
         for &(start, count) in &windows.ranges {
             // One window holds a whole batch; several split one problem's rows.

@@ -4,7 +4,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use crate::error::{Error, Result};
-use crate::gpu::{Binding, GpuBuffer, Grid, KernelDesc};
+use crate::gpu::{GpuBuffer, Grid, KernelDesc};
 use crate::rng;
 use crate::transport::config::{Convention, SinkhornConfig};
 use crate::transport::dispatch::Side;
@@ -125,11 +125,8 @@ impl Coupling {
         items: usize,
     ) -> Result<Vec<T>> {
         let ctx = &self.solved.workspace.ctx;
-        let mut bindings = vec![Binding::Uniform];
-        bindings.extend(std::iter::repeat_n(Binding::StorageRead, inputs.len()));
-        bindings.push(Binding::Storage);
         let kernel = ctx.kernel(
-            &KernelDesc::new(shader, &bindings)
+            &KernelDesc::new(shader)
                 .defines(&[define])
                 .overrides(overrides),
         )?;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bytemuck::{Pod, Zeroable};
 
 use crate::error::{Error, Result};
-use crate::gpu::{Binding, GpuContext, Kernel, KernelDesc};
+use crate::gpu::{GpuContext, Kernel, KernelDesc};
 
 const WG: usize = 64;
 /// Floats of target points per workgroup tile.
@@ -150,16 +150,11 @@ impl Kernels {
             defines.push("CHUNKED");
         }
         let overrides = shape.overrides();
-        let mut bindings = vec![Binding::UniformDynamic];
-        bindings.extend([Binding::StorageRead; 6]);
-        bindings.push(Binding::Storage);
-        if chunked {
-            bindings.push(Binding::Storage);
-        }
         let mut variant = |mode: &'static str| {
             defines.push(mode);
             let kernel = ctx.kernel(
-                &KernelDesc::new("transport/update", &bindings)
+                &KernelDesc::new("transport/update")
+                    .dynamic(&[0])
                     .defines(&defines)
                     .overrides(&overrides),
             );

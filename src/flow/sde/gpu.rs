@@ -16,7 +16,7 @@ use crate::flow::resident::{state_define, MESA_HINT};
 use crate::flow::sde::config::{Branch, Diffusion, Growth, SdeConfig, SdeResult, SdeSolver};
 use crate::flow::sde::reference::{assemble, initial_state};
 use crate::flow::sde::weights::{maybe_resample, Layout};
-use crate::gpu::{Binding, GpuBuffer, GpuContext, Grid, KernelDesc};
+use crate::gpu::{GpuBuffer, GpuContext, Grid, KernelDesc};
 
 const WG: u32 = 64;
 /// Steps per invocation per dispatch.
@@ -420,21 +420,11 @@ fn prepare_chunk(
             if uniform {
                 defines.push("WEIGHTS_UNIFORM");
             }
-            let bindings = [
-                Binding::UniformDynamic,
-                if uniform {
-                    Binding::Uniform
-                } else {
-                    Binding::StorageRead
-                },
-                Binding::StorageRead,
-                Binding::Storage,
-                Binding::Storage,
-            ];
             let source = roles_source(shape, slots);
             let generated = [("flow/roles", source.as_str())];
             let kernel = ctx.kernel(
-                &KernelDesc::new("flow/sde", &bindings)
+                &KernelDesc::new("flow/sde")
+                    .dynamic(&[0])
                     .defines(&defines)
                     .overrides(&[("WG", f64::from(WG))])
                     .generated(&generated),
