@@ -87,6 +87,25 @@ fn binding_the_wrong_number_of_resources_is_an_err() {
         .bind(ctx, &[buf.binding(), buf.binding()])
         .unwrap_err();
     assert!(matches!(err, Error::Gpu { .. }), "{err:?}");
+    // By name: the WGSL variables' names, each exactly once.
+    assert_eq!(kernel.binding_names(), ["params", "dst"]);
+    let params = GpuBuffer::uniform(ctx, &[0u32; 4], "test.params").unwrap();
+    kernel
+        .bind_named(ctx, &[("dst", buf.binding()), ("params", params.binding())])
+        .unwrap();
+    let err = kernel
+        .bind_named(ctx, &[("params", params.binding()), ("out", buf.binding())])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no binding named `out`") && err.contains("params, dst"),
+        "{err}"
+    );
+    let err = kernel
+        .bind_named(ctx, &[("params", params.binding())])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("nothing bound to `dst`"), "{err}");
 }
 
 #[test]

@@ -59,14 +59,14 @@ impl World {
             .ctx
             .kernel(&KernelDesc::new("biome/render").overrides(&[("WG", f64::from(WG))]))?;
         let g = &self.grids;
-        let group = kernel.bind(
+        let group = kernel.bind_named(
             &self.ctx,
             &[
-                params.binding(),
-                g.types.binding(),
-                g.state.binding(),
-                g.ids.binding(),
-                image.binding(),
+                ("params", params.binding()),
+                ("types", g.types.binding()),
+                ("state", g.state.binding()),
+                ("ids", g.ids.binding()),
+                ("image", image.binding()),
             ],
         )?;
         let mut rec = self.ctx.recorder("morphogen.biome.render");

@@ -7,7 +7,7 @@ use crate::biome::agents::AgentTables;
 use crate::biome::metrics::{Census, CENSUS_COUNTERS};
 use crate::biome::params::StepParams;
 use crate::biome::world::{Grids, World};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::{GpuBuffer, GpuContext, Grid, Kernel, KernelDesc, Recorder};
 
 const WG: u32 = 64;
@@ -131,13 +131,43 @@ impl StepKernels {
             "morphogen.biome.census",
         )?;
         let p = params_binding(&params);
-        // Binding 0 of every kernel but agent_args is the step's parameter block, at the
-        // step's dynamic offset.
+        // Every kernel's bindings by the names of their WGSL variables, from one table:
+        // the names mean the same buffer in every biome kernel.
+        let [ia, ib] = &g.integrity;
+        let table: Vec<(&str, wgpu::BindingResource<'_>)> = vec![
+            ("params", p.clone()),
+            ("types", g.types.binding()),
+            ("state", g.state.binding()),
+            ("ids", g.ids.binding()),
+            ("offer", g.offer.binding()),
+            ("proposal", g.proposal.binding()),
+            ("choice", g.choice.binding()),
+            ("prev_types", g.prev_types.binding()),
+            ("prev_state", g.prev_state.binding()),
+            ("prev_ids", g.prev_ids.binding()),
+            ("agent", a.layout_block.binding()),
+            ("programs", a.programs.binding()),
+            ("slot_ok", a.slot_ok.binding()),
+            ("list", a.list.binding()),
+            ("list_pos", a.list_pos.binding()),
+            ("control", a.control.binding()),
+            ("table", a.sizes.binding()),
+            ("args", a.args.binding()),
+            ("id_counts", a.id_counts.binding()),
+            ("candidates", a.candidates.binding()),
+            ("share", a.share.binding()),
+            ("spawn", a.spawn.binding()),
+            ("id_cells", a.id_cells.binding()),
+            ("census", census_counts.binding()),
+            ("counts", census_counts.binding()),
+        ];
         let build = |shader: &str,
                      defines: &[&str],
                      wg: u32,
-                     resources: &[wgpu::BindingResource<'_>]|
+                     extra: &[(&str, wgpu::BindingResource<'_>)]|
          -> Result<Pass> {
+            // Binding 0 of every kernel but agent_args is the step's parameter block, at
+            // the step's dynamic offset.
             let dynamic: &[u32] = if shader == "biome/agent_args" {
                 &[]
             } else {
@@ -149,45 +179,30 @@ impl StepKernels {
                     .defines(defines)
                     .overrides(&[("WG", f64::from(wg))]),
             )?;
-            let group = kernel.bind(ctx, resources)?;
+            let resources = kernel
+                .binding_names()
+                .iter()
+                .map(|name| {
+                    extra
+                        .iter()
+                        .chain(&table)
+                        .find(|(n, _)| n == name)
+                        .map(|(n, r)| (*n, r.clone()))
+                        .ok_or_else(|| Error::Gpu {
+                            context: format!("binding {shader}"),
+                            message: format!("no biome buffer is named `{name}`"),
+                        })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let group = kernel.bind_named(ctx, &resources)?;
             Ok(Pass { kernel, group })
         };
-        // Kernels whose first binding is the step's parameter block.
-        let pass = |shader: &str, resources: &[wgpu::BindingResource<'_>]| {
-            let mut all = vec![p.clone()];
-            all.extend_from_slice(resources);
-            build(shader, &[], WG, &all)
-        };
-        let grid3 = [g.types.binding(), g.state.binding(), g.ids.binding()];
-        let [ia, ib] = &g.integrity;
+        let pass = |shader: &str| build(shader, &[], WG, &[]);
         let integrity_pass = |define: &[&str], src: wgpu::BindingResource<'_>, dst| {
-            build(
-                "biome/integrity",
-                define,
-                WG,
-                &[p.clone(), g.types.binding(), src, dst],
-            )
+            build("biome/integrity", define, WG, &[("src", src), ("dst", dst)])
         };
-        // The agent kernels see the program layout, programs, usable flags and the grids.
-        let agent_in = [
-            a.layout_block.binding(),
-            a.programs.binding(),
-            a.slot_ok.binding(),
-            g.types.binding(),
-            g.state.binding(),
-            g.ids.binding(),
-            a.list.binding(),
-        ];
-        fn with<'a>(
-            base: &[wgpu::BindingResource<'a>],
-            extra: &[wgpu::BindingResource<'a>],
-        ) -> Vec<wgpu::BindingResource<'a>> {
-            let mut all = base.to_vec();
-            all.extend_from_slice(extra);
-            all
-        }
         Ok(Self {
-            soil: pass("biome/soil", &grid3)?,
+            soil: pass("biome/soil")?,
             integrity: [
                 integrity_pass(&["SRC_STATE"], g.state.binding(), ia.binding())?,
                 integrity_pass(&[], ia.binding(), ib.binding())?,
@@ -195,131 +210,22 @@ impl StepKernels {
                 integrity_pass(&[], ia.binding(), ib.binding())?,
                 integrity_pass(&["DST_STATE"], ib.binding(), g.state.binding())?,
             ],
-            gravity: pass("biome/gravity", &grid3)?,
-            agent_list: pass(
-                "biome/agent_list",
-                &[
-                    g.types.binding(),
-                    g.ids.binding(),
-                    a.list.binding(),
-                    a.list_pos.binding(),
-                    a.control.binding(),
-                    a.sizes.binding(),
-                ],
-            )?,
-            agent_args: build(
-                "biome/agent_args",
-                &[],
-                WG,
-                &[a.control.binding(), a.sizes.binding(), a.args.binding()],
-            )?,
-            flowers: pass(
-                "biome/flowers",
-                &with(
-                    &agent_in,
-                    &[
-                        a.control.binding(),
-                        a.id_counts.binding(),
-                        a.candidates.binding(),
-                    ],
-                ),
-            )?,
-            reproduce: build(
-                "biome/reproduce",
-                &[],
-                REPRODUCE_WG,
-                &[
-                    p.clone(),
-                    a.layout_block.binding(),
-                    a.programs.binding(),
-                    a.slot_ok.binding(),
-                    g.types.binding(),
-                    g.state.binding(),
-                    g.ids.binding(),
-                    a.control.binding(),
-                    a.id_counts.binding(),
-                    a.candidates.binding(),
-                    census_counts.binding(),
-                ],
-            )?,
-            parallel: pass(
-                "biome/parallel",
-                &with(&agent_in, &[a.control.binding(), a.share.binding()]),
-            )?,
-            parallel_apply: pass(
-                "biome/parallel_apply",
-                &[
-                    a.slot_ok.binding(),
-                    a.share.binding(),
-                    g.ids.binding(),
-                    a.list.binding(),
-                    a.list_pos.binding(),
-                    a.control.binding(),
-                    g.types.binding(),
-                    g.state.binding(),
-                    a.sizes.binding(),
-                ],
-            )?,
-            diffuse: pass(
-                "biome/diffuse",
-                &[g.types.binding(), g.state.binding(), g.offer.binding()],
-            )?,
-            energy: pass(
-                "biome/energy",
-                &[
-                    g.offer.binding(),
-                    g.types.binding(),
-                    g.state.binding(),
-                    g.ids.binding(),
-                ],
-            )?,
-            propose: pass("biome/propose", &[g.types.binding(), g.proposal.binding()])?,
-            spawn: pass(
-                "biome/spawn",
-                &with(
-                    &agent_in,
-                    &[a.control.binding(), g.proposal.binding(), a.spawn.binding()],
-                ),
-            )?,
-            choose: pass("biome/choose", &[g.proposal.binding(), g.choice.binding()])?,
-            apply: pass(
-                "biome/apply",
-                &[
-                    g.proposal.binding(),
-                    g.choice.binding(),
-                    g.prev_types.binding(),
-                    g.prev_state.binding(),
-                    g.prev_ids.binding(),
-                    g.types.binding(),
-                    g.state.binding(),
-                    g.ids.binding(),
-                    a.spawn.binding(),
-                    a.list_pos.binding(),
-                ],
-            )?,
-            age: pass("biome/age", &[g.types.binding(), g.state.binding()])?,
-            census: pass(
-                "biome/census",
-                &[
-                    a.sizes.binding(),
-                    g.types.binding(),
-                    g.ids.binding(),
-                    a.slot_ok.binding(),
-                    census_counts.binding(),
-                    a.id_cells.binding(),
-                ],
-            )?,
-            census_ids: build(
-                "biome/census_ids",
-                &[],
-                REPRODUCE_WG,
-                &[
-                    p.clone(),
-                    a.sizes.binding(),
-                    a.id_cells.binding(),
-                    census_counts.binding(),
-                ],
-            )?,
+            gravity: pass("biome/gravity")?,
+            agent_list: pass("biome/agent_list")?,
+            agent_args: pass("biome/agent_args")?,
+            flowers: pass("biome/flowers")?,
+            reproduce: build("biome/reproduce", &[], REPRODUCE_WG, &[])?,
+            parallel: pass("biome/parallel")?,
+            parallel_apply: pass("biome/parallel_apply")?,
+            diffuse: pass("biome/diffuse")?,
+            energy: pass("biome/energy")?,
+            propose: pass("biome/propose")?,
+            spawn: pass("biome/spawn")?,
+            choose: pass("biome/choose")?,
+            apply: pass("biome/apply")?,
+            age: pass("biome/age")?,
+            census: pass("biome/census")?,
+            census_ids: build("biome/census_ids", &[], REPRODUCE_WG, &[])?,
             params,
             census_counts,
         })

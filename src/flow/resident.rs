@@ -202,17 +202,22 @@ impl Resident {
                 .overrides(&[("WG", f64::from(WG)), ("LOGP", f64::from(self.params.logp))])
                 .generated(&generated),
         )?;
-        let group = kernel.bind(
+        let extra_names = if shared {
+            ["errs", "cand"]
+        } else {
+            ["lists", "counter"]
+        };
+        let group = kernel.bind_named(
             ctx,
             &[
-                self.flow.binding(),
-                self.weights.binding(),
-                self.consts.binding(),
-                self.ys.binding(),
-                self.metas.binding(),
-                self.saved.binding(),
-                extra[0].binding(),
-                extra[1].binding(),
+                ("flow", self.flow.binding()),
+                ("weights", self.weights.binding()),
+                ("consts", self.consts.binding()),
+                ("ys", self.ys.binding()),
+                ("metas", self.metas.binding()),
+                ("saved", self.saved.binding()),
+                (extra_names[0], extra[0].binding()),
+                (extra_names[1], extra[1].binding()),
             ],
         )?;
         Ok((kernel, group))

@@ -47,9 +47,12 @@ impl Binding {
 /// The kinds of a kernel's group-0 bindings, read from its WGSL with naga: `uniform`,
 /// `storage, read` and `storage, read_write` variables at bindings 0..n (no gaps), the
 /// `dynamic` ones (uniforms) bound with a dynamic offset.
-fn reflect_bindings(source: &str, dynamic: &[u32]) -> std::result::Result<Vec<Binding>, String> {
+fn reflect_bindings(
+    source: &str,
+    dynamic: &[u32],
+) -> std::result::Result<Vec<(String, Binding)>, String> {
     let module = naga::front::wgsl::parse_str(source).map_err(|e| e.emit_to_string(source))?;
-    let mut found: Vec<(u32, Binding)> = Vec::new();
+    let mut found: Vec<(u32, String, Binding)> = Vec::new();
     for (_, var) in module.global_variables.iter() {
         let Some(slot) = &var.binding else { continue };
         if slot.group != 0 {
@@ -77,10 +80,10 @@ fn reflect_bindings(source: &str, dynamic: &[u32]) -> std::result::Result<Vec<Bi
                 ))
             }
         };
-        found.push((slot.binding, kind));
+        found.push((slot.binding, var.name.clone().unwrap_or_default(), kind));
     }
-    found.sort_by_key(|(b, _)| *b);
-    for (i, (b, _)) in found.iter().enumerate() {
+    found.sort_by_key(|(b, _, _)| *b);
+    for (i, (b, _, _)) in found.iter().enumerate() {
         if *b != i as u32 {
             return Err(format!(
                 "bindings must run 0..n without gaps; {i} is missing"
@@ -89,13 +92,16 @@ fn reflect_bindings(source: &str, dynamic: &[u32]) -> std::result::Result<Vec<Bi
     }
     if let Some(d) = dynamic
         .iter()
-        .find(|&&d| found.get(d as usize).map(|f| f.1) != Some(Binding::UniformDynamic))
+        .find(|&&d| found.get(d as usize).map(|f| f.2) != Some(Binding::UniformDynamic))
     {
         return Err(format!(
             "binding {d} is marked dynamic but is not a uniform"
         ));
     }
-    Ok(found.into_iter().map(|(_, kind)| kind).collect())
+    Ok(found
+        .into_iter()
+        .map(|(_, name, kind)| (name, kind))
+        .collect())
 }
 
 /// Everything that identifies a kernel variant.
@@ -218,6 +224,8 @@ pub struct Kernel {
     pipeline: wgpu::ComputePipeline,
     layout: wgpu::BindGroupLayout,
     bindings: Vec<Binding>,
+    /// The WGSL variable of each binding.
+    names: Vec<String>,
     label: String,
 }
 
@@ -296,6 +304,7 @@ impl GpuContext {
         }
         let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
             .iter()
+            .map(|(_, kind)| *kind)
             .enumerate()
             .map(|(i, b)| wgpu::BindGroupLayoutEntry {
                 binding: i as u32,
@@ -334,7 +343,8 @@ impl GpuContext {
         Ok(Kernel {
             pipeline,
             layout,
-            bindings,
+            names: bindings.iter().map(|(name, _)| name.clone()).collect(),
+            bindings: bindings.into_iter().map(|(_, kind)| kind).collect(),
             label,
         })
     }
@@ -379,6 +389,42 @@ impl Kernel {
             });
         }
         Ok(group)
+    }
+
+    /// Binds resources to this kernel's bindings by the names of their WGSL variables
+    /// (`("params", buffer.binding())`), in any order; every binding must be named once.
+    pub fn bind_named(
+        &self,
+        ctx: &GpuContext,
+        resources: &[(&str, wgpu::BindingResource<'_>)],
+    ) -> Result<wgpu::BindGroup> {
+        let error = |message: String| Error::Gpu {
+            context: format!("binding {}", self.label),
+            message,
+        };
+        let mut ordered: Vec<Option<wgpu::BindingResource<'_>>> = vec![None; self.names.len()];
+        for (name, resource) in resources {
+            let at = self.names.iter().position(|n| n == name).ok_or_else(|| {
+                error(format!(
+                    "the kernel has no binding named `{name}`; it has {}",
+                    self.names.join(", ")
+                ))
+            })?;
+            if ordered[at].replace(resource.clone()).is_some() {
+                return Err(error(format!("`{name}` is bound twice")));
+            }
+        }
+        let ordered: Vec<wgpu::BindingResource<'_>> = ordered
+            .into_iter()
+            .zip(&self.names)
+            .map(|(r, name)| r.ok_or_else(|| error(format!("nothing bound to `{name}`"))))
+            .collect::<Result<_>>()?;
+        self.bind(ctx, &ordered)
+    }
+
+    /// The WGSL variable names of group 0's bindings, in binding order.
+    pub fn binding_names(&self) -> &[String] {
+        &self.names
     }
 
     /// The kinds of group 0's bindings, in binding order, as read from the shader.

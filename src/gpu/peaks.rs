@@ -65,7 +65,10 @@ fn time_compute(
             "morphogen.peaks",
         )?;
         let sink = GpuBuffer::<f32>::scratch(ctx, invocations as usize, "morphogen.peaks.sink")?;
-        let group = kernel.bind(ctx, &[params.binding(), sink.binding()])?;
+        let group = kernel.bind_named(
+            ctx,
+            &[("params", params.binding()), ("sink", sink.binding())],
+        )?;
         let grid = Grid::linear(u64::from(invocations), WG, max_dim);
         let samples = measure(ctx, shader, 1, 5, Duration::ZERO, |rec| {
             rec.dispatch(&kernel, &group, grid);
@@ -101,7 +104,14 @@ fn time_copy(ctx: &GpuContext) -> Result<(u64, f64)> {
             },
             "morphogen.peaks",
         )?;
-        let group = kernel.bind(ctx, &[params.binding(), src.binding(), dst.binding()])?;
+        let group = kernel.bind_named(
+            ctx,
+            &[
+                ("params", params.binding()),
+                ("src", src.binding()),
+                ("dst", dst.binding()),
+            ],
+        )?;
         let samples = measure(ctx, "bench/copy", 1, 5, Duration::ZERO, |rec| {
             rec.dispatch(&kernel, &group, Grid::new(groups as u32, 1, 1));
             Ok(())

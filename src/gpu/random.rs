@@ -67,7 +67,7 @@ pub fn record_fill<T: Pod>(
         },
         "morphogen.rng.params",
     )?;
-    let group = kernel.bind(ctx, &[params.binding(), dst.binding()])?;
+    let group = kernel.bind_named(ctx, &[("params", params.binding()), ("dst", dst.binding())])?;
     let blocks = u64::from(n).div_ceil(4);
     rec.dispatch(
         &kernel,

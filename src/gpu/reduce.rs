@@ -136,7 +136,14 @@ pub fn record_reduce_at(
         };
         if last {
             let out = GpuBuffer::<f32>::scratch(ctx, rows, "morphogen.reduce.out")?;
-            let group = kernel.bind(ctx, &[params.binding(), src, out.binding()])?;
+            let group = kernel.bind_named(
+                ctx,
+                &[
+                    ("params", params.binding()),
+                    ("src", src),
+                    ("dst", out.binding()),
+                ],
+            )?;
             rec.dispatch(&kernel, &group, grid);
             rec.keep(params);
             if let Some(p) = partials {
@@ -149,7 +156,14 @@ pub fn record_reduce_at(
             total_groups as usize,
             "morphogen.reduce.partials",
         )?;
-        let group = kernel.bind(ctx, &[params.binding(), src, next.binding()])?;
+        let group = kernel.bind_named(
+            ctx,
+            &[
+                ("params", params.binding()),
+                ("src", src),
+                ("dst", next.binding()),
+            ],
+        )?;
         rec.dispatch(&kernel, &group, grid);
         rec.keep(params);
         if let Some(p) = partials.replace(next) {

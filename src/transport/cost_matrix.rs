@@ -180,13 +180,13 @@ impl Clouds<'_> {
                 },
                 label,
             )?;
-            let group = kernel.bind(
+            let group = kernel.bind_named(
                 ctx,
                 &[
-                    params.binding(),
-                    xs.binding(),
-                    ys.binding(),
-                    out.binding_range(start * m, count * m),
+                    ("params", params.binding()),
+                    ("xs", xs.binding()),
+                    ("ys", ys.binding()),
+                    ("c", out.binding_range(start * m, count * m)),
                 ],
             )?;
             let groups = rows.div_ceil(BLOCK_ROWS) * m.div_ceil(BLOCK_COLS) * batch;

@@ -112,15 +112,15 @@ impl Coupling {
         clippy::too_many_arguments,
         reason = "a private helper; each caller names every part"
     )]
-    /// Runs `shader` once over `count` queries: `params` first, then `inputs` (read-only
-    /// storage), then `out`, which it reads back.
+    /// Runs `shader` once over `count` queries with `params` and the named `inputs`
+    /// (read-only storage) bound, and reads back `out`.
     fn run<T: bytemuck::Pod>(
         &self,
         shader: &str,
         define: &str,
         overrides: &[(&str, f64)],
         params: &Params,
-        inputs: &[wgpu::BindingResource<'_>],
+        inputs: &[(&str, wgpu::BindingResource<'_>)],
         out: &GpuBuffer<T>,
         items: usize,
     ) -> Result<Vec<T>> {
@@ -131,10 +131,10 @@ impl Coupling {
                 .overrides(overrides),
         )?;
         let params = GpuBuffer::uniform(ctx, params, shader)?;
-        let mut resources = vec![params.binding()];
+        let mut resources = vec![("params", params.binding())];
         resources.extend(inputs.iter().cloned());
-        resources.push(out.binding());
-        let group = kernel.bind(ctx, &resources)?;
+        resources.push(("out", out.binding()));
+        let group = kernel.bind_named(ctx, &resources)?;
         let mut rec = ctx.recorder(shader);
         let grid = Grid::linear(
             items as u64,
@@ -181,10 +181,10 @@ impl Coupling {
         let queries = GpuBuffer::from_slice(ctx, points, "morphogen.transport.map.x")?;
         let out = GpuBuffer::<f32>::scratch(ctx, points.len(), "morphogen.transport.map.out")?;
         let inputs = [
-            queries.binding(),
-            ws.target.binding(),
-            ws.log_w.binding(),
-            ws.g[ws.parity].binding(),
+            ("query_pts", queries.binding()),
+            ("col_pts", ws.target.binding()),
+            ("log_w", ws.log_w.binding()),
+            ("col_pot", ws.g[ws.parity].binding()),
         ];
         self.run(
             "transport/map",
@@ -232,12 +232,12 @@ impl Coupling {
         let out = GpuBuffer::<u32>::scratch(ctx, k, "morphogen.transport.sample.out")?;
         let stride = ws.stats_stride(Side::Source);
         let inputs = [
-            ws.source.binding(),
-            ws.target.binding(),
-            ws.log_w.binding(),
-            ws.g[ws.parity].binding(),
-            ws.stats_rows.binding_range(3 * stride, ws.n),
-            draw_buf.binding(),
+            ("row_pts", ws.source.binding()),
+            ("col_pts", ws.target.binding()),
+            ("log_w", ws.log_w.binding()),
+            ("col_pot", ws.g[ws.parity].binding()),
+            ("row_lse", ws.stats_rows.binding_range(3 * stride, ws.n)),
+            ("draws", draw_buf.binding()),
         ];
         let cols = self.run(
             "transport/sample",
@@ -269,11 +269,11 @@ impl Coupling {
         let out = GpuBuffer::<f32>::scratch(ctx, entries, "morphogen.transport.plan.out")?;
         let p = ws.parity;
         let inputs = [
-            ws.source.binding(),
-            ws.target.binding(),
-            ws.log_w.binding(),
-            ws.f[p].binding(),
-            ws.g[p].binding(),
+            ("row_pts", ws.source.binding()),
+            ("col_pts", ws.target.binding()),
+            ("log_w", ws.log_w.binding()),
+            ("row_pot", ws.f[p].binding()),
+            ("col_pot", ws.g[p].binding()),
         ];
         let overrides = [("WG", f64::from(WG)), ("D", ws.dim() as f64)];
         self.run(

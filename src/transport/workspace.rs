@@ -460,19 +460,25 @@ impl Workspace {
                 col_window
             };
             let mut resources = vec![
-                block,
-                self.scalars.binding(),
-                rows.binding_range(row_window.0 * row_stride, row_window.1 * row_stride),
-                cols.binding_range(col_window.0 * col_stride, col_window.1 * col_stride),
-                self.log_w.binding(),
-                col_pot.binding(),
-                row_pot.binding(),
-                out.binding(),
+                ("step", block),
+                ("problems", self.scalars.binding()),
+                (
+                    "row_pts",
+                    rows.binding_range(row_window.0 * row_stride, row_window.1 * row_stride),
+                ),
+                (
+                    "col_pts",
+                    cols.binding_range(col_window.0 * col_stride, col_window.1 * col_stride),
+                ),
+                ("log_w", self.log_w.binding()),
+                ("col_pot", col_pot.binding()),
+                ("row_pot", row_pot.binding()),
+                ("out", out.binding()),
             ];
             if let Some(carry) = &self.carry {
-                resources.push(carry.binding());
+                resources.push(("carry", carry.binding()));
             }
-            let group = self.kernels.get(mode).bind(&self.ctx, &resources)?;
+            let group = self.kernels.get(mode).bind_named(&self.ctx, &resources)?;
             self.groups.insert(key, group);
         }
         Ok(&self.groups[&key])

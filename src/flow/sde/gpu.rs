@@ -430,14 +430,14 @@ fn prepare_chunk(
                     .generated(&generated),
             )?;
             let branch_weights = packed.upload(ctx, "morphogen.sde")?;
-            let group = kernel.bind(
+            let group = kernel.bind_named(
                 ctx,
                 &[
-                    params.binding_range(0, 1),
-                    branch_weights.binding(),
-                    consts.binding(),
-                    ys.binding(),
-                    saved.binding(),
+                    ("sde", params.binding_range(0, 1)),
+                    ("weights", branch_weights.binding()),
+                    ("consts", consts.binding()),
+                    ("ys", ys.binding()),
+                    ("saved", saved.binding()),
                 ],
             )?;
             weights.push(branch_weights);
