@@ -2,13 +2,13 @@
 // only (dispatched indirectly over the list), and records each listed cell's position.
 // Agents with an id beyond the table, or beyond the list's capacity, are counted and
 // skipped.
-// control: [0] agents appended (the list holds the first `capacity`), [1] agents with an
-// id beyond the table.
+// control: see biome/control.
 
 override WG: u32 = 64u;
 
 #import grid
 #import biome
+#import biome/control
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> types: array<u32>;
@@ -30,10 +30,10 @@ fn main(
         return;
     }
     if (ids[cell] >= table.slots) {
-        atomicAdd(&control[1], 1u);
+        atomicAdd(&control[CONTROL_BEYOND_TABLE], 1u);
         return;
     }
-    let pos = atomicAdd(&control[0], 1u);
+    let pos = atomicAdd(&control[CONTROL_LISTED], 1u);
     if (pos < table.capacity) {
         list[pos] = cell;
         list_pos[cell] = pos;

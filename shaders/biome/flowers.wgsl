@@ -10,6 +10,7 @@ override WG: u32 = 64u;
 
 #import grid
 #import agent
+#import biome/control
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<uniform> agent: AgentLayout;
@@ -30,7 +31,7 @@ fn main(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let i = linear_workgroup(wid, nwg) * WG + lid;
-    if (i >= min(atomicLoad(&control[0]), agent.capacity)) {
+    if (i >= min(atomicLoad(&control[CONTROL_LISTED]), agent.capacity)) {
         return;
     }
     let cell = list[i];
@@ -50,6 +51,6 @@ fn main(
     }
     let u = rng_u01(step_bits(cell, STREAM_REPRODUCE, 0u).x);
     let key = log(air) - log(-log(u));
-    let slot = atomicAdd(&control[2], 1u);
+    let slot = atomicAdd(&control[CONTROL_CANDIDATES], 1u);
     candidates[slot] = vec2<u32>(bitcast<u32>(key), cell);
 }

@@ -1,6 +1,8 @@
-// Kernels dispatched over the agent list: how many entries they cover. control[0] counts
+// Kernels dispatched over the agent list: how many entries they cover. CONTROL_LISTED counts
 // every agent appended, the list holds at most `capacity` of them.
 
+#import biome/control
+
 fn listed() -> u32 {
-    return min(control[0], agent.capacity);
+    return min(control[CONTROL_LISTED], agent.capacity);
 }

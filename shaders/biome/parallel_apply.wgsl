@@ -7,6 +7,7 @@ override WG: u32 = 64u;
 
 #import grid
 #import biome
+#import biome/control
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> slot_ok: array<u32>;
@@ -26,7 +27,7 @@ const NOT_LISTED: u32 = 0xffffffffu;
 // The list position of the cell if it ran its program in the parallel op.
 fn ran(n: u32) -> u32 {
     let pos = list_pos[n];
-    if (pos >= min(control[0], table.capacity) || list[pos] != n || slot_ok[ids[n]] == 0u) {
+    if (pos >= min(control[CONTROL_LISTED], table.capacity) || list[pos] != n || slot_ok[ids[n]] == 0u) {
         return NOT_LISTED;
     }
     return pos;

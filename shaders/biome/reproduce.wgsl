@@ -13,6 +13,7 @@ override WG: u32 = 256u;
 
 #import agent
 #import biome/census_row
+#import biome/control
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<uniform> agent: AgentLayout;
@@ -129,7 +130,7 @@ fn in_range(col: u32, center: u32) -> bool {
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32) {
     let picks = min(agent.picks, MAX_PICKS);
-    let count = min(control[2], cell_count());
+    let count = min(control[CONTROL_CANDIDATES], cell_count());
     let mutating = agent.mutator != 0u;
 
     // The largest keys, one pick at a time.

@@ -10,6 +10,8 @@ use crate::gpu::{GpuBuffer, GpuContext};
 
 /// Floats per listed agent in the parallel op's output.
 pub(crate) const SHARE_STRIDE: usize = 24;
+/// Counters of the `control` buffer (`CONTROL_SLOTS` of `shaders/biome/control.wgsl`).
+const CONTROL_SLOTS: usize = 4;
 /// Floats per listed agent in the spawn payload.
 pub(crate) const SPAWN_STRIDE: usize = 12;
 /// Reproductions per step the reproduce kernel carries out at most.
@@ -99,7 +101,8 @@ pub(crate) struct AgentTables {
     /// Listed agent cells, and each listed cell's position.
     pub list: GpuBuffer<u32>,
     pub list_pos: GpuBuffer<u32>,
-    /// [0] agents appended, [1] agents beyond the table, [2] reproduction candidates.
+    /// Counters of each step (agents listed, beyond the table, reproduction candidates),
+    /// at the slots `shaders/biome/control.wgsl` names.
     pub control: GpuBuffer<u32>,
     /// Workgroup counts of the dispatches over the list.
     pub args: GpuBuffer<u32>,
@@ -200,7 +203,7 @@ impl AgentTables {
             )?,
             list: GpuBuffer::zeroed(ctx, capacity, &label("list"))?,
             list_pos: GpuBuffer::zeroed(ctx, cells, &label("list_pos"))?,
-            control: GpuBuffer::zeroed(ctx, 4, &label("control"))?,
+            control: GpuBuffer::zeroed(ctx, CONTROL_SLOTS, &label("control"))?,
             args: GpuBuffer::indirect(ctx, 4, &label("args"))?,
             share: GpuBuffer::zeroed(ctx, capacity * SHARE_STRIDE, &label("share"))?,
             spawn: GpuBuffer::zeroed(ctx, capacity * SPAWN_STRIDE, &label("spawn"))?,
@@ -235,5 +238,23 @@ impl AgentTables {
             stride: self.stride,
             data: self.programs.read(ctx)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CONTROL_SLOTS;
+    use crate::gpu::preprocess::u32_constants;
+
+    #[test]
+    fn the_control_buffer_holds_every_named_slot() {
+        let wgsl = u32_constants("biome/control").unwrap();
+        assert_eq!(wgsl.get("CONTROL_SLOTS"), Some(&(CONTROL_SLOTS as u32)));
+        for (name, slot) in &wgsl {
+            assert!(
+                *slot < CONTROL_SLOTS as u32 || name == "CONTROL_SLOTS",
+                "{name}"
+            );
+        }
     }
 }
