@@ -271,7 +271,7 @@ fn stored_cost_matrices_give_the_solutions_of_recomputed_costs() {
     let p = problem(&mut rng, 50, 40, 24, Cost::SqEuclidean, false, (1.0, 1.0));
     let tight = CostStorage::Auto {
         min_dim: 16,
-        budget_bytes: 2 * 4 * 50 * 40 - 1,
+        budget_bytes: 4 * 50 * 40 - 1,
     };
     let online = transport::solve(ctx(), &p, &fixed(5).cost_storage(tight)).unwrap();
     assert!(!online.cost_matrix, "over the budget");

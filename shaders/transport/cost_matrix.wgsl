@@ -4,8 +4,8 @@
 //   c[b, i - row0, j] = cost(x_i, y_j)   for rows row0 <= i < row0 + rows of each problem
 //
 // A dispatch writes one window of rows (a matrix larger than a binding is written in
-// windows); the transpose is the same kernel with the clouds swapped, every cost being
-// symmetric in x - y.
+// windows). No transpose is written: the solve's target pass reads the matrix down its
+// columns.
 //
 // A workgroup covers 4 WG rows and CB columns. The block's column coordinates are staged
 // once in workgroup memory; each invocation keeps its four rows' coordinates in the lanes

@@ -71,7 +71,9 @@ struct Step {
     eps_decay_pow: f32,
     omega: f32,
     gamma: f32,
-    _pad: f32,
+    // COST_DENSE: 1 when row_pts is the other side's matrix, read down its columns (the
+    // target pass over a stored matrix, whose transpose is never written).
+    transposed: u32,
     // Where the windows start, and the problem's full sizes. Points are indexed inside
     // their window; potentials, weights and outputs by the full index.
     row_start: u32,
@@ -120,8 +122,11 @@ var<workgroup> redo_flag: u32;
 
 // Coordinate k of the invocation's four rows.
 var<private> xr: array<vec4<f32>, XV_MAX>;
-// First element of each row's point (X_IN_MEMORY) or of its cost row (COST_DENSE).
+// First element of each row's point (X_IN_MEMORY) or of its cost row (COST_DENSE); when
+// transposed, each row's index within its problem.
 var<private> row_base: vec4<u32>;
+// Transposed COST_DENSE: the first matrix row (a column of this pass) of the problem.
+var<private> transposed_base: u32;
 
 fn x4(k: u32) -> vec4<f32> {
 #ifdef X_IN_MEMORY
@@ -196,7 +201,9 @@ fn column_y(c: u32, k: u32) -> f32 {
 // Costs between the four rows and column c of the chunk at t0.
 fn row_costs(c: u32, t0: u32) -> vec4<f32> {
 #ifdef COST_DENSE
-    let base = row_base + vec4<u32>(step.col_start + t0 + c);
+    let along = row_base + vec4<u32>(step.col_start + t0 + c);
+    let down = row_base + vec4<u32>((transposed_base + t0 + c) * step.total_rows);
+    let base = select(along, down, step.transposed == 1u);
     return vec4<f32>(row_pts[base.x], row_pts[base.y], row_pts[base.z], row_pts[base.w]);
 #else
     var parts = cost_parts_zero();
@@ -256,7 +263,12 @@ fn main(
         shift[q] = select(0.0, s, f32_is_finite(s));
     }
 #ifdef COST_DENSE
-    row_base = rows * step.total_cols;
+    if (step.transposed == 1u) {
+        row_base = rows - vec4<u32>(b * step.rows) + vec4<u32>(step.row_start);
+        transposed_base = b * step.cols;
+    } else {
+        row_base = rows * step.total_cols;
+    }
 #else
     row_base = rows * D;
 #ifndef X_IN_MEMORY

@@ -79,17 +79,18 @@ impl Convention {
 pub enum CostStorage {
     /// Recomputed from the points in every half-iteration: no n × m memory at all.
     Online,
-    /// Computed once into an n × m matrix and its transpose, which the iterations stream.
+    /// Computed once into an n × m matrix, which the iterations stream (the target side's
+    /// pass reads it down its columns: no transpose is stored).
     /// Refused with an error when one copy exceeds a storage binding or the points have
     /// more than 64 dimensions.
     Matrix,
-    /// The matrix when the points have at least `min_dim` dimensions and both copies fit
-    /// in `budget_bytes` (and a binding each); online otherwise.
+    /// The matrix when the points have at least `min_dim` dimensions and it fits
+    /// in `budget_bytes` (written in windows when it exceeds a binding); online otherwise.
     Auto {
         /// Smallest dimension worth storing: below it a cost is cheaper to recompute than
         /// to load.
         min_dim: usize,
-        /// GPU memory the two copies may take.
+        /// GPU memory the matrix may take.
         budget_bytes: u64,
     },
 }

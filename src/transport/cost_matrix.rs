@@ -113,43 +113,30 @@ impl Clouds<'_> {
                 budget_bytes,
             } => Ok(obstacle.is_none()
                 && self.dim >= min_dim
-                && 2 * self.matrix_bytes() <= budget_bytes
+                && self.matrix_bytes() <= budget_bytes
                 // Before Mesa 25 a stored matrix is read in column windows, which a
                 // batch cannot use; the on-the-fly path has its own.
                 && ctx.loop_limit().is_none()),
         }
     }
 
-    /// The matrix (batch × n × m) and its transpose (batch × m × n), each written in the
-    /// row windows the solve reads it in (`windows[0]` of the matrix, `windows[1]` of the
-    /// transpose).
-    pub fn build(&self, ctx: &GpuContext, windows: [&Windows; 2]) -> Result<[GpuBuffer<f32>; 2]> {
+    /// The matrix (batch × n × m), written in the row windows the solve reads it in.
+    pub fn build(&self, ctx: &GpuContext, windows: &Windows) -> Result<GpuBuffer<f32>> {
         let mut rec = ctx.recorder("morphogen.transport.cost_matrix");
-        let c = self.record_side(ctx, &mut rec, false, windows[0])?;
-        let ct = self.record_side(ctx, &mut rec, true, windows[1])?;
+        let c = self.record_rows(ctx, &mut rec, windows)?;
         rec.submit()?;
-        Ok([c, ct])
+        Ok(c)
     }
 
-    /// Records the dispatches that write the matrix (or, `transposed`, its transpose: the
-    /// same costs with the clouds swapped) window by window.
-    fn record_side(
+    /// Records the dispatches that write the matrix, window by window.
+    fn record_rows(
         &self,
         ctx: &GpuContext,
         rec: &mut Recorder<'_>,
-        transposed: bool,
         windows: &Windows,
     ) -> Result<GpuBuffer<f32>> {
-        let (xs, ys, n, m) = if transposed {
-            (self.target, self.source, self.m, self.n)
-        } else {
-            (self.source, self.target, self.n, self.m)
-        };
-        let label = if transposed {
-            "morphogen.transport.cost_matrix_t"
-        } else {
-            "morphogen.transport.cost_matrix"
-        };
+        let (xs, ys, n, m) = (self.source, self.target, self.n, self.m);
+        let label = "morphogen.transport.cost_matrix";
         let out = GpuBuffer::<f32>::scratch(ctx, self.batch * n * m, label)?;
         let dim = self.dim.max(1);
         let kernel = ctx.kernel(
@@ -240,7 +227,7 @@ pub fn cost_matrix(ctx: &GpuContext, problem: &Problem) -> Result<Vec<f32>> {
         ctx.limits().min_storage_buffer_offset_alignment,
     )?;
     let mut rec = ctx.recorder("morphogen.transport.cost_matrix");
-    let c = clouds.record_side(ctx, &mut rec, false, &windows)?;
+    let c = clouds.record_rows(ctx, &mut rec, &windows)?;
     let pending = rec.read(&c)?;
     rec.submit()?;
     pending.wait(ctx)

@@ -33,7 +33,8 @@ pub(crate) struct StepBlock {
     pub eps_decay_pow: f32,
     pub omega: f32,
     pub gamma: f32,
-    pub _pad: f32,
+    /// Dense: read `row_pts` down its columns (the other side's matrix).
+    pub transposed: u32,
     pub row_start: u32,
     pub col_start: u32,
     pub total_rows: u32,

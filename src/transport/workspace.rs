@@ -36,9 +36,9 @@ pub(crate) struct Workspace {
     pub source: GpuBuffer<f32>,
     /// Target points (B × m × d), or the transposed cost matrix (B × m × n).
     pub target: GpuBuffer<f32>,
-    /// The stored cost matrix and its transpose of point-cloud problems, when the
-    /// iterations stream it (see [`CostStorage`]).
-    matrix: Option<[GpuBuffer<f32>; 2]>,
+    /// The stored cost matrix of point-cloud problems (B × n × m), when the iterations
+    /// stream it (see [`CostStorage`]); the target pass reads it down its columns.
+    matrix: Option<GpuBuffer<f32>>,
     /// Whether the update kernel reads costs from a matrix (given or stored).
     dense: bool,
     /// Floats per row of what the update kernel reads on each side.
@@ -165,13 +165,20 @@ impl Workspace {
                     .map(|s| (s, per_window.min(columns - s)))
                     .collect(),
             };
-            [split(batch * m), split(batch * n)]
+            // A stored matrix has no transpose: the target pass reads its windows of rows
+            // as windows of columns, and its own rows need no binding of their own.
+            if stored {
+                windows[1] = split(batch * m);
+                [split(batch * m), windows[0].clone()]
+            } else {
+                [split(batch * m), split(batch * n)]
+            }
         } else {
             [windows[1].clone(), windows[0].clone()]
         };
         // A stored matrix is written in the windows the solve reads.
         let matrix = if stored {
-            Some(clouds.build(ctx, [&windows[0], &windows[1]])?)
+            Some(clouds.build(ctx, &windows[0])?)
         } else {
             None
         };
@@ -411,7 +418,7 @@ impl Workspace {
             eps_decay_pow: decay_pow as f32,
             omega,
             gamma: self.gamma,
-            _pad: 0.0,
+            transposed: u32::from(self.matrix.is_some() && side == Side::Target),
             row_start: rows.0 as u32,
             col_start: cols.0 as u32,
             total_rows: total_rows as u32,
@@ -439,13 +446,20 @@ impl Workspace {
             });
             // An iteration updates f[p] -> f[1-p] from g[p], then g[p] -> g[1-p] from the
             // new f[1-p]; stats and moments read the current pair f[p], g[p].
-            let (source, target) = match &self.matrix {
-                Some([c, ct]) => (c, ct),
-                None => (&self.source, &self.target),
+            let (rows, cols, row_stride, col_stride) = match (&self.matrix, side) {
+                (Some(c), _) => (c, c, self.m, self.m),
+                (None, Side::Source) => {
+                    (&self.source, &self.target, self.strides[0], self.strides[1])
+                }
+                (None, Side::Target) => {
+                    (&self.target, &self.source, self.strides[1], self.strides[0])
+                }
             };
-            let (rows, cols, row_stride, col_stride) = match side {
-                Side::Source => (source, target, self.strides[0], self.strides[1]),
-                Side::Target => (target, source, self.strides[1], self.strides[0]),
+            // The target pass over a stored matrix reads its column window's rows.
+            let row_window = if self.matrix.is_some() && side == Side::Target {
+                col_window
+            } else {
+                row_window
             };
             let (col_pot, row_pot, out) = match (side, mode) {
                 (Side::Source, Mode::Update) => (&self.g[p], &self.f[p], &self.f[1 - p]),
@@ -454,7 +468,9 @@ impl Workspace {
                 (Side::Target, _) => (&self.f[p], &self.g[p], &self.stats_cols),
             };
             // A cost matrix's column side is never read: bind its first window.
-            let col_window = if self.dense {
+            let col_window = if self.matrix.is_some() {
+                self.windows[0].ranges[0]
+            } else if self.dense {
                 self.windows[usize::from(side == Side::Source)].ranges[0]
             } else {
                 col_window
