@@ -9,7 +9,7 @@ use crate::flow::codes::{PHASE_ATTEMPT, PHASE_COMMIT, PHASE_PROBE, PHASE_START};
 use crate::flow::config::FlowConfig;
 use crate::flow::config::FlowResult;
 use crate::flow::resident::Resident;
-use crate::flow::step_control::{hairer_probe, hairer_step, step_factor};
+use crate::flow::step_control::{clip_to_end, hairer_probe, hairer_step, step_factor};
 use crate::gpu::{record_reduce, GpuBuffer, GpuContext, ReduceOp};
 
 /// Runs the shared-step phases of the integrator kernel on a resident chunk.
@@ -53,8 +53,7 @@ pub(crate) fn run_shared(
             capped = true;
             break;
         }
-        let last = dir * (t1 - (t + h)) <= 0.01 * h.abs();
-        let step = if last { t1 - t } else { h };
+        let (step, last) = clip_to_end(t, h, t1, dir);
         let norm = (phase(res, PHASE_ATTEMPT, t, step)?[0] / count).sqrt();
         if norm <= 1.0 {
             phase(res, PHASE_COMMIT, t, step)?;

@@ -1,5 +1,14 @@
-//! Adaptive step control of the CPU twins (the integrator kernel does the same in WGSL):
-//! the error norm, the step-size factor, and Hairer's initial step.
+//! Adaptive step control of the CPU twins and the shared-step driver (the integrator
+//! kernel does the same in WGSL): the error norm, the step-size factor, Hairer's initial
+//! step, and the last step's stretch to the end time.
+
+/// The step to attempt from t with the proposed h towards t1 (`dir` its sign), and whether
+/// it is the last: a step that would leave less than 1% of itself before t1 is stretched
+/// to t1, so rounding never leaves a sliver of a step at the end.
+pub(crate) fn clip_to_end(t: f64, h: f64, t1: f64, dir: f64) -> (f64, bool) {
+    let last = dir * (t1 - (t + h)) <= 0.01 * h.abs();
+    (if last { t1 - t } else { h }, last)
+}
 
 /// RMS over components of err / (atol + rtol max(|y0|, |y1|)).
 pub(crate) fn error_norm(err: &[f64], y0: &[f64], y1: &[f64], rtol: f64, atol: f64) -> f64 {

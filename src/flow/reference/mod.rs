@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::flow::config::{FlowConfig, FlowResult, LogDensity};
 use crate::flow::inputs::{population_cond, validate_mode, validate_particles};
 use crate::flow::model::VelocityField;
-use crate::flow::step_control::{error_norm, hairer_probe, hairer_step, step_factor};
+use crate::flow::step_control::{clip_to_end, error_norm, hairer_probe, hairer_step, step_factor};
 use crate::flow::tableau::Tableau;
 use rk::{axpy, save_in_step, stages, StepEnds, System};
 
@@ -75,10 +75,7 @@ fn integrate_one(
                 capped = true;
                 break;
             }
-            // A step that would leave less than 1% of itself before t1 is stretched to t1:
-            // rounding must not leave a sliver of a step at the end.
-            let last = dir * (t1 - (t + h)) <= 0.01 * h.abs();
-            let step = if last { t1 - t } else { h };
+            let (step, last) = clip_to_end(t, h, t1, dir);
             let k = stages(tab, sys, t, &y, step, k1.clone());
             let y_new = axpy(&y, step, &tab.b, &k);
             let err = axpy(&vec![0.0; y.len()], step, &err_w, &k);

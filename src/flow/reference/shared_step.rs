@@ -6,7 +6,7 @@ use crate::flow::config::{FlowConfig, FlowResult, LogDensity};
 use crate::flow::inputs::{population_cond, probe};
 use crate::flow::model::VelocityField;
 use crate::flow::reference::rk::{axpy, save_in_step, stages, StepEnds, System};
-use crate::flow::step_control::{hairer_probe, hairer_step, step_factor};
+use crate::flow::step_control::{clip_to_end, hairer_probe, hairer_step, step_factor};
 
 /// RMS over every particle and component of v / (atol + rtol |y|).
 fn batch_rms(values: &[Vec<f64>], ys: &[Vec<f64>], rtol: f64, atol: f64) -> f64 {
@@ -99,8 +99,7 @@ pub(crate) fn integrate_shared_cpu(
             capped = true;
             break;
         }
-        let last = dir * (t1 - (t + h)) <= 0.01 * h.abs();
-        let step = if last { t1 - t } else { h };
+        let (step, last) = clip_to_end(t, h, t1, dir);
         let mut sum = 0.0;
         let mut candidates = Vec::with_capacity(n);
         for p in 0..n {
