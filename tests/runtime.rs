@@ -138,15 +138,28 @@ fn bind_group_layouts_are_read_from_the_shader() {
         reduce.bindings(),
         [Binding::Uniform, Binding::StorageRead, Binding::Storage]
     );
-    // A dynamic offset is marked by hand, and only a uniform can carry one.
+    // A dynamic offset is marked by name, and only a uniform can carry one; a name the
+    // kernel does not declare marks nothing (a name rng/fill does not have).
     let stepped = ctx
-        .kernel(&KernelDesc::new("biome/age").dynamic(&[0]))
+        .kernel(&KernelDesc::new("biome/age").dynamic(&["params"]))
         .unwrap();
     assert_eq!(stepped.bindings()[0], Binding::UniformDynamic);
     let err = ctx
-        .kernel(&KernelDesc::new("rng/fill").defines(&["RAW"]).dynamic(&[1]))
+        .kernel(
+            &KernelDesc::new("rng/fill")
+                .defines(&["RAW"])
+                .dynamic(&["dst"]),
+        )
         .unwrap_err();
     assert!(err.to_string().contains("marked dynamic"), "{err}");
+    let plain = ctx
+        .kernel(
+            &KernelDesc::new("rng/fill")
+                .defines(&["RAW"])
+                .dynamic(&["params_x"]),
+        )
+        .unwrap();
+    assert_eq!(plain.bindings(), [Binding::Uniform, Binding::Storage]);
 }
 
 #[test]

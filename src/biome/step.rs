@@ -166,16 +166,10 @@ impl StepKernels {
                      wg: u32,
                      extra: &[(&str, wgpu::BindingResource<'_>)]|
          -> Result<Pass> {
-            // Binding 0 of every kernel but agent_args is the step's parameter block, at
-            // the step's dynamic offset.
-            let dynamic: &[u32] = if shader == "biome/agent_args" {
-                &[]
-            } else {
-                &[0]
-            };
+            // `params`, where a kernel has it, is the step's block at its dynamic offset.
             let kernel = ctx.kernel(
                 &KernelDesc::new(shader)
-                    .dynamic(dynamic)
+                    .dynamic(&["params"])
                     .defines(defines)
                     .overrides(&[("WG", f64::from(wg))]),
             )?;

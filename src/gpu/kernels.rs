@@ -46,10 +46,11 @@ impl Binding {
 
 /// The kinds of a kernel's group-0 bindings, read from its WGSL with naga: `uniform`,
 /// `storage, read` and `storage, read_write` variables at bindings 0..n (no gaps), the
-/// `dynamic` ones (uniforms) bound with a dynamic offset.
+/// variables named in `dynamic` (uniforms, where the kernel declares them) bound with a
+/// dynamic offset.
 fn reflect_bindings(
     source: &str,
-    dynamic: &[u32],
+    dynamic: &[&str],
 ) -> std::result::Result<Vec<(String, Binding)>, String> {
     let module = naga::front::wgsl::parse_str(source).map_err(|e| e.emit_to_string(source))?;
     let mut found: Vec<(u32, String, Binding)> = Vec::new();
@@ -62,11 +63,12 @@ fn reflect_bindings(
                 var.name.as_deref().unwrap_or("?")
             ));
         }
+        let name = var.name.clone().unwrap_or_default();
+        let marked = dynamic.contains(&name.as_str());
         let kind = match var.space {
-            naga::AddressSpace::Uniform if dynamic.contains(&slot.binding) => {
-                Binding::UniformDynamic
-            }
+            naga::AddressSpace::Uniform if marked => Binding::UniformDynamic,
             naga::AddressSpace::Uniform => Binding::Uniform,
+            _ if marked => return Err(format!("`{name}` is marked dynamic but is not a uniform")),
             naga::AddressSpace::Storage { access }
                 if access.contains(naga::StorageAccess::STORE) =>
             {
@@ -80,7 +82,7 @@ fn reflect_bindings(
                 ))
             }
         };
-        found.push((slot.binding, var.name.clone().unwrap_or_default(), kind));
+        found.push((slot.binding, name, kind));
     }
     found.sort_by_key(|(b, _, _)| *b);
     for (i, (b, _, _)) in found.iter().enumerate() {
@@ -89,14 +91,6 @@ fn reflect_bindings(
                 "bindings must run 0..n without gaps; {i} is missing"
             ));
         }
-    }
-    if let Some(d) = dynamic
-        .iter()
-        .find(|&&d| found.get(d as usize).map(|f| f.2) != Some(Binding::UniformDynamic))
-    {
-        return Err(format!(
-            "binding {d} is marked dynamic but is not a uniform"
-        ));
     }
     Ok(found
         .into_iter()
@@ -115,10 +109,10 @@ pub struct KernelDesc<'a> {
     pub defines: &'a [&'a str],
     /// Values of WGSL `override` constants.
     pub overrides: &'a [(&'a str, f64)],
-    /// Bindings of group 0 (all uniform) bound with a dynamic offset: one buffer holds a
-    /// block per dispatch, chosen by [`crate::gpu::Recorder::dispatch_at`]. Every other
-    /// binding's kind is read from the shader.
-    pub dynamic: &'a [u32],
+    /// Uniform variables, by name, bound with a dynamic offset where the kernel declares
+    /// them: one buffer holds a block per dispatch, chosen by
+    /// [`crate::gpu::Recorder::dispatch_at`]. Every binding's kind is read from the shader.
+    pub dynamic: &'a [&'a str],
     /// Snippets generated at run time, by import name (`flow/net`): they take the place
     /// of files under `shaders/` and are part of the kernel's identity.
     pub generated: &'a [(&'a str, &'a str)],
@@ -138,8 +132,8 @@ impl<'a> KernelDesc<'a> {
         }
     }
 
-    /// Marks uniform bindings as bound with a dynamic offset.
-    pub fn dynamic(mut self, bindings: &'a [u32]) -> Self {
+    /// Marks uniform variables (by name) as bound with a dynamic offset.
+    pub fn dynamic(mut self, bindings: &'a [&'a str]) -> Self {
         self.dynamic = bindings;
         self
     }
@@ -190,7 +184,7 @@ impl<'a> KernelDesc<'a> {
             entry: self.entry.to_string(),
             defines,
             overrides,
-            dynamic: self.dynamic.to_vec(),
+            dynamic: self.dynamic.iter().map(|d| d.to_string()).collect(),
             generated: self
                 .generated
                 .iter()
@@ -214,7 +208,7 @@ struct KernelKey {
     entry: String,
     defines: Vec<String>,
     overrides: Vec<(String, u64)>,
-    dynamic: Vec<u32>,
+    dynamic: Vec<String>,
     generated: Vec<(String, String)>,
 }
 

@@ -155,7 +155,7 @@ impl Kernels {
             defines.push(mode);
             let kernel = ctx.kernel(
                 &KernelDesc::new("transport/update")
-                    .dynamic(&[0])
+                    .dynamic(&["step"])
                     .defines(&defines)
                     .overrides(&overrides),
             );

@@ -424,7 +424,7 @@ fn prepare_chunk(
             let generated = [("flow/roles", source.as_str())];
             let kernel = ctx.kernel(
                 &KernelDesc::new("flow/sde")
-                    .dynamic(&[0])
+                    .dynamic(&["sde"])
                     .defines(&defines)
                     .overrides(&[("WG", f64::from(WG))])
                     .generated(&generated),
