@@ -39,8 +39,6 @@ pub(crate) struct Workspace {
     /// The stored cost matrix of point-cloud problems (B × n × m), when the iterations
     /// stream it (see [`CostStorage`]); the target pass reads it down its columns.
     matrix: Option<GpuBuffer<f32>>,
-    /// Whether the update kernel reads costs from a matrix (given or stored).
-    dense: bool,
     /// Floats per row of what the update kernel reads on each side.
     strides: [usize; 2],
     /// Row windows of `source` and `target` (one each unless a side exceeds a binding).
@@ -224,7 +222,6 @@ impl Workspace {
             source,
             target,
             matrix,
-            dense,
             strides,
             windows,
             column_windows,
@@ -340,7 +337,7 @@ impl Workspace {
 
     /// Whether the update kernel reads costs from a matrix (given or stored).
     pub(crate) fn reads_cost_matrix(&self) -> bool {
-        self.dense
+        self.matrix.is_some() || self.cost_define == "COST_DENSE"
     }
 
     /// Whether the points are split into windows (maps, samples and plans then refuse).
@@ -470,7 +467,7 @@ impl Workspace {
             // A cost matrix's column side is never read: bind its first window.
             let col_window = if self.matrix.is_some() {
                 self.windows[0].ranges[0]
-            } else if self.dense {
+            } else if self.reads_cost_matrix() {
                 self.windows[usize::from(side == Side::Source)].ranges[0]
             } else {
                 col_window
