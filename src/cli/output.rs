@@ -224,3 +224,20 @@ pub fn read_weights(flag: &str, path: &Path, n: usize) -> CliResult<Vec<f32>> {
     }
     Ok(array.data)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_driver_that_cannot_run_the_work_is_a_device_failure_not_bad_input() {
+        let unsupported = Failure::from(Error::Unsupported {
+            what: "this network".into(),
+            hint: "install Mesa 25".into(),
+        });
+        assert!(matches!(unsupported, Failure::Unsupported(_)));
+        assert_eq!(unsupported.code(), 3);
+        assert!(unsupported.message().contains("install Mesa 25"));
+        assert_eq!(Failure::from(Error::InvalidInput("x".into())).code(), 2);
+    }
+}
