@@ -459,11 +459,105 @@ fn problems_beyond_one_binding_are_split_into_windows() {
         &transport::solve(small_binding_ctx(), &p, &config).unwrap(),
         &transport::solve_cpu(&p, &config).unwrap(),
     );
-    // Maps need the points in one binding; they say so.
-    let q = problem(&mut rng, 450, 300, 17, Cost::SqEuclidean, false, (1.0, 1.0));
-    let coupling = transport::Coupling::solve(small_binding_ctx(), &q, &fixed(5).eps(1.0)).unwrap();
-    let err = coupling.map(&[0.0; 17]).unwrap_err().to_string();
-    assert!(err.contains("split across bindings"), "{err}");
+}
+
+/// Maps, samples and plans of a solved problem agree with their CPU twins, evaluated at
+/// the same potentials, and with the same coupling solved in one binding.
+fn check_coupling_windows(
+    label: &str,
+    windowed: &transport::Coupling,
+    whole: &transport::Coupling,
+    p: &Problem,
+    rng: &mut TestRng,
+) {
+    let solution = windowed.solution();
+    let d = p.dim();
+    if matches!(
+        p.cost_kind(),
+        Some(Cost::SqEuclidean | Cost::Elastic { .. })
+    ) {
+        let points = cloud(rng, 40, d, 0.1);
+        let mapped = windowed.map(&points).unwrap();
+        let want = transport::map_cpu(p, solution, &points);
+        let scale = want.iter().fold(1e-3f64, |a, v| a.max(v.abs()));
+        for (k, (&g, &c)) in mapped.iter().zip(&want).enumerate() {
+            assert!(
+                (f64::from(g) - c).abs() <= 2e-4 * scale,
+                "{label}: map coordinate {k}: {g} vs {c}"
+            );
+        }
+    }
+    if p.n() * p.m() <= 4096 {
+        let plan = windowed.plan().unwrap();
+        let want = transport::plan_cpu(p, solution);
+        let scale = want.iter().fold(0.0f64, |a, &v| a.max(v));
+        for (k, (&g, &c)) in plan.iter().zip(&want).enumerate() {
+            assert!(
+                (f64::from(g) - c).abs() <= 1e-3 * scale,
+                "{label}: plan entry {k}: {g} vs {c}"
+            );
+        }
+    }
+    let seed = rng.next_u64();
+    let pairs = windowed.sample(2000, seed).unwrap();
+    let reference = whole.sample(2000, seed).unwrap();
+    assert!(pairs
+        .iter()
+        .all(|&(i, j)| (i as usize) < p.n() && (j as usize) < p.m()));
+    // The two solves differ by f32 rounding, which can move a draw that falls on a
+    // boundary between two columns; nothing else may differ.
+    let same = pairs.iter().zip(&reference).filter(|(a, b)| a == b).count();
+    assert!(
+        same >= 1980,
+        "{label}: {same} of 2000 sampled pairs agree with the one-binding solve"
+    );
+}
+
+#[test]
+fn couplings_of_problems_beyond_one_binding_are_walked_in_windows() {
+    let mut rng = TestRng::new(seed("coupling windows"));
+    let config = fixed(30).eps(1.0);
+    // Source 450 x 17 in 3 windows, target 300 x 17 in 2: maps and samples carry sums
+    // across target windows; samples are grouped by source window.
+    // 300 x 8 with 17 dimensions: the points exceed a binding, the plan does not.
+    // A cost matrix of 200 x 100 (80 KiB) in windows of rows.
+    let matrix: Vec<f32> = (0..200 * 100).map(|_| rng.uniform() as f32).collect();
+    let cases = [
+        (
+            "coupling windows, 450 x 300",
+            problem(&mut rng, 450, 300, 17, Cost::SqEuclidean, false, (1.0, 1.0)),
+        ),
+        (
+            "coupling windows, 300 x 8",
+            problem(&mut rng, 300, 8, 17, Cost::SqEuclidean, true, (1.0, 1.0)),
+        ),
+        (
+            "coupling windows, elastic",
+            problem(
+                &mut rng,
+                300,
+                8,
+                17,
+                Cost::Elastic { gamma: 0.3 },
+                true,
+                (1.0, 1.0),
+            ),
+        ),
+        (
+            "coupling windows, dense",
+            Problem::from_cost_matrix(matrix, 200, 100).unwrap(),
+        ),
+    ];
+    for (label, p) in &cases {
+        let config = if label.ends_with("dense") {
+            fixed(30).eps(0.05)
+        } else {
+            config.clone()
+        };
+        let windowed = transport::Coupling::solve(small_binding_ctx(), p, &config).unwrap();
+        let whole = transport::Coupling::solve(ctx(), p, &config).unwrap();
+        check_coupling_windows(label, &windowed, &whole, p, &mut rng);
+    }
 }
 
 #[test]
@@ -480,6 +574,10 @@ fn a_driver_loop_budget_splits_columns_into_windows() {
         &transport::solve(&capped, &p, &config).unwrap(),
         &transport::solve_cpu(&p, &config).unwrap(),
     );
+    // Maps and samples walk the columns in windows too.
+    let windowed = transport::Coupling::solve(&capped, &p, &config).unwrap();
+    let whole = transport::Coupling::solve(ctx(), &p, &config).unwrap();
+    check_coupling_windows("loop budget, coupling", &windowed, &whole, &p, &mut rng);
     let matrix: Vec<f32> = (0..90 * 400).map(|_| rng.uniform() as f32).collect();
     let p = Problem::from_cost_matrix(matrix, 90, 400).unwrap();
     let config = fixed(15).eps(0.05);

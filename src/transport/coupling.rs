@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::gpu::{GpuBuffer, Grid, KernelDesc};
 use crate::rng;
 use crate::transport::config::{Convention, SinkhornConfig};
-use crate::transport::dispatch::Side;
+use crate::transport::dispatch::{Side, Windows};
 use crate::transport::problem::{Cost, Problem};
 use crate::transport::solution::Solution;
 use crate::transport::solver::{solve_resident, Solved};
@@ -16,6 +16,7 @@ const WG: u32 = 64;
 /// The largest dense plan [`Coupling::plan`] writes (entries).
 pub const MAX_PLAN_ENTRIES: usize = 1 << 26;
 
+/// `ColumnParams` of `transport/column_tile.wgsl` (the plan kernel reads the same block).
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct Params {
@@ -25,7 +26,38 @@ struct Params {
     entropy: u32,
     eps: f32,
     gamma: f32,
-    _pad: [f32; 2],
+    col_start: u32,
+    flags: u32,
+    row_start: u32,
+    row_stride: u32,
+    first_query: u32,
+    total_cols: u32,
+}
+
+/// `FIRST_WINDOW` and `LAST_WINDOW` of `transport/column_tile.wgsl`.
+fn window_flags(index: usize, windows: usize) -> u32 {
+    u32::from(index == 0) | (u32::from(index + 1 == windows) << 1)
+}
+
+/// How the kernels walk the problem: windows of source rows and of target columns, each
+/// within one binding (one each unless a side exceeds a binding or a driver's loop
+/// budget).
+struct Layout {
+    rows: Windows,
+    cols: Windows,
+    /// Floats per row of the source buffer (the dimension, or m for a cost matrix).
+    row_stride: usize,
+    /// Floats per row of the target buffer (the dimension, or n for a cost matrix).
+    col_stride: usize,
+    dense: bool,
+}
+
+/// One dispatch of a pass: its parameters, its bindings besides `params` and `out`, and
+/// the invocations it needs.
+struct Dispatch<'a> {
+    params: Params,
+    inputs: Vec<(&'static str, wgpu::BindingResource<'a>)>,
+    items: usize,
 }
 
 /// The entropic coupling of a solved problem, resident on the GPU.
@@ -70,30 +102,78 @@ impl Coupling {
         self.solved.solutions.remove(0)
     }
 
-    /// Maps, samples and plans read whole point buffers in one binding.
-    fn require_whole(&self, what: &str) -> Result<()> {
-        if self.solved.workspace.is_chunked() {
-            return Err(Error::LimitExceeded {
-                what: format!("{what} of a problem split across bindings"),
-                requested: self.solved.workspace.source.byte_size().max(self.solved.workspace.target.byte_size()),
-                limit: self.solved.workspace.ctx.max_binding_bytes(),
-                limit_name: "max_storage_buffer_binding_size",
-                hint: "the solve itself is split automatically; maps, samples and plans need the points of each side in one binding",
-            });
-        }
-        Ok(())
+    fn layout(&self) -> Result<Layout> {
+        let ws = &self.solved.workspace;
+        let ctx = &ws.ctx;
+        let limit = ctx.max_binding_bytes();
+        let align = ctx.limits().min_storage_buffer_offset_alignment;
+        let d = ws.dim();
+        let dense = ws.cost_define() == "COST_DENSE";
+        let (row_stride, col_stride) = if dense { (ws.m, ws.n) } else { (d, d) };
+        // Each invocation walks every column of its window up to twice, with a loop over
+        // the coordinates inside: under a driver's loop budget the windows shrink.
+        let max_cols = ctx.loop_limit().map_or(usize::MAX, |l| {
+            (l / (3 * (d as u64 + 4)) / 2).max(64) as usize
+        });
+        let cols = if dense {
+            Windows {
+                ranges: (0..ws.m)
+                    .step_by(max_cols.min(ws.m.max(1)))
+                    .map(|s| (s, max_cols.min(ws.m - s)))
+                    .collect(),
+            }
+        } else {
+            let budget = (4 * max_cols.saturating_mul(d)) as u64;
+            Windows::new(ws.m, d, limit.min(budget), align)?
+        };
+        Ok(Layout {
+            rows: Windows::new(ws.n, row_stride, limit, align)?,
+            cols,
+            row_stride,
+            col_stride,
+            dense,
+        })
     }
 
-    fn params(&self, count: usize) -> Params {
+    /// The binding of the target points of column window `w` (a cost matrix's columns are
+    /// read from its rows: the target side's first window is bound and unread).
+    fn col_binding<'a>(
+        &'a self,
+        layout: &Layout,
+        w: (usize, usize),
+    ) -> Result<wgpu::BindingResource<'a>> {
+        let ws = &self.solved.workspace;
+        if layout.dense {
+            let ctx = &ws.ctx;
+            let first = Windows::new(
+                ws.m,
+                layout.col_stride,
+                ctx.max_binding_bytes(),
+                ctx.limits().min_storage_buffer_offset_alignment,
+            )?
+            .ranges[0];
+            return Ok(ws.target.binding_range(0, first.1 * layout.col_stride));
+        }
+        Ok(ws
+            .target
+            .binding_range(w.0 * layout.col_stride, w.1 * layout.col_stride))
+    }
+
+    fn params(&self, count: usize, layout: &Layout, col: (usize, usize)) -> Params {
         let ws = &self.solved.workspace;
         Params {
             count: count as u32,
-            cols: ws.m as u32,
+            cols: col.1 as u32,
             col_w_offset: ws.n as u32,
             entropy: u32::from(ws.convention == Convention::Entropy),
             eps: self.solved.resolved[0].eps as f32,
             gamma: ws.gamma(),
-            _pad: [0.0; 2],
+            col_start: col.0 as u32,
+            flags: 0,
+            row_start: 0,
+            row_stride: layout.row_stride as u32,
+            first_query: 0,
+            total_cols: ws.m as u32,
         }
     }
 
@@ -108,21 +188,15 @@ impl Coupling {
         ]
     }
 
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "a private helper; each caller names every part"
-    )]
-    /// Runs `shader` once over `count` queries with `params` and the named `inputs`
-    /// (read-only storage) bound, and reads back `out`.
+    /// Records `dispatches` of `shader` in order into one submission, each with its own
+    /// parameters and the shared `out` bound, and reads back `out`.
     fn run<T: bytemuck::Pod>(
         &self,
         shader: &str,
         define: &str,
         overrides: &[(&str, f64)],
-        params: &Params,
-        inputs: &[(&str, wgpu::BindingResource<'_>)],
+        dispatches: Vec<Dispatch<'_>>,
         out: &GpuBuffer<T>,
-        items: usize,
     ) -> Result<Vec<T>> {
         let ctx = &self.solved.workspace.ctx;
         let kernel = ctx.kernel(
@@ -130,18 +204,19 @@ impl Coupling {
                 .defines(&[define])
                 .overrides(overrides),
         )?;
-        let params = GpuBuffer::uniform(ctx, params, shader)?;
-        let mut resources = vec![("params", params.binding())];
-        resources.extend(inputs.iter().cloned());
-        resources.push(("out", out.binding()));
-        let group = kernel.bind_named(ctx, &resources)?;
         let mut rec = ctx.recorder(shader);
-        let grid = Grid::linear(
-            items as u64,
-            WG,
-            ctx.limits().max_compute_workgroups_per_dimension,
-        );
-        rec.dispatch(&kernel, &group, grid);
+        let max_dim = ctx.limits().max_compute_workgroups_per_dimension;
+        let mut uniforms = Vec::with_capacity(dispatches.len());
+        for d in &dispatches {
+            uniforms.push(GpuBuffer::uniform(ctx, &d.params, shader)?);
+        }
+        for (d, params) in dispatches.into_iter().zip(&uniforms) {
+            let mut resources = vec![("params", params.binding())];
+            resources.extend(d.inputs);
+            resources.push(("out", out.binding()));
+            let group = kernel.bind_named(ctx, &resources)?;
+            rec.dispatch(&kernel, &group, Grid::linear(d.items as u64, WG, max_dim));
+        }
         let pending = rec.read(out)?;
         rec.submit()?;
         pending.wait(ctx)
@@ -151,7 +226,6 @@ impl Coupling {
     /// the barycentric projection Σ_j w_j(x) y_j for the squared Euclidean cost, and
     /// x − prox(∇f(x)) (soft thresholding) for the elastic cost.
     pub fn map(&self, points: &[f32]) -> Result<Vec<f32>> {
-        self.require_whole("the entropic map")?;
         let ws = &self.solved.workspace;
         let define = match self.cost {
             Some(Cost::SqEuclidean) => "COST_SQEUCLID",
@@ -176,32 +250,50 @@ impl Coupling {
                 k / d
             )));
         }
-        let count = points.len() / d;
+        let layout = self.layout()?;
         let ctx = &ws.ctx;
-        let queries = GpuBuffer::from_slice(ctx, points, "morphogen.transport.map.x")?;
-        let out = GpuBuffer::<f32>::scratch(ctx, points.len(), "morphogen.transport.map.out")?;
-        let inputs = [
-            ("query_pts", queries.binding()),
-            ("col_pts", ws.target.binding()),
-            ("log_w", ws.log_w.binding()),
-            ("col_pot", ws.g[ws.parity].binding()),
-        ];
-        self.run(
-            "transport/map",
-            define,
-            &self.tile_overrides(),
-            &self.params(count),
-            &inputs,
-            &out,
-            count,
-        )
+        let windows = layout.cols.len();
+        // Queries go in batches whose carried sums fit one binding.
+        let carry_floats = 2 + 2 * d;
+        let per_batch = ((ctx.max_binding_bytes() / 4) as usize / carry_floats).max(1);
+        let mut mapped = Vec::with_capacity(points.len());
+        for batch in points.chunks(per_batch * d) {
+            let count = batch.len() / d;
+            let queries = GpuBuffer::from_slice(ctx, batch, "morphogen.transport.map.x")?;
+            let out = GpuBuffer::<f32>::scratch(ctx, batch.len(), "morphogen.transport.map.out")?;
+            let carry_len = if windows > 1 { count * carry_floats } else { 1 };
+            let carry = GpuBuffer::<f32>::scratch(ctx, carry_len, "morphogen.transport.map.carry")?;
+            let mut dispatches = Vec::with_capacity(windows);
+            for (ci, &cw) in layout.cols.ranges.iter().enumerate() {
+                let mut params = self.params(count, &layout, cw);
+                params.flags = window_flags(ci, windows);
+                dispatches.push(Dispatch {
+                    params,
+                    inputs: vec![
+                        ("query_pts", queries.binding()),
+                        ("col_pts", self.col_binding(&layout, cw)?),
+                        ("log_w", ws.log_w.binding()),
+                        ("col_pot", ws.g[ws.parity].binding()),
+                        ("carry", carry.binding()),
+                    ],
+                    items: count,
+                });
+            }
+            mapped.extend(self.run(
+                "transport/map",
+                define,
+                &self.tile_overrides(),
+                dispatches,
+                &out,
+            )?);
+        }
+        Ok(mapped)
     }
 
     /// Draws `k` index pairs (i, j) from P / ΣP without forming P: rows from the plan's
     /// row masses, then each column from its row's conditional, by inverse transform on
     /// Philox uniforms keyed by `seed` (the same seed gives the same pairs).
     pub fn sample(&self, k: usize, seed: u64) -> Result<Vec<(u32, u32)>> {
-        self.require_whole("plan sampling")?;
         let ws = &self.solved.workspace;
         let masses = &self.solution().row_marginal;
         let total: f64 = masses.iter().filter(|m| m.is_finite()).sum();
@@ -227,34 +319,86 @@ impl Coupling {
         if k == 0 {
             return Ok(Vec::new());
         }
+        let layout = self.layout()?;
         let ctx = &ws.ctx;
-        let draw_buf = GpuBuffer::from_slice(ctx, &draws, "morphogen.transport.sample.draws")?;
-        let out = GpuBuffer::<u32>::scratch(ctx, k, "morphogen.transport.sample.out")?;
         let stride = ws.stats_stride(Side::Source);
-        let inputs = [
-            ("row_pts", ws.source.binding()),
-            ("col_pts", ws.target.binding()),
-            ("log_w", ws.log_w.binding()),
-            ("col_pot", ws.g[ws.parity].binding()),
-            ("row_lse", ws.stats_rows.binding_range(3 * stride, ws.n)),
-            ("draws", draw_buf.binding()),
-        ];
-        let cols = self.run(
-            "transport/sample",
-            ws.cost_define(),
-            &self.tile_overrides(),
-            &self.params(k),
-            &inputs,
-            &out,
-            k,
-        )?;
-        Ok(draws.iter().zip(cols).map(|(d, j)| (d[0], j)).collect())
+        let windows = layout.cols.len();
+        // Draws go in batches whose carried state (16 bytes each) fits one binding.
+        let per_batch = ((ctx.max_binding_bytes() / 16) as usize).max(1);
+        let mut pairs = Vec::with_capacity(k);
+        for batch in draws.chunks(per_batch) {
+            // Grouped by the source window that holds their row (stable: one window keeps
+            // the drawing order).
+            let window_of = |row: u32| {
+                layout
+                    .rows
+                    .ranges
+                    .partition_point(|r| r.0 + r.1 <= row as usize)
+            };
+            let mut order: Vec<usize> = (0..batch.len()).collect();
+            order.sort_by_key(|&s| window_of(batch[s][0]));
+            let sorted: Vec<[u32; 2]> = order.iter().map(|&s| batch[s]).collect();
+            let draw_buf = GpuBuffer::from_slice(ctx, &sorted, "morphogen.transport.sample.draws")?;
+            let out =
+                GpuBuffer::<u32>::scratch(ctx, batch.len(), "morphogen.transport.sample.out")?;
+            let carry_len = if windows > 1 { batch.len() } else { 1 };
+            let carry =
+                GpuBuffer::<[u32; 4]>::scratch(ctx, carry_len, "morphogen.transport.sample.carry")?;
+            let mut dispatches = Vec::new();
+            let mut first = 0;
+            while first < sorted.len() {
+                let window = window_of(sorted[first][0]);
+                let count = sorted[first..]
+                    .iter()
+                    .take_while(|d| window_of(d[0]) == window)
+                    .count();
+                let rw = layout.rows.ranges[window];
+                for (ci, &cw) in layout.cols.ranges.iter().enumerate() {
+                    let mut params = self.params(count, &layout, cw);
+                    params.flags = window_flags(ci, windows);
+                    params.row_start = rw.0 as u32;
+                    params.first_query = first as u32;
+                    dispatches.push(Dispatch {
+                        params,
+                        inputs: vec![
+                            (
+                                "row_pts",
+                                ws.source.binding_range(
+                                    rw.0 * layout.row_stride,
+                                    rw.1 * layout.row_stride,
+                                ),
+                            ),
+                            ("col_pts", self.col_binding(&layout, cw)?),
+                            ("log_w", ws.log_w.binding()),
+                            ("col_pot", ws.g[ws.parity].binding()),
+                            ("row_lse", ws.stats_rows.binding_range(3 * stride, ws.n)),
+                            ("draws", draw_buf.binding()),
+                            ("carry", carry.binding()),
+                        ],
+                        items: count,
+                    });
+                }
+                first += count;
+            }
+            let cols = self.run(
+                "transport/sample",
+                ws.cost_define(),
+                &self.tile_overrides(),
+                dispatches,
+                &out,
+            )?;
+            let mut chosen = vec![0u32; batch.len()];
+            for (&s, j) in order.iter().zip(cols) {
+                chosen[s] = j;
+            }
+            pairs.extend(batch.iter().zip(chosen).map(|(d, j)| (d[0], j)));
+        }
+        Ok(pairs)
     }
 
     /// The dense n × m plan, row-major. Refused above [`MAX_PLAN_ENTRIES`] entries or one
     /// binding: use [`Coupling::sample`] or [`Coupling::map`] for large problems.
     pub fn plan(&self) -> Result<Vec<f32>> {
-        self.require_whole("the dense plan")?;
         let ws = &self.solved.workspace;
         let entries = ws.n * ws.m;
         let limit = MAX_PLAN_ENTRIES.min((ws.ctx.max_binding_bytes() / 4) as usize);
@@ -265,25 +409,39 @@ impl Coupling {
                 ws.n, ws.m
             )));
         }
+        let layout = self.layout()?;
         let ctx = &ws.ctx;
         let out = GpuBuffer::<f32>::scratch(ctx, entries, "morphogen.transport.plan.out")?;
         let p = ws.parity;
-        let inputs = [
-            ("row_pts", ws.source.binding()),
-            ("col_pts", ws.target.binding()),
-            ("log_w", ws.log_w.binding()),
-            ("row_pot", ws.f[p].binding()),
-            ("col_pot", ws.g[p].binding()),
-        ];
+        let mut dispatches = Vec::new();
+        for &rw in &layout.rows.ranges {
+            for &cw in &layout.cols.ranges {
+                let mut params = self.params(rw.1, &layout, cw);
+                params.row_start = rw.0 as u32;
+                dispatches.push(Dispatch {
+                    params,
+                    inputs: vec![
+                        (
+                            "row_pts",
+                            ws.source
+                                .binding_range(rw.0 * layout.row_stride, rw.1 * layout.row_stride),
+                        ),
+                        ("col_pts", self.col_binding(&layout, cw)?),
+                        ("log_w", ws.log_w.binding()),
+                        ("row_pot", ws.f[p].binding()),
+                        ("col_pot", ws.g[p].binding()),
+                    ],
+                    items: rw.1 * cw.1,
+                });
+            }
+        }
         let overrides = [("WG", f64::from(WG)), ("D", ws.dim() as f64)];
         self.run(
             "transport/plan",
             ws.cost_define(),
             &overrides,
-            &self.params(ws.n),
-            &inputs,
+            dispatches,
             &out,
-            entries,
         )
     }
 }

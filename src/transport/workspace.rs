@@ -340,11 +340,6 @@ impl Workspace {
         self.matrix.is_some() || self.cost_define == "COST_DENSE"
     }
 
-    /// Whether the points are split into windows (maps, samples and plans then refuse).
-    pub(crate) fn is_chunked(&self) -> bool {
-        self.kernels.chunked
-    }
-
     /// Stride between the segments of the stats buffer of `side`.
     pub(crate) fn stats_stride(&self, side: Side) -> usize {
         match side {
