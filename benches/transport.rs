@@ -6,10 +6,12 @@
 //! benches/peers/setup.sh                       # once: POT and OTT-JAX in a venv
 //! cargo bench --bench transport                # n = m in {1000, 4000, 16000, 100000}, d in {2, 64}
 //! cargo bench --bench transport -- --sizes 4000 --dims 2 --budget 600 --no-peers
+//! cargo bench --bench transport -- --sizes 4000 --dims 2 --eps-rel 0.005   # where acceleration pays
 //! ```
 //!
 //! Problems: x ~ U[0,1]^d, y ~ U[0,1]^d + 0.1, uniform weights, squared Euclidean cost,
-//! ε = 0.05 × mean cost. A configuration whose predicted time exceeds the budget (seconds,
+//! ε = 0.05 × mean cost (`--eps-rel`). To the tolerance, also with adaptive momentum and with
+//! Anderson acceleration (memory 5), against OTT-JAX with the same Anderson settings. A configuration whose predicted time exceeds the budget (seconds,
 //! default 90 per solver and size) is skipped and says so. Results also go to
 //! `transport.json` in `MORPHOGEN_BENCH_OUT` when that is set.
 
@@ -21,7 +23,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use morphogen::gpu::{measure_peaks, AdapterPeaks, GpuContext};
-use morphogen::transport::{self, CostStorage, PointCloud, Problem, SinkhornConfig};
+use morphogen::transport::{self, Anderson, CostStorage, PointCloud, Problem, SinkhornConfig};
 use serde_json::{json, Value};
 
 struct Args {
@@ -29,6 +31,7 @@ struct Args {
     dims: Vec<usize>,
     budget: f64,
     peers: bool,
+    eps_rel: f64,
 }
 
 fn parse_args() -> Args {
@@ -38,6 +41,7 @@ fn parse_args() -> Args {
         dims: flags.list("--dims", vec![2, 64]),
         budget: flags.get("--budget", 90.0),
         peers: !flags.has("--no-peers"),
+        eps_rel: flags.get("--eps-rel", 0.05),
     }
 }
 
@@ -71,10 +75,15 @@ fn write_npy(path: &Path, data: &[f32], n: usize, d: usize) -> std::io::Result<(
 
 struct Ours {
     per_iter: f64,
-    /// (seconds, iterations, converged): plain Sinkhorn, then with adaptive momentum.
+    /// (seconds, iterations, converged): plain Sinkhorn, with adaptive momentum, with
+    /// Anderson acceleration.
     to_tol: Option<(f64, usize, bool)>,
     to_tol_adaptive: Option<(f64, usize, bool)>,
+    to_tol_anderson: Option<(f64, usize, bool)>,
 }
+
+/// The Anderson settings of the benchmark (OTT-JAX runs the same).
+const ANDERSON_MEMORY: usize = 5;
 
 fn time_ours(
     ctx: &GpuContext,
@@ -107,7 +116,7 @@ fn time_ours(
     let t_short = fixed(short)?;
     let t_long = fixed(long)?;
     let per_iter = ((t_long - t_short) / (long - short) as f64).max(1e-9);
-    // To tolerance, the way a user calls it: relative ε, default checks every 10.
+    // To tolerance, the way a user calls it: default checks every 10.
     let to_tol = |config: SinkhornConfig| -> morphogen::Result<Option<(f64, usize, bool)>> {
         if per_iter * 150.0 > budget {
             return Ok(None);
@@ -121,16 +130,18 @@ fn time_ours(
         )))
     };
     let base = SinkhornConfig::default()
-        .eps_rel(0.05)
+        .eps(eps)
         .threshold(1e-3)
         .max_iter(5000)
         .cost_storage(storage);
     let plain = to_tol(base.clone())?;
-    let adaptive = to_tol(base.adaptive_momentum())?;
+    let adaptive = to_tol(base.clone().adaptive_momentum())?;
+    let anderson = to_tol(base.anderson(Anderson::with_memory(ANDERSON_MEMORY)))?;
     Ok(Ours {
         per_iter,
         to_tol: plain,
         to_tol_adaptive: adaptive,
+        to_tol_anderson: anderson,
     })
 }
 
@@ -162,6 +173,7 @@ fn run_peers(
         .arg(&yp)
         .arg(eps.to_string());
     cmd.args(["--tol", "1e-3", "--iters", &iters.to_string()]);
+    cmd.args(["--anderson", &ANDERSON_MEMORY.to_string()]);
     if skip_pot {
         cmd.arg("--skip-pot");
     }
@@ -236,7 +248,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 continue;
             }
             let stats = transport::cost_stats(&ctx, &p)?;
-            let eps = 0.05 * stats.mean;
+            let eps = args.eps_rel * stats.mean;
             let online = time_ours(
                 &ctx,
                 &p,
@@ -290,6 +302,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let get = |who: &str, key: &str| peers.as_ref().and_then(|v| v[who][key].as_f64());
             let (pot_it, pot_tol) = (get("pot", "per_iter_s"), get("pot", "to_tol_s"));
             let (ott_it, ott_tol) = (get("ott", "per_iter_s"), get("ott", "to_tol_s"));
+            let ott_anderson = get("ott", "anderson_to_tol_s");
+            let ott_anderson_iters = get("ott", "anderson_iterations");
             pot_rate = pot_it.map(|t| entries / t).or(pot_rate);
             ott_rate = ott_it.map(|t| entries / t).or(ott_rate);
             let ratio = |peer: Option<f64>, mine: Option<f64>| match (peer, mine) {
@@ -328,16 +342,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 );
                 if let Some((secs, its, conv)) = ours.to_tol_adaptive {
                     adaptive_lines.push(format!(
-                        "{n:>7} {d:>3} {costs:>6}: {} in {its}{} iterations ({} against OTT-JAX to the same tolerance)",
+                        "{n:>7} {d:>3} {costs:>6}: adaptive momentum {} in {its}{} iterations ({} against plain OTT-JAX to the same tolerance)",
                         fmt_s(Some(secs)),
                         if conv { "" } else { "!" },
                         ratio(ott_tol, Some(secs))
+                    ));
+                }
+                if let Some((secs, its, conv)) = ours.to_tol_anderson {
+                    adaptive_lines.push(format!(
+                        "{n:>7} {d:>3} {costs:>6}: Anderson {} in {its}{} iterations; OTT-JAX with Anderson {} in {} ({} OTT/morphogen)",
+                        fmt_s(Some(secs)),
+                        if conv { "" } else { "!" },
+                        fmt_s(ott_anderson),
+                        ott_anderson_iters.map_or("-".into(), |i| format!("{i:.0}")),
+                        ratio(ott_anderson, Some(secs))
                     ));
                 }
                 results.insert(costs.into(), json!({
                     "per_iter_s": ours.per_iter, "to_tol_s": ours_tol, "iterations": ours.to_tol.map(|t| t.1),
                     "entries_per_s": ours_rate, "fraction_of_exp_limit": exp_frac, "fraction_of_fma_limit": fma_frac,
                     "adaptive_momentum": ours.to_tol_adaptive.map(|t| json!({"to_tol_s": t.0, "iterations": t.1, "converged": t.2})),
+                    "anderson": ours.to_tol_anderson.map(|t| json!({"memory": ANDERSON_MEMORY, "to_tol_s": t.0, "iterations": t.1, "converged": t.2})),
                 }));
             }
             if let Some(st) = &stored {
@@ -377,7 +402,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     if !adaptive_lines.is_empty() {
-        println!("\nmorphogen with adaptive momentum (same problems, same tolerance):");
+        println!("\naccelerated (same problems, same tolerance; Anderson memory {ANDERSON_MEMORY}, ridge 1e-4 on both sides):");
         for line in &adaptive_lines {
             println!("{line}");
         }

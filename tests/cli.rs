@@ -76,6 +76,8 @@ fn transport_writes_potentials_map_pairs_and_summary() {
             s(&b),
             "--eps",
             "0.05",
+            "--anderson",
+            "5",
         ])
         .args([
             "--map-points",
@@ -96,6 +98,7 @@ fn transport_writes_potentials_map_pairs_and_summary() {
     assert!(String::from_utf8_lossy(&pairs[..80]).contains("'<i8'"));
     let summary = read_summary(&out);
     assert_eq!(summary["converged"], true);
+    assert_eq!(summary["anderson_memory"], 5);
     assert!(summary["divergence"].as_f64().unwrap() > 0.0);
     let printed: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
     assert_eq!(printed, summary, "--json prints the summary");
@@ -305,6 +308,21 @@ fn bad_input_exits_with_2_a_clear_message_and_no_output() {
                 s(&out),
             ]),
             "unknown cost",
+        ),
+        (
+            "Anderson memory",
+            morphogen(&[
+                "transport",
+                "--source",
+                s(&a),
+                "--target",
+                s(&b),
+                "--anderson",
+                "9",
+                "--out",
+                s(&out),
+            ]),
+            "between 1 and 8",
         ),
     ];
     for (what, run, needle) in cases {

@@ -1,6 +1,6 @@
 """Times POT and OTT-JAX on one transport problem, for benches/transport.rs.
 
-    python sinkhorn_peers.py X.npy Y.npy EPS --tol 1e-3 --iters 20 [--skip-pot] [--skip-ott]
+    python sinkhorn_peers.py X.npy Y.npy EPS --tol 1e-3 --iters 20 [--anderson M] [--skip-pot] [--skip-ott]
 
 Both solve the balanced problem between uniform weights with the squared Euclidean cost
 at the given absolute epsilon, from zero potentials, as morphogen does. Prints one JSON
@@ -36,12 +36,12 @@ def time_pot(x, y, eps, tol, iters):
     return {"per_iter_s": per_iter, "to_tol_s": to_tol, "iterations": int(log["niter"]), "criterion": "L2 column marginal"}
 
 
-def time_ott(x, y, eps, tol, iters):
+def time_ott(x, y, eps, tol, iters, anderson):
     import jax
     import jax.numpy as jnp
     from ott.geometry import pointcloud
     from ott.problems.linear import linear_problem
-    from ott.solvers.linear import sinkhorn
+    from ott.solvers.linear import acceleration, sinkhorn
 
     n = len(x)
     # Beyond ~20k points the n x m matrix no longer fits comfortably: online mode.
@@ -49,8 +49,11 @@ def time_ott(x, y, eps, tol, iters):
     geom = pointcloud.PointCloud(jnp.asarray(x), jnp.asarray(y), epsilon=eps, batch_size=batch)
     prob = linear_problem.LinearProblem(geom)
 
-    def run(threshold, max_iterations):
-        solver = sinkhorn.Sinkhorn(threshold=threshold, max_iterations=max_iterations, norm_error=1, inner_iterations=10, min_iterations=0)
+    def run(threshold, max_iterations, memory=None):
+        extra = {}
+        if memory:
+            extra["anderson"] = acceleration.AndersonAcceleration(memory=memory, ridge_identity=1e-4)
+        solver = sinkhorn.Sinkhorn(threshold=threshold, max_iterations=max_iterations, norm_error=1, inner_iterations=10, min_iterations=0, **extra)
         fn = jax.jit(solver)
         jax.block_until_ready(fn(prob).f)  # compile
         start = time.perf_counter()
@@ -61,7 +64,13 @@ def time_ott(x, y, eps, tol, iters):
     fixed, _ = run(-1.0, iters)
     to_tol, out = run(tol, 100000)
     its = int(np.sum(np.asarray(out.errors) > -1) * 10)
-    return {"per_iter_s": fixed / iters, "to_tol_s": to_tol, "iterations": its, "converged": bool(out.converged), "criterion": "L1 marginal", "online": batch is not None}
+    result = {"per_iter_s": fixed / iters, "to_tol_s": to_tol, "iterations": its, "converged": bool(out.converged), "criterion": "L1 marginal", "online": batch is not None}
+    if anderson:
+        secs, out = run(tol, 100000, anderson)
+        result["anderson_to_tol_s"] = secs
+        result["anderson_iterations"] = int(np.sum(np.asarray(out.errors) > -1) * 10)
+        result["anderson_converged"] = bool(out.converged)
+    return result
 
 
 def main():
@@ -71,6 +80,7 @@ def main():
     p.add_argument("eps", type=float)
     p.add_argument("--tol", type=float, default=1e-3)
     p.add_argument("--iters", type=int, default=20)
+    p.add_argument("--anderson", type=int, default=0)
     p.add_argument("--skip-pot", action="store_true")
     p.add_argument("--skip-ott", action="store_true")
     args = p.parse_args()
@@ -80,7 +90,7 @@ def main():
     if not args.skip_pot:
         result["pot"] = time_pot(x, y, args.eps, args.tol, args.iters)
     if not args.skip_ott:
-        result["ott"] = time_ott(x.astype(np.float32), y.astype(np.float32), args.eps, args.tol, args.iters)
+        result["ott"] = time_ott(x.astype(np.float32), y.astype(np.float32), args.eps, args.tol, args.iters, args.anderson)
     print(json.dumps(result))
 
 

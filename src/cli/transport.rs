@@ -11,7 +11,7 @@ use crate::cli::output::{
 use crate::cli::shard::Shard;
 use crate::cli::Common;
 use crate::transport::{
-    sinkhorn_divergence, solve_batch, Cost, Coupling, PointCloud, Problem, SinkhornConfig,
+    sinkhorn_divergence, solve_batch, Anderson, Cost, Coupling, PointCloud, Problem, SinkhornConfig,
 };
 
 /// Arguments of `morphogen transport`.
@@ -48,6 +48,14 @@ pub struct TransportArgs {
     /// Relaxation of the target marginal.
     #[arg(long)]
     pub tau_b: Option<f32>,
+    /// Anneal epsilon from the largest cost down to its target by this factor per
+    /// iteration, in (0, 1) (e.g. 0.9).
+    #[arg(long)]
+    pub eps_scaling: Option<f32>,
+    /// Anderson acceleration over this many iterates (1 to 8; 5 is a good start): fewer
+    /// iterations at small epsilon.
+    #[arg(long)]
+    pub anderson: Option<usize>,
     /// Most Sinkhorn iterations.
     #[arg(long, default_value_t = 2000)]
     pub max_iter: usize,
@@ -99,6 +107,12 @@ fn sinkhorn_config(args: &TransportArgs) -> CliResult<SinkhornConfig> {
     }
     if let Some(t) = args.tau_b {
         config = config.tau_b(t);
+    }
+    if let Some(decay) = args.eps_scaling {
+        config = config.eps_scaling(decay);
+    }
+    if let Some(memory) = args.anderson {
+        config = config.anderson(Anderson::with_memory(memory));
     }
     config.validate().map_err(|e| bad(e.to_string()))?;
     Ok(config)
@@ -194,6 +208,8 @@ pub fn run(args: &TransportArgs, common: &Common) -> CliResult<()> {
         "cost": args.cost,
         "epsilon": s.epsilon,
         "tau_a": s.tau_a, "tau_b": s.tau_b,
+        "eps_scaling": args.eps_scaling,
+        "anderson_memory": args.anderson,
         "reg_ot_cost": s.reg_ot_cost,
         "primal_cost": s.primal_cost,
         "transported_mass": s.transported_mass,

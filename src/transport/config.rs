@@ -73,6 +73,70 @@ impl Convention {
     }
 }
 
+/// Anderson acceleration of the Sinkhorn fixed point (as OTT-JAX's `AndersonAcceleration`):
+/// every `refresh_every` iterations the target potential g is replaced by the combination
+/// Σ_k w_k G(g_k) of the last `memory` iterates' images whose residuals G(g_k) − g_k have
+/// the least norm, w = (R̂ᵀR̂ + ridge I)⁻¹1 normalised to sum 1, R̂ᵀR̂ the residuals' Gram
+/// matrix scaled to unit Frobenius norm. The history starts once ε has reached its target.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Anderson {
+    /// Iterates combined, 1 to [`Anderson::MAX_MEMORY`]. Default 5.
+    pub memory: usize,
+    /// Extrapolate every this many iterations. Default 1.
+    pub refresh_every: usize,
+    /// Ridge added to the scaled Gram matrix. Default 1e-4: OTT's 1e-2 damps the
+    /// extrapolation until it is slower than plain iterations (a 150 × 120 problem at
+    /// ε = 0.005 × mean cost converges to 1e-3 in about 570 plain iterations, 730 with
+    /// OTT's memory 2 and ridge 1e-2, and about 100 with ridge 1e-4, in OTT and here alike).
+    pub ridge: f32,
+}
+
+impl Anderson {
+    /// The largest memory the GPU kernels hold.
+    pub const MAX_MEMORY: usize = 8;
+
+    /// Anderson acceleration over `memory` iterates, with the other settings at their
+    /// defaults.
+    pub fn with_memory(memory: usize) -> Self {
+        Self {
+            memory,
+            ..Self::default()
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        if !(1..=Self::MAX_MEMORY).contains(&self.memory) {
+            return Err(Error::invalid(format!(
+                "anderson memory = {}: combine between 1 and {} iterates (2 to 5 is usual)",
+                self.memory,
+                Self::MAX_MEMORY
+            )));
+        }
+        if self.refresh_every == 0 {
+            return Err(Error::invalid(
+                "anderson refresh_every must be at least 1 (1 extrapolates every iteration)",
+            ));
+        }
+        if !(self.ridge > 0.0 && self.ridge.is_finite()) {
+            return Err(Error::invalid(format!(
+                "anderson ridge = {}: the ridge must be a positive finite number, e.g. 1e-2",
+                self.ridge
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Default for Anderson {
+    fn default() -> Self {
+        Self {
+            memory: 5,
+            refresh_every: 1,
+            ridge: 1e-4,
+        }
+    }
+}
+
 /// Where the iterations of a point-cloud problem take their costs from. Problems given as
 /// a cost matrix always read it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,6 +198,8 @@ pub struct SinkhornConfig {
     /// iterations until two error checks at the target ε, then ω = 2 / (1 + √(1 − θ))
     /// with θ the measured per-iteration contraction, kept from then on. Default off.
     pub adaptive_momentum: bool,
+    /// Anderson acceleration; replaces over-relaxation. Default off.
+    pub anderson: Option<Anderson>,
     /// Convention of the entropic term. Default: KL(P | a⊗b).
     pub convention: Convention,
     /// Relative mismatch of total masses tolerated (and corrected) in a balanced problem.
@@ -156,6 +222,7 @@ impl Default for SinkhornConfig {
             check_every: 10,
             momentum: 1.0,
             adaptive_momentum: false,
+            anderson: None,
             convention: Convention::KlProduct,
             mass_tolerance: 1e-5,
             cost_storage: CostStorage::default(),
@@ -252,6 +319,12 @@ impl SinkhornConfig {
         self
     }
 
+    /// Turns on Anderson acceleration.
+    pub fn anderson(mut self, anderson: Anderson) -> Self {
+        self.anderson = Some(anderson);
+        self
+    }
+
     /// Convention of the entropic term.
     pub fn convention(mut self, convention: Convention) -> Self {
         self.convention = convention;
@@ -305,6 +378,15 @@ impl SinkhornConfig {
                 "momentum = {}: over-relaxation converges for omega in (0, 2); 1 is plain Sinkhorn",
                 self.momentum
             )));
+        }
+        if let Some(anderson) = &self.anderson {
+            anderson.validate()?;
+            if self.momentum != 1.0 || self.adaptive_momentum {
+                return Err(Error::invalid(
+                    "Anderson acceleration replaces over-relaxation: leave momentum at 1 and \
+                     adaptive momentum off, or turn Anderson off",
+                ));
+            }
         }
         if self.mass_tolerance.is_nan() || self.mass_tolerance < 0.0 {
             return Err(Error::invalid("mass_tolerance must be >= 0"));

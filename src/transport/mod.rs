@@ -4,7 +4,8 @@
 //! any size run without an n × m matrix; in high dimension, where a cost is d
 //! multiply-adds, a matrix that fits a memory budget is computed once and streamed
 //! instead ([`CostStorage`]). Balanced, unbalanced and semi-relaxed problems,
-//! two entropic conventions, ε-scaling, over-relaxation and batches of problems.
+//! two entropic conventions, ε-scaling, over-relaxation, Anderson acceleration and
+//! batches of problems.
 //!
 //! ```no_run
 //! use morphogen::gpu::GpuContext;
@@ -26,8 +27,11 @@
 //! | `transport/cost_matrix.wgsl` | `cost_matrix` | [`Problem::cost`] | `tests/transport_cpu.rs` |
 //! | `transport/map.wgsl` | `coupling` ([`Coupling::map`]) | [`map_cpu`] | `tests/transport_api.rs` |
 //! | `transport/plan.wgsl` | `coupling` ([`Coupling::plan`]) | [`plan_cpu`] | `tests/transport_api.rs` |
+//! | `transport/anderson_gram.wgsl`, `transport/anderson_weights.wgsl`, `transport/anderson_mix.wgsl` | `anderson_gpu`, `solver` | `anderson` (in [`solve_cpu`]) | `tests/transport_cpu.rs` |
 //! | `transport/sample.wgsl` | `coupling` ([`Coupling::sample`]) | the plan, by its empirical frequencies | `tests/transport_api.rs` |
 
+mod anderson;
+mod anderson_gpu;
 mod config;
 mod cost_matrix;
 mod coupling;
@@ -40,7 +44,7 @@ mod solution;
 mod solver;
 mod workspace;
 
-pub use config::{Convention, CostStorage, Epsilon, Marginal, SinkhornConfig};
+pub use config::{Anderson, Convention, CostStorage, Epsilon, Marginal, SinkhornConfig};
 pub use cost_matrix::cost_matrix;
 pub use coupling::{Coupling, MAX_PLAN_ENTRIES};
 pub use divergence::{sinkhorn_divergence, sinkhorn_divergence_cpu, solve_chain, Divergence};

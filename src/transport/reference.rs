@@ -2,6 +2,7 @@
 //! loops. Tests compare the two; it is also usable on its own for small problems.
 
 use crate::error::Result;
+use crate::transport::anderson::{AndersonHistory, AndersonSchedule};
 use crate::transport::config::{Convention, SinkhornConfig};
 use crate::transport::problem::Problem;
 use crate::transport::schedule::{assemble, CostStats, Momentum, Resolved, Schedule, SideStats};
@@ -125,6 +126,10 @@ pub fn solve_cpu(problem: &Problem, config: &SinkhornConfig) -> Result<Solution>
     let mut momentum = Momentum::new(config);
     let (mut f, mut g) = (vec![0.0; problem.n()], vec![0.0; problem.m()]);
     let (mut errors, mut converged, mut iterations) = (Vec::new(), false, 0);
+    let mut anderson = config.anderson.map(|a| {
+        let schedule = AndersonSchedule::new(a, std::slice::from_ref(&resolved), config.max_iter);
+        AndersonHistory::new(schedule, problem.m())
+    });
     for t in 0..config.max_iter {
         let omega = momentum.omega();
         let p = Params {
@@ -132,8 +137,14 @@ pub fn solve_cpu(problem: &Problem, config: &SinkhornConfig) -> Result<Solution>
             omega,
             entropy,
         };
+        if let Some(history) = &mut anderson {
+            history.before(t, &mut g);
+        }
         rows.update(&p, &mut f, &g);
         cols.update(&p, &mut g, &f);
+        if let Some(history) = &mut anderson {
+            history.after(t, &g);
+        }
         iterations = t + 1;
         if schedule.check_after(t, std::slice::from_ref(&resolved)) {
             let mut err: f64 = rows.stats(&p, &f, &g).1.iter().sum();

@@ -3,6 +3,8 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::{record_reduce_at, GpuContext, ReduceOp};
+use crate::transport::anderson::AndersonSchedule;
+use crate::transport::anderson_gpu::AndersonGpu;
 use crate::transport::config::{CostStorage, Epsilon, SinkhornConfig};
 use crate::transport::dispatch::{Mode, Side};
 use crate::transport::problem::Problem;
@@ -60,6 +62,10 @@ pub(crate) fn solve_resident(
     let schedule = Schedule::new(config);
     let batch = problems.len();
     let mut momentum = Momentum::new(config);
+    let anderson = config
+        .anderson
+        .map(|a| AndersonGpu::new(&ws, AndersonSchedule::new(a, &resolved, config.max_iter)))
+        .transpose()?;
     let decay_pow = |t: usize| resolved[0].decay_pow(t);
     let mut history: Vec<Vec<(usize, f64)>> = vec![Vec::new(); batch];
     let mut converged = vec![false; batch];
@@ -74,7 +80,13 @@ pub(crate) fn solve_resident(
         let mut check = false;
         let mut recorded = 0;
         while t < config.max_iter && recorded < room {
+            if let Some(a) = &anderson {
+                a.before(&mut rec, &ws, t);
+            }
             ws.record_iteration(&mut rec, &mut blocks, decay_pow(t), omega)?;
+            if let Some(a) = &anderson {
+                a.after(&mut rec, &ws, t);
+            }
             recorded += 1;
             check = schedule.check_after(t, &resolved);
             t += 1;
