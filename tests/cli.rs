@@ -47,6 +47,17 @@ fn read_summary(dir: &Path) -> serde_json::Value {
         dir.display(),
         summary["wall_seconds"]
     );
+    // Where the adapter has timestamps (lavapipe has), the GPU's busy time is within the
+    // command's wall time; without them it is null.
+    let gpu = &summary["gpu_seconds"];
+    assert!(
+        gpu.is_null()
+            || gpu
+                .as_f64()
+                .is_some_and(|g| g >= 0.0 && g <= seconds.unwrap() * 1.01),
+        "{}: gpu_seconds {gpu} against wall_seconds {seconds:?}",
+        dir.display()
+    );
     summary
 }
 

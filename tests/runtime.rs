@@ -207,3 +207,41 @@ fn timed_recordings_report_a_duration() {
         assert!(gpu_time <= timing.wall * 2, "{timing:?}");
     }
 }
+
+#[test]
+fn a_context_asked_to_keep_gpu_time_adds_up_every_submission() {
+    let plain = ctx();
+    assert_eq!(plain.gpu_seconds(), None, "off unless asked for");
+    let timed = GpuContext::with_options(&ContextOptions::default().gpu_time()).unwrap();
+    if !timed.has_timestamps() {
+        assert_eq!(timed.gpu_seconds(), None);
+        return;
+    }
+    assert_eq!(timed.gpu_seconds(), Some(0.0), "nothing submitted yet");
+    let out = GpuBuffer::<u32>::scratch(&timed, 1 << 18, "test.ledger").unwrap();
+    let run = |count: usize| {
+        for k in 0..count {
+            let mut rec = timed.recorder("test.ledger");
+            gpu::record_fill(&mut rec, &out, k as u64, 0, gpu::Draw::Normal).unwrap();
+            rec.submit().unwrap();
+        }
+    };
+    run(5); // the first executions of a pipeline are slower
+    let warm = timed.gpu_seconds().unwrap();
+    let started = std::time::Instant::now();
+    run(20);
+    let twenty = timed.gpu_seconds().unwrap() - warm;
+    assert!(
+        twenty > 0.0 && twenty <= started.elapsed().as_secs_f64() * 1.01,
+        "{twenty}"
+    );
+    // A recording dropped unsubmitted counts nothing; more recordings than the ledger
+    // holds between readbacks are all counted (about 105 times the twenty).
+    drop(timed.recorder("test.ledger.dropped"));
+    run(2100);
+    let more = timed.gpu_seconds().unwrap() - warm - twenty;
+    assert!(
+        more > twenty * 20.0,
+        "2100 more fills took {more} s in all, 20 took {twenty} s"
+    );
+}

@@ -164,13 +164,18 @@ pub fn run(args: &BiomeArgs, common: &Common) -> CliResult<()> {
         let mut runs = Vec::new();
         for &seed in &all[range.clone()] {
             let seed_started = Instant::now();
+            let seed_gpu = ctx.gpu_seconds();
             let mut world = World::new(&ctx, &config, seed)?;
             if let Some(p) = &program {
                 world.fill_programs(p)?;
             }
             let dir = OutDir::prepare(&out.join(&format!("seed_{seed}")), true)?;
             let summary = grow(&mut world, &plan, &dir, common)?;
-            runs.push(dir.summary(summary, seed_started, false)?);
+            let gpu = ctx
+                .gpu_seconds()
+                .zip(seed_gpu)
+                .map(|(now, then)| now - then);
+            runs.push(dir.summary(summary, seed_started, gpu, false)?);
         }
         out.write("sweep.csv", sweep_csv(&runs).as_bytes())?;
         let summary = json!({
@@ -179,7 +184,7 @@ pub fn run(args: &BiomeArgs, common: &Common) -> CliResult<()> {
             "seeds": all[range].to_vec(),
             "runs": runs,
         });
-        out.summary(summary, common.started, common.json)?;
+        out.summary(summary, common.started, ctx.gpu_seconds(), common.json)?;
         if !common.quiet && !common.json {
             eprintln!("wrote {}", out.path().display());
         }
@@ -197,7 +202,7 @@ pub fn run(args: &BiomeArgs, common: &Common) -> CliResult<()> {
     }
     let out = OutDir::prepare(&args.out, args.force)?;
     let summary = grow(&mut world, &plan, &out, common)?;
-    out.summary(summary, common.started, common.json)?;
+    out.summary(summary, common.started, ctx.gpu_seconds(), common.json)?;
     if !common.quiet && !common.json {
         eprintln!("wrote {}", out.path().display());
     }

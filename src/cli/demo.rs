@@ -174,7 +174,7 @@ pub fn run(args: &DemoArgs, common: &Common) -> CliResult<()> {
         "biome": biome,
         "adapter": ctx.adapter().to_string(),
     });
-    out.summary(summary, common.started, common.json)?;
+    out.summary(summary, common.started, ctx.gpu_seconds(), common.json)?;
     if !skipped.is_empty() {
         return Err(Failure::Unsupported(format!(
             "the demo wrote every other part to {} but skipped {}",

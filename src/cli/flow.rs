@@ -220,7 +220,7 @@ pub fn run(args: &FlowArgs, common: &Common) -> CliResult<()> {
         "capped_particles": result.capped.len(),
         "adapter": ctx.adapter().to_string(),
     });
-    out.summary(summary, common.started, common.json)?;
+    out.summary(summary, common.started, ctx.gpu_seconds(), common.json)?;
     if !common.quiet && !common.json {
         eprintln!("{n} particles integrated; wrote {}", out.path().display());
     }

@@ -102,17 +102,19 @@ pub fn run(args: &MergeArgs, common: &Common) -> CliResult<()> {
         "biome-sweep" => merge_sweep(&parts, args)?,
         other => return Err(bad(format!("cannot merge {other:?} outputs"))),
     };
-    // The merge's own `wall_seconds` replaces the first shard's; the shards' total is
+    // The merge's own `wall_seconds` replaces the first shard's; the shards' totals are
     // what the job cost (absent when a shard's summary does not say).
-    let shard_seconds: Option<f64> = parts
-        .iter()
-        .map(|p| p.summary["wall_seconds"].as_f64())
-        .sum();
-    if let (Some(seconds), Some(fields)) = (shard_seconds, summary.as_object_mut()) {
-        fields.insert("shards_wall_seconds".into(), json!(seconds));
+    for (key, total) in [
+        ("wall_seconds", "shards_wall_seconds"),
+        ("gpu_seconds", "shards_gpu_seconds"),
+    ] {
+        let seconds: Option<f64> = parts.iter().map(|p| p.summary[key].as_f64()).sum();
+        if let (Some(seconds), Some(fields)) = (seconds, summary.as_object_mut()) {
+            fields.insert(total.into(), json!(seconds));
+        }
     }
     let out = OutDir::prepare(&args.out, true)?;
-    out.summary(summary, common.started, common.json)?;
+    out.summary(summary, common.started, None, common.json)?;
     if !common.quiet && !common.json {
         eprintln!(
             "merged {} shards into {}",

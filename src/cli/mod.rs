@@ -57,7 +57,7 @@ pub struct Common {
 impl Common {
     /// The GPU context on the chosen adapter.
     pub fn context(&self) -> CliResult<GpuContext> {
-        let mut options = ContextOptions::default();
+        let mut options = ContextOptions::default().gpu_time();
         if let Some(name) = &self.adapter {
             options = options.adapter(name.clone());
         }

@@ -135,7 +135,13 @@ impl OutDir {
     /// Writes `summary.json` with `wall_seconds` added: the wall-clock seconds since
     /// `started` (reading the inputs, choosing the adapter, compiling kernels, the work
     /// and writing its outputs). Prints it on stdout with `--json`; returns it as written.
-    pub fn summary(&self, summary: Value, started: Instant, json: bool) -> CliResult<Value> {
+    pub fn summary(
+        &self,
+        summary: Value,
+        started: Instant,
+        gpu_seconds: Option<f64>,
+        json: bool,
+    ) -> CliResult<Value> {
         let Value::Object(mut fields) = summary else {
             return Err(Failure::Device(
                 "summary: not a JSON object (a bug in morphogen)".into(),
@@ -145,6 +151,7 @@ impl OutDir {
             "wall_seconds".into(),
             json!(started.elapsed().as_secs_f64()),
         );
+        fields.insert("gpu_seconds".into(), json!(gpu_seconds));
         let summary = Value::Object(fields);
         let text = serde_json::to_string_pretty(&summary)
             .map_err(|e| Failure::Device(format!("summary: {e}")))?;

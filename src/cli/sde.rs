@@ -196,7 +196,7 @@ fn write(
         "resampled": result.resampled,
         "adapter": ctx.adapter().to_string(),
     });
-    out.summary(summary, common.started, common.json)?;
+    out.summary(summary, common.started, ctx.gpu_seconds(), common.json)?;
     if !common.quiet && !common.json {
         eprintln!(
             "{n} particles x {k} branches simulated ({} steps); wrote {}",

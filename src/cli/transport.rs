@@ -220,7 +220,7 @@ pub fn run(args: &TransportArgs, common: &Common) -> CliResult<()> {
         "divergence": divergence.as_ref().map(|d| d.value),
         "adapter": ctx.adapter().to_string(),
     });
-    out.summary(summary, common.started, common.json)?;
+    out.summary(summary, common.started, ctx.gpu_seconds(), common.json)?;
     if !common.quiet && !common.json {
         eprintln!(
             "{} iterations, marginal error {:.2e}, converged {}; wrote {}",
@@ -341,7 +341,7 @@ fn run_batch(args: &TransportArgs, common: &Common) -> CliResult<()> {
         "convention": solutions[0].convention.name(),
         "adapter": ctx.adapter().to_string(),
     });
-    out.summary(summary, common.started, common.json)?;
+    out.summary(summary, common.started, ctx.gpu_seconds(), common.json)?;
     let unconverged = solutions.iter().filter(|s| !s.converged).count();
     if !common.quiet && !common.json {
         eprintln!(

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use crate::error::{Error, Result};
 use crate::gpu::buffer::BufferPool;
 use crate::gpu::kernels::KernelCache;
+use crate::gpu::ledger::Ledger;
 
 /// Optional features morphogen enables when the adapter has them, by name; none is
 /// required.
@@ -57,6 +58,9 @@ pub struct ContextOptions {
     /// (see [`GpuContext::loop_limit`]), so the code paths that respect such a limit can
     /// be exercised on any driver.
     pub loop_cap: Option<u64>,
+    /// Time every recording with GPU timestamps, for [`GpuContext::gpu_seconds`] (where
+    /// the device has timestamp queries). Default off.
+    pub gpu_time: bool,
 }
 
 impl Default for ContextOptions {
@@ -68,6 +72,7 @@ impl Default for ContextOptions {
             disabled_features: wgpu::Features::empty(),
             binding_cap: None,
             loop_cap: None,
+            gpu_time: false,
         }
     }
 }
@@ -100,6 +105,12 @@ impl ContextOptions {
     /// Caps the loop iterations of one shader invocation.
     pub fn loop_cap(mut self, iterations: u64) -> Self {
         self.loop_cap = Some(iterations);
+        self
+    }
+
+    /// Times every recording for [`GpuContext::gpu_seconds`].
+    pub fn gpu_time(mut self) -> Self {
+        self.gpu_time = true;
         self
     }
 
@@ -232,6 +243,7 @@ pub(crate) struct ContextInner {
     pub(crate) errors: Arc<ErrorSink>,
     pub(crate) binding_cap: Option<u64>,
     pub(crate) loop_cap: Option<u64>,
+    pub(crate) ledger: Option<Ledger>,
 }
 
 /// A GPU device and queue with morphogen's kernel cache and buffer pool. Cheap to clone.
@@ -384,6 +396,7 @@ impl GpuContext {
             &info,
             options.binding_cap,
             options.loop_cap,
+            options.gpu_time,
         ))
     }
 
@@ -391,7 +404,7 @@ impl GpuContext {
     /// morphogen). Its features and limits are used as they are.
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Self {
         let info = device.adapter_info();
-        Self::assemble(device, queue, &info, None, None)
+        Self::assemble(device, queue, &info, None, None, false)
     }
 
     fn assemble(
@@ -400,11 +413,14 @@ impl GpuContext {
         info: &wgpu::AdapterInfo,
         binding_cap: Option<u64>,
         loop_cap: Option<u64>,
+        gpu_time: bool,
     ) -> Self {
         let errors = Arc::new(ErrorSink::default());
         errors.install(&device);
         let limits = device.limits();
         let features = device.features();
+        let ledger = (gpu_time && features.contains(wgpu::Features::TIMESTAMP_QUERY))
+            .then(|| Ledger::new(&device));
         Self {
             inner: Arc::new(ContextInner {
                 kernels: KernelCache::default(),
@@ -417,8 +433,17 @@ impl GpuContext {
                 queue,
                 binding_cap,
                 loop_cap,
+                ledger,
             }),
         }
+    }
+
+    /// Seconds of GPU work submitted through this context so far, measured by timestamps
+    /// around every recording: `None` unless the context was created with
+    /// [`ContextOptions::gpu_time`] on a device with timestamp queries.
+    pub fn gpu_seconds(&self) -> Option<f64> {
+        let ledger = self.inner.ledger.as_ref()?;
+        ledger.seconds(self).ok()
     }
 
     /// The wgpu device.

@@ -13,6 +13,7 @@
 pub mod buffer;
 pub mod context;
 pub mod kernels;
+mod ledger;
 pub mod peaks;
 mod pool;
 pub mod preprocess;

@@ -8,6 +8,7 @@ use crate::error::Result;
 use crate::gpu::buffer::{GpuBuffer, Pending};
 use crate::gpu::context::GpuContext;
 use crate::gpu::kernels::Kernel;
+use crate::gpu::ledger::{Ledger, Slot};
 use crate::gpu::timing::{GpuTimer, Timing};
 
 /// Workgroup counts of one dispatch.
@@ -59,20 +60,23 @@ pub struct Recorder<'a> {
     encoder: wgpu::CommandEncoder,
     kept: Vec<Box<dyn std::any::Any>>,
     timer: Option<GpuTimer>,
+    slot: Option<Slot>,
     dispatches: u32,
 }
 
 impl GpuContext {
     /// Starts a recording labelled `label`.
     pub fn recorder(&self, label: &str) -> Recorder<'_> {
-        let encoder = self
+        let mut encoder = self
             .device()
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
+        let slot = Ledger::open(self, &mut encoder);
         Recorder {
             ctx: self,
             encoder,
             kept: Vec::new(),
             timer: None,
+            slot,
             dispatches: 0,
         }
     }
@@ -187,8 +191,15 @@ impl<'a> Recorder<'a> {
             }
             None => None,
         };
+        let slot = self.slot.take();
+        if let Some(slot) = &slot {
+            slot.close(&mut self.encoder);
+        }
         let started = Instant::now();
         self.ctx.queue().submit([self.encoder.finish()]);
+        if let Some(slot) = slot {
+            slot.submitted();
+        }
         drop(self.kept);
         Ok(Submitted { started, timer })
     }

@@ -35,6 +35,20 @@ impl Timing {
     }
 }
 
+/// Writes timestamp `index` of `set`: an even index at the start of an empty pass, an odd
+/// one at its end (writes inside encoders are an extra feature, passes are not).
+pub(crate) fn stamp(encoder: &mut wgpu::CommandEncoder, set: &wgpu::QuerySet, index: u32) {
+    let begin = index.is_multiple_of(2);
+    encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+        label: Some("morphogen.timer"),
+        timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+            query_set: set,
+            beginning_of_pass_write_index: begin.then_some(index),
+            end_of_pass_write_index: (!begin).then_some(index),
+        }),
+    });
+}
+
 /// Two timestamps around a recording.
 pub(crate) struct GpuTimer {
     queries: Option<(wgpu::QuerySet, GpuBuffer<u64>)>,
@@ -59,16 +73,7 @@ impl GpuTimer {
 
     fn mark(&self, encoder: &mut wgpu::CommandEncoder, begin: bool) {
         if let Some((set, _)) = &self.queries {
-            // An empty pass carries the timestamp: writes inside encoders are an extra feature.
-            let index = Some(if begin { 0 } else { 1 });
-            encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("morphogen.timer"),
-                timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
-                    query_set: set,
-                    beginning_of_pass_write_index: if begin { index } else { None },
-                    end_of_pass_write_index: if begin { None } else { index },
-                }),
-            });
+            stamp(encoder, set, u32::from(!begin));
         }
     }
 
