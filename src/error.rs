@@ -133,6 +133,15 @@ pub enum Error {
         hint: String,
     },
 
+    /// A figure could not be drawn.
+    #[error("drawing the figure {figure:?} failed: {message}")]
+    Figure {
+        /// The figure's title.
+        figure: String,
+        /// What the plotting library reported.
+        message: String,
+    },
+
     /// Input data or a configuration is invalid.
     #[error("invalid input: {0}")]
     InvalidInput(String),

@@ -38,6 +38,8 @@ pub mod biome;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod error;
+#[cfg(feature = "figures")]
+pub mod figures;
 pub mod flow;
 pub mod gpu;
 pub mod io;
