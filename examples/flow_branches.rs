@@ -2,16 +2,16 @@
 //! Gaussians follow two branches in one dispatch, each an SDE (SRA1, 0.3 √(t(1−t))):
 //! branch 0 the shipped TorchCFM field (onto two moons), branch 1 a rotation. Growth heads
 //! g = ±(1.2 t − 0.3) move mass additively from branch 0 to branch 1 and back, so each
-//! particle's two weights always sum to one. Draws paths (faint) and end points (branch 0
-//! orange, branch 1 teal, opacity by weight) into `flow_branches.png`, and prints mass and
-//! effective sample size per save time.
+//! particle's two weights always sum to one. Draws paths and end points per branch (opacity
+//! by weight) beside panels of each branch's mass and effective sample size against time
+//! into `flow_branches.png`, and prints them per save time.
 //!
 //! `cargo run --release --example flow_branches [-- OUT.png]`
 
+use morphogen::figures::{engines, Figure};
 use morphogen::flow::sde::{self, Branch, Diffusion, Growth, SdeConfig, SdeSolver};
 use morphogen::flow::{Activation, Dense, TimeInput, VelocityField};
 use morphogen::gpu::GpuContext;
-use morphogen::io::Canvas;
 
 /// A growth head that depends on t only: g(x, t) = a t + b.
 fn growth(a: f32, b: f32) -> Result<VelocityField, morphogen::Error> {
@@ -77,39 +77,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             result.ess[2 * k + 1]
         );
     }
-    let last = result.times.len() - 1;
-    let all: Vec<[f32; 2]> = (0..=last)
-        .flat_map(|k| (0..2).flat_map(move |b| (0..n).map(move |p| (k, b, p))))
-        .map(|(k, b, p)| {
-            let s = result.state(k, b, p);
-            [s[0], s[1]]
-        })
-        .chain(x0.chunks(2).map(|c| [c[0], c[1]]))
-        .collect();
-    let mut canvas = Canvas::fit(900, 900, [255, 255, 255], &all);
-    let colours = [[230, 120, 30], [20, 150, 150]];
-    for (b, &colour) in colours.iter().enumerate() {
-        for p in (0..n).step_by(6) {
-            let mut prev = [x0[2 * p], x0[2 * p + 1]];
-            for k in 0..=last {
-                let s = result.state(k, b, p);
-                canvas.line(prev, [s[0], s[1]], colour, 0.12);
-                prev = [s[0], s[1]];
-            }
-        }
-    }
-    let max_weight = (0..2)
-        .flat_map(|b| (0..n).map(move |p| (b, p)))
-        .map(|(b, p)| result.weight(last, b, p))
-        .fold(f32::MIN_POSITIVE, f32::max);
-    for (b, &colour) in colours.iter().enumerate() {
-        for p in 0..n {
-            let s = result.state(last, b, p);
-            let alpha = (result.weight(last, b, p) / max_weight).clamp(0.05, 1.0);
-            canvas.point([s[0], s[1]], 2.5, colour, alpha);
-        }
-    }
-    canvas.save(std::path::Path::new(&out))?;
+    // Paths and weighted end points per branch, beside the mass and ESS of each branch.
+    let title = format!("Two branches of {n} particles: sra1, bridge noise 0.3, 100 steps");
+    let paths = engines::branch_trajectories(&title, &result, &x0)?;
+    let [mass, ess] = engines::sde_weight_panels("Growth heads moving mass", &result, 600, 450)?;
+    Figure::beside(&[paths, Figure::below(&[mass, ess])]).save(std::path::Path::new(&out))?;
     println!("wrote {out}");
     Ok(())
 }

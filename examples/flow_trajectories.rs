@@ -1,13 +1,13 @@
 //! Visual check of the flow engine: particles from eight Gaussians pushed through the
 //! shipped TorchCFM field (assets/demo_flow, trained by scripts/train_demo_flow.py onto
-//! two moons) with per-particle Tsit5 steps. Draws each trajectory (grey), the start
-//! (blue) and the end (orange) into `flow_trajectories.png`.
+//! two moons) with per-particle Tsit5 steps. Draws each trajectory coloured by time, the
+//! start (blue) and the end (orange) into `flow_trajectories.png`.
 //!
 //! `cargo run --release --example flow_trajectories [-- OUT.png]`
 
+use morphogen::figures::engines;
 use morphogen::flow::{self, FlowConfig, LogDensity, Solver, VelocityField};
 use morphogen::gpu::GpuContext;
-use morphogen::io::plots;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::env::args()
@@ -36,8 +36,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         result.capped.len(),
         ctx.adapter()
     );
-    let canvas = plots::trajectories(&result, 900);
-    canvas.save(std::path::Path::new(&out))?;
+    let title = format!(
+        "The shipped field, eight Gaussians to two moons: {n} particles\ntsit5, rtol {:.0e}, atol {:.0e}",
+        config.rtol, config.atol
+    );
+    engines::trajectories(&title, &result)?.save(std::path::Path::new(&out))?;
     if let Some(change) = &result.log_density_change {
         let last = &change[(times.len() - 1) * n..];
         let mean = last.iter().map(|&v| f64::from(v)).sum::<f64>() / n as f64;

@@ -1,15 +1,16 @@
 //! Visual check of transport on real single-cell data: CD14+ monocytes are transported
 //! onto dendritic cells (the PBMC subset that ships with scanpy, assets/pbmc) in their 50
 //! PCA dimensions; pairs drawn from the coupling are shown on the cells' UMAP projection
-//! (monocytes blue, dendritic cells orange, coupled pairs as grey lines). Writes
+//! (monocytes blue circles, dendritic cells orange triangles, coupled pairs grey). Writes
 //! `single_cell_transport.png`.
 //!
 //! `cargo run --release --example single_cell_transport [-- OUT.png]`
 
 use std::path::Path;
 
+use morphogen::figures::{engines, palette, Layer, Mark, Scatter};
 use morphogen::gpu::GpuContext;
-use morphogen::io::{npy, Canvas};
+use morphogen::io::npy;
 use morphogen::transport::{Coupling, PointCloud, Problem, SinkhornConfig};
 
 fn load(name: &str) -> Result<(Vec<f32>, usize), Box<dyn std::error::Error>> {
@@ -45,26 +46,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let pairs = coupling.sample(400, 1)?;
     let xy = |v: &[f32], i: usize| [v[2 * i], v[2 * i + 1]];
-    let all: Vec<[f32; 2]> = (0..problem.n())
-        .map(|i| xy(&mono_umap, i))
-        .chain((0..problem.m()).map(|j| xy(&dend_umap, j)))
-        .collect();
-    let mut canvas = Canvas::fit(900, 900, [255, 255, 255], &all);
-    for &(i, j) in &pairs {
-        canvas.line(
-            xy(&mono_umap, i as usize),
-            xy(&dend_umap, j as usize),
-            [110, 110, 110],
-            0.2,
-        );
-    }
-    for j in 0..problem.m() {
-        canvas.point(xy(&dend_umap, j), 3.0, [240, 140, 20], 0.85);
-    }
-    for i in 0..problem.n() {
-        canvas.point(xy(&mono_umap, i), 3.0, [40, 90, 220], 0.85);
-    }
-    canvas.save(Path::new(&out))?;
+    let title = format!(
+        "CD14+ monocytes to dendritic cells (PBMC), coupled in 50 PCA dimensions\n{}",
+        engines::transport_parameters(s)
+    );
+    let plot = Scatter::new(title, "UMAP 1", "UMAP 2")
+        .layer(Layer::Segments {
+            name: format!("{} pairs drawn from the coupling", pairs.len()),
+            pairs: pairs
+                .iter()
+                .map(|&(i, j)| [xy(&mono_umap, i as usize), xy(&dend_umap, j as usize)])
+                .collect(),
+            colour: palette::GREY,
+            alpha: 0.25,
+        })
+        .layer(Layer::Points {
+            name: format!("dendritic cells ({})", problem.m()),
+            xy: (0..problem.m()).map(|j| xy(&dend_umap, j)).collect(),
+            mark: Mark::Triangle,
+            size: 4,
+            colour: palette::ORANGE,
+            alpha: 0.85,
+        })
+        .layer(Layer::Points {
+            name: format!("CD14+ monocytes ({})", problem.n()),
+            xy: (0..problem.n()).map(|i| xy(&mono_umap, i)).collect(),
+            mark: Mark::Circle,
+            size: 3,
+            colour: palette::BLUE,
+            alpha: 0.85,
+        });
+    plot.draw(900, 900)?.save(Path::new(&out))?;
     println!("wrote {out}");
     Ok(())
 }

@@ -1,11 +1,12 @@
 //! Visual check of the transport engine: a Gaussian blob is transported onto a ring.
-//! Draws the source (blue), the target (orange), the entropic map of each source point
-//! (grey segments ending at the mapped point, red) and writes `transport_map.png`.
+//! Draws the source (blue circles), the target (orange triangles), the entropic map of
+//! each source point (vermillion crosses) and pairs drawn from the plan (grey), and
+//! writes `transport_map.png`.
 //!
 //! `cargo run --release --example transport_map [-- OUT.png]`
 
+use morphogen::figures::engines;
 use morphogen::gpu::GpuContext;
-use morphogen::io::plots;
 use morphogen::transport::{Coupling, PointCloud, Problem, SinkhornConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -55,8 +56,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ctx.adapter()
     );
     let mapped = coupling.map(&blob)?;
-    let canvas = plots::transport_map(&blob, &ring, &mapped, 900);
-    canvas.save(std::path::Path::new(&out))?;
+    let pairs = coupling.sample(300, 1)?;
+    let title = format!(
+        "A Gaussian blob transported onto a ring, squared Euclidean cost\n{}",
+        engines::transport_parameters(s)
+    );
+    engines::transport_map(&title, &blob, &ring, &mapped, &pairs)?
+        .save(std::path::Path::new(&out))?;
     println!("wrote {out}");
     Ok(())
 }

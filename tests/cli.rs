@@ -96,6 +96,7 @@ fn transport_writes_potentials_map_pairs_and_summary() {
             "--sample",
             "16",
             "--divergence",
+            "--figures",
             "--json",
         ])
         .args(["--out", s(&out)])
@@ -105,6 +106,9 @@ fn transport_writes_potentials_map_pairs_and_summary() {
     assert_eq!(shape(&out.join("f.npy")), [40]);
     assert_eq!(shape(&out.join("g.npy")), [50]);
     assert_eq!(shape(&out.join("map.npy")), [40, 2]);
+    for figure in ["convergence.png", "map.png"] {
+        assert!(out.join(figure).is_file(), "{figure}");
+    }
     let pairs = std::fs::read(out.join("pairs.npy")).unwrap();
     assert!(String::from_utf8_lossy(&pairs[..80]).contains("'<i8'"));
     let summary = read_summary(&out);
@@ -208,6 +212,7 @@ fn biome_writes_frames_timelapse_metrics_checkpoints_and_resumes_exactly() {
         );
     }
     assert!(straight.join("timelapse.gif").is_file());
+    assert!(straight.join("metrics.png").is_file());
     let csv = std::fs::read_to_string(straight.join("metrics.csv")).unwrap();
     assert_eq!(csv.lines().count(), 31);
     assert!(csv.starts_with("step,agents,unspecialized,root,leaf,flower,reproductions"));
@@ -481,6 +486,9 @@ fn sharded_jobs_merge_into_the_unsharded_result() {
     let run = morphogen(&["merge", s(&s1), s(&s0), "--out", s(&merged)]);
     assert!(run.status.success(), "{}", stderr(&run));
     let csv = std::fs::read_to_string(merged.join("sweep.csv")).unwrap();
+    for dir in [&s0, &s1, &merged] {
+        assert!(dir.join("sweep.png").is_file(), "{}", dir.display());
+    }
     let seeds: Vec<&str> = csv
         .lines()
         .skip(1)
@@ -566,6 +574,7 @@ fn stochastic_branching_flows_write_weights_and_shard_exactly() {
     assert_eq!(shape(&whole.join("states.npy")), [2, 2, 24, 2]);
     assert_eq!(shape(&whole.join("weights.npy")), [2, 2, 24]);
     assert!(whole.join("trajectories.png").is_file());
+    assert!(whole.join("weights.png").is_file());
     let summary = read_summary(&whole);
     assert_eq!(summary["ess"].as_array().unwrap().len(), 2, "{summary}");
     // The noise follows each particle's index in the whole set: shards merge exactly.
@@ -625,6 +634,7 @@ fn the_demo_writes_its_pictures_and_summary() {
         "biome/timelapse.gif",
         "biome/final.png",
         "biome/metrics.csv",
+        "biome/metrics.png",
         "summary.json",
     ] {
         assert!(out.join(file).is_file(), "{file} missing");

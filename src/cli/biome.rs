@@ -177,7 +177,7 @@ pub fn run(args: &BiomeArgs, common: &Common) -> CliResult<()> {
                 .map(|(now, then)| now - then);
             runs.push(dir.summary(summary, seed_started, gpu, false)?);
         }
-        out.write("sweep.csv", sweep_csv(&runs).as_bytes())?;
+        write_sweep(&out, &runs)?;
         let summary = json!({
             "command": "biome-sweep",
             "shard": args.shard.label(),
@@ -209,8 +209,27 @@ pub fn run(args: &BiomeArgs, common: &Common) -> CliResult<()> {
     Ok(())
 }
 
+/// `sweep.csv` and `sweep.png` (final agents per seed) of a sweep's runs.
+pub fn write_sweep(out: &OutDir, runs: &[Value]) -> CliResult<()> {
+    out.write("sweep.csv", sweep_csv(runs).as_bytes())?;
+    let finals: Vec<(u64, u64)> = runs
+        .iter()
+        .filter_map(|r| Some((r["seed"].as_u64()?, r["final_agents"].as_u64()?)))
+        .collect();
+    let steps = runs.first().and_then(|r| r["steps"].as_u64()).unwrap_or(0);
+    let title = format!(
+        "Biome sweep: agent cells after {steps} steps, {} seeds",
+        finals.len()
+    );
+    out.figure(
+        "sweep.png",
+        &crate::figures::engines::sweep(&title, &finals)?,
+    )?;
+    Ok(())
+}
+
 /// One line per run of a sweep.
-pub fn sweep_csv(runs: &[Value]) -> String {
+fn sweep_csv(runs: &[Value]) -> String {
     let columns = [
         "seed",
         "steps",
@@ -247,8 +266,39 @@ fn metrics_csv(rows: &[Census]) -> String {
     csv
 }
 
+/// "Biome 72 x 128, persistence, seed 1": what a world is, for a figure's title.
+fn describe(world: &World) -> String {
+    let config = world.config();
+    format!(
+        "Biome {} x {}, {} programs, seed {}",
+        config.height,
+        config.columns(),
+        format!("{:?}", config.agents.model).to_lowercase(),
+        world.seed()
+    )
+}
+
+/// metrics.csv, and beside it metrics.png.
+fn write_metrics(out: &OutDir, world: &World, rows: &[Census]) -> CliResult<()> {
+    out.write("metrics.csv", metrics_csv(rows).as_bytes())?;
+    if !rows.is_empty() {
+        out.figure(
+            "metrics.png",
+            &crate::figures::engines::biome_metrics(&describe(world), rows)?,
+        )?;
+    }
+    Ok(())
+}
+
 fn save_frame(world: &World, plan: &Plan, frames: &Path, lapse: &mut TimeLapse) -> CliResult<()> {
-    let image = world.render(plan.zoom)?;
+    let mut image = world.render(plan.zoom)?;
+    // The step counter in a corner; the rest is the world's pixels.
+    crate::figures::label_rgba(
+        &mut image.rgba,
+        image.width,
+        image.height,
+        &format!("step {}", world.steps_done()),
+    )?;
     image.save(&frames.join(format!("step_{:06}.png", world.steps_done())))?;
     lapse.push(image)?;
     Ok(())
@@ -297,14 +347,14 @@ pub fn grow(world: &mut World, plan: &Plan, out: &OutDir, common: &Common) -> Cl
         if let Some(dir) = &checkpoints {
             if at.is_multiple_of(plan.checkpoint_every) {
                 world.save_checkpoint(&dir.join(format!("step_{at:06}.safetensors")))?;
-                out.write("metrics.csv", metrics_csv(&rows).as_bytes())?;
+                write_metrics(out, world, &rows)?;
             }
         }
     }
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     world.save_checkpoint(&out.join("checkpoint.safetensors"))?;
-    out.write("metrics.csv", metrics_csv(&rows).as_bytes())?;
+    write_metrics(out, world, &rows)?;
     lapse.save_gif(&out.join("timelapse.gif"), 15)?;
     world
         .render(plan.zoom.max(4))?

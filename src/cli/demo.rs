@@ -11,6 +11,7 @@ use crate::cli::biome::{grow, Plan};
 use crate::cli::output::{bad, read_points, spinner, CliResult, Failure, OutDir};
 use crate::cli::Common;
 use crate::error::Error;
+use crate::figures::engines;
 use crate::flow::{self, FlowConfig, LogDensity, Solver, VelocityField};
 use crate::transport::{Coupling, PointCloud, Problem, SinkhornConfig};
 
@@ -80,15 +81,16 @@ pub fn run(args: &DemoArgs, common: &Common) -> CliResult<()> {
         .adaptive_momentum();
     let coupling = Coupling::solve(&ctx, &problem, &config)?;
     let mapped = coupling.map(&x)?;
+    let pairs = coupling.sample(300, 1)?;
     spin.finish_and_clear();
     let s = coupling.solution();
-    let map_png = out.write(
+    let title = format!(
+        "Entropic optimal transport between the shipped clouds, squared Euclidean cost\n{}",
+        engines::transport_parameters(s)
+    );
+    let map_png = out.figure(
         "transport_map.png",
-        &crate::io::encode_png(
-            900,
-            900,
-            &crate::io::plots::transport_map(&x, &y, &mapped, 900).rgba(),
-        )?,
+        &engines::transport_map(&title, &x, &y, &mapped, &pairs)?,
     )?;
     let transport_seconds = part.elapsed().as_secs_f64();
     say(format!(
@@ -113,13 +115,13 @@ pub fn run(args: &DemoArgs, common: &Common) -> CliResult<()> {
     let flow_summary = match flow::integrate(&ctx, &field, &x0, &[], &flow_config) {
         Ok(result) => {
             spin.finish_and_clear();
-            let flow_png = out.write(
+            let title = format!(
+                "The shipped field, eight Gaussians to two moons: {n} particles\n{}",
+                super::flow::describe(&flow_config)
+            );
+            let flow_png = out.figure(
                 "flow_trajectories.png",
-                &crate::io::encode_png(
-                    900,
-                    900,
-                    &crate::io::plots::trajectories(&result, 900).rgba(),
-                )?,
+                &engines::trajectories(&title, &result)?,
             )?;
             say(format!("flow: {n} particles -> {}", flow_png.display()));
             json!({

@@ -196,10 +196,14 @@ pub fn run(args: &FlowArgs, common: &Common) -> CliResult<()> {
         out.npy("logp.npy", logp, &[times, n])?;
     }
     if d == 2 {
-        let picture = crate::io::plots::trajectories(&result, 900);
-        out.write(
+        let title = format!(
+            "{} of {n} particles\n{}",
+            model_names(&args.model),
+            describe(&config)
+        );
+        out.figure(
             "trajectories.png",
-            &crate::io::encode_png(900, 900, &picture.rgba())?,
+            &crate::figures::engines::trajectories(&title, &result)?,
         )?;
     }
     let evals: Vec<f64> = result.evaluations.iter().map(|&e| f64::from(e)).collect();
@@ -225,6 +229,34 @@ pub fn run(args: &FlowArgs, common: &Common) -> CliResult<()> {
         eprintln!("{n} particles integrated; wrote {}", out.path().display());
     }
     Ok(())
+}
+
+/// The models' file names, for a figure's title.
+pub fn model_names(models: &[std::path::PathBuf]) -> String {
+    models
+        .iter()
+        .map(|m| {
+            m.file_name().map_or_else(
+                || m.display().to_string(),
+                |f| f.to_string_lossy().into_owned(),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+/// "tsit5, rtol 1e-5, atol 1e-5" or "rk4, 100 steps": how a flow was integrated, for a
+/// figure's title.
+pub fn describe(config: &FlowConfig) -> String {
+    let solver = format!("{:?}", config.solver).to_lowercase();
+    if config.solver.is_adaptive() {
+        format!(
+            "{solver}, rtol {:.0e}, atol {:.0e}",
+            config.rtol, config.atol
+        )
+    } else {
+        format!("{solver}, {} steps", config.steps)
+    }
 }
 
 /// Starting particles, conditioning and the shard's place in the whole set.

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde_json::{json, Value};
 
-use crate::cli::biome::sweep_csv;
+use crate::cli::biome::write_sweep;
 use crate::cli::output::{bad, read_npy, CliResult, OutDir};
 use crate::cli::shard::Shard;
 use crate::cli::Common;
@@ -215,8 +215,13 @@ fn merge_flow(parts: &[Part], args: &MergeArgs) -> CliResult<Value> {
     let (times, d) = (shape[0], shape[rank - 1]);
     let n = shape[rank - 2] * if rank == 4 { shape[1] } else { 1 };
     if d == 2 {
+        let save_at: Vec<f64> = parts[0].summary["save_at"]
+            .as_array()
+            .map(|t| t.iter().filter_map(serde_json::Value::as_f64).collect())
+            .filter(|t: &Vec<f64>| t.len() == times)
+            .unwrap_or_else(|| (0..times).map(|k| k as f64).collect());
         let result = FlowResult {
-            times: vec![0.0; times],
+            times: save_at,
             particles: n,
             dim: d,
             states,
@@ -226,10 +231,10 @@ fn merge_flow(parts: &[Part], args: &MergeArgs) -> CliResult<Value> {
             rejected: Vec::new(),
             capped: Vec::new(),
         };
-        let picture = crate::io::plots::trajectories(&result, 900);
-        out.write(
+        let title = format!("{n} particles merged from {} shards", parts.len());
+        out.figure(
             "trajectories.png",
-            &crate::io::encode_png(900, 900, &picture.rgba())?,
+            &crate::figures::engines::trajectories(&title, &result)?,
         )?;
     }
     let sum = |key: &str| -> f64 { parts.iter().filter_map(|p| p.summary[key].as_f64()).sum() };
@@ -297,7 +302,7 @@ fn merge_sweep(parts: &[Part], args: &MergeArgs) -> CliResult<Value> {
         }
     }
     let out = prepared(args)?;
-    out.write("sweep.csv", sweep_csv(&runs).as_bytes())?;
+    write_sweep(&out, &runs)?;
     Ok(json!({
         "command": "biome-sweep",
         "shard": format!("merged {}", parts.len()),

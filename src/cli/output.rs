@@ -132,9 +132,15 @@ impl OutDir {
         self.write(name, &crate::io::npy::encode(data, shape)?)
     }
 
-    /// Writes `summary.json` with `wall_seconds` added: the wall-clock seconds since
-    /// `started` (reading the inputs, choosing the adapter, compiling kernels, the work
-    /// and writing its outputs). Prints it on stdout with `--json`; returns it as written.
+    /// Writes a figure as `name` (PNG), whole or not at all.
+    pub fn figure(&self, name: &str, figure: &crate::figures::Figure) -> CliResult<PathBuf> {
+        self.write(name, &figure.png()?)
+    }
+
+    /// Writes `summary.json` with `wall_seconds` and `gpu_seconds` added: the wall-clock
+    /// seconds since `started` (reading the inputs, choosing the adapter, compiling
+    /// kernels, the work and writing its outputs) and the GPU's busy time where measured.
+    /// Prints it on stdout with `--json`; returns it as written.
     pub fn summary(
         &self,
         summary: Value,

@@ -7,8 +7,9 @@ use serde_json::json;
 use crate::cli::flow::{load_model, FlowArgs, Input};
 use crate::cli::output::{bad, progress, CliResult, OutDir};
 use crate::cli::Common;
+use crate::figures::engines;
 use crate::flow::sde::{self, Branch, Diffusion, Growth, SdeConfig, SdeResult, SdeSolver};
-use crate::flow::{FlowResult, VelocityField};
+use crate::flow::VelocityField;
 
 /// Whether the arguments ask for the SDE path.
 pub fn wanted(args: &FlowArgs) -> bool {
@@ -156,24 +157,21 @@ fn write(
     if let Some(w) = &result.weights {
         out.npy("weights.npy", w, &weight_shape)?;
     }
+    let title = format!(
+        "{} of {n} particles x {k} branches: {}, sigma {}, {} steps",
+        super::flow::model_names(&args.model),
+        args.solver,
+        args.sigma,
+        result.steps
+    );
     if d == 2 {
-        // Every branch's particles drawn together.
-        let paths = FlowResult {
-            times: result.times.clone(),
-            particles: k * n,
-            dim: d,
-            states: result.states.clone(),
-            log_density_change: None,
-            evaluations: Vec::new(),
-            accepted: Vec::new(),
-            rejected: Vec::new(),
-            capped: Vec::new(),
-        };
-        let picture = crate::io::plots::trajectories(&paths, 900);
-        out.write(
+        out.figure(
             "trajectories.png",
-            &crate::io::encode_png(900, 900, &picture.rgba())?,
+            &engines::branch_trajectories(&title, result, &input.x0)?,
         )?;
+    }
+    if result.weights.is_some() || k > 1 {
+        out.figure("weights.png", &engines::sde_weights(&title, result)?)?;
     }
     let per_time = |v: &[f64]| -> Vec<Vec<f64>> { v.chunks(k).map(<[f64]>::to_vec).collect() };
     let summary = json!({

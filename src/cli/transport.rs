@@ -10,6 +10,7 @@ use crate::cli::output::{
 };
 use crate::cli::shard::Shard;
 use crate::cli::Common;
+use crate::figures::engines;
 use crate::transport::{
     sinkhorn_divergence, solve_batch, Anderson, Cost, Coupling, PointCloud, Problem, SinkhornConfig,
 };
@@ -74,6 +75,10 @@ pub struct TransportArgs {
     /// Seed of the plan sampling.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Also draw `convergence.png` (the marginal error at each check, log scale) and, for
+    /// 2-D points, `map.png` (source, target, the entropic map and pairs from the plan).
+    #[arg(long)]
+    pub figures: bool,
     /// Exit with code 4 when the solve does not converge.
     #[arg(long)]
     pub strict: bool,
@@ -201,6 +206,33 @@ pub fn run(args: &TransportArgs, common: &Common) -> CliResult<()> {
             .flat_map(|&(i, j)| [i64::from(i), i64::from(j)])
             .collect();
         out.npy("pairs.npy", &flat, &[pairs.len(), 2])?;
+    }
+    if args.figures {
+        let title = format!(
+            "Sinkhorn, {} cost\n{}",
+            args.cost,
+            engines::transport_parameters(s)
+        );
+        out.figure(
+            "convergence.png",
+            &engines::convergence(&title, s, f64::from(args.tol))?,
+        )?;
+        if d == 2 {
+            // Costs without an entropic map draw the points and pairs only.
+            let image = match coupling.map(&x) {
+                Ok(image) => image,
+                Err(crate::Error::InvalidInput(_)) => Vec::new(),
+                Err(e) => return Err(e.into()),
+            };
+            let drawn = match &pairs {
+                Some(p) => p.clone(),
+                None => coupling.sample(300, args.seed)?,
+            };
+            out.figure(
+                "map.png",
+                &engines::transport_map(&title, &x, &y, &image, &drawn)?,
+            )?;
+        }
     }
     let summary = json!({
         "command": "transport",

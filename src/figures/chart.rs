@@ -455,9 +455,10 @@ fn layer_points(layer: &Layer) -> Box<dyn Iterator<Item = [f32; 2]> + '_> {
     }
 }
 
-/// The viridis scale from `t0` (bottom) to `t1` (top), with a time axis.
+/// The viridis scale from `t0` (bottom) to `t1` (top), with five labelled ticks and
+/// "time" above it.
 fn colour_bar(
-    area: &DrawingArea<BitMapBackend<'_>, Shift>,
+    area: &Area<'_>,
     t0: f64,
     t1: f64,
 ) -> std::result::Result<
@@ -465,30 +466,36 @@ fn colour_bar(
     DrawingAreaErrorKind<<BitMapBackend<'static> as DrawingBackend>::ErrorType>,
 > {
     let t1 = if t1 > t0 { t1 } else { t0 + 1.0 };
-    let mut chart = ChartBuilder::on(area)
-        .margin_top(12)
-        .margin_bottom(57)
-        .margin_right(30)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0.0..1.0, t0..t1)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .disable_y_mesh()
-        .disable_x_axis()
-        .y_label_formatter(&ticker(t0, t1))
-        .y_desc("time")
-        .label_style((FAMILY, 13))
-        .axis_desc_style((FAMILY, 14))
-        .draw()?;
+    let (_, h) = area.dim_in_pixel();
+    let (left, right, top, bottom) = (12i32, 32i32, 40i32, h as i32 - 70);
+    let span = (bottom - top).max(1);
     let steps = 64;
-    chart.draw_series((0..steps).map(|k| {
-        let (a, b) = (k as f64 / steps as f64, (k + 1) as f64 / steps as f64);
-        Rectangle::new(
-            [(0.0, t0 + a * (t1 - t0)), (1.0, t0 + b * (t1 - t0))],
-            rgb(palette::viridis((a + b) / 2.0)).filled(),
-        )
-    }))?;
+    for k in 0..steps {
+        let (y_hi, y_lo) = (bottom - span * (k + 1) / steps, bottom - span * k / steps);
+        let colour = rgb(palette::viridis((f64::from(k) + 0.5) / f64::from(steps)));
+        area.draw(&Rectangle::new(
+            [(left, y_hi), (right, y_lo)],
+            colour.filled(),
+        ))?;
+    }
+    area.draw(&Rectangle::new(
+        [(left, top), (right, bottom)],
+        BLACK.stroke_width(1),
+    ))?;
+    // Quarter ticks need a decimal more than a tick spacing of an eighth.
+    let label = ticker(0.0, (t1 - t0) / 4.0);
+    let style = TextStyle::from((FAMILY, 13).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    for k in 0..=4 {
+        let y = bottom - span * k / 4;
+        area.draw(&PathElement::new(vec![(right, y), (right + 4, y)], BLACK))?;
+        area.draw_text(
+            &label(&(t0 + f64::from(k) / 4.0 * (t1 - t0))),
+            &style,
+            (right + 7, y),
+        )?;
+    }
+    let title = TextStyle::from((FAMILY, 14).into_font()).pos(Pos::new(HPos::Left, VPos::Bottom));
+    area.draw_text("time", &title, (left, top - 8))?;
     Ok(())
 }
 

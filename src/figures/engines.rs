@@ -16,8 +16,18 @@ fn pairs(v: &[f32]) -> Vec<[f32; 2]> {
     v.chunks_exact(2).map(|p| [p[0], p[1]]).collect()
 }
 
-fn every(n: usize, most: usize) -> usize {
-    n.div_ceil(most.max(1)).max(1)
+/// At most `most` of the indices 0..n, spread by a multiplicative hash rather than a
+/// stride, so data laid out in cycles (clusters, branches) is sampled from every cycle.
+fn spread(n: usize, most: usize) -> Vec<usize> {
+    if n <= most {
+        return (0..n).collect();
+    }
+    let mut picked: Vec<usize> = (0..most as u64)
+        .map(|k| (k.wrapping_mul(2_654_435_761) % n as u64) as usize)
+        .collect();
+    picked.sort_unstable();
+    picked.dedup();
+    picked
 }
 
 fn planar(dim: usize, what: &str) -> Result<()> {
@@ -70,31 +80,34 @@ pub fn transport_map(
             alpha: 0.3,
         });
     }
-    plot.layer(Layer::Points {
-        name: "target".into(),
-        xy: dst,
-        mark: Mark::Triangle,
-        size: 4,
-        colour: palette::ORANGE,
-        alpha: 0.8,
-    })
-    .layer(Layer::Points {
-        name: "source".into(),
-        xy: src,
-        mark: Mark::Circle,
-        size: 3,
-        colour: palette::BLUE,
-        alpha: 0.8,
-    })
-    .layer(Layer::Points {
-        name: "entropic map T(source)".into(),
-        xy: img,
-        mark: Mark::Cross,
-        size: 3,
-        colour: palette::VERMILLION,
-        alpha: 0.9,
-    })
-    .draw(900, 900)
+    plot = plot
+        .layer(Layer::Points {
+            name: "target".into(),
+            xy: dst,
+            mark: Mark::Triangle,
+            size: 4,
+            colour: palette::ORANGE,
+            alpha: 0.8,
+        })
+        .layer(Layer::Points {
+            name: "source".into(),
+            xy: src,
+            mark: Mark::Circle,
+            size: 3,
+            colour: palette::BLUE,
+            alpha: 0.8,
+        });
+    if !img.is_empty() {
+        plot = plot.layer(Layer::Points {
+            name: "entropic map T(source)".into(),
+            xy: img,
+            mark: Mark::Cross,
+            size: 3,
+            colour: palette::VERMILLION,
+            alpha: 0.9,
+        });
+    }
+    plot.draw(900, 900)
 }
 
 /// Each particle's path through the save times, coloured by time, with its start (blue
@@ -102,13 +115,12 @@ pub fn transport_map(
 pub fn trajectories(title: &str, result: &FlowResult) -> Result<Figure> {
     planar(result.dim, "a trajectory figure")?;
     let (n, times) = (result.particles, result.times.len());
-    let step = every(n, MAX_PATHS);
     let at = |k: usize, p: usize| {
         let s = result.state(k, p);
         [s[0], s[1]]
     };
-    let paths: Vec<Vec<[f32; 2]>> = (0..n)
-        .step_by(step)
+    let paths: Vec<Vec<[f32; 2]>> = spread(n, MAX_PATHS)
+        .into_iter()
         .map(|p| (0..times).map(|k| at(k, p)).collect())
         .collect();
     let (t0, t1) = (
@@ -148,7 +160,7 @@ pub fn trajectories(title: &str, result: &FlowResult) -> Result<Figure> {
 pub fn branch_trajectories(title: &str, result: &SdeResult, x0: &[f32]) -> Result<Figure> {
     planar(result.dim, "a trajectory figure")?;
     let (n, last) = (result.particles, result.times.len().saturating_sub(1));
-    let step = every(n * result.branches, MAX_PATHS);
+    let drawn = spread(n, MAX_PATHS / result.branches.max(1));
     let mut plot = Scatter::new(title, "x₁", "x₂");
     let start = pairs(x0);
     let max_weight = (0..result.branches)
@@ -158,7 +170,7 @@ pub fn branch_trajectories(title: &str, result: &SdeResult, x0: &[f32]) -> Resul
     for b in 0..result.branches {
         let colour = palette::SERIES[b % palette::SERIES.len()];
         let mut segments = Vec::new();
-        for p in (0..n).step_by(step) {
+        for &p in &drawn {
             let mut prev = start.get(p).copied();
             for k in 0..=last {
                 let s = result.state(k, b, p);
@@ -214,6 +226,16 @@ pub fn branch_trajectories(title: &str, result: &SdeResult, x0: &[f32]) -> Resul
 
 /// Mass (left) and effective sample size (right) of each branch against time.
 pub fn sde_weights(title: &str, result: &SdeResult) -> Result<Figure> {
+    Ok(Figure::beside(&sde_weight_panels(title, result, 700, 500)?))
+}
+
+/// The two panels of [`sde_weights`], each `width` × `height`, to lay out as wanted.
+pub fn sde_weight_panels(
+    title: &str,
+    result: &SdeResult,
+    width: u32,
+    height: u32,
+) -> Result<[Figure; 2]> {
     let k = result.branches;
     let curves = |values: &[f64]| -> Vec<Series> {
         (0..k)
@@ -244,11 +266,11 @@ pub fn sde_weights(title: &str, result: &SdeResult) -> Result<Figure> {
     for s in curves(&result.ess) {
         ess = ess.series(s);
     }
-    Ok(Figure::beside(&[mass.draw(700, 500)?, ess.draw(700, 500)?]))
+    Ok([mass.draw(width, height)?, ess.draw(width, height)?])
 }
 
-/// Agents by specialisation (left) and reproductions and seeds per step (right) of a
-/// biome run, against steps.
+/// Agents by specialisation (left) and the running totals of reproductions and seeds
+/// placed (right) of a biome run, against steps.
 pub fn biome_metrics(title: &str, rows: &[Census]) -> Result<Figure> {
     let names = ["unspecialized", "root", "leaf", "flower"];
     let colours: [Rgb; 4] = [
@@ -268,13 +290,30 @@ pub fn biome_metrics(title: &str, rows: &[Census]) -> Result<Figure> {
             colour,
         ));
     }
-    let births = LineChart::new("reproduction", "step", "per step")
+    // Running totals: per-step counts are 0, 1 or 2 and unreadable as a curve.
+    let running = |f: &dyn Fn(&Census) -> f64| {
+        let mut total = 0.0;
+        rows.iter()
+            .map(|c| {
+                total += f(c);
+                (c.step as f64, total)
+            })
+            .collect()
+    };
+    let births = LineChart::new("reproduction since the start", "step", "count")
         .series(Series::new(
             "reproductions",
-            curve(&|c| f64::from(c.reproductions)),
+            running(&|c| f64::from(c.reproductions)),
             palette::ORANGE,
         ))
-        .series(Series::new("seeds placed", curve(&|c| f64::from(c.seeds)), palette::SKY).dashed());
+        .series(
+            Series::new(
+                "seeds placed",
+                running(&|c| f64::from(c.seeds)),
+                palette::SKY,
+            )
+            .dashed(),
+        );
     Ok(Figure::beside(&[
         agents.draw(800, 500)?,
         births.draw(600, 500)?,

@@ -143,6 +143,24 @@ impl Figure {
         })
     }
 
+    /// Figures one below the other, left-aligned, on white.
+    pub fn below(figures: &[Figure]) -> Self {
+        let width = figures.iter().map(|f| f.width).max().unwrap_or(0);
+        let height = figures.iter().map(|f| f.height).sum();
+        let mut out = Self::blank(width, height);
+        let mut y0 = 0usize;
+        for f in figures {
+            for y in 0..f.height as usize {
+                let src = 3 * y * f.width as usize;
+                let dst = 3 * ((y0 + y) * width as usize);
+                out.rgb[dst..dst + 3 * f.width as usize]
+                    .copy_from_slice(&f.rgb[src..src + 3 * f.width as usize]);
+            }
+            y0 += f.height as usize;
+        }
+        out
+    }
+
     /// Figures side by side, top-aligned, on white.
     pub fn beside(figures: &[Figure]) -> Self {
         let width = figures.iter().map(|f| f.width).sum();

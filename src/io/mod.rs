@@ -1,10 +1,6 @@
-//! Files in and out: whole-or-nothing writes, PNG images, and a small canvas for plots.
+//! Files in and out: whole-or-nothing writes, `.npy` arrays and PNG images.
 
-mod canvas;
 pub mod npy;
-pub mod plots;
-
-pub use canvas::Canvas;
 
 use std::io::Write;
 use std::path::Path;
