@@ -1,7 +1,9 @@
 //! Visual check of transport on real single-cell data: CD14+ monocytes are transported
 //! onto dendritic cells (the PBMC subset that ships with scanpy, assets/pbmc) in their 50
 //! PCA dimensions; pairs drawn from the coupling are shown on the cells' UMAP projection
-//! (monocytes blue circles, dendritic cells orange triangles, coupled pairs grey). Writes
+//! (monocytes blue circles, dendritic cells orange triangles, coupled pairs grey, and
+//! arrows from every other monocyte to the plan-weighted mean position of its dendritic
+//! cells). Writes
 //! `single_cell_transport.png`.
 //!
 //! `cargo run --release --example single_cell_transport [-- OUT.png]`
@@ -50,6 +52,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "CD14+ monocytes to dendritic cells (PBMC), coupled in 50 PCA dimensions\n{}",
         engines::transport_parameters(s)
     );
+    // The entropic map read in UMAP coordinates: each monocyte's plan row averages the
+    // dendritic cells' UMAP positions (the map itself lives in the 50 PCA dimensions).
+    let plan = coupling.plan()?;
+    let m = problem.m();
+    let arrows: Vec<[[f32; 2]; 2]> = (0..problem.n())
+        .step_by(2)
+        .map(|i| {
+            let row = &plan[i * m..(i + 1) * m];
+            let mass: f32 = row.iter().sum();
+            let mut to = [0.0f32; 2];
+            for (j, &p) in row.iter().enumerate() {
+                let y = xy(&dend_umap, j);
+                to[0] += p * y[0] / mass;
+                to[1] += p * y[1] / mass;
+            }
+            [xy(&mono_umap, i), to]
+        })
+        .collect();
     let plot = Scatter::new(title, "UMAP 1", "UMAP 2")
         .layer(Layer::Segments {
             name: format!("{} pairs drawn from the coupling", pairs.len()),
@@ -58,7 +78,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .map(|&(i, j)| [xy(&mono_umap, i as usize), xy(&dend_umap, j as usize)])
                 .collect(),
             colour: palette::GREY,
-            alpha: 0.25,
+            alpha: 0.15,
+        })
+        .layer(Layer::Arrows {
+            name: "entropic map (plan rows averaged in UMAP)".into(),
+            pairs: arrows,
+            colour: palette::BLACK,
+            alpha: 0.6,
         })
         .layer(Layer::Points {
             name: format!("dendritic cells ({})", problem.m()),

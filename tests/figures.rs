@@ -5,7 +5,7 @@ mod common;
 
 use common::{ctx, seed, TestRng};
 use morphogen::biome::{BiomeConfig, Census, Preset, RunOptions, Width, World};
-use morphogen::figures::{self, engines, palette, Figure, LineChart, Series};
+use morphogen::figures::{self, engines, palette, Figure, Layer, LineChart, Scatter, Series};
 use morphogen::flow::sde::{self, Branch, SdeConfig};
 use morphogen::flow::{self, FlowConfig, VelocityField};
 use morphogen::transport::{self, Coupling, PointCloud, Problem, SinkhornConfig};
@@ -172,6 +172,19 @@ fn a_log_axis_drops_what_it_cannot_show_and_labels_write_into_frames() {
         "log_axis",
         &chart.draw(600, 400).unwrap(),
         &[palette::PURPLE],
+    );
+    let arrows = Scatter::new("arrows", "x", "y").layer(Layer::Arrows {
+        name: "displacements".into(),
+        pairs: (0..20)
+            .map(|k| [[k as f32, 0.0], [k as f32 + 0.5, 1.0]])
+            .collect(),
+        colour: palette::VERMILLION,
+        alpha: 1.0,
+    });
+    check(
+        "arrows",
+        &arrows.draw(500, 500).unwrap(),
+        &[palette::VERMILLION],
     );
     let (w, h) = (200u32, 120u32);
     let mut rgba = vec![40u8; (w * h * 4) as usize];

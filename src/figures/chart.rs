@@ -50,6 +50,18 @@ pub enum Layer {
         /// Opacity in (0, 1].
         alpha: f64,
     },
+    /// Arrows from each first point to its second (a map's displacements), heads sized to
+    /// the plot.
+    Arrows {
+        /// Legend entry (none when empty).
+        name: String,
+        /// (from, to) of each arrow.
+        pairs: Vec<[[f32; 2]; 2]>,
+        /// Colour.
+        colour: Rgb,
+        /// Opacity in (0, 1].
+        alpha: f64,
+    },
     /// Paths through successive times, each segment coloured by its time on the viridis
     /// scale, which a colour bar beside the plot explains.
     TimedPaths {
@@ -364,6 +376,43 @@ impl Scatter {
                             });
                         }
                     }
+                    Layer::Arrows {
+                        name,
+                        pairs,
+                        colour,
+                        alpha,
+                    } => {
+                        let style = rgb(*colour).mix(*alpha).stroke_width(1);
+                        // Heads of 1.5% of the plot's width, 25 degrees either side.
+                        let head = 0.015 * (x1 - x0);
+                        let arrow = |[a, b]: &[[f32; 2]; 2]| {
+                            let ((ax, ay), (bx, by)) = (xy(a), xy(b));
+                            let len = ((bx - ax).powi(2) + (by - ay).powi(2)).sqrt().max(1e-12);
+                            let (dx, dy) = ((ax - bx) / len * head, (ay - by) / len * head);
+                            let (c, s) = (25f64.to_radians().cos(), 25f64.to_radians().sin());
+                            let left = (bx + c * dx - s * dy, by + s * dx + c * dy);
+                            let right = (bx + c * dx + s * dy, by - s * dx + c * dy);
+                            PathElement::new(vec![(ax, ay), (bx, by), left, (bx, by), right], style)
+                        };
+                        let drawn = chart
+                            .draw_series(pairs.iter().map(arrow))
+                            .map_err(|e| err(&e))?;
+                        if !name.is_empty() {
+                            let c = rgb(*colour);
+                            drawn.label(name).legend(move |(x, y)| {
+                                PathElement::new(
+                                    vec![
+                                        (x, y),
+                                        (x + 16, y),
+                                        (x + 11, y - 4),
+                                        (x + 16, y),
+                                        (x + 11, y + 4),
+                                    ],
+                                    c.stroke_width(2),
+                                )
+                            });
+                        }
+                    }
                     Layer::TimedPaths {
                         name,
                         paths,
@@ -450,7 +499,9 @@ impl Scatter {
 fn layer_points(layer: &Layer) -> Box<dyn Iterator<Item = [f32; 2]> + '_> {
     match layer {
         Layer::Points { xy, .. } => Box::new(xy.iter().copied()),
-        Layer::Segments { pairs, .. } => Box::new(pairs.iter().flatten().copied()),
+        Layer::Segments { pairs, .. } | Layer::Arrows { pairs, .. } => {
+            Box::new(pairs.iter().flatten().copied())
+        }
         Layer::TimedPaths { paths, .. } => Box::new(paths.iter().flatten().copied()),
     }
 }
