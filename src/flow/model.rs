@@ -466,6 +466,43 @@ impl VelocityField {
         Self::from_safetensors(&bytes, &spec, weights)
     }
 
+    /// Builds the network from named float32 tensors held in memory (a PyTorch
+    /// `state_dict` as arrays: name, shape, row-major values) and a spec as JSON; without
+    /// one TorchCFM's layout is assumed, as for files.
+    pub fn from_tensors(
+        tensors: &[(String, Vec<usize>, Vec<f32>)],
+        spec_json: Option<&str>,
+    ) -> Result<Self> {
+        let views = tensors
+            .iter()
+            .map(|(name, shape, values)| {
+                let expected: usize = shape.iter().product();
+                if expected != values.len() {
+                    return Err(Error::invalid(format!(
+                        "tensor {name:?} has shape {shape:?} ({expected} values) but {} values",
+                        values.len()
+                    )));
+                }
+                let view = safetensors::tensor::TensorView::new(
+                    safetensors::Dtype::F32,
+                    shape.clone(),
+                    bytemuck::cast_slice(values),
+                )
+                .map_err(|e| Error::invalid(format!("tensor {name:?}: {e}")))?;
+                Ok((name.as_str(), view))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let bytes = safetensors::serialize(views, None)
+            .map_err(|e| Error::invalid(format!("the tensors cannot be packed: {e}")))?;
+        let source = Path::new("(tensors in memory)");
+        let spec = match spec_json {
+            Some(text) => serde_json::from_str::<ModelSpec>(text)
+                .map_err(|e| Error::invalid(format!("not a valid model spec: {e}")))?,
+            None => torchcfm_spec(&bytes, source)?,
+        };
+        Self::from_safetensors(&bytes, &spec, source)
+    }
+
     /// Builds the network from safetensors bytes and a spec.
     pub fn from_safetensors(bytes: &[u8], spec: &ModelSpec, source: &Path) -> Result<Self> {
         let tensors = safetensors::SafeTensors::deserialize(bytes).map_err(|e| {

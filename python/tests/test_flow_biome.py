@@ -1,0 +1,78 @@
+"""Flow against closed forms and scipy, a field from a state_dict, and the biome's
+census determinism and checkpoints."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+
+from morphogen import biome, flow
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_linear_flow_has_its_closed_form(context, rng):
+    x0 = rng.normal(size=(200, 2))
+    field = flow.VelocityField.linear([[-1.0, 0.0], [0.0, -2.0]], [0.0, 0.0])
+    out = flow.integrate(field, x0, solver="tsit5", rtol=1e-7, atol=1e-7, save_at=[0.5, 1.0],
+                         logp="exact", context=context)
+    assert out["states"].shape == (2, 200, 2)
+    np.testing.assert_allclose(out["states"][1], x0 * np.exp([-1.0, -2.0]), rtol=1e-4, atol=1e-5)
+    # d log p / dt = -div v = 3.
+    np.testing.assert_allclose(out["logp"][1], 3.0, rtol=1e-4)
+
+
+def selu(v):
+    return 1.0507009873554805 * np.where(v > 0, v, 1.6732632423543772 * np.expm1(np.minimum(v, 0)))
+
+
+def test_a_state_dict_field_matches_scipy_and_the_shipped_file_loads(context, rng):
+    # TorchCFM's MLP(dim=2, w=16, time_varying=True): Linear layers at net.0, .2, .4, .6
+    # with SELU between, input [x, t].
+    sizes = [(16, 3), (16, 16), (16, 16), (2, 16)]
+    state = {}
+    for k, (out, inp) in enumerate(sizes):
+        state[f"net.{2 * k}.weight"] = rng.normal(size=(out, inp)) * 0.5
+        state[f"net.{2 * k}.bias"] = rng.normal(size=out) * 0.1
+    field = flow.VelocityField.from_state_dict(state)
+    assert field.dim == 2
+
+    def v(t, x):
+        h = np.concatenate([x, [t]])
+        for k in range(4):
+            h = state[f"net.{2 * k}.weight"] @ h + state[f"net.{2 * k}.bias"]
+            if k < 3:
+                h = selu(h)
+        return h
+
+    x0 = rng.normal(size=(6, 2))
+    out = flow.integrate(field, x0, solver="dopri5", rtol=1e-7, atol=1e-7, context=context)
+    for p in range(6):
+        ref = solve_ivp(v, (0.0, 1.0), x0[p], rtol=1e-10, atol=1e-10).y[:, -1]
+        np.testing.assert_allclose(out["states"][-1, p], ref, rtol=1e-4, atol=1e-4)
+    shipped = flow.VelocityField.load(ROOT / "assets/demo_flow.safetensors", ROOT / "assets/demo_flow.json")
+    moved = flow.integrate(shipped, rng.normal(size=(100, 2)), solver="rk4", steps=20, context=context)
+    assert moved["states"].shape == (1, 100, 2) and np.all(np.isfinite(moved["states"]))
+    with pytest.raises(ValueError, match="solver"):
+        flow.integrate(field, x0, solver="rk45", context=context)
+    with pytest.raises(ValueError, match="dimension"):
+        flow.integrate(field, rng.normal(size=(4, 3)), context=context)
+
+
+def test_biome_runs_are_deterministic_and_checkpoints_resume(context, tmp_path):
+    a = biome.World("persistence", height=24, width=40, seed=3, context=context)
+    b = biome.World("persistence", height=24, width=40, seed=3, context=context)
+    ca, cb = a.run(30), b.run(30)
+    assert set(ca) >= {"step", "agents", "root", "leaf", "flower", "reproductions"}
+    assert len(ca["step"]) == 30 and ca["step"][-1] == 30
+    for key in ca:
+        np.testing.assert_array_equal(ca[key], cb[key])
+    image = a.render(zoom=2)
+    assert image.shape == (48, 80, 3) and image.dtype == np.uint8
+    a.save_checkpoint(tmp_path / "w.safetensors")
+    resumed = biome.World.resume(tmp_path / "w.safetensors", context=context)
+    assert resumed.steps_done == 30
+    np.testing.assert_array_equal(resumed.run(10)["agents"], a.run(10)["agents"])
+    with pytest.raises(ValueError, match="preset"):
+        biome.World("drought", context=context)
