@@ -66,21 +66,30 @@ fn entropic_maps_match_their_twins() {
     let mut rng = TestRng::new(seed("map"));
     for cost in [Cost::SqEuclidean, Cost::Elastic { gamma: 0.5 }] {
         for d in [2usize, 5, 40] {
-            let p = Problem::with_cost(
-                cloud(&mut rng, 60, d, 0.0),
-                cloud(&mut rng, 45, d, 1.0),
-                cost,
-            )
-            .unwrap();
+            let (xs, ys) = (cloud(&mut rng, 60, d, 0.0), cloud(&mut rng, 45, d, 1.0));
+            let p = Problem::with_cost(xs.clone(), ys.clone(), cost).unwrap();
             let coupling =
                 Coupling::solve(ctx(), &p, &SinkhornConfig::default().eps_rel(0.1)).unwrap();
             let queries: Vec<f32> = (0..7 * d).map(|_| rng.normal() as f32).collect();
             let got = coupling.map(&queries).unwrap();
             let want = transport::map_cpu(&p, coupling.solution(), &queries);
-            for (k, (&g, &w)) in got.iter().zip(&want).enumerate() {
+            // The backward map is the forward map of the swapped problem, whose potentials
+            // are (g, f).
+            let swapped = Problem::with_cost(ys, xs, cost).unwrap();
+            let mut reversed = coupling.solution().clone();
+            std::mem::swap(&mut reversed.f, &mut reversed.g);
+            let back = coupling.map_back(&queries).unwrap();
+            let want_back = transport::map_cpu(&swapped, &reversed, &queries);
+            for (k, (&g, &w)) in got
+                .iter()
+                .zip(&want)
+                .chain(back.iter().zip(&want_back))
+                .enumerate()
+            {
                 assert!(
                     (f64::from(g) - w).abs() <= 1e-4 * (1.0 + w.abs()),
-                    "{cost:?} d={d} coord {k}: {g} vs {w}"
+                    "{cost:?} d={d} coord {k} (past {}: the backward map): {g} vs {w}",
+                    got.len()
                 );
             }
         }

@@ -574,8 +574,17 @@ fn check_coupling_windows(
         Some(Cost::SqEuclidean | Cost::Elastic { .. })
     ) {
         let points = cloud(rng, 40, d, 0.1);
-        let mapped = windowed.map(&points).unwrap();
-        let want = transport::map_cpu(p, solution, &points);
+        let mut mapped = windowed.map(&points).unwrap();
+        let mut want = transport::map_cpu(p, solution, &points);
+        // The backward map walks the source's windows: the forward map of the swapped
+        // problem, whose potentials are (g, f).
+        if let (Some((source, target)), Some(cost)) = (p.clouds(), p.cost_kind()) {
+            let swapped = Problem::with_cost(target.clone(), source.clone(), cost).unwrap();
+            let mut reversed = solution.clone();
+            std::mem::swap(&mut reversed.f, &mut reversed.g);
+            mapped.extend(windowed.map_back(&points).unwrap());
+            want.extend(transport::map_cpu(&swapped, &reversed, &points));
+        }
         let scale = want.iter().fold(1e-3f64, |a, v| a.max(v.abs()));
         for (k, (&g, &c)) in mapped.iter().zip(&want).enumerate() {
             assert!(

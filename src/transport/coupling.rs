@@ -123,8 +123,7 @@ impl Coupling {
                     .collect(),
             }
         } else {
-            let budget = (4 * max_cols.saturating_mul(d)) as u64;
-            Windows::new(ws.m, d, limit.min(budget), align)?
+            self.point_windows(ws.m)?
         };
         Ok(Layout {
             rows: Windows::new(ws.n, row_stride, limit, align)?,
@@ -133,6 +132,24 @@ impl Coupling {
             col_stride,
             dense,
         })
+    }
+
+    /// Windows of `count` points walked as columns: each within one binding and, under a
+    /// driver's loop budget, short enough that an invocation walks it up to twice with a
+    /// loop over the coordinates inside.
+    fn point_windows(&self, count: usize) -> Result<Windows> {
+        let ctx = &self.solved.workspace.ctx;
+        let d = self.solved.workspace.dim();
+        let max_cols = ctx.loop_limit().map_or(usize::MAX, |l| {
+            (l / (3 * (d as u64 + 4)) / 2).max(64) as usize
+        });
+        let budget = (4 * max_cols.saturating_mul(d)) as u64;
+        Windows::new(
+            count,
+            d,
+            ctx.max_binding_bytes().min(budget),
+            ctx.limits().min_storage_buffer_offset_alignment,
+        )
     }
 
     /// The binding of the target points of column window `w` (a cost matrix's columns are
@@ -226,6 +243,18 @@ impl Coupling {
     /// the barycentric projection Σ_j w_j(x) y_j for the squared Euclidean cost, and
     /// x − prox(∇f(x)) (soft thresholding) for the elastic cost.
     pub fn map(&self, points: &[f32]) -> Result<Vec<f32>> {
+        self.map_toward(points, Side::Target)
+    }
+
+    /// The entropic map the other way, of target-space points: Σ_i w_i(y) x_i with
+    /// w_i ∝ a_i exp((f_i − c(x_i, y))/ε) (and its elastic counterpart). With [`Coupling::map`]
+    /// it gives the gradients of OT_ε with respect to both clouds (Danskin).
+    pub fn map_back(&self, points: &[f32]) -> Result<Vec<f32>> {
+        self.map_toward(points, Side::Source)
+    }
+
+    /// Maps `points` onto the cloud of side `toward`, whose potential weighs its points.
+    fn map_toward(&self, points: &[f32], toward: Side) -> Result<Vec<f32>> {
         let ws = &self.solved.workspace;
         let define = match self.cost {
             Some(Cost::SqEuclidean) => "COST_SQEUCLID",
@@ -250,7 +279,15 @@ impl Coupling {
                 k / d
             )));
         }
-        let layout = self.layout()?;
+        // The columns walked: the target's points weighed by g, or the source's by f.
+        let (cloud, potential, count_cols, w_offset) = match toward {
+            Side::Target => (&ws.target, &ws.g[ws.parity], ws.m, ws.n),
+            Side::Source => (&ws.source, &ws.f[ws.parity], ws.n, 0),
+        };
+        let mut layout = self.layout()?;
+        if toward == Side::Source {
+            layout.cols = self.point_windows(count_cols)?;
+        }
         let ctx = &ws.ctx;
         let windows = layout.cols.len();
         // Queries go in batches whose carried sums fit one binding.
@@ -267,13 +304,15 @@ impl Coupling {
             for (ci, &cw) in layout.cols.ranges.iter().enumerate() {
                 let mut params = self.params(count, &layout, cw);
                 params.flags = window_flags(ci, windows);
+                params.col_w_offset = w_offset as u32;
+                params.total_cols = count_cols as u32;
                 dispatches.push(Dispatch {
                     params,
                     inputs: vec![
                         ("query_pts", queries.binding()),
-                        ("col_pts", self.col_binding(&layout, cw)?),
+                        ("col_pts", cloud.binding_range(cw.0 * d, cw.1 * d)),
                         ("log_w", ws.log_w.binding()),
-                        ("col_pot", ws.g[ws.parity].binding()),
+                        ("col_pot", potential.binding()),
                         ("carry", carry.binding()),
                     ],
                     items: count,

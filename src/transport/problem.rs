@@ -325,7 +325,15 @@ impl Problem {
         }
     }
 
-    /// The point-cloud cost, if the problem has one.
+    /// The source and target clouds; `None` for a problem given as a matrix.
+    pub fn clouds(&self) -> Option<(&PointCloud, &PointCloud)> {
+        match &self.geometry {
+            Geometry::Points { source, target, .. } => Some((source, target)),
+            Geometry::Matrix { .. } => None,
+        }
+    }
+
+    /// The cost function between the points; `None` for a problem given as a matrix.
     pub fn cost_kind(&self) -> Option<Cost> {
         match &self.geometry {
             Geometry::Points { cost, .. } => Some(*cost),
