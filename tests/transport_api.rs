@@ -411,3 +411,117 @@ fn chains_of_snapshots_solve_each_consecutive_pair() {
     );
     assert!(transport::solve_chain(ctx(), &ragged[..1], Cost::SqEuclidean, &config).is_err());
 }
+
+#[test]
+fn gradients_match_finite_differences_of_the_twin() {
+    let mut rng = TestRng::new(seed("gradients"));
+    let (xs, ys) = (cloud(&mut rng, 7, 2, 0.0), cloud(&mut rng, 6, 2, 0.8));
+    let p = Problem::new(xs.clone(), ys.clone()).unwrap();
+    for (label, config) in [
+        (
+            "balanced",
+            SinkhornConfig::default()
+                .eps(0.3)
+                .threshold(1e-6)
+                .max_iter(20000),
+        ),
+        (
+            "unbalanced",
+            SinkhornConfig::default()
+                .eps(0.3)
+                .rho(2.0)
+                .threshold(1e-6)
+                .max_iter(20000),
+        ),
+    ] {
+        // The twin's analytic gradient against central differences of its OT_eps.
+        let cpu = transport::solve_cpu(&p, &config).unwrap();
+        let (gx, gy) = transport::gradients_cpu(&p, &cpu).unwrap();
+        let value = |x: &[f32], y: &[f32]| {
+            let q = Problem::new(
+                PointCloud::new(x.to_vec(), 2).unwrap(),
+                PointCloud::new(y.to_vec(), 2).unwrap(),
+            )
+            .unwrap();
+            transport::solve_cpu(&q, &config.clone().threshold(1e-10))
+                .unwrap()
+                .reg_ot_cost
+        };
+        let h = 1e-3f32;
+        for k in [0usize, 5, 13] {
+            let (mut plus, mut minus) = (xs.points().to_vec(), xs.points().to_vec());
+            plus[k] += h;
+            minus[k] -= h;
+            let fd = (value(&plus, ys.points()) - value(&minus, ys.points())) / f64::from(2.0 * h);
+            assert!(
+                (fd - gx[k]).abs() < 1e-3 * (1.0 + fd.abs()),
+                "{label} x[{k}]: {fd} vs {}",
+                gx[k]
+            );
+            let (mut plus, mut minus) = (ys.points().to_vec(), ys.points().to_vec());
+            plus[k % 12] += h;
+            minus[k % 12] -= h;
+            let fd = (value(xs.points(), &plus) - value(xs.points(), &minus)) / f64::from(2.0 * h);
+            let want = gy[k % 12];
+            assert!(
+                (fd - want).abs() < 1e-3 * (1.0 + fd.abs()),
+                "{label} y[{}]: {fd} vs {want}",
+                k % 12
+            );
+        }
+        // The GPU's gradients (maps both ways) against the twin's at the GPU's potentials.
+        let coupling = Coupling::solve(ctx(), &p, &config.clone().threshold(1e-5)).unwrap();
+        let got = coupling.gradients().unwrap();
+        let (wx, wy) = transport::gradients_cpu(&p, coupling.solution()).unwrap();
+        for (k, (&g, &w)) in got
+            .source
+            .iter()
+            .chain(&got.target)
+            .zip(wx.iter().chain(&wy))
+            .enumerate()
+        {
+            assert!(
+                (f64::from(g) - w).abs() < 1e-4 * (1.0 + w.abs()),
+                "{label} gradient {k}: {g} vs {w}"
+            );
+        }
+    }
+    // The divergence's gradient: the twin's value by central differences.
+    let config = SinkhornConfig::default()
+        .eps(0.3)
+        .threshold(1e-6)
+        .max_iter(20000);
+    let (d, grads) =
+        transport::sinkhorn_divergence_grad(ctx(), &xs, &ys, Cost::SqEuclidean, &config).unwrap();
+    let twin = transport::sinkhorn_divergence_cpu(&xs, &ys, Cost::SqEuclidean, &config).unwrap();
+    assert!((d.value - twin.value).abs() < 1e-4 * (1.0 + twin.value.abs()));
+    let value = |x: &[f32]| {
+        let x = PointCloud::new(x.to_vec(), 2).unwrap();
+        transport::sinkhorn_divergence_cpu(
+            &x,
+            &ys,
+            Cost::SqEuclidean,
+            &config.clone().threshold(1e-10),
+        )
+        .unwrap()
+        .value
+    };
+    for k in [1usize, 8] {
+        let (mut plus, mut minus) = (xs.points().to_vec(), xs.points().to_vec());
+        plus[k] += 1e-3;
+        minus[k] -= 1e-3;
+        let fd = (value(&plus) - value(&minus)) / 2e-3;
+        let g = f64::from(grads.source[k]);
+        assert!(
+            (fd - g).abs() < 2e-3 * (1.0 + fd.abs()),
+            "divergence x[{k}]: {fd} vs {g}"
+        );
+    }
+    // Other costs say they have no gradient here.
+    let l1 = Problem::with_cost(xs, ys, Cost::L1).unwrap();
+    let err = Coupling::solve(ctx(), &l1, &config)
+        .unwrap()
+        .gradients()
+        .unwrap_err();
+    assert!(err.to_string().contains("squared Euclidean"), "{err}");
+}

@@ -8,7 +8,7 @@ use crate::gpu::{GpuBuffer, Grid, KernelDesc};
 use crate::rng;
 use crate::transport::config::{Convention, SinkhornConfig};
 use crate::transport::dispatch::{Side, Windows};
-use crate::transport::problem::{Cost, Problem};
+use crate::transport::problem::{Cost, PointCloud, Problem};
 use crate::transport::solution::Solution;
 use crate::transport::solver::{solve_resident, Solved};
 
@@ -60,6 +60,16 @@ struct Dispatch<'a> {
     items: usize,
 }
 
+/// Gradients of a transport value with respect to the points of each cloud (row-major,
+/// shaped as the clouds).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gradients {
+    /// With respect to the source points (n × d).
+    pub source: Vec<f32>,
+    /// With respect to the target points (m × d).
+    pub target: Vec<f32>,
+}
+
 /// The entropic coupling of a solved problem, resident on the GPU.
 ///
 /// ```no_run
@@ -77,6 +87,8 @@ struct Dispatch<'a> {
 pub struct Coupling {
     solved: Solved,
     cost: Option<Cost>,
+    /// The problem's clouds (host copies), for gradients.
+    clouds: Option<(PointCloud, PointCloud)>,
 }
 
 impl Coupling {
@@ -89,12 +101,49 @@ impl Coupling {
         Ok(Self {
             solved: solve_resident(ctx, &[problem], config)?,
             cost: problem.cost_kind(),
+            clouds: problem.clouds().map(|(x, y)| (x.clone(), y.clone())),
         })
     }
 
     /// The solution (potentials, costs, convergence).
     pub fn solution(&self) -> &Solution {
         &self.solved.solutions[0]
+    }
+
+    /// The gradients of OT_ε with respect to the source and target points (row-major, as
+    /// the clouds), for the squared Euclidean cost: by Danskin's theorem
+    /// ∂OT_ε/∂x_i = Σ_j P_ij 2(x_i − y_j) = 2 r_i (x_i − T(x_i)) with r the plan's row
+    /// masses and T [`Coupling::map`], and likewise for y with [`Coupling::map_back`].
+    pub fn gradients(&self) -> Result<Gradients> {
+        let Some((source, target)) = &self.clouds else {
+            return Err(Error::invalid(
+                "gradients need point clouds; this problem was given as a cost matrix",
+            ));
+        };
+        if self.cost != Some(Cost::SqEuclidean) {
+            return Err(Error::invalid(format!(
+                "gradients are implemented for the squared Euclidean cost; this problem's is {:?}",
+                self.cost
+            )));
+        }
+        let s = self.solution();
+        let side = |points: &[f32], image: Vec<f32>, mass: &[f64]| -> Vec<f32> {
+            let d = source.dim();
+            points
+                .iter()
+                .zip(image)
+                .enumerate()
+                .map(|(k, (&p, t))| (2.0 * mass[k / d] * f64::from(p - t)) as f32)
+                .collect()
+        };
+        Ok(Gradients {
+            source: side(source.points(), self.map(source.points())?, &s.row_marginal),
+            target: side(
+                target.points(),
+                self.map_back(target.points())?,
+                &s.col_marginal,
+            ),
+        })
     }
 
     /// Takes the solution out.

@@ -3,6 +3,7 @@
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::transport::config::{Epsilon, Marginal, SinkhornConfig};
+use crate::transport::coupling::{Coupling, Gradients};
 use crate::transport::problem::{Cost, PointCloud, Problem};
 use crate::transport::reference::{cost_stats_cpu, solve_cpu};
 use crate::transport::schedule::CostStats;
@@ -84,6 +85,49 @@ pub fn sinkhorn_divergence(
         solve(&Problem::with_cost(target.clone(), target.clone(), cost)?)?,
     );
     Ok(assemble(ot_xy, ot_xx, ot_yy, source, target))
+}
+
+/// [`sinkhorn_divergence`] and its gradients with respect to both clouds (squared
+/// Euclidean cost): ∂S/∂x = ∂OT(x, y)/∂x − ½ ∂OT(x, x)/∂x, where x enters OT(x, x) on both
+/// sides, and likewise for y; each term from the converged potentials (Danskin), so S
+/// serves as a training loss.
+pub fn sinkhorn_divergence_grad(
+    ctx: &GpuContext,
+    source: &PointCloud,
+    target: &PointCloud,
+    cost: Cost,
+    config: &SinkhornConfig,
+) -> Result<(Divergence, Gradients)> {
+    config.validate()?;
+    let xy = Problem::with_cost(source.clone(), target.clone(), cost)?;
+    let stats = cost_stats(ctx, &[&xy])?[0];
+    let common = common_config(config, stats);
+    let couple = |p: &Problem| Coupling::solve(ctx, p, &common);
+    let (c_xy, c_xx, c_yy) = (
+        couple(&xy)?,
+        couple(&Problem::with_cost(source.clone(), source.clone(), cost)?)?,
+        couple(&Problem::with_cost(target.clone(), target.clone(), cost)?)?,
+    );
+    let (g_xy, g_xx, g_yy) = (c_xy.gradients()?, c_xx.gradients()?, c_yy.gradients()?);
+    let combine = |cross: &[f32], a: &[f32], b: &[f32]| -> Vec<f32> {
+        cross
+            .iter()
+            .zip(a.iter().zip(b))
+            .map(|(&c, (&a, &b))| c - 0.5 * (a + b))
+            .collect()
+    };
+    let gradients = Gradients {
+        source: combine(&g_xy.source, &g_xx.source, &g_xx.target),
+        target: combine(&g_xy.target, &g_yy.source, &g_yy.target),
+    };
+    let divergence = assemble(
+        c_xy.into_solution(),
+        c_xx.into_solution(),
+        c_yy.into_solution(),
+        source,
+        target,
+    );
+    Ok((divergence, gradients))
 }
 
 /// CPU f64 twin of [`sinkhorn_divergence`].

@@ -46,10 +46,12 @@ mod workspace;
 
 pub use config::{Anderson, Convention, CostStorage, Epsilon, Marginal, SinkhornConfig};
 pub use cost_matrix::cost_matrix;
-pub use coupling::{Coupling, MAX_PLAN_ENTRIES};
-pub use divergence::{sinkhorn_divergence, sinkhorn_divergence_cpu, solve_chain, Divergence};
+pub use coupling::{Coupling, Gradients, MAX_PLAN_ENTRIES};
+pub use divergence::{
+    sinkhorn_divergence, sinkhorn_divergence_cpu, sinkhorn_divergence_grad, solve_chain, Divergence,
+};
 pub use problem::{Cost, PointCloud, Problem};
-pub use reference::{map_cpu, plan_cpu, solve_cpu};
+pub use reference::{gradients_cpu, map_cpu, plan_cpu, solve_cpu};
 pub use schedule::CostStats;
 pub use solution::Solution;
 

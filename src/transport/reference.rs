@@ -212,6 +212,30 @@ pub fn plan_cpu(problem: &Problem, solution: &Solution) -> Vec<f64> {
         .collect()
 }
 
+/// The gradients of OT_ε with respect to both clouds, Σ_j P_ij ∂c(x_i, y_j)/∂x_i and
+/// Σ_i P_ij ∂c(x_i, y_j)/∂y_j, for the squared Euclidean cost (CPU twin of
+/// [`crate::transport::Coupling::gradients`]); `None` for other costs or a matrix.
+pub fn gradients_cpu(problem: &Problem, solution: &Solution) -> Option<(Vec<f64>, Vec<f64>)> {
+    let (source, target) = problem.clouds()?;
+    if problem.cost_kind()? != crate::transport::Cost::SqEuclidean {
+        return None;
+    }
+    let (n, m, d) = (problem.n(), problem.m(), source.dim());
+    let plan = plan_cpu(problem, solution);
+    let (mut gx, mut gy) = (vec![0.0; n * d], vec![0.0; m * d]);
+    for i in 0..n {
+        for j in 0..m {
+            let p = plan[i * m + j];
+            for k in 0..d {
+                let diff = 2.0 * (f64::from(source.point(i)[k]) - f64::from(target.point(j)[k]));
+                gx[i * d + k] += p * diff;
+                gy[j * d + k] -= p * diff;
+            }
+        }
+    }
+    Some((gx, gy))
+}
+
 /// The entropic map of `points` (CPU twin of [`crate::transport::Coupling::map`]): the
 /// barycentric projection for the squared Euclidean cost, x − prox_γ(∇f(x)) for the
 /// elastic cost.
