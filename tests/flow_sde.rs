@@ -325,7 +325,10 @@ fn runs_are_reproducible_whatever_the_chunking_and_differ_between_seeds() {
         &x,
         (&[], &[]),
         &config,
-        &mut |done, total| reports.push((done, total)),
+        &mut |done, total| {
+            reports.push((done, total));
+            Ok(())
+        },
     )
     .unwrap();
     assert_eq!(watched.states, whole.states);
@@ -336,6 +339,18 @@ fn runs_are_reproducible_whatever_the_chunking_and_differ_between_seeds() {
     );
     assert!(reports.windows(2).all(|w| w[0].0 < w[1].0), "{reports:?}");
     assert_eq!(reports.last(), Some(&(total, total)));
+    // A callback that says stop (an interrupt) ends the run with its error.
+    let mut calls = 0;
+    let stopped =
+        sde::simulate_with_progress(&small, &branches, &x, (&[], &[]), &config, &mut |_, _| {
+            calls += 1;
+            Err(morphogen::Error::invalid("stopped by the caller"))
+        });
+    assert_eq!(calls, 1, "no report after the first says stop");
+    assert!(stopped
+        .unwrap_err()
+        .to_string()
+        .contains("stopped by the caller"));
     // The two branches share their networks, which are packed once: still the twin's run.
     let twin = simulate_cpu(&branches, &x, &[], &[], &config).unwrap();
     let worst = whole

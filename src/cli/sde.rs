@@ -127,6 +127,7 @@ pub(crate) fn run(
         &mut |done, total| {
             bar.set_length(total);
             bar.set_position(done);
+            Ok(())
         },
     )?;
     bar.finish_and_clear();

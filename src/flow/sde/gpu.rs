@@ -101,14 +101,14 @@ pub fn simulate(
 
 /// [`simulate`], calling `progress(done, total)` in particle-steps (every branch
 /// counted) after each save time of each chunk; it waits for the GPU there, once per
-/// save time.
+/// save time. An error from `progress` (an interrupt, say) stops the run and is returned.
 pub fn simulate_with_progress(
     ctx: &GpuContext,
     branches: &[Branch],
     particles: &[f32],
     (cond, population): (&[f32], &[u32]),
     config: &SdeConfig,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut dyn FnMut(u64, u64) -> Result<()>,
 ) -> Result<SdeResult> {
     run(
         ctx,
@@ -124,7 +124,7 @@ fn run(
     branches: &[Branch],
     (particles, cond, population): (&[f32], &[f32], &[u32]),
     config: &SdeConfig,
-    mut progress: Option<&mut dyn FnMut(u64, u64)>,
+    mut progress: Option<&mut dyn FnMut(u64, u64) -> Result<()>>,
 ) -> Result<SdeResult> {
     config.validate(branches)?;
     validate_particles(&branches[0].velocity, particles, cond, population)?;
@@ -143,11 +143,12 @@ fn run(
     let total = (total_steps * n * k) as u64;
     let mut done = 0u64;
     let watching = progress.is_some();
-    let mut report = |steps: usize, particles: usize| {
+    let mut report = |steps: usize, particles: usize| -> Result<()> {
         if let Some(report) = progress.as_deref_mut() {
             done += (steps * particles * k) as u64;
-            report(done, total);
+            report(done, total)?;
         }
+        Ok(())
     };
     let ranges: Vec<std::ops::Range<usize>> = (0..n)
         .step_by(chunk)
@@ -188,7 +189,7 @@ fn run(
                     if watching {
                         submitted.wait(ctx)?;
                     }
-                    report(seg.steps, range.len());
+                    report(seg.steps, range.len())?;
                 }
                 keep(range, &run.saved(ctx)?);
             }
@@ -231,7 +232,7 @@ fn run(
                         run.set_state(ctx, &part)?;
                     }
                 }
-                report(seg.steps, n);
+                report(seg.steps, n)?;
             }
             for (run, range) in runs.iter().zip(&ranges) {
                 keep(range, &run.saved(ctx)?);
