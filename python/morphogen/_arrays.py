@@ -90,3 +90,30 @@ def check_converged(solutions, on_not_converged):
     if on_not_converged == "raise":
         raise NotConvergedError(message)
     warnings.warn(message, NotConverged, stacklevel=3)
+
+
+def progress_callback(progress, what):
+    """``progress`` as a callable ``(done, total)``: as given, a tqdm bar for True (when
+    tqdm is installed), or None."""
+    if progress is None or progress is False:
+        return None
+    if callable(progress):
+        return progress
+    if progress is True:
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            warnings.warn("progress=True needs tqdm (pip install tqdm); running without a bar",
+                          stacklevel=3)
+            return None
+        bar = tqdm(desc=what, unit=" steps")
+
+        def update(done, total):
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+            if done >= total:
+                bar.close()
+
+        return update
+    raise TypeError(f"progress: expected None, True or a callable (done, total), got {progress!r}")

@@ -2,7 +2,7 @@
 grid, a faithful port of the reference's environment step, agent programs and mutation."""
 
 from . import _core
-from ._arrays import context_or_default
+from ._arrays import context_or_default, progress_callback
 
 PRESETS = ("persistence", "pestilence", "collaboration", "sideways")
 
@@ -29,13 +29,14 @@ class World:
         """Continues the world saved in a checkpoint file."""
         return cls(_inner=_core.World.resume(context_or_default(context), str(path)))
 
-    def run(self, steps, census=True):
+    def run(self, steps, census=True, progress=None):
         """Runs ``steps`` steps (Ctrl-C stops between batches). With ``census``, returns a
         dict of arrays, one entry per step: step, agents, unspecialized, root, leaf,
-        flower, reproductions, seeds, living_ids."""
+        flower, reproductions, seeds, living_ids. ``progress``: a callable
+        ``(done, total)`` called between batches, or True for a tqdm bar."""
         if int(steps) < 0:
             raise ValueError(f"steps={steps}: must be >= 0")
-        return self._inner.run(int(steps), bool(census))
+        return self._inner.run(int(steps), bool(census), progress_callback(progress, "biome"))
 
     def render(self, zoom=1):
         """The world as an (H * zoom, W * zoom, 3) uint8 image in the reference's palette."""

@@ -82,3 +82,6 @@ def integrate(field, x0, *, t0=0.0, t1=1.0, solver="tsit5", rtol=1e-5, atol=1e-5
     }
     return _core.flow_integrate(context_or_default(context), field._inner, x0, cond,
                                 population, settings)
+
+
+from . import sde  # noqa: E402  (sde builds on VelocityField above)

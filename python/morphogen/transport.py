@@ -58,7 +58,7 @@ def _inputs(x, y, a, b, batch=False):
 
 def solve(x, y, a=None, b=None, *, cost="sqeuclidean", eps=None, eps_rel=0.05, tau=1.0,
           tau_a=None, tau_b=None, convention="kl", tol=1e-3, max_iter=2000, momentum=1.0,
-          anderson=None, eps_scaling=None, on_not_converged="warn", context=None):
+          anderson=None, eps_scaling=None, on_not_converged="warn", grad=False, context=None):
     """Solves entropic OT between the clouds ``x`` (n x d) and ``y`` (m x d).
 
     Returns a :class:`Solution` with ``f``, ``g`` (numpy), ``reg_ot_cost``,
@@ -68,12 +68,23 @@ def solve(x, y, a=None, b=None, *, cost="sqeuclidean", eps=None, eps_rel=0.05, t
     POT's default ``sinkhorn``); the plans agree when balanced. ``anderson=M`` turns on
     Anderson acceleration over M iterates; ``eps_scaling=0.9`` anneals ε. A solve that
     stops at ``max_iter`` warns with :class:`morphogen.NotConverged` (or raises, or not).
+
+    With ``grad=True`` (squared Euclidean cost) returns ``(solution, grad_x, grad_y)``, the
+    gradients of ``reg_ot_cost`` with respect to the points from the converged potentials
+    (Danskin): ``grad_x[i] = 2 r_i (x_i - T(x_i))`` with ``r`` the plan's row masses.
     """
     x, y, a, b = _inputs(x, y, a, b)
     settings = _pack(cost=cost, eps=eps, eps_rel=eps_rel, tau=tau, tau_a=tau_a, tau_b=tau_b,
                      convention=convention, tol=tol, max_iter=max_iter, momentum=momentum,
                      anderson=anderson, eps_scaling=eps_scaling)
-    solution = _core.transport_solve(context_or_default(context), x, y, a, b, settings)
+    ctx = context_or_default(context)
+    if grad:
+        coupling = _core.Coupling(ctx, x, y, a, b, settings)
+        solution = coupling.solution
+        check_converged([solution], on_not_converged)
+        grad_x, grad_y = coupling.gradients()
+        return solution, grad_x, grad_y
+    solution = _core.transport_solve(ctx, x, y, a, b, settings)
     check_converged([solution], on_not_converged)
     return solution
 
@@ -96,15 +107,17 @@ def solve_batch(x, y, a=None, b=None, *, cost="sqeuclidean", eps=None, eps_rel=0
 def sinkhorn_divergence(x, y, a=None, b=None, *, cost="sqeuclidean", eps=None, eps_rel=0.05,
                         tau=1.0, tau_a=None, tau_b=None, convention="kl", tol=1e-3,
                         max_iter=2000, momentum=1.0, anderson=None, eps_scaling=None,
-                        on_not_converged="warn", context=None):
+                        on_not_converged="warn", grad=False, context=None):
     """The debiased Sinkhorn divergence S = OT(a, b) − ½ OT(a, a) − ½ OT(b, b) (plus the
     mass term when unbalanced), as GeomLoss's ``SamplesLoss("sinkhorn")`` with
-    ``debias=True``. Returns a dict with ``value`` and the three :class:`Solution`."""
+    ``debias=True``. Returns a dict with ``value`` and the three :class:`Solution`; with
+    ``grad=True`` (squared Euclidean cost) also ``grad_x`` and ``grad_y``, dS/dx and dS/dy,
+    so the divergence serves as a training loss."""
     x, y, a, b = _inputs(x, y, a, b)
     settings = _pack(cost=cost, eps=eps, eps_rel=eps_rel, tau=tau, tau_a=tau_a, tau_b=tau_b,
                      convention=convention, tol=tol, max_iter=max_iter, momentum=momentum,
                      anderson=anderson, eps_scaling=eps_scaling)
-    out = _core.transport_divergence(context_or_default(context), x, y, a, b, settings)
+    out = _core.transport_divergence(context_or_default(context), x, y, a, b, settings, bool(grad))
     check_converged([out["ot_xy"], out["ot_xx"], out["ot_yy"]], on_not_converged)
     return out
 
@@ -146,6 +159,18 @@ class Coupling:
         if points.shape[1] != self._dim:
             raise ValueError(f"points: dimension {points.shape[1]}, the problem's is {self._dim}")
         return self._inner.map(points)
+
+    def map_back(self, points):
+        """The entropic map the other way, of Q x d target-space points."""
+        points = floats("points", points, 2)
+        if points.shape[1] != self._dim:
+            raise ValueError(f"points: dimension {points.shape[1]}, the problem's is {self._dim}")
+        return self._inner.map_back(points)
+
+    def gradients(self):
+        """``(grad_x, grad_y)``: the gradients of ``reg_ot_cost`` with respect to the points
+        (squared Euclidean cost), from the converged potentials."""
+        return self._inner.gradients()
 
     def sample(self, k, seed=0):
         """K index pairs (i, j) drawn from P / sum(P), as a K x 2 int64 array."""

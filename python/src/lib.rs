@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use morphogen::biome::{BiomeConfig, Census, Preset, RunOptions, Width, World as EngineWorld};
-use morphogen::flow::{self, FlowConfig, LogDensity, Solver, VelocityField as EngineField};
+use morphogen::flow::{self, sde, FlowConfig, LogDensity, Solver, VelocityField as EngineField};
 use morphogen::gpu::{list_adapters, ContextOptions, GpuContext};
 use morphogen::transport::{
     self, Anderson, Convention, Cost, Coupling as EngineCoupling, PointCloud, Problem,
@@ -305,9 +305,11 @@ fn transport_solve_batch(
         .collect())
 }
 
-/// The debiased Sinkhorn divergence and its three solves, as a dict.
+/// The debiased Sinkhorn divergence and its three solves, as a dict (with `grad`, also
+/// its gradients with respect to both clouds).
 #[pyfunction]
-#[pyo3(signature = (context, x, y, a, b, settings))]
+#[pyo3(signature = (context, x, y, a, b, settings, grad=false))]
+#[allow(clippy::too_many_arguments)]
 fn transport_divergence<'py>(
     py: Python<'py>,
     context: &Context,
@@ -316,14 +318,24 @@ fn transport_divergence<'py>(
     a: Option<PyReadonlyArrayDyn<'_, f32>>,
     b: Option<PyReadonlyArrayDyn<'_, f32>>,
     settings: Settings,
+    grad: bool,
 ) -> Res<Bound<'py, PyDict>> {
     let (source, target) = clouds(&x, &y, a.as_ref(), b.as_ref())?;
     let (cost, config) = (settings.cost()?, settings.config()?);
     let ctx = context.inner.clone();
-    let d = py
-        .detach(|| transport::sinkhorn_divergence(&ctx, &source, &target, cost, &config))
-        .map_err(to_py)?;
     let out = PyDict::new(py);
+    let d = if grad {
+        let (d, g) = py
+            .detach(|| transport::sinkhorn_divergence_grad(&ctx, &source, &target, cost, &config))
+            .map_err(to_py)?;
+        let dim = source.dim();
+        out.set_item("grad_x", array(py, g.source, &[source.len(), dim])?)?;
+        out.set_item("grad_y", array(py, g.target, &[target.len(), dim])?)?;
+        d
+    } else {
+        py.detach(|| transport::sinkhorn_divergence(&ctx, &source, &target, cost, &config))
+            .map_err(to_py)?
+    };
     out.set_item("value", d.value)?;
     out.set_item("ot_xy", Solution { inner: d.ot_xy })?;
     out.set_item("ot_xx", Solution { inner: d.ot_xx })?;
@@ -379,6 +391,27 @@ impl Coupling {
         let (v, shape) = values(&points, "points")?;
         let mapped = py.detach(|| self.inner.map(&v)).map_err(to_py)?;
         array(py, mapped, &shape)
+    }
+
+    /// The backward entropic map of Q x d target-space points.
+    fn map_back<'py>(
+        &self,
+        py: Python<'py>,
+        points: PyReadonlyArrayDyn<'_, f32>,
+    ) -> Res<Bound<'py, PyAny>> {
+        let (v, shape) = values(&points, "points")?;
+        let mapped = py.detach(|| self.inner.map_back(&v)).map_err(to_py)?;
+        array(py, mapped, &shape)
+    }
+
+    /// (d OT_eps / dx, d OT_eps / dy), shaped as the clouds (squared Euclidean cost).
+    fn gradients<'py>(&self, py: Python<'py>) -> Res<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let g = py.detach(|| self.inner.gradients()).map_err(to_py)?;
+        let d = g.source.len() / self.shape.0.max(1);
+        Ok((
+            array(py, g.source, &[self.shape.0, d])?,
+            array(py, g.target, &[self.shape.1, d])?,
+        ))
     }
 
     /// K (i, j) index pairs drawn from the plan, as a K x 2 int64 array.
@@ -553,6 +586,163 @@ fn flow_integrate<'py>(
     Ok(out)
 }
 
+/// A branch as the package passes it: velocity, optional score, optional growth head.
+type BranchFields<'a> = (
+    PyRef<'a, VelocityField>,
+    Option<PyRef<'a, VelocityField>>,
+    Option<PyRef<'a, VelocityField>>,
+);
+
+/// SDE settings, as the package passes them.
+#[derive(Clone, Debug, FromPyObject)]
+#[pyo3(from_item_all)]
+struct SdeSettings {
+    t0: f64,
+    t1: f64,
+    solver: String,
+    steps: usize,
+    save_at: Option<Vec<f64>>,
+    sigma: f64,
+    bridge: bool,
+    growth: String,
+    initial_weights: Option<Vec<f64>>,
+    resample_below: Option<f64>,
+    seed: u64,
+}
+
+impl SdeSettings {
+    fn config(&self) -> Res<sde::SdeConfig> {
+        let solver = match self.solver.as_str() {
+            "em" => sde::SdeSolver::EulerMaruyama,
+            "sra1" => sde::SdeSolver::Sra1,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "solver={other:?}: use \"em\" (Euler-Maruyama) or \"sra1\""
+                )))
+            }
+        };
+        let growth = match self.growth.as_str() {
+            "log" => sde::Growth::LogWeight,
+            "additive" => sde::Growth::Additive,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "growth={other:?}: use \"log\" (d log w = g dt) or \"additive\" (dw = g dt)"
+                )))
+            }
+        };
+        let mut config = sde::SdeConfig::default()
+            .solver(solver)
+            .span(self.t0, self.t1)
+            .steps(self.steps)
+            .diffusion(if self.bridge {
+                sde::Diffusion::Bridge(self.sigma)
+            } else {
+                sde::Diffusion::Constant(self.sigma)
+            })
+            .growth(growth)
+            .seed(self.seed);
+        if let Some(times) = &self.save_at {
+            config = config.save_at(times);
+        }
+        if let Some(w) = &self.initial_weights {
+            config = config.initial_weights(w);
+        }
+        if let Some(f) = self.resample_below {
+            config = config.resample_below(f);
+        }
+        Ok(config)
+    }
+}
+
+/// Simulates particles through SDE branches (each a velocity field with optional score
+/// and growth networks). `progress(done, total)` is called between save times; Ctrl-C
+/// stops the run there.
+#[pyfunction]
+#[pyo3(signature = (context, branches, x0, cond, population, settings, progress=None))]
+#[allow(clippy::too_many_arguments)]
+fn sde_simulate<'py>(
+    py: Python<'py>,
+    context: &Context,
+    branches: Vec<BranchFields<'_>>,
+    x0: PyReadonlyArrayDyn<'_, f32>,
+    cond: Option<PyReadonlyArrayDyn<'_, f32>>,
+    population: Option<PyReadonlyArrayDyn<'_, u32>>,
+    settings: SdeSettings,
+    progress: Option<Py<PyAny>>,
+) -> Res<Bound<'py, PyDict>> {
+    let branches: Vec<sde::Branch> = branches
+        .iter()
+        .map(|(v, s, g)| {
+            let mut b = sde::Branch::new(v.inner.clone());
+            if let Some(s) = s {
+                b = b.score(s.inner.clone());
+            }
+            if let Some(g) = g {
+                b = b.growth(g.inner.clone());
+            }
+            b
+        })
+        .collect();
+    let (x, shape) = values(&x0, "x0")?;
+    let (n, d) = (shape[0], shape[1]);
+    let cond = cond
+        .as_ref()
+        .map(|c| values(c, "cond"))
+        .transpose()?
+        .map(|v| v.0)
+        .unwrap_or_default();
+    let population: Vec<u32> = match &population {
+        Some(p) => p
+            .as_slice()
+            .map_err(|_| PyValueError::new_err("population: expected a C-contiguous uint32 array"))?
+            .to_vec(),
+        None => Vec::new(),
+    };
+    let config = settings.config()?;
+    run(config.validate(&branches))?;
+    let ctx = context.inner.clone();
+    let mut stopped: Option<PyErr> = None;
+    let result = py.detach(|| {
+        sde::simulate_with_progress(
+            &ctx,
+            &branches,
+            &x,
+            (&cond, &population),
+            &config,
+            &mut |done, total| {
+                Python::attach(|py| -> PyResult<()> {
+                    py.check_signals()?;
+                    if let Some(callback) = &progress {
+                        callback.call1(py, (done, total))?;
+                    }
+                    Ok(())
+                })
+                .map_err(|e| {
+                    stopped = Some(e);
+                    Error::invalid("stopped")
+                })
+            },
+        )
+    });
+    if let Some(e) = stopped {
+        return Err(e);
+    }
+    let r = run(result)?;
+    let (t, k) = (r.times.len(), r.branches);
+    let out = PyDict::new(py);
+    out.set_item("times", array64(py, r.times.clone(), &[t])?)?;
+    out.set_item("states", array(py, r.states, &[t, k, n, d])?)?;
+    match r.weights {
+        Some(w) => out.set_item("weights", array(py, w, &[t, k, n])?)?,
+        None => out.set_item("weights", py.None())?,
+    }
+    out.set_item("mass", array64(py, r.mass, &[t, k])?)?;
+    out.set_item("ess", array64(py, r.ess, &[t, k])?)?;
+    out.set_item("resampled", r.resampled)?;
+    out.set_item("steps", r.steps)?;
+    Ok(out)
+}
+
 /// A Biomaker CA world resident on the GPU.
 #[pyclass(module = "morphogen._core")]
 struct World {
@@ -566,14 +756,23 @@ fn run_world(
     world: &mut EngineWorld,
     steps: u64,
     census: bool,
+    progress: Option<Py<PyAny>>,
 ) -> Res<Vec<Census>> {
     let mut rows: Vec<Census> = Vec::new();
     let mut interrupted: Option<PyErr> = None;
     let options = RunOptions::default().census(census);
+    let first = world.steps_done();
     let result = py.detach(|| {
-        world.run_with(steps, &options, |_, batch| {
+        world.run_with(steps, &options, |done, batch| {
             rows.extend_from_slice(batch);
-            Python::attach(|py| py.check_signals()).map_err(|e| {
+            Python::attach(|py| -> PyResult<()> {
+                py.check_signals()?;
+                if let Some(callback) = &progress {
+                    callback.call1(py, (done - first, steps))?;
+                }
+                Ok(())
+            })
+            .map_err(|e| {
                 interrupted = Some(e);
                 Error::invalid("interrupted")
             })
@@ -626,14 +825,15 @@ impl World {
     }
 
     /// Runs `steps` steps; with `census`, returns the per-step census as a dict of arrays.
-    #[pyo3(signature = (steps, census=true))]
+    #[pyo3(signature = (steps, census=true, progress=None))]
     fn run<'py>(
         &mut self,
         py: Python<'py>,
         steps: u64,
         census: bool,
+        progress: Option<Py<PyAny>>,
     ) -> Res<Option<Bound<'py, PyDict>>> {
-        let rows = run_world(py, &mut self.inner, steps, census)?;
+        let rows = run_world(py, &mut self.inner, steps, census, progress)?;
         if !census {
             return Ok(None);
         }
@@ -709,5 +909,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(transport_solve_batch, m)?)?;
     m.add_function(wrap_pyfunction!(transport_divergence, m)?)?;
     m.add_function(wrap_pyfunction!(flow_integrate, m)?)?;
+    m.add_function(wrap_pyfunction!(sde_simulate, m)?)?;
     Ok(())
 }

@@ -63,7 +63,9 @@ def test_a_state_dict_field_matches_scipy_and_the_shipped_file_loads(context, rn
 def test_biome_runs_are_deterministic_and_checkpoints_resume(context, tmp_path):
     a = biome.World("persistence", height=24, width=40, seed=3, context=context)
     b = biome.World("persistence", height=24, width=40, seed=3, context=context)
-    ca, cb = a.run(30), b.run(30)
+    reports = []
+    ca, cb = a.run(30, progress=lambda done, total: reports.append((done, total))), b.run(30)
+    assert reports and reports[-1] == (30, 30)
     assert set(ca) >= {"step", "agents", "root", "leaf", "flower", "reproductions"}
     assert len(ca["step"]) == 30 and ca["step"][-1] == 30
     for key in ca:
@@ -76,3 +78,30 @@ def test_biome_runs_are_deterministic_and_checkpoints_resume(context, tmp_path):
     np.testing.assert_array_equal(resumed.run(10)["agents"], a.run(10)["agents"])
     with pytest.raises(ValueError, match="preset"):
         biome.World("drought", context=context)
+
+
+def test_sde_branches_weights_and_progress(context, rng):
+    from morphogen.flow import sde
+
+    x0 = rng.normal(size=(300, 2))
+    rotation = flow.VelocityField.linear([[0.0, -1.0], [1.0, 0.0]], [0.0, 0.0])
+    reports = []
+    out = sde.simulate(
+        [sde.Branch(rotation), rotation], x0, solver="sra1", steps=40, sigma=0.2,
+        save_at=[0.5, 1.0], initial_weights=[0.25, 0.75], seed=4,
+        progress=lambda done, total: reports.append((done, total)), context=context,
+    )
+    assert out["states"].shape == (2, 2, 300, 2)
+    np.testing.assert_allclose(out["mass"][-1], [0.25 * 300, 0.75 * 300], rtol=1e-5)
+    assert reports and reports[-1][0] == reports[-1][1] == 40 * 300 * 2
+    again = sde.simulate([rotation, rotation], x0, solver="sra1", steps=40, sigma=0.2,
+                         save_at=[0.5, 1.0], initial_weights=[0.25, 0.75], seed=4, context=context)
+    np.testing.assert_array_equal(out["states"], again["states"])
+    # A progress callback that raises stops the run with its exception.
+    def stop(done, total):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sde.simulate(rotation, x0, steps=40, save_at=[0.25, 0.5, 1.0], progress=stop, context=context)
+    with pytest.raises(ValueError, match="solver"):
+        sde.simulate(rotation, x0, solver="milstein", context=context)

@@ -125,3 +125,30 @@ def test_a_missing_adapter_is_a_device_error():
     with pytest.raises(morphogen.DeviceError, match="adapter"):
         morphogen.Context(adapter="no such adapter name")
     assert morphogen.adapters(), "this machine has at least the software adapter"
+
+
+def test_gradients_match_finite_differences(context, rng):
+    x, y = clouds(rng, 12, 10)
+    kw = dict(eps=0.5, tol=1e-6, max_iter=20000, context=context)
+    sol, gx, gy = transport.solve(x, y, grad=True, **kw)
+    assert gx.shape == x.shape and gy.shape == y.shape
+    h = 1e-2
+    for k in [(0, 0), (5, 1)]:
+        plus, minus = x.copy(), x.copy()
+        plus[k] += h
+        minus[k] -= h
+        fd = (transport.solve(plus, y, **kw).reg_ot_cost - transport.solve(minus, y, **kw).reg_ot_cost) / (2 * h)
+        assert abs(fd - gx[k]) < 2e-2 * (1 + abs(fd)), (k, fd, gx[k])
+    div = transport.sinkhorn_divergence(x, y, grad=True, **kw)
+    assert div["grad_x"].shape == x.shape and div["grad_y"].shape == y.shape
+    plus, minus = x.copy(), x.copy()
+    plus[3, 0] += h
+    minus[3, 0] -= h
+    fd = (transport.sinkhorn_divergence(plus, y, **kw)["value"]
+          - transport.sinkhorn_divergence(minus, y, **kw)["value"]) / (2 * h)
+    assert abs(fd - div["grad_x"][3, 0]) < 2e-2 * (1 + abs(fd)), (fd, div["grad_x"][3, 0])
+    # The backward map: target points mapped onto the source cloud.
+    coupling = transport.Coupling(x, y, **kw)
+    back = coupling.map_back(y)
+    assert back.shape == y.shape
+    np.testing.assert_allclose(coupling.gradients()[1], gy, rtol=1e-4, atol=1e-5)
