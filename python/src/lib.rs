@@ -539,10 +539,12 @@ impl FlowSettings {
     }
 }
 
-/// Integrates particles through a field; returns (states T x N x d, log-density change
-/// T x N or None, evaluations per particle, indices of particles that hit the step cap).
+/// Integrates particles through a field (on the GPU, or with `cpu` the f64 twin); returns
+/// (states T x N x d, log-density change T x N or None, evaluations per particle, indices
+/// of particles that hit the step cap).
 #[pyfunction]
-#[pyo3(signature = (context, field, x0, cond, population, settings))]
+#[pyo3(signature = (context, field, x0, cond, population, settings, cpu=false))]
+#[allow(clippy::too_many_arguments)]
 fn flow_integrate<'py>(
     py: Python<'py>,
     context: &Context,
@@ -551,6 +553,7 @@ fn flow_integrate<'py>(
     cond: Option<PyReadonlyArrayDyn<'_, f32>>,
     population: Option<PyReadonlyArrayDyn<'_, u32>>,
     settings: FlowSettings,
+    cpu: bool,
 ) -> Res<Bound<'py, PyDict>> {
     let (x, shape) = values(&x0, "x0")?;
     let (n, d) = (shape[0], shape[1]);
@@ -570,7 +573,13 @@ fn flow_integrate<'py>(
     let config = settings.config()?;
     let ctx = context.inner.clone();
     let result = py
-        .detach(|| flow::integrate_populations(&ctx, &field.inner, &x, &cond, &population, &config))
+        .detach(|| {
+            if cpu {
+                flow::integrate_cpu_populations(&field.inner, &x, &cond, &population, &config)
+            } else {
+                flow::integrate_populations(&ctx, &field.inner, &x, &cond, &population, &config)
+            }
+        })
         .map_err(to_py)?;
     let times = result.times.len();
     let out = PyDict::new(py);

@@ -48,6 +48,13 @@ def test_a_state_dict_field_matches_scipy_and_the_shipped_file_loads(context, rn
 
     x0 = rng.normal(size=(6, 2))
     out = flow.integrate(field, x0, solver="dopri5", rtol=1e-7, atol=1e-7, context=context)
+    # The GPU against the engine's f64 twin, step for step (fixed steps: adaptive step
+    # choices in f32 and f64 part ways within the tolerance).
+    many = rng.normal(size=(50, 2))
+    kw = dict(solver="rk4", steps=50, save_at=[0.5, 1.0], logp="exact", context=context)
+    gpu, cpu = flow.integrate(field, many, **kw), flow.integrate(field, many, reference=True, **kw)
+    np.testing.assert_allclose(gpu["states"], cpu["states"], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(gpu["logp"], cpu["logp"], rtol=1e-3, atol=1e-4)
     for p in range(6):
         ref = solve_ivp(v, (0.0, 1.0), x0[p], rtol=1e-10, atol=1e-10).y[:, -1]
         np.testing.assert_allclose(out["states"][-1, p], ref, rtol=1e-4, atol=1e-4)
