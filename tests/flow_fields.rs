@@ -290,3 +290,40 @@ fn populations_follow_their_vectors_in_shared_step_mode_too() {
         "only {moved} of {others} particles moved"
     );
 }
+
+#[test]
+fn progress_counts_finished_particles_and_can_stop_a_run() {
+    let field = VelocityField::linear(&[-1.0, 0.0, 0.0, -0.5], &[0.0, 0.0]).unwrap();
+    let x: Vec<f32> = (0..2 * 300).map(|k| (k as f32 * 0.37).sin()).collect();
+    let config = FlowConfig::default()
+        .solver(Solver::Dopri5)
+        .tolerances(1e-6, 1e-6);
+    let mut reports = Vec::new();
+    let watched = flow::integrate_with_progress(
+        ctx(),
+        &field,
+        &x,
+        (&[], &[]),
+        &config,
+        &mut |done, total| {
+            reports.push((done, total));
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert_eq!(reports.last(), Some(&(300, 300)), "{reports:?}");
+    assert!(reports.windows(2).all(|w| w[0].0 <= w[1].0), "{reports:?}");
+    let plain = flow::integrate(ctx(), &field, &x, &[], &config).unwrap();
+    assert_eq!(watched.states, plain.states, "watching changes nothing");
+    let mut calls = 0;
+    let stopped =
+        flow::integrate_with_progress(ctx(), &field, &x, (&[], &[]), &config, &mut |_, _| {
+            calls += 1;
+            Err(morphogen::Error::invalid("stopped by the caller"))
+        });
+    assert_eq!(calls, 1);
+    assert!(stopped
+        .unwrap_err()
+        .to_string()
+        .contains("stopped by the caller"));
+}

@@ -80,7 +80,8 @@ def transport_solve_batch(context: Context, x: Any, y: Any, a: Any, b: Any, sett
 def transport_divergence(context: Context, x: Any, y: Any, a: Any, b: Any, settings: dict[str, Any],
                          grad: bool = False) -> dict[str, Any]: ...
 def flow_integrate(context: Context, field: VelocityField, x0: Any, cond: Any, population: Any,
-                   settings: dict[str, Any], cpu: bool = False) -> dict[str, Any]: ...
+                   settings: dict[str, Any], cpu: bool = False,
+                   progress: Optional[Callable[[int, int], None]] = None) -> dict[str, Any]: ...
 def sde_simulate(context: Context,
                  branches: Sequence[tuple[VelocityField, Optional[VelocityField], Optional[VelocityField]]],
                  x0: Any, cond: Any, population: Any, settings: dict[str, Any],

@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from . import _core
-from ._arrays import context_or_default, floats
+from ._arrays import context_or_default, floats, progress_callback
 
 _SOLVERS = ("euler", "midpoint", "heun", "rk4", "dopri5", "tsit5")
 
@@ -52,7 +52,7 @@ class VelocityField:
 
 def integrate(field, x0, *, t0=0.0, t1=1.0, solver="tsit5", rtol=1e-5, atol=1e-5, steps=100,
               save_at=None, logp=None, seed=0, cond=None, population=None, max_steps=10_000,
-              context=None, reference=False):
+              progress=None, context=None, reference=False):
     """Integrates the particles ``x0`` (N x d) from ``t0`` to ``t1``.
 
     Adaptive solvers (``dopri5``, ``tsit5``) take per-particle steps to ``rtol``/``atol``;
@@ -61,7 +61,9 @@ def integrate(field, x0, *, t0=0.0, t1=1.0, solver="tsit5", rtol=1e-5, atol=1e-5
     (T x N change of log-density with ``logp="exact"|"hutchinson"|"central"``, else
     None), ``evaluations`` (per particle) and ``capped`` (particles that hit
     ``max_steps``). ``reference=True`` runs the engine's f64 CPU twin instead (the same
-    equations and step control in plain loops), to check the GPU against.
+    equations and step control in plain loops), to check the GPU against. ``progress``: a
+    callable ``(finished, total)`` in particles, called after every round of dispatches,
+    or True for a tqdm bar; Ctrl-C stops the run there.
     """
     if not isinstance(field, VelocityField):
         raise TypeError(f"field: expected a morphogen.flow.VelocityField, got {type(field).__name__}")
@@ -82,7 +84,8 @@ def integrate(field, x0, *, t0=0.0, t1=1.0, solver="tsit5", rtol=1e-5, atol=1e-5
         "logp": logp, "seed": int(seed), "max_steps": int(max_steps),
     }
     return _core.flow_integrate(context_or_default(context), field._inner, x0, cond,
-                                population, settings, bool(reference))
+                                population, settings, bool(reference),
+                                progress_callback(progress, "flow"))
 
 
 from . import sde  # noqa: E402  (sde builds on VelocityField above)

@@ -543,7 +543,7 @@ impl FlowSettings {
 /// (states T x N x d, log-density change T x N or None, evaluations per particle, indices
 /// of particles that hit the step cap).
 #[pyfunction]
-#[pyo3(signature = (context, field, x0, cond, population, settings, cpu=false))]
+#[pyo3(signature = (context, field, x0, cond, population, settings, cpu=false, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn flow_integrate<'py>(
     py: Python<'py>,
@@ -554,6 +554,7 @@ fn flow_integrate<'py>(
     population: Option<PyReadonlyArrayDyn<'_, u32>>,
     settings: FlowSettings,
     cpu: bool,
+    progress: Option<Py<PyAny>>,
 ) -> Res<Bound<'py, PyDict>> {
     let (x, shape) = values(&x0, "x0")?;
     let (n, d) = (shape[0], shape[1]);
@@ -572,15 +573,36 @@ fn flow_integrate<'py>(
     };
     let config = settings.config()?;
     let ctx = context.inner.clone();
-    let result = py
-        .detach(|| {
-            if cpu {
-                flow::integrate_cpu_populations(&field.inner, &x, &cond, &population, &config)
-            } else {
-                flow::integrate_populations(&ctx, &field.inner, &x, &cond, &population, &config)
-            }
-        })
-        .map_err(to_py)?;
+    let mut stopped: Option<PyErr> = None;
+    let result = py.detach(|| {
+        if cpu {
+            return flow::integrate_cpu_populations(&field.inner, &x, &cond, &population, &config);
+        }
+        flow::integrate_with_progress(
+            &ctx,
+            &field.inner,
+            &x,
+            (&cond, &population),
+            &config,
+            &mut |done, total| {
+                Python::attach(|py| -> PyResult<()> {
+                    py.check_signals()?;
+                    if let Some(callback) = &progress {
+                        callback.call1(py, (done, total))?;
+                    }
+                    Ok(())
+                })
+                .map_err(|e| {
+                    stopped = Some(e);
+                    Error::invalid("stopped")
+                })
+            },
+        )
+    });
+    if let Some(e) = stopped {
+        return Err(e);
+    }
+    let result = run(result)?;
     let times = result.times.len();
     let out = PyDict::new(py);
     out.set_item("times", array64(py, result.times.clone(), &[times])?)?;

@@ -21,6 +21,9 @@ def test_a_linear_flow_has_its_closed_form(context, rng):
     np.testing.assert_allclose(out["states"][1], x0 * np.exp([-1.0, -2.0]), rtol=1e-4, atol=1e-5)
     # d log p / dt = -div v = 3.
     np.testing.assert_allclose(out["logp"][1], 3.0, rtol=1e-4)
+    reports = []
+    flow.integrate(field, x0, progress=lambda done, total: reports.append((done, total)), context=context)
+    assert reports and reports[-1] == (200, 200)
 
 
 def selu(v):

@@ -33,6 +33,42 @@ pub fn integrate_populations(
     population: &[u32],
     config: &FlowConfig,
 ) -> Result<FlowResult> {
+    run(ctx, field, particles, (cond, population), config, None)
+}
+
+/// Progress of an integration: `(particles finished, particles)`. An error stops the run
+/// and is returned.
+pub type FlowProgress<'a> = &'a mut dyn FnMut(u64, u64) -> Result<()>;
+
+/// [`integrate_populations`], calling `progress(finished, total)` after every round of
+/// dispatches (the host reads the count of running particles there anyway), so a caller
+/// can show progress or stop a long run.
+pub fn integrate_with_progress(
+    ctx: &GpuContext,
+    field: &VelocityField,
+    particles: &[f32],
+    (cond, population): (&[f32], &[u32]),
+    config: &FlowConfig,
+    progress: FlowProgress<'_>,
+) -> Result<FlowResult> {
+    run(
+        ctx,
+        field,
+        particles,
+        (cond, population),
+        config,
+        Some(progress),
+    )
+}
+
+fn run(
+    ctx: &GpuContext,
+    field: &VelocityField,
+    particles: &[f32],
+    (cond, population): (&[f32], &[u32]),
+    config: &FlowConfig,
+    mut progress: Option<FlowProgress<'_>>,
+) -> Result<FlowResult> {
     config.validate()?;
     field.validate()?;
     validate_particles(field, particles, cond, population)?;
@@ -55,6 +91,12 @@ pub fn integrate_populations(
         } else {
             &population[start..end]
         };
+        let mut report = |finished: usize| -> Result<()> {
+            match progress.as_deref_mut() {
+                Some(report) => report((start + finished) as u64, n as u64),
+                None => Ok(()),
+            }
+        };
         parts.push(integrate_chunk(
             ctx,
             field,
@@ -62,6 +104,7 @@ pub fn integrate_populations(
             (cond, chunk_population),
             config,
             start,
+            &mut report,
         )?);
     }
     Ok(merge(parts, &times, d, logp))
@@ -108,17 +151,25 @@ fn integrate_chunk(
     inputs: (&[f32], &[u32]),
     config: &FlowConfig,
     first_index: usize,
+    report: &mut dyn FnMut(usize) -> Result<()>,
 ) -> Result<FlowResult> {
     let mut res = Resident::new(ctx, field, particles, inputs, config, first_index)?;
     if config.shared_step {
-        return crate::flow::shared_step::run_shared(ctx, &mut res, config);
+        let result = crate::flow::shared_step::run_shared(ctx, &mut res, config)?;
+        report(res.n)?;
+        return Ok(result);
     }
-    run_rounds(ctx, &mut res, config)?;
+    run_rounds(ctx, &mut res, config, report)?;
     Ok(res.collect(ctx)?.0)
 }
 
 /// Dispatches rounds over the particles still running until none is.
-fn run_rounds(ctx: &GpuContext, res: &mut Resident, config: &FlowConfig) -> Result<()> {
+fn run_rounds(
+    ctx: &GpuContext,
+    res: &mut Resident,
+    config: &FlowConfig,
+    report: &mut dyn FnMut(usize) -> Result<()>,
+) -> Result<()> {
     let n = res.n;
     let mut lists: Vec<u32> = (0..n as u32).collect();
     lists.resize(2 * n, 0);
@@ -144,6 +195,7 @@ fn run_rounds(ctx: &GpuContext, res: &mut Resident, config: &FlowConfig) -> Resu
         let pending = rec.read(&counter)?;
         rec.submit()?;
         active = pending.wait(ctx)?[0] as usize;
+        report(n - active)?;
         let p = &mut res.params;
         std::mem::swap(&mut p.read_offset, &mut p.write_offset);
     }
