@@ -62,6 +62,47 @@ fn array64<'py>(py: Python<'py>, data: Vec<f64>, shape: &[usize]) -> Res<Bound<'
         .into_any())
 }
 
+/// Between segments of a long run (with the GIL released): checks for Ctrl-C and calls the
+/// caller's progress callable; either may stop the run, and the Python exception is kept
+/// to be raised once the engine has returned.
+struct Watch {
+    progress: Option<Py<PyAny>>,
+    stopped: Option<PyErr>,
+}
+
+impl Watch {
+    fn new(progress: Option<Py<PyAny>>) -> Self {
+        Self {
+            progress,
+            stopped: None,
+        }
+    }
+
+    /// The engine's progress callback: an error stops the run.
+    fn check(&mut self, done: u64, total: u64) -> morphogen::Result<()> {
+        let progress = &self.progress;
+        Python::attach(|py| -> PyResult<()> {
+            py.check_signals()?;
+            if let Some(callback) = progress {
+                callback.call1(py, (done, total))?;
+            }
+            Ok(())
+        })
+        .map_err(|e| {
+            self.stopped = Some(e);
+            Error::invalid("stopped from Python")
+        })
+    }
+
+    /// The run's result, or the exception that stopped it.
+    fn finish<T>(self, result: morphogen::Result<T>) -> Res<T> {
+        match self.stopped {
+            Some(e) => Err(e),
+            None => run(result),
+        }
+    }
+}
+
 /// The names of the adapters this machine offers, in the order `Context(adapter=k)` counts.
 #[pyfunction]
 fn adapters() -> Vec<String> {
@@ -573,7 +614,7 @@ fn flow_integrate<'py>(
     };
     let config = settings.config()?;
     let ctx = context.inner.clone();
-    let mut stopped: Option<PyErr> = None;
+    let mut watch = Watch::new(progress);
     let result = py.detach(|| {
         if cpu {
             return flow::integrate_cpu_populations(&field.inner, &x, &cond, &population, &config);
@@ -584,25 +625,10 @@ fn flow_integrate<'py>(
             &x,
             (&cond, &population),
             &config,
-            &mut |done, total| {
-                Python::attach(|py| -> PyResult<()> {
-                    py.check_signals()?;
-                    if let Some(callback) = &progress {
-                        callback.call1(py, (done, total))?;
-                    }
-                    Ok(())
-                })
-                .map_err(|e| {
-                    stopped = Some(e);
-                    Error::invalid("stopped")
-                })
-            },
+            &mut |done, total| watch.check(done, total),
         )
     });
-    if let Some(e) = stopped {
-        return Err(e);
-    }
-    let result = run(result)?;
+    let result = watch.finish(result)?;
     let times = result.times.len();
     let out = PyDict::new(py);
     out.set_item("times", array64(py, result.times.clone(), &[times])?)?;
@@ -732,7 +758,7 @@ fn sde_simulate<'py>(
     let config = settings.config()?;
     run(config.validate(&branches))?;
     let ctx = context.inner.clone();
-    let mut stopped: Option<PyErr> = None;
+    let mut watch = Watch::new(progress);
     let result = py.detach(|| {
         sde::simulate_with_progress(
             &ctx,
@@ -740,25 +766,10 @@ fn sde_simulate<'py>(
             &x,
             (&cond, &population),
             &config,
-            &mut |done, total| {
-                Python::attach(|py| -> PyResult<()> {
-                    py.check_signals()?;
-                    if let Some(callback) = &progress {
-                        callback.call1(py, (done, total))?;
-                    }
-                    Ok(())
-                })
-                .map_err(|e| {
-                    stopped = Some(e);
-                    Error::invalid("stopped")
-                })
-            },
+            &mut |done, total| watch.check(done, total),
         )
     });
-    if let Some(e) = stopped {
-        return Err(e);
-    }
-    let r = run(result)?;
+    let r = watch.finish(result)?;
     let (t, k) = (r.times.len(), r.branches);
     let out = PyDict::new(py);
     out.set_item("times", array64(py, r.times.clone(), &[t])?)?;
@@ -790,29 +801,16 @@ fn run_world(
     progress: Option<Py<PyAny>>,
 ) -> Res<Vec<Census>> {
     let mut rows: Vec<Census> = Vec::new();
-    let mut interrupted: Option<PyErr> = None;
+    let mut watch = Watch::new(progress);
     let options = RunOptions::default().census(census);
     let first = world.steps_done();
     let result = py.detach(|| {
         world.run_with(steps, &options, |done, batch| {
             rows.extend_from_slice(batch);
-            Python::attach(|py| -> PyResult<()> {
-                py.check_signals()?;
-                if let Some(callback) = &progress {
-                    callback.call1(py, (done - first, steps))?;
-                }
-                Ok(())
-            })
-            .map_err(|e| {
-                interrupted = Some(e);
-                Error::invalid("interrupted")
-            })
+            watch.check(done - first, steps)
         })
     });
-    if let Some(e) = interrupted {
-        return Err(e);
-    }
-    run(result)?;
+    watch.finish(result)?;
     Ok(rows)
 }
 
