@@ -525,3 +525,40 @@ fn gradients_match_finite_differences_of_the_twin() {
         .unwrap_err();
     assert!(err.to_string().contains("squared Euclidean"), "{err}");
 }
+
+#[test]
+fn a_solve_reports_its_checks_and_stops_when_asked() {
+    let mut rng = TestRng::new(seed("solve progress"));
+    let p = Problem::new(cloud(&mut rng, 50, 2, 0.0), cloud(&mut rng, 40, 2, 0.5)).unwrap();
+    let config = SinkhornConfig::default()
+        .eps(0.02)
+        .threshold(1e-5)
+        .max_iter(3000);
+    let mut reports = Vec::new();
+    let watched = transport::solve_with_progress(ctx(), &p, &config, &mut |t, most, error| {
+        reports.push((t, most, error));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        watched.f,
+        transport::solve(ctx(), &p, &config).unwrap().f,
+        "watching changes nothing"
+    );
+    let errors: Vec<(usize, f64)> = reports.iter().map(|&(t, _, e)| (t, e)).collect();
+    assert_eq!(
+        errors, watched.errors,
+        "one report per check, with its error"
+    );
+    assert!(reports.iter().all(|r| r.1 == 3000));
+    let mut calls = 0;
+    let stopped = transport::solve_with_progress(ctx(), &p, &config, &mut |_, _, _| {
+        calls += 1;
+        Err(morphogen::Error::invalid("stopped by the caller"))
+    });
+    assert_eq!(calls, 1);
+    assert!(stopped
+        .unwrap_err()
+        .to_string()
+        .contains("stopped by the caller"));
+}

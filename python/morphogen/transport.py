@@ -7,7 +7,7 @@ entropic regularisation (absolute) or ``eps_rel`` (times the mean cost, as OTT's
 transport (``tau = rho / (rho + eps)``; 1 is a hard constraint).
 """
 
-from ._arrays import check_converged, context_or_default, floats
+from ._arrays import check_converged, context_or_default, floats, progress_callback
 from . import _core
 
 Solution = _core.Solution
@@ -58,7 +58,8 @@ def _inputs(x, y, a, b, batch=False):
 
 def solve(x, y, a=None, b=None, *, cost="sqeuclidean", eps=None, eps_rel=0.05, tau=1.0,
           tau_a=None, tau_b=None, convention="kl", tol=1e-3, max_iter=2000, momentum=1.0,
-          anderson=None, eps_scaling=None, on_not_converged="warn", grad=False, context=None):
+          anderson=None, eps_scaling=None, on_not_converged="warn", grad=False, progress=None,
+          context=None):
     """Solves entropic OT between the clouds ``x`` (n x d) and ``y`` (m x d).
 
     Returns a :class:`Solution` with ``f``, ``g`` (numpy), ``reg_ot_cost``,
@@ -72,19 +73,22 @@ def solve(x, y, a=None, b=None, *, cost="sqeuclidean", eps=None, eps_rel=0.05, t
     With ``grad=True`` (squared Euclidean cost) returns ``(solution, grad_x, grad_y)``, the
     gradients of ``reg_ot_cost`` with respect to the points from the converged potentials
     (Danskin): ``grad_x[i] = 2 r_i (x_i - T(x_i))`` with ``r`` the plan's row masses.
+    ``progress``: a callable ``(iterations, max_iter)`` called at each error check, or True
+    for a tqdm bar; Ctrl-C stops the solve there.
     """
     x, y, a, b = _inputs(x, y, a, b)
     settings = _pack(cost=cost, eps=eps, eps_rel=eps_rel, tau=tau, tau_a=tau_a, tau_b=tau_b,
                      convention=convention, tol=tol, max_iter=max_iter, momentum=momentum,
                      anderson=anderson, eps_scaling=eps_scaling)
     ctx = context_or_default(context)
+    watch = progress_callback(progress, "sinkhorn")
     if grad:
-        coupling = _core.Coupling(ctx, x, y, a, b, settings)
+        coupling = _core.Coupling(ctx, x, y, a, b, settings, watch)
         solution = coupling.solution
         check_converged([solution], on_not_converged)
         grad_x, grad_y = coupling.gradients()
         return solution, grad_x, grad_y
-    solution = _core.transport_solve(ctx, x, y, a, b, settings)
+    solution = _core.transport_solve(ctx, x, y, a, b, settings, watch)
     check_converged([solution], on_not_converged)
     return solution
 
@@ -131,13 +135,14 @@ class Coupling:
     def __init__(self, x, y, a=None, b=None, *, cost="sqeuclidean", eps=None, eps_rel=0.05,
                  tau=1.0, tau_a=None, tau_b=None, convention="kl", tol=1e-3, max_iter=2000,
                  momentum=1.0, anderson=None, eps_scaling=None, on_not_converged="warn",
-                 context=None):
+                 progress=None, context=None):
         x, y, a, b = _inputs(x, y, a, b)
         self._dim = x.shape[1]
         settings = _pack(cost=cost, eps=eps, eps_rel=eps_rel, tau=tau, tau_a=tau_a,
                          tau_b=tau_b, convention=convention, tol=tol, max_iter=max_iter,
                          momentum=momentum, anderson=anderson, eps_scaling=eps_scaling)
-        self._inner = _core.Coupling(context_or_default(context), x, y, a, b, settings)
+        self._inner = _core.Coupling(context_or_default(context), x, y, a, b, settings,
+                                     progress_callback(progress, "sinkhorn"))
         check_converged([self._inner.solution], on_not_converged)
 
     @property

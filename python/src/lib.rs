@@ -285,8 +285,11 @@ impl Solution {
     }
 }
 
+/// Solves one problem; `progress(iterations, max_iter)` is called after each error check,
+/// where Ctrl-C also stops the solve.
 #[pyfunction]
-#[pyo3(signature = (context, x, y, a, b, settings))]
+#[pyo3(signature = (context, x, y, a, b, settings, progress=None))]
+#[allow(clippy::too_many_arguments)]
 fn transport_solve(
     py: Python<'_>,
     context: &Context,
@@ -295,15 +298,21 @@ fn transport_solve(
     a: Option<PyReadonlyArrayDyn<'_, f32>>,
     b: Option<PyReadonlyArrayDyn<'_, f32>>,
     settings: Settings,
+    progress: Option<Py<PyAny>>,
 ) -> Res<Solution> {
     let (source, target) = clouds(&x, &y, a.as_ref(), b.as_ref())?;
     let problem = run(Problem::with_cost(source, target, settings.cost()?))?;
     let config = settings.config()?;
     let ctx = context.inner.clone();
-    let inner = py
-        .detach(|| transport::solve(&ctx, &problem, &config))
-        .map_err(to_py)?;
-    Ok(Solution { inner })
+    let mut watch = Watch::new(progress);
+    let result = py.detach(|| {
+        transport::solve_with_progress(&ctx, &problem, &config, &mut |done, total, _| {
+            watch.check(done as u64, total as u64)
+        })
+    });
+    Ok(Solution {
+        inner: watch.finish(result)?,
+    })
 }
 
 #[pyfunction]
@@ -394,7 +403,8 @@ struct Coupling {
 #[pymethods]
 impl Coupling {
     #[new]
-    #[pyo3(signature = (context, x, y, a, b, settings))]
+    #[pyo3(signature = (context, x, y, a, b, settings, progress=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         context: &Context,
@@ -403,15 +413,20 @@ impl Coupling {
         a: Option<PyReadonlyArrayDyn<'_, f32>>,
         b: Option<PyReadonlyArrayDyn<'_, f32>>,
         settings: Settings,
+        progress: Option<Py<PyAny>>,
     ) -> Res<Self> {
         let (source, target) = clouds(&x, &y, a.as_ref(), b.as_ref())?;
         let shape = (source.len(), target.len());
         let problem = run(Problem::with_cost(source, target, settings.cost()?))?;
         let config = settings.config()?;
         let ctx = context.inner.clone();
-        let inner = py
-            .detach(|| EngineCoupling::solve(&ctx, &problem, &config))
-            .map_err(to_py)?;
+        let mut watch = Watch::new(progress);
+        let result = py.detach(|| {
+            EngineCoupling::solve_with_progress(&ctx, &problem, &config, &mut |done, total, _| {
+                watch.check(done as u64, total as u64)
+            })
+        });
+        let inner = watch.finish(result)?;
         Ok(Self { inner, shape })
     }
 

@@ -114,6 +114,16 @@ def test_bad_input_is_a_value_error_naming_the_argument(context, rng, capfd, cal
 
 def test_not_converging_warns_or_raises_as_asked(context, rng):
     x, y = clouds(rng)
+    reports = []
+    transport.solve(x, y, eps=0.05, tol=1e-5, progress=lambda it, most: reports.append((it, most)),
+                    context=context)
+    assert reports and all(it % 10 == 0 and most == 2000 for it, most in reports)
+
+    def stop(it, most):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        transport.solve(x, y, eps=0.001, tol=1e-9, progress=stop, context=context)
     with pytest.warns(morphogen.NotConverged):
         transport.solve(x, y, eps=0.001, max_iter=3, tol=1e-9, context=context)
     with pytest.raises(morphogen.NotConvergedError):

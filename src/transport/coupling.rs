@@ -99,7 +99,22 @@ impl Coupling {
         config: &SinkhornConfig,
     ) -> Result<Self> {
         Ok(Self {
-            solved: solve_resident(ctx, &[problem], config)?,
+            solved: solve_resident(ctx, &[problem], config, None)?,
+            cost: problem.cost_kind(),
+            clouds: problem.clouds().map(|(x, y)| (x.clone(), y.clone())),
+        })
+    }
+
+    /// [`Coupling::solve`] with `progress` called after each error check (see
+    /// [`crate::transport::solve_with_progress`]).
+    pub fn solve_with_progress(
+        ctx: &crate::gpu::GpuContext,
+        problem: &Problem,
+        config: &SinkhornConfig,
+        progress: crate::transport::SolveProgress<'_>,
+    ) -> Result<Self> {
+        Ok(Self {
+            solved: solve_resident(ctx, &[problem], config, Some(progress))?,
             cost: problem.cost_kind(),
             clouds: problem.clouds().map(|(x, y)| (x.clone(), y.clone())),
         })

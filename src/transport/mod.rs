@@ -54,6 +54,7 @@ pub use problem::{Cost, PointCloud, Problem};
 pub use reference::{gradients_cpu, map_cpu, plan_cpu, solve_cpu};
 pub use schedule::CostStats;
 pub use solution::Solution;
+pub use solver::SolveProgress;
 
 use crate::error::Result;
 use crate::gpu::GpuContext;
@@ -66,7 +67,7 @@ pub fn cost_stats(ctx: &GpuContext, problem: &Problem) -> Result<CostStats> {
 
 /// Solves one problem on the GPU.
 pub fn solve(ctx: &GpuContext, problem: &Problem, config: &SinkhornConfig) -> Result<Solution> {
-    let mut solved = solver::solve_resident(ctx, &[problem], config)?;
+    let mut solved = solver::solve_resident(ctx, &[problem], config, None)?;
     Ok(solved.solutions.remove(0))
 }
 
@@ -78,5 +79,18 @@ pub fn solve_batch(
     config: &SinkhornConfig,
 ) -> Result<Vec<Solution>> {
     let refs: Vec<&Problem> = problems.iter().collect();
-    Ok(solver::solve_resident(ctx, &refs, config)?.solutions)
+    Ok(solver::solve_resident(ctx, &refs, config, None)?.solutions)
+}
+
+/// [`solve`], calling `progress(iterations, max_iter, marginal error)` after each error
+/// check (every `check_every` iterations, where the host reads the error anyway), so a
+/// caller can show progress or stop a long solve with an error.
+pub fn solve_with_progress(
+    ctx: &GpuContext,
+    problem: &Problem,
+    config: &SinkhornConfig,
+    progress: SolveProgress<'_>,
+) -> Result<Solution> {
+    let mut solved = solver::solve_resident(ctx, &[problem], config, Some(progress))?;
+    Ok(solved.solutions.remove(0))
 }

@@ -37,11 +37,16 @@ pub(crate) struct Solved {
     pub solutions: Vec<Solution>,
 }
 
+/// Progress of a solve, after each error check: `(iterations done, max_iter, largest
+/// marginal error of the batch)`. An error stops the solve and is returned.
+pub type SolveProgress<'a> = &'a mut dyn FnMut(usize, usize, f64) -> Result<()>;
+
 /// Solves a batch of equally shaped problems.
 pub(crate) fn solve_resident(
     ctx: &GpuContext,
     problems: &[&Problem],
     config: &SinkhornConfig,
+    mut progress: Option<SolveProgress<'_>>,
 ) -> Result<Solved> {
     config.validate()?;
     if problems.is_empty() {
@@ -134,7 +139,11 @@ pub(crate) fn solve_resident(
             history[b].push((t, e));
             converged[b] = e.is_finite() && e <= f64::from(config.threshold);
         }
-        momentum.observe(errors.iter().copied().fold(0.0, f64::max));
+        let worst = errors.iter().copied().fold(0.0, f64::max);
+        momentum.observe(worst);
+        if let Some(report) = progress.as_deref_mut() {
+            report(t, config.max_iter, worst)?;
+        }
         let finished = errors
             .iter()
             .zip(&converged)
