@@ -117,16 +117,25 @@ fn check(label: &str, field: &VelocityField, x: &[f32], cond: &[f32], config: &F
     }
     let tight_config = config.clone().shared_step(false).tolerances(1e-11, 1e-11);
     let tight = flow::integrate_cpu(field, x, cond, &tight_config).unwrap();
-    // A shared step bounds the batch's RMS error, not each particle's: compare RMS then.
-    let measure = if config.shared_step { rms } else { worst };
-    let (gpu_error, cpu_error) = (measure(&gpu, &tight), measure(&cpu, &tight));
+    // The batch's RMS error as close to the exact solution as the reference's. Per
+    // particle, an f32 error norm that falls on the other side of 1 takes a different
+    // step sequence now and then, which can leave one particle a few times further off
+    // (seen: 3.6x at rtol 1e-5): the worst particle gets a wider bound. A shared step
+    // bounds only the batch's RMS error, so it is not held to the worst particle.
+    let (gpu_error, cpu_error) = (rms(&gpu, &tight), rms(&cpu, &tight));
+    let (gpu_worst, cpu_worst) = (worst(&gpu, &tight), worst(&cpu, &tight));
     eprintln!(
-        "{label}: error gpu {gpu_error:.2e}, cpu {cpu_error:.2e}; evaluations gpu {} cpu {}",
+        "{label}: RMS error gpu {gpu_error:.2e}, cpu {cpu_error:.2e}; worst gpu {gpu_worst:.2e}, \
+         cpu {cpu_worst:.2e}; evaluations gpu {} cpu {}",
         gpu.evaluations[0], cpu.evaluations[0]
     );
     assert!(
         gpu_error <= 3.0 * cpu_error + 2e-5,
-        "{label}: gpu error {gpu_error} vs cpu {cpu_error}"
+        "{label}: gpu RMS error {gpu_error} vs cpu {cpu_error}"
+    );
+    assert!(
+        config.shared_step || gpu_worst <= 8.0 * cpu_worst + 2e-5,
+        "{label}: gpu worst error {gpu_worst} vs cpu {cpu_worst}"
     );
     // f32 and f64 error norms can fall on either side of 1 now and then: allow 10% or one
     // more (or fewer) step per particle.
