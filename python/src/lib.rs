@@ -177,15 +177,12 @@ impl Settings {
             Some(e) => config.eps(e),
             None => config.eps_rel(self.eps_rel),
         };
-        config = config.convention(match self.convention.as_str() {
-            "kl" => Convention::KlProduct,
-            "entropy" => Convention::Entropy,
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "convention={other:?}: use \"kl\" (POT's reg_type=\"kl\", GeomLoss) or \"entropy\" (OTT-JAX)"
-                )))
-            }
-        });
+        config = config.convention(Convention::parse(&self.convention).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "convention={:?}: use \"kl\" (POT's reg_type=\"kl\", GeomLoss) or \"entropy\" (OTT-JAX)",
+                self.convention
+            ))
+        })?);
         if let Some(memory) = self.anderson {
             config = config.anderson(Anderson::with_memory(memory));
         }
@@ -578,16 +575,11 @@ impl FlowSettings {
             config = config.save_at(times);
         }
         if let Some(mode) = &self.logp {
-            let mode = match mode.as_str() {
-                "exact" => LogDensity::Exact,
-                "hutchinson" => LogDensity::Hutchinson,
-                "central" => LogDensity::Central,
-                other => {
-                    return Err(PyValueError::new_err(format!(
-                        "logp={other:?}: use None, \"exact\", \"hutchinson\" or \"central\""
-                    )))
-                }
-            };
+            let mode = LogDensity::parse(mode).ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "logp={mode:?}: use None, \"exact\", \"hutchinson\" or \"central\""
+                ))
+            })?;
             config = config.log_density(mode, self.seed);
         }
         run(config.validate())?;
@@ -684,24 +676,18 @@ struct SdeSettings {
 
 impl SdeSettings {
     fn config(&self) -> Res<sde::SdeConfig> {
-        let solver = match self.solver.as_str() {
-            "em" => sde::SdeSolver::EulerMaruyama,
-            "sra1" => sde::SdeSolver::Sra1,
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "solver={other:?}: use \"em\" (Euler-Maruyama) or \"sra1\""
-                )))
-            }
-        };
-        let growth = match self.growth.as_str() {
-            "log" => sde::Growth::LogWeight,
-            "additive" => sde::Growth::Additive,
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "growth={other:?}: use \"log\" (d log w = g dt) or \"additive\" (dw = g dt)"
-                )))
-            }
-        };
+        let solver = sde::SdeSolver::parse(&self.solver).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "solver={:?}: use \"em\" (Euler-Maruyama) or \"sra1\"",
+                self.solver
+            ))
+        })?;
+        let growth = sde::Growth::parse(&self.growth).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "growth={:?}: use \"log\" (d log w = g dt) or \"additive\" (dw = g dt)",
+                self.growth
+            ))
+        })?;
         let mut config = sde::SdeConfig::default()
             .solver(solver)
             .span(self.t0, self.t1)

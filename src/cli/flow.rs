@@ -170,16 +170,8 @@ pub fn run(args: &FlowArgs, common: &Common) -> CliResult<()> {
         config = config.save_at(&args.save_at);
     }
     if let Some(mode) = &args.logp {
-        let mode = match mode.as_str() {
-            "exact" => LogDensity::Exact,
-            "hutchinson" => LogDensity::Hutchinson,
-            "central" => LogDensity::Central,
-            other => {
-                return Err(bad(format!(
-                    "--logp {other}: use exact, hutchinson or central"
-                )))
-            }
-        };
+        let mode = LogDensity::parse(mode)
+            .ok_or_else(|| bad(format!("--logp {mode}: use exact, hutchinson or central")))?;
         config = config.log_density(mode, args.seed);
     }
     config.validate().map_err(|e| bad(e.to_string()))?;

@@ -13,21 +13,13 @@ use crate::flow::VelocityField;
 
 /// Whether the arguments ask for the SDE path.
 pub fn wanted(args: &FlowArgs) -> bool {
-    parse_solver(&args.solver).is_some()
+    SdeSolver::parse(&args.solver).is_some()
         || args.sigma != 0.0
         || args.bridge
         || !args.score.is_empty()
         || !args.growth.is_empty()
         || args.model.len() > 1
         || args.resample_below.is_some()
-}
-
-fn parse_solver(name: &str) -> Option<SdeSolver> {
-    match name.to_ascii_lowercase().as_str() {
-        "em" | "euler-maruyama" => Some(SdeSolver::EulerMaruyama),
-        "sra1" => Some(SdeSolver::Sra1),
-        _ => None,
-    }
 }
 
 /// One network per branch, or none.
@@ -49,7 +41,7 @@ fn per_branch(
 }
 
 fn config(args: &FlowArgs, input: &Input) -> CliResult<SdeConfig> {
-    let solver = parse_solver(&args.solver).ok_or_else(|| {
+    let solver = SdeSolver::parse(&args.solver).ok_or_else(|| {
         bad(format!(
             "--solver {}: noise (--sigma), weights (--growth), scores and several branches run \
              with the fixed-step SDE schemes: use --solver em or sra1 (with --sigma 0 they are \
@@ -63,11 +55,12 @@ fn config(args: &FlowArgs, input: &Input) -> CliResult<SdeConfig> {
              drop --logp or use an ODE solver without noise or weights",
         ));
     }
-    let growth = match args.growth_mode.as_str() {
-        "log" => Growth::LogWeight,
-        "additive" => Growth::Additive,
-        other => return Err(bad(format!("--growth-mode {other}: use log or additive"))),
-    };
+    let growth = Growth::parse(&args.growth_mode).ok_or_else(|| {
+        bad(format!(
+            "--growth-mode {}: use log or additive",
+            args.growth_mode
+        ))
+    })?;
     if args.resample_below.is_some() && args.shard.count > 1 {
         return Err(bad(
             "--resample-below resamples over all particles of a branch; it cannot be split \

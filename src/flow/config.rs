@@ -21,6 +21,18 @@ pub enum LogDensity {
     Central,
 }
 
+impl LogDensity {
+    /// Parses a mode name: `exact`, `hutchinson` or `central` (`Off` is no mode).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "exact" => Some(Self::Exact),
+            "hutchinson" => Some(Self::Hutchinson),
+            "central" => Some(Self::Central),
+            _ => None,
+        }
+    }
+}
+
 /// Settings of an integration. Build with the setters:
 ///
 /// ```

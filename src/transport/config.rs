@@ -64,6 +64,15 @@ pub enum Convention {
 }
 
 impl Convention {
+    /// Parses `kl` (ε KL(P | a⊗b), POT's `reg_type="kl"`) or `entropy` (−ε H(P), OTT-JAX).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "kl" => Some(Self::KlProduct),
+            "entropy" => Some(Self::Entropy),
+            _ => None,
+        }
+    }
+
     /// A short name for reports.
     pub fn name(self) -> &'static str {
         match self {

@@ -17,6 +17,15 @@ pub enum SdeSolver {
 }
 
 impl SdeSolver {
+    /// Parses a scheme name: `em` (or `euler-maruyama`) or `sra1`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "em" | "euler-maruyama" => Some(Self::EulerMaruyama),
+            "sra1" => Some(Self::Sra1),
+            _ => None,
+        }
+    }
+
     /// Drift evaluations per step.
     pub fn stages(self) -> usize {
         match self {
@@ -61,6 +70,17 @@ pub enum Growth {
     LogWeight,
     /// dw/dt = g (Branched SBM's additive mass).
     Additive,
+}
+
+impl Growth {
+    /// Parses a growth mode: `log` (d log w = g dt) or `additive` (dw = g dt).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "log" => Some(Self::LogWeight),
+            "additive" => Some(Self::Additive),
+            _ => None,
+        }
+    }
 }
 
 /// The networks of one branch: a velocity field, optionally a score network (the drift
