@@ -8,7 +8,7 @@ use crate::gpu::{GpuBuffer, Grid, KernelDesc};
 use crate::rng;
 use crate::transport::config::{Convention, SinkhornConfig};
 use crate::transport::dispatch::{Side, Windows};
-use crate::transport::problem::{Cost, PointCloud, Problem};
+use crate::transport::problem::{Cost, Problem};
 use crate::transport::solution::Solution;
 use crate::transport::solver::{solve_resident, Solved};
 
@@ -87,8 +87,6 @@ pub struct Gradients {
 pub struct Coupling {
     solved: Solved,
     cost: Option<Cost>,
-    /// The problem's clouds (host copies), for gradients.
-    clouds: Option<(PointCloud, PointCloud)>,
 }
 
 impl Coupling {
@@ -98,11 +96,7 @@ impl Coupling {
         problem: &Problem,
         config: &SinkhornConfig,
     ) -> Result<Self> {
-        Ok(Self {
-            solved: solve_resident(ctx, &[problem], config, None)?,
-            cost: problem.cost_kind(),
-            clouds: problem.clouds().map(|(x, y)| (x.clone(), y.clone())),
-        })
+        Self::solve_watched(ctx, problem, config, None)
     }
 
     /// [`Coupling::solve`] with `progress` called after each error check (see
@@ -113,10 +107,18 @@ impl Coupling {
         config: &SinkhornConfig,
         progress: crate::transport::SolveProgress<'_>,
     ) -> Result<Self> {
+        Self::solve_watched(ctx, problem, config, Some(progress))
+    }
+
+    fn solve_watched(
+        ctx: &crate::gpu::GpuContext,
+        problem: &Problem,
+        config: &SinkhornConfig,
+        progress: Option<crate::transport::SolveProgress<'_>>,
+    ) -> Result<Self> {
         Ok(Self {
-            solved: solve_resident(ctx, &[problem], config, Some(progress))?,
+            solved: solve_resident(ctx, &[problem], config, progress)?,
             cost: problem.cost_kind(),
-            clouds: problem.clouds().map(|(x, y)| (x.clone(), y.clone())),
         })
     }
 
@@ -130,20 +132,18 @@ impl Coupling {
     /// ∂OT_ε/∂x_i = Σ_j P_ij 2(x_i − y_j) = 2 r_i (x_i − T(x_i)) with r the plan's row
     /// masses and T [`Coupling::map`], and likewise for y with [`Coupling::map_back`].
     pub fn gradients(&self) -> Result<Gradients> {
-        let Some((source, target)) = &self.clouds else {
-            return Err(Error::invalid(
-                "gradients need point clouds; this problem was given as a cost matrix",
-            ));
-        };
         if self.cost != Some(Cost::SqEuclidean) {
             return Err(Error::invalid(format!(
                 "gradients are implemented for the squared Euclidean cost; this problem's is {:?}",
                 self.cost
             )));
         }
+        // The points are resident: read them back rather than keep a host copy.
+        let ws = &self.solved.workspace;
+        let (source, target) = (ws.source.read(&ws.ctx)?, ws.target.read(&ws.ctx)?);
         let s = self.solution();
+        let d = ws.dim();
         let side = |points: &[f32], image: Vec<f32>, mass: &[f64]| -> Vec<f32> {
-            let d = source.dim();
             points
                 .iter()
                 .zip(image)
@@ -152,12 +152,8 @@ impl Coupling {
                 .collect()
         };
         Ok(Gradients {
-            source: side(source.points(), self.map(source.points())?, &s.row_marginal),
-            target: side(
-                target.points(),
-                self.map_back(target.points())?,
-                &s.col_marginal,
-            ),
+            source: side(&source, self.map(&source)?, &s.row_marginal),
+            target: side(&target, self.map_back(&target)?, &s.col_marginal),
         })
     }
 
