@@ -10,6 +10,10 @@ use morphogen::flow::sde::{self, Branch, SdeConfig};
 use morphogen::flow::{self, FlowConfig, VelocityField};
 use morphogen::transport::{self, Coupling, PointCloud, Problem, SinkhornConfig};
 
+/// Pixels of its colour a series must leave; a legend swatch (marker and short line)
+/// leaves well under this.
+const SERIES_INK: usize = 300;
+
 /// The figure is non-blank, encodes as PNG, and contains each colour (antialiasing and
 /// blending leave the exact colour somewhere, at the markers' centres or the lines).
 fn check(name: &str, figure: &Figure, colours: &[palette::Rgb]) {
@@ -27,10 +31,14 @@ fn check(name: &str, figure: &Figure, colours: &[palette::Rgb]) {
         ink > area / 200,
         "{name}: only {ink} of {area} pixels are drawn"
     );
+    // More of each series' colour than its legend swatch alone shows (see the control
+    // in `a_legend_swatch_alone_is_not_a_drawn_series`).
     for &c in colours {
+        let pixels = figure.pixels_of(c, 0.3);
+        eprintln!("{name}: {pixels} pixels of {c:?}");
         assert!(
-            figure.contains_colour(c, 12),
-            "{name}: no pixel of colour {c:?}"
+            pixels >= SERIES_INK,
+            "{name}: {pixels} pixels of colour {c:?}, fewer than a drawn series leaves"
         );
     }
     let png = figure.png().unwrap();
@@ -198,5 +206,29 @@ fn a_log_axis_drops_what_it_cannot_show_and_labels_write_into_frames() {
     assert!(
         rgba[(w * h * 4 - 4) as usize] == 40,
         "the rest of the frame is untouched"
+    );
+}
+
+#[test]
+fn a_legend_swatch_alone_is_not_a_drawn_series() {
+    // The control for `check`: a series without points still has its legend entry, and
+    // that must not pass for a drawn series.
+    let chart = LineChart::new("control", "x", "y")
+        .series(Series::new(
+            "drawn",
+            vec![(0.0, 0.0), (1.0, 1.0), (2.0, 0.5)],
+            palette::BLUE,
+        ))
+        .series(Series::new("legend only", vec![], palette::VERMILLION));
+    let figure = chart.draw(600, 400).unwrap();
+    let (drawn, swatch) = (
+        figure.pixels_of(palette::BLUE, 0.3),
+        figure.pixels_of(palette::VERMILLION, 0.3),
+    );
+    eprintln!("drawn series {drawn} pixels, legend swatch alone {swatch}");
+    assert!(swatch > 0, "the swatch is drawn");
+    assert!(
+        swatch < SERIES_INK && drawn >= SERIES_INK,
+        "{swatch} vs {drawn}"
     );
 }

@@ -134,13 +134,29 @@ impl Figure {
         [self.rgb[at], self.rgb[at + 1], self.rgb[at + 2]]
     }
 
-    /// Whether some pixel is within `tolerance` of `colour` in every channel.
-    pub fn contains_colour(&self, colour: palette::Rgb, tolerance: u8) -> bool {
-        self.rgb.chunks_exact(3).any(|p| {
-            p.iter()
-                .zip(colour)
-                .all(|(&a, b)| a.abs_diff(b) <= tolerance)
-        })
+    /// How many pixels show `colour` drawn over white with an opacity of at least
+    /// `min_alpha` (a translucent marker or line is the colour blended with the white
+    /// behind it), within 10 levels per channel.
+    pub fn pixels_of(&self, colour: palette::Rgb, min_alpha: f64) -> usize {
+        // The opacity is read off the channel farthest from white.
+        let key = (0..3).max_by_key(|&k| 255 - colour[k]).unwrap_or(0);
+        let depth = 255.0 - f64::from(colour[key]);
+        self.rgb
+            .chunks_exact(3)
+            .filter(|p| {
+                let alpha = if depth > 0.0 {
+                    (255.0 - f64::from(p[key])) / depth
+                } else {
+                    1.0
+                };
+                alpha >= min_alpha
+                    && alpha <= 1.05
+                    && (0..3).all(|k| {
+                        let want = alpha * f64::from(colour[k]) + (1.0 - alpha) * 255.0;
+                        (f64::from(p[k]) - want).abs() <= 10.0
+                    })
+            })
+            .count()
     }
 
     /// Figures one below the other, left-aligned, on white.
