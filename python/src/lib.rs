@@ -50,6 +50,22 @@ fn values(array: &PyReadonlyArrayDyn<'_, f32>, name: &str) -> Res<(Vec<f32>, Vec
     Ok((slice.to_vec(), array.shape().to_vec()))
 }
 
+/// The conditioning vectors and each particle's population, empty when not given.
+fn conditioning(
+    cond: Option<&PyReadonlyArrayDyn<'_, f32>>,
+    population: Option<&PyReadonlyArrayDyn<'_, u32>>,
+) -> Res<(Vec<f32>, Vec<u32>)> {
+    let cond = cond.map(|c| values(c, "cond")).transpose()?.map(|v| v.0);
+    let population = population
+        .map(|p| {
+            p.as_slice().map(<[u32]>::to_vec).map_err(|_| {
+                PyValueError::new_err("population: expected a C-contiguous uint32 array")
+            })
+        })
+        .transpose()?;
+    Ok((cond.unwrap_or_default(), population.unwrap_or_default()))
+}
+
 fn array<'py>(py: Python<'py>, data: Vec<f32>, shape: &[usize]) -> Res<Bound<'py, PyAny>> {
     Ok(PyArray1::from_vec(py, data)
         .reshape(shape.to_vec())?
@@ -606,19 +622,7 @@ fn flow_integrate<'py>(
 ) -> Res<Bound<'py, PyDict>> {
     let (x, shape) = values(&x0, "x0")?;
     let (n, d) = (shape[0], shape[1]);
-    let cond = cond
-        .as_ref()
-        .map(|c| values(c, "cond"))
-        .transpose()?
-        .map(|v| v.0)
-        .unwrap_or_default();
-    let population: Vec<u32> = match &population {
-        Some(p) => p
-            .as_slice()
-            .map_err(|_| PyValueError::new_err("population: expected a C-contiguous uint32 array"))?
-            .to_vec(),
-        None => Vec::new(),
-    };
+    let (cond, population) = conditioning(cond.as_ref(), population.as_ref())?;
     let config = settings.config()?;
     let ctx = context.inner.clone();
     let mut watch = Watch::new(progress);
@@ -743,19 +747,7 @@ fn sde_simulate<'py>(
         .collect();
     let (x, shape) = values(&x0, "x0")?;
     let (n, d) = (shape[0], shape[1]);
-    let cond = cond
-        .as_ref()
-        .map(|c| values(c, "cond"))
-        .transpose()?
-        .map(|v| v.0)
-        .unwrap_or_default();
-    let population: Vec<u32> = match &population {
-        Some(p) => p
-            .as_slice()
-            .map_err(|_| PyValueError::new_err("population: expected a C-contiguous uint32 array"))?
-            .to_vec(),
-        None => Vec::new(),
-    };
+    let (cond, population) = conditioning(cond.as_ref(), population.as_ref())?;
     let config = settings.config()?;
     run(config.validate(&branches))?;
     let ctx = context.inner.clone();
