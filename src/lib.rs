@@ -1,5 +1,5 @@
-//! morphogen: a GPU compute engine on WebGPU for entropic optimal transport, learned flows
-//! and the Biomaker CA cellular automaton, sharing one runtime that keeps data resident on
+//! morphogen: a GPU compute engine on WebGPU for entropic optimal transport, learned flows,
+//! the Biomaker CA cellular automaton and the Coffee Automaton, sharing one runtime that keeps data resident on
 //! the GPU.
 //!
 //! The runtime ([`gpu`]) runs on any Vulkan, Metal or DX12 adapter, or on the CPU through a
@@ -34,9 +34,11 @@
 // so the context's shared parts are Arcs of !Send values there.
 #![cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
 
+pub mod automata;
 pub mod biome;
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod coffee;
 pub mod error;
 #[cfg(feature = "figures")]
 pub mod figures;

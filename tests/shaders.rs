@@ -235,7 +235,7 @@ fn every_kernel_is_in_its_engines_table() {
         let (dir, file) = name.split_once('/').unwrap_or(("", name));
         let (module, listed) = match dir {
             "transport" | "flow" => (dir, format!("`{name}.wgsl`")),
-            "biome" => ("biome", format!("`{file}.wgsl`")),
+            "biome" | "coffee" => (dir, format!("`{file}.wgsl`")),
             _ => ("gpu", format!("`{name}.wgsl`")),
         };
         if !table(module).contains(&listed) {

@@ -56,6 +56,7 @@ mod state;
 mod step;
 mod world;
 
+pub use crate::automata::{Image, TimeLapse};
 pub use agents::MAX_REPRODUCTIONS_PER_STEP;
 pub use checkpoint::Checkpoint;
 pub use config::{BiomeConfig, Layout, Preset, Width};
@@ -64,7 +65,7 @@ pub use program::{
     load_program, program_from_npy, save_program, AgentConfig, AgentModel, Mutator, ProgramLayout,
     ProgramTable,
 };
-pub use render::{cell_colour, render_cpu, Image, TimeLapse};
+pub use render::{cell_colour, render_cpu};
 pub use state::{channel, kind, WorldState};
 pub use step::{bytes_per_cell_step, RunOptions, SubStep, MAX_STEPS_PER_SUBMIT};
 pub use world::World;
