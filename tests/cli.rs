@@ -652,3 +652,120 @@ fn the_demo_writes_its_pictures_and_summary() {
     let again = morphogen(&["demo", "--biome-steps", "10", "--out", s(&out)]);
     assert_eq!(again.status.code(), Some(2));
 }
+
+#[test]
+fn coffee_writes_curves_profiles_frames_and_resumes_exactly() {
+    let dir = scratch("coffee");
+    let whole = dir.join("whole");
+    let run = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "coffee",
+            "--size",
+            "16",
+            "--steps",
+            "6000",
+            "--samples",
+            "13",
+            "--replicas",
+            "3",
+            "--seed",
+            "5",
+            "--frames-every",
+            "4",
+            "--out",
+            s(out),
+        ];
+        args.extend_from_slice(extra);
+        morphogen(&args)
+    };
+    let out = run(&whole, &["--checkpoint-every", "6"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary = read_summary(&whole);
+    assert_eq!(summary["samples"], 13);
+    assert_eq!(summary["n"], 16);
+    assert_eq!(summary["grain"], 3);
+    let csv = std::fs::read_to_string(whole.join("curves.csv")).unwrap();
+    assert!(csv.starts_with("step,attempts,entropy,complexity,adjusted_complexity,entropy_se"));
+    assert_eq!(csv.lines().count(), 14);
+    assert_eq!(shape(&whole.join("profile.npy")), vec![13, 16]);
+    // Every row of the profile holds the mean cream per cell: 128 cream cells in 16 rows
+    // of 16 cells, so the rows average to 1/2.
+    let profile = npy::read(&whole.join("profile.npy")).unwrap();
+    for row in profile.data.chunks(16) {
+        assert!((row.iter().sum::<f32>() / 16.0 - 0.5).abs() < 1e-6);
+    }
+    for k in [0, 4, 8, 12] {
+        assert!(
+            whole.join(format!("frames/sample_{k:05}.png")).is_file(),
+            "frame {k}"
+        );
+    }
+    for name in ["curves.png", "timelapse.gif", "checkpoint.safetensors"] {
+        assert!(whole.join(name).is_file(), "{name}");
+    }
+    // Resumed from the checkpoint after sample 5, into a fresh directory.
+    let resumed = dir.join("resumed");
+    let checkpoint = whole.join("checkpoints/sample_00005.safetensors");
+    let out = morphogen(&["coffee", "--resume", s(&checkpoint), "--out", s(&resumed)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for name in ["checkpoint.safetensors", "curves.csv", "profile.npy"] {
+        assert!(
+            std::fs::read(whole.join(name)).unwrap() == std::fs::read(resumed.join(name)).unwrap(),
+            "{name}: a resumed run ends where the uninterrupted one does"
+        );
+    }
+    // The scaling study over three sizes, both models.
+    let scaling = dir.join("scaling");
+    let out = morphogen(&[
+        "coffee",
+        "--sizes",
+        "8,12,16",
+        "--steps",
+        "2000",
+        "--samples",
+        "11",
+        "--out",
+        s(&scaling),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let csv = std::fs::read_to_string(scaling.join("scaling.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 7, "{csv}");
+    assert!(scaling.join("scaling.png").is_file());
+    assert!(scaling.join("n12_noninteracting/curves.csv").is_file());
+    let summary = read_summary(&scaling);
+    assert!(summary["fits"]["max_entropy_interacting"]["r_squared"].is_number());
+}
+
+#[test]
+fn coffee_bad_input_exits_with_2_and_a_clear_message() {
+    let dir = scratch("coffee-bad");
+    for (args, needle) in [
+        (vec!["--size", "15"], "even"),
+        (vec!["--size", "2"], "at least 4"),
+        (
+            vec!["--size", "16", "--grain", "17"],
+            "larger than the grid",
+        ),
+        (vec!["--size", "16", "--grain", "4"], "odd"),
+        (vec!["--replicas", "0"], "at least 1"),
+        (vec!["--samples", "1"], "at least 2"),
+        (vec!["--steps", "99999999999999999999999"], "--steps"),
+        (vec!["--model", "swirl"], "interacting or noninteracting"),
+        (vec!["--adjust", "both"], "rowwise or cellwise"),
+        (vec!["--boundary", "open"], "closed or periodic"),
+        (vec!["--sizes", "8,12"], "at least 3 sizes"),
+        (
+            vec!["--resume", "/nonexistent/checkpoint.safetensors"],
+            "no such file",
+        ),
+    ] {
+        let out_dir = dir.join("out");
+        let mut full = vec!["coffee"];
+        full.extend_from_slice(&args);
+        full.extend_from_slice(&["--out", s(&out_dir)]);
+        let out = morphogen(&full);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
+        assert!(!out_dir.exists(), "{args:?} left output behind");
+    }
+}

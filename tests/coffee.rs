@@ -457,3 +457,68 @@ fn entropy_rises_and_complexity_rises_then_falls() {
         );
     }
 }
+
+#[test]
+fn a_checkpoint_resumes_both_models_exactly() {
+    let s = seed("a_checkpoint_resumes_both_models_exactly");
+    for model in [Model::Interacting, Model::NonInteracting] {
+        let config = CoffeeConfig::default()
+            .model(model)
+            .size(12)
+            .replicas(3)
+            .boundary(Boundary::Periodic)
+            .adjust(Adjust::Cellwise);
+        let schedule = Schedule::spread(600, 7);
+        let mut whole = Automaton::new(ctx(), &config, s).unwrap();
+        let mut all = Vec::new();
+        whole
+            .run_with(&schedule, |sample| {
+                all.push(sample.curve());
+                Ok(())
+            })
+            .unwrap();
+        let mut first = Automaton::new(ctx(), &config, s).unwrap();
+        let times: Vec<(usize, u64)> = schedule.times().enumerate().collect();
+        let mut curves = Vec::new();
+        let mut profile = Vec::new();
+        first
+            .run_at(&times[..3], |sample| {
+                curves.push(sample.curve());
+                profile.extend_from_slice(&sample.profile);
+                Ok(())
+            })
+            .unwrap();
+        let checkpoint = morphogen::coffee::Checkpoint {
+            config: config.clone(),
+            seed: s,
+            state: first.state().unwrap(),
+            schedule,
+            curves,
+            profile,
+        };
+        let path = std::env::temp_dir().join(format!(
+            "coffee-{}-{model:?}.safetensors",
+            std::process::id()
+        ));
+        checkpoint.save(&path).unwrap();
+        let loaded = morphogen::coffee::Checkpoint::load(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(loaded.state, checkpoint.state);
+        assert_eq!(loaded.curves, checkpoint.curves);
+        assert_eq!(loaded.config.grain_size(), config.grain_size());
+        let mut resumed = loaded.resume(ctx()).unwrap();
+        let mut rest = loaded.curves.clone();
+        resumed
+            .run_at(&times[3..], |sample| {
+                rest.push(sample.curve());
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(rest, all, "{model:?}");
+        assert_eq!(
+            resumed.state().unwrap(),
+            whole.state().unwrap(),
+            "{model:?}"
+        );
+    }
+}

@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use safetensors::tensor::TensorView;
 use safetensors::Dtype;
 
 use crate::biome::config::BiomeConfig;
@@ -15,6 +14,7 @@ use crate::biome::state::WorldState;
 use crate::biome::world::World;
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
+use crate::io::tensors::{serialize, view, TensorFile};
 
 const FORMAT: &str = "morphogen.biome.checkpoint/1";
 
@@ -31,11 +31,6 @@ pub struct Checkpoint {
     pub world: WorldState,
     /// The program table.
     pub programs: ProgramTable,
-}
-
-fn view(dtype: Dtype, shape: Vec<usize>, bytes: &[u8]) -> Result<TensorView<'_>> {
-    TensorView::new(dtype, shape, bytes)
-        .map_err(|e| Error::invalid(format!("checkpoint tensor: {e}")))
 }
 
 impl Checkpoint {
@@ -75,56 +70,16 @@ impl Checkpoint {
             ("seed", self.seed.to_string()),
             ("step", self.step.to_string()),
         ]);
-        let tensors = safetensors::serialize(views, None)
-            .map_err(|e| Error::invalid(format!("writing a checkpoint: {e}")))?;
-        with_metadata(tensors, &metadata)
+        serialize(views, &metadata)
     }
 
     /// Parses a file's bytes; `source` names the file in errors.
     pub fn decode(bytes: &[u8], source: &Path) -> Result<Self> {
-        let bad = |msg: String| Error::invalid(format!("{}: {msg}", source.display()));
-        let tensors = safetensors::SafeTensors::deserialize(bytes)
-            .map_err(|e| bad(format!("not a safetensors file: {e}")))?;
-        let (_, header) = safetensors::SafeTensors::read_metadata(bytes)
-            .map_err(|e| bad(format!("unreadable header: {e}")))?;
-        let meta = header.metadata().clone().unwrap_or_default();
-        let field = |key: &str| {
-            meta.get(key).ok_or_else(|| {
-                bad(format!(
-                    "no {key:?} in the metadata: not a biome checkpoint"
-                ))
-            })
-        };
-        if field("format")? != FORMAT {
-            return Err(bad(format!(
-                "format {:?} is not {FORMAT:?}",
-                field("format")?
-            )));
-        }
-        let config = BiomeConfig::from_toml(field("config")?)?;
-        let number = |key: &str| {
-            field(key)?
-                .parse::<u64>()
-                .map_err(|_| bad(format!("{key} is not a whole number")))
-        };
-        let (seed, step) = (number("seed")?, number("step")?);
-        let words = |name: &str, dtype: Dtype| -> Result<(Vec<usize>, Vec<u32>)> {
-            let t = tensors
-                .tensor(name)
-                .map_err(|_| bad(format!("no tensor {name:?}")))?;
-            if t.dtype() != dtype {
-                return Err(bad(format!(
-                    "tensor {name:?} is {:?}, not {dtype:?}",
-                    t.dtype()
-                )));
-            }
-            let data = t
-                .data()
-                .chunks_exact(4)
-                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
-            Ok((t.shape().to_vec(), data))
-        };
+        let file = TensorFile::parse(bytes, source, "biome", FORMAT)?;
+        let bad = |msg: String| file.bad(msg);
+        let config = BiomeConfig::from_toml(file.field("config")?)?;
+        let (seed, step) = (file.number("seed")?, file.number("step")?);
+        let words = |name: &str, dtype: Dtype| file.words::<u32>(name, dtype);
         let (type_shape, types) = words("types", Dtype::U32)?;
         let (state_shape, state_bits) = words("state", Dtype::F32)?;
         let (_, ids) = words("ids", Dtype::U32)?;
@@ -176,40 +131,6 @@ impl Checkpoint {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         Self::decode(&bytes, path)
     }
-}
-
-/// Adds `metadata` to the header of a safetensors file written without any, in key order.
-///
-/// safetensors takes the metadata as a `HashMap` and writes it in iteration order, which
-/// differs between maps (each has its own random hash keys), so two saves of one state
-/// would differ in bytes. The header is JSON whose tensor offsets count from the end of
-/// the header, so it can be rewritten (and re-padded to 8 bytes, as the format requires)
-/// without touching the tensor bytes.
-fn with_metadata(file: Vec<u8>, metadata: &BTreeMap<&str, String>) -> Result<Vec<u8>> {
-    let broken = |what: &str| Error::invalid(format!("writing a checkpoint: {what}"));
-    let header_len = file
-        .get(..8)
-        .and_then(|b| <[u8; 8]>::try_from(b).ok())
-        .map(u64::from_le_bytes)
-        .and_then(|n| usize::try_from(n).ok())
-        .filter(|&n| file.len() >= 8 + n)
-        .ok_or_else(|| broken("safetensors wrote no header"))?;
-    let (header, tensors) = file[8..].split_at(header_len);
-    let mut header: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(header)
-        .map_err(|e| broken(&format!("safetensors wrote an unreadable header: {e}")))?;
-    let metadata: serde_json::Map<String, serde_json::Value> = metadata
-        .iter()
-        .map(|(key, value)| (key.to_string(), value.as_str().into()))
-        .collect();
-    header.insert("__metadata__".into(), metadata.into());
-    let mut header = serde_json::to_vec(&header)
-        .map_err(|e| broken(&format!("the header does not serialise: {e}")))?;
-    header.resize(header.len().next_multiple_of(8), b' ');
-    let mut out = Vec::with_capacity(8 + header.len() + tensors.len());
-    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
-    out.extend_from_slice(&header);
-    out.extend_from_slice(tensors);
-    Ok(out)
 }
 
 impl World {

@@ -1,4 +1,5 @@
-//! The `morphogen` command line: `demo`, `transport`, `flow`, `biome`, `merge` and `info`.
+//! The `morphogen` command line: `demo`, `transport`, `flow`, `biome`, `coffee`, `merge`
+//! and `info`.
 //!
 //! Exit codes: 0 success; 2 bad input (the message names the file or flag and what was
 //! expected); 3 no adapter or a device failure; 4 not converged with `--strict`. Outputs
@@ -6,6 +7,7 @@
 //! written whole or not at all; inputs are all checked before the directory is created.
 
 pub mod biome;
+pub mod coffee;
 pub mod demo;
 pub mod flow;
 mod info;
@@ -76,6 +78,8 @@ enum Command {
     Flow(flow::FlowArgs),
     /// Grow a Biomaker CA world: frames, time-lapse, metrics, checkpoints.
     Biome(biome::BiomeArgs),
+    /// The Coffee Automaton: entropy and apparent complexity of cream mixing into coffee.
+    Coffee(coffee::CoffeeArgs),
     /// Join the outputs of the shards of one job (`--shard I/N`).
     Merge(merge::MergeArgs),
     /// List the adapters found and show the chosen one's limits and features.
@@ -96,6 +100,7 @@ pub fn main() -> ExitCode {
         Command::Transport(args) => transport::run(args, common),
         Command::Flow(args) => flow::run(args, common),
         Command::Biome(args) => biome::run(args, common),
+        Command::Coffee(args) => coffee::run(args, common),
         Command::Merge(args) => merge::run(args, common),
         Command::Info { peaks } => info::run(common, *peaks),
     };

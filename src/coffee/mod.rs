@@ -52,6 +52,7 @@
 //! | `pack.wgsl` | one sample's bytes into its readback slot | (a copy) |
 
 mod automaton;
+mod checkpoint;
 mod config;
 mod measures;
 mod params;
@@ -61,6 +62,7 @@ mod run;
 mod scaling;
 
 pub use automaton::{Automaton, State};
+pub use checkpoint::Checkpoint;
 pub use config::{default_grain, Adjust, Boundary, CoffeeConfig, Model, Schedule};
 pub use measures::{compressed_size, measures, Estimate, Measures, LEVEL};
 pub use params::{
@@ -69,8 +71,8 @@ pub use params::{
 };
 pub use reference::{Clock, ReplicaClock};
 pub use render::render;
-pub use run::{Grids, Sample};
-pub use scaling::{fit_polynomial, Fit};
+pub use run::{Curve, Grids, Sample};
+pub use scaling::{fit_polynomial, scaling_fit, Extremes, Fit, Quantity};
 
 use crate::coffee::config::Model as M;
 

@@ -44,7 +44,33 @@ pub struct Sample {
     pub first: Grids,
 }
 
+/// One row of a run's curves: the sample's step and its estimates over replicas.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Curve {
+    /// Swaps (interacting) or steps (non-interacting).
+    pub step: u64,
+    /// Mean attempts over replicas (the step, for the non-interacting model).
+    pub attempts: f64,
+    /// Compressed fine state.
+    pub entropy: Estimate,
+    /// Compressed 3-bucket coarse-grained state.
+    pub complexity: Estimate,
+    /// Compressed adjusted 7-bucket state.
+    pub adjusted_complexity: Estimate,
+}
+
 impl Sample {
+    /// The sample's row of the curves.
+    pub fn curve(&self) -> Curve {
+        Curve {
+            step: self.step,
+            attempts: self.mean_attempts(),
+            entropy: self.entropy(),
+            complexity: self.complexity(),
+            adjusted_complexity: self.adjusted_complexity(),
+        }
+    }
+
     /// Mean attempts over replicas.
     pub fn mean_attempts(&self) -> f64 {
         Estimate::of(self.clocks.iter().map(|c| c.attempts as f64)).mean
@@ -76,7 +102,7 @@ impl Automaton {
     /// Runs the schedule from the current step, taking every sample at or after it;
     /// calls `on_sample` with each sample in order. An error from the callback stops the
     /// run. Compression runs on host threads, overlapped with the GPU's next submission.
-    pub fn run_with<F>(&mut self, schedule: &Schedule, mut on_sample: F) -> Result<()>
+    pub fn run_with<F>(&mut self, schedule: &Schedule, on_sample: F) -> Result<()>
     where
         F: FnMut(&Sample) -> Result<()>,
     {
@@ -90,6 +116,27 @@ impl Automaton {
             .enumerate()
             .filter(|&(_, t)| t >= self.step)
             .collect();
+        self.run_at(&times, on_sample)
+    }
+
+    /// Takes the samples `(index, step)` in order (steps non-decreasing, none before the
+    /// current step), calling `on_sample` with each: the form [`Automaton::run_with`]
+    /// uses, for runs split into segments (between checkpoints).
+    pub fn run_at<F>(&mut self, times: &[(usize, u64)], mut on_sample: F) -> Result<()>
+    where
+        F: FnMut(&Sample) -> Result<()>,
+    {
+        let mut previous = self.step;
+        for &(_, t) in times {
+            if t < previous {
+                return Err(Error::invalid(format!(
+                    "sample steps must not decrease and start at or after the current step \
+                     {}; {t} comes after {previous}",
+                    self.step
+                )));
+            }
+            previous = t;
+        }
         let layout = SlotLayout::new(&self.config);
         let n = self.config.size;
         let replicas = self.config.replicas;

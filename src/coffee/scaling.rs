@@ -80,3 +80,101 @@ pub fn fit_polynomial(points: &[(f64, f64)], degree: usize) -> Option<Fit> {
     fit.r_squared = 1.0 - ss_res / ss_tot;
     Some(fit)
 }
+
+/// What the scaling study measures of each run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quantity {
+    /// The largest mean entropy estimate (the paper fits a quadratic in n).
+    MaxEntropy,
+    /// The largest mean complexity estimate (a line in n).
+    MaxComplexity,
+    /// The step of the complexity peak (a quadratic in n).
+    TimeOfMax,
+}
+
+impl Quantity {
+    /// Every quantity, in the paper's order (Figs. 6, 7, 8).
+    pub const ALL: [Quantity; 3] = [Self::MaxEntropy, Self::MaxComplexity, Self::TimeOfMax];
+
+    /// The degree of the polynomial the paper fits.
+    pub fn degree(self) -> usize {
+        match self {
+            Self::MaxComplexity => 1,
+            _ => 2,
+        }
+    }
+
+    /// The column name in `scaling.csv`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::MaxEntropy => "max_entropy",
+            Self::MaxComplexity => "max_complexity",
+            Self::TimeOfMax => "time_of_max_complexity",
+        }
+    }
+
+    /// A label for axes.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::MaxEntropy => "maximum entropy (bytes)",
+            Self::MaxComplexity => "maximum complexity (bytes)",
+            Self::TimeOfMax => "time of the complexity peak",
+        }
+    }
+
+    /// The quantity of one run.
+    pub fn of(self, run: &Extremes) -> f64 {
+        match self {
+            Self::MaxEntropy => run.max_entropy,
+            Self::MaxComplexity => run.max_complexity,
+            Self::TimeOfMax => run.time_of_max as f64,
+        }
+    }
+}
+
+/// The extremes of one run's curves.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Extremes {
+    /// The model run.
+    pub model: crate::coffee::Model,
+    /// Cells per side.
+    pub n: usize,
+    /// Largest mean entropy.
+    pub max_entropy: f64,
+    /// Largest mean complexity.
+    pub max_complexity: f64,
+    /// The step where the mean complexity peaks.
+    pub time_of_max: u64,
+}
+
+impl Extremes {
+    /// The extremes of `curves`, a run of `model` on an `n × n` grid.
+    pub fn of(model: crate::coffee::Model, n: usize, curves: &[crate::coffee::Curve]) -> Self {
+        let peak = curves
+            .iter()
+            .max_by(|a, b| a.complexity.mean.total_cmp(&b.complexity.mean));
+        Self {
+            model,
+            n,
+            max_entropy: curves.iter().map(|c| c.entropy.mean).fold(0.0, f64::max),
+            max_complexity: peak.map_or(0.0, |c| c.complexity.mean),
+            time_of_max: peak.map_or(0, |c| c.step),
+        }
+    }
+}
+
+/// The points `(n, quantity)` of `model`'s runs and the paper's polynomial through them
+/// (`None` with too few sizes).
+pub fn scaling_fit(
+    runs: &[Extremes],
+    model: crate::coffee::Model,
+    quantity: Quantity,
+) -> (Vec<(f64, f64)>, Option<Fit>) {
+    let points: Vec<(f64, f64)> = runs
+        .iter()
+        .filter(|r| r.model == model)
+        .map(|r| (r.n as f64, quantity.of(r)))
+        .collect();
+    let fit = fit_polynomial(&points, quantity.degree());
+    (points, fit)
+}

@@ -4,6 +4,7 @@
 use super::palette::{self, Rgb};
 use super::{BarChart, Figure, Layer, LineChart, Mark, Scatter, Series};
 use crate::biome::Census;
+use crate::coffee::{scaling_fit, Curve, Extremes, Model, Quantity};
 use crate::error::{Error, Result};
 use crate::flow::sde::SdeResult;
 use crate::flow::FlowResult;
@@ -353,4 +354,73 @@ pub fn convergence(title: &str, solution: &Solution, threshold: f64) -> Result<F
         );
     }
     chart.draw(800, 500)
+}
+
+/// The curves of a coffee run (the paper's Fig. 2 and Fig. 10): the entropy estimate
+/// (left) and both complexity estimates (right) against time, means over replicas.
+pub fn coffee_curves(title: &str, clock: &str, rows: &[Curve]) -> Result<Figure> {
+    let curve = |f: &dyn Fn(&Curve) -> f64| rows.iter().map(|c| (c.step as f64, f(c))).collect();
+    let entropy =
+        LineChart::new(format!("{title}: entropy"), clock, "compressed bytes").series(Series::new(
+            "entropy (fine state)",
+            curve(&|c| c.entropy.mean),
+            palette::BLUE,
+        ));
+    let complexity = LineChart::new("apparent complexity", clock, "compressed bytes")
+        .series(Series::new(
+            "complexity (3 buckets)",
+            curve(&|c| c.complexity.mean),
+            palette::VERMILLION,
+        ))
+        .series(
+            Series::new(
+                "adjusted (7 buckets)",
+                curve(&|c| c.adjusted_complexity.mean),
+                palette::GREEN,
+            )
+            .dashed(),
+        );
+    Ok(Figure::beside(&[
+        entropy.draw(700, 480)?,
+        complexity.draw(700, 480)?,
+    ]))
+}
+
+/// The coffee scaling study (the paper's Figs. 6-8): maximum entropy, maximum complexity
+/// and the time of the complexity peak against n, both models, each with the paper's
+/// polynomial fit dashed and its r² in the legend.
+pub fn coffee_scaling(runs: &[Extremes]) -> Result<Figure> {
+    let mut panels = Vec::new();
+    for quantity in Quantity::ALL {
+        let mut chart = LineChart::new(quantity.label(), "n (cells per side)", quantity.label());
+        for (k, model) in [Model::Interacting, Model::NonInteracting]
+            .into_iter()
+            .enumerate()
+        {
+            let colour = palette::SERIES[k];
+            let (points, fit) = scaling_fit(runs, model, quantity);
+            if points.is_empty() {
+                continue;
+            }
+            let (lo, hi) = points
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+                    (a.min(p.0), b.max(p.0))
+                });
+            chart = chart.series(Series::new(model.name(), points, colour));
+            if let Some(fit) = fit {
+                let line = (0..=40)
+                    .map(|i| {
+                        let x = lo + (hi - lo) * f64::from(i) / 40.0;
+                        (x, fit.at(x))
+                    })
+                    .collect();
+                chart = chart.series(
+                    Series::new(format!("fit, r² {:.4}", fit.r_squared), line, colour).dashed(),
+                );
+            }
+        }
+        panels.push(chart.draw(620, 460)?);
+    }
+    Ok(Figure::beside(&panels))
 }

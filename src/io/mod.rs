@@ -1,6 +1,7 @@
 //! Files in and out: whole-or-nothing writes, `.npy` arrays and PNG images.
 
 pub mod npy;
+pub(crate) mod tensors;
 
 use std::io::Write;
 use std::path::Path;
@@ -59,4 +60,28 @@ pub fn encode_png(width: u32, height: u32, rgba: &[u8]) -> Result<Vec<u8>> {
 /// Writes an RGBA8 image to a PNG file, whole or not at all.
 pub fn write_png(path: &Path, width: u32, height: u32, rgba: &[u8]) -> Result<()> {
     write_atomic(path, &encode_png(width, height, rgba)?)
+}
+
+/// Reads an 8-bit RGBA PNG (as [`write_png`] writes them): (width, height, pixels).
+pub fn read_png(path: &Path) -> Result<(u32, u32, Vec<u8>)> {
+    let bad = |what: String| Error::invalid(format!("{}: {what}", path.display()));
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .map_err(|e| bad(format!("not a PNG: {e}")))?;
+    let size = reader
+        .output_buffer_size()
+        .ok_or_else(|| bad("the image is too large".into()))?;
+    let mut pixels = vec![0u8; size];
+    let info = reader
+        .next_frame(&mut pixels)
+        .map_err(|e| bad(format!("unreadable PNG: {e}")))?;
+    if info.color_type != png::ColorType::Rgba || info.bit_depth != png::BitDepth::Eight {
+        return Err(bad(format!(
+            "{:?} {:?}: only 8-bit RGBA images are read",
+            info.color_type, info.bit_depth
+        )));
+    }
+    pixels.truncate(info.buffer_size());
+    Ok((info.width, info.height, pixels))
 }
