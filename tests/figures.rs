@@ -5,6 +5,7 @@ mod common;
 
 use common::{ctx, seed, TestRng};
 use morphogen::biome::{BiomeConfig, Census, Preset, RunOptions, Width, World};
+use morphogen::coffee::{Automaton, CoffeeConfig, Extremes, Model, Schedule};
 use morphogen::figures::{self, engines, palette, Figure, Layer, LineChart, Scatter, Series};
 use morphogen::flow::sde::{self, Branch, SdeConfig};
 use morphogen::flow::{self, FlowConfig, VelocityField};
@@ -165,6 +166,34 @@ fn biome_figures_show_agents_reproduction_and_a_sweep() {
     check("biome_metrics", &metrics, &[palette::BLUE, palette::ORANGE]);
     let sweep = engines::sweep("Final agents per seed", &[(1, 120), (2, 80), (3, 0)]).unwrap();
     check("sweep", &sweep, &[palette::GREEN]);
+}
+
+#[test]
+fn coffee_figures_show_entropy_complexities_and_the_scaling_fits() {
+    let s = seed("coffee_figures_show_entropy_complexities_and_the_scaling_fits");
+    let mut runs = Vec::new();
+    let mut first = Vec::new();
+    for n in [8, 12, 16] {
+        for model in [Model::Interacting, Model::NonInteracting] {
+            let config = CoffeeConfig::default().model(model).size(n).replicas(2);
+            let mut automaton = Automaton::new(ctx(), &config, s).unwrap();
+            let mut curves = Vec::new();
+            automaton
+                .run_with(&Schedule::spread(3000, 31), |sample| {
+                    curves.push(sample.curve());
+                    Ok(())
+                })
+                .unwrap();
+            runs.push(Extremes::of(model, n, &curves));
+            if first.is_empty() {
+                first = curves;
+            }
+        }
+    }
+    let curves = engines::coffee_curves("Coffee 8 x 8", "swaps", &first).unwrap();
+    check("coffee_curves", &curves, &[palette::BLUE, palette::VERMILLION, palette::GREEN]);
+    let scaling = engines::coffee_scaling(&runs).unwrap();
+    check("coffee_scaling", &scaling, &[palette::BLUE, palette::ORANGE]);
 }
 
 #[test]

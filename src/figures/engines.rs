@@ -386,18 +386,16 @@ pub fn coffee_curves(title: &str, clock: &str, rows: &[Curve]) -> Result<Figure>
     ]))
 }
 
-/// The coffee scaling study (the paper's Figs. 6-8): maximum entropy, maximum complexity
-/// and the time of the complexity peak against n, both models, each with the paper's
-/// polynomial fit dashed and its r² in the legend.
+/// The coffee scaling study (the paper's Figs. 6-8): maximum entropy and maximum
+/// complexity against n for both models, and the time of the complexity peak for each
+/// (swaps and steps are different clocks, so one panel each); every fit is dashed, with
+/// its r² in the legend.
 pub fn coffee_scaling(runs: &[Extremes]) -> Result<Figure> {
-    let mut panels = Vec::new();
-    for quantity in Quantity::ALL {
-        let mut chart = LineChart::new(quantity.label(), "n (cells per side)", quantity.label());
-        for (k, model) in [Model::Interacting, Model::NonInteracting]
-            .into_iter()
-            .enumerate()
-        {
-            let colour = palette::SERIES[k];
+    let both = [Model::Interacting, Model::NonInteracting];
+    let panel = |quantity: Quantity, models: &[Model], y_label: &str| -> Result<Figure> {
+        let mut chart = LineChart::new(quantity.label(), "n (cells per side)", y_label);
+        for &model in models {
+            let colour = palette::SERIES[usize::from(model == Model::NonInteracting)];
             let (points, fit) = scaling_fit(runs, model, quantity);
             if points.is_empty() {
                 continue;
@@ -420,7 +418,15 @@ pub fn coffee_scaling(runs: &[Extremes]) -> Result<Figure> {
                 );
             }
         }
-        panels.push(chart.draw(620, 460)?);
-    }
-    Ok(Figure::beside(&panels))
+        chart.draw(640, 440)
+    };
+    let top = Figure::beside(&[
+        panel(Quantity::MaxEntropy, &both, "compressed bytes")?,
+        panel(Quantity::MaxComplexity, &both, "compressed bytes")?,
+    ]);
+    let bottom = Figure::beside(&[
+        panel(Quantity::TimeOfMax, &both[..1], "swaps (interacting)")?,
+        panel(Quantity::TimeOfMax, &both[1..], "steps (non-interacting)")?,
+    ]);
+    Ok(Figure::below(&[top, bottom]))
 }
