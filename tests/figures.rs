@@ -191,9 +191,17 @@ fn coffee_figures_show_entropy_complexities_and_the_scaling_fits() {
         }
     }
     let curves = engines::coffee_curves("Coffee 8 x 8", "swaps", &first).unwrap();
-    check("coffee_curves", &curves, &[palette::BLUE, palette::VERMILLION, palette::GREEN]);
+    check(
+        "coffee_curves",
+        &curves,
+        &[palette::BLUE, palette::VERMILLION, palette::GREEN],
+    );
     let scaling = engines::coffee_scaling(&runs).unwrap();
-    check("coffee_scaling", &scaling, &[palette::BLUE, palette::ORANGE]);
+    check(
+        "coffee_scaling",
+        &scaling,
+        &[palette::BLUE, palette::ORANGE],
+    );
 }
 
 #[test]
