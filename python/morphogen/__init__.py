@@ -1,5 +1,5 @@
-"""morphogen: GPU engines for entropic optimal transport, learned flows and the Biomaker
-CA, on any GPU (Vulkan, Metal, DX12) or the CPU's software Vulkan, with numpy in and out.
+"""morphogen: GPU engines for entropic optimal transport, learned flows, the Biomaker CA
+and the Coffee Automaton, on any GPU (Vulkan, Metal, DX12) or the CPU's software Vulkan, with numpy in and out.
 
     import numpy as np, morphogen
     x, y = np.random.randn(500, 2), np.random.randn(600, 2) + 1
@@ -13,7 +13,7 @@ context on the best adapter is created on first use (importing does no GPU work)
 from . import _core
 from ._core import Context, DeviceError, adapters
 from ._arrays import NotConverged, NotConvergedError, default_context, set_default_context
-from . import biome, flow, transport
+from . import biome, coffee, flow, transport
 
 __all__ = [
     "Context",
@@ -22,6 +22,7 @@ __all__ = [
     "NotConvergedError",
     "adapters",
     "biome",
+    "coffee",
     "default_context",
     "flow",
     "set_default_context",

@@ -3,6 +3,8 @@
 //! Python's vocabulary and documents the API; this module checks what it receives,
 //! releases the GIL while the GPU works and turns the engine's errors into exceptions.
 
+mod coffee;
+
 use std::path::PathBuf;
 
 use morphogen::biome::{BiomeConfig, Census, Preset, RunOptions, Width, World as EngineWorld};
@@ -927,6 +929,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Coupling>()?;
     m.add_class::<VelocityField>()?;
     m.add_class::<World>()?;
+    m.add_class::<coffee::Coffee>()?;
+    m.add_function(wrap_pyfunction!(coffee::coffee_coarse_grain, m)?)?;
+    m.add_function(wrap_pyfunction!(coffee::coffee_reference_schedule, m)?)?;
     m.add_function(wrap_pyfunction!(transport_solve, m)?)?;
     m.add_function(wrap_pyfunction!(transport_solve_batch, m)?)?;
     m.add_function(wrap_pyfunction!(transport_divergence, m)?)?;

@@ -58,9 +58,14 @@ def test_a_state_dict_field_matches_scipy_and_the_shipped_file_loads(context, rn
     gpu, cpu = flow.integrate(field, many, **kw), flow.integrate(field, many, reference=True, **kw)
     np.testing.assert_allclose(gpu["states"], cpu["states"], rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(gpu["logp"], cpu["logp"], rtol=1e-3, atol=1e-4)
+    # f32 rounding is amplified by the flow's sensitivity to its start (random fields can
+    # stretch by 10x or more), measured here from the reference itself.
+    end = lambda x: solve_ivp(v, (0.0, 1.0), x, rtol=1e-10, atol=1e-10).y[:, -1]
     for p in range(6):
-        ref = solve_ivp(v, (0.0, 1.0), x0[p], rtol=1e-10, atol=1e-10).y[:, -1]
-        np.testing.assert_allclose(out["states"][-1, p], ref, rtol=1e-4, atol=1e-4)
+        ref = end(x0[p])
+        stretch = max(np.abs(end(x0[p] + 1e-4 * e) - ref).max() / 1e-4 for e in np.eye(2))
+        tol = 1e-4 * max(1.0, stretch)
+        np.testing.assert_allclose(out["states"][-1, p], ref, rtol=1e-4, atol=tol)
     shipped = flow.VelocityField.load(ROOT / "assets/demo_flow.safetensors", ROOT / "assets/demo_flow.json")
     moved = flow.integrate(shipped, rng.normal(size=(100, 2)), solver="rk4", steps=20, context=context)
     assert moved["states"].shape == (1, 100, 2) and np.all(np.isfinite(moved["states"]))
