@@ -626,7 +626,15 @@ fn stochastic_branching_flows_write_weights_and_shard_exactly() {
 fn the_demo_writes_its_pictures_and_summary() {
     let dir = scratch("demo");
     let out = dir.join("demo");
-    let run = morphogen(&["demo", "--biome-steps", "10", "--out", s(&out)]);
+    let run = morphogen(&[
+        "demo",
+        "--biome-steps",
+        "10",
+        "--coffee-size",
+        "16",
+        "--out",
+        s(&out),
+    ]);
     assert!(run.status.success(), "{}", stderr(&run));
     for file in [
         "transport_map.png",
@@ -635,6 +643,9 @@ fn the_demo_writes_its_pictures_and_summary() {
         "biome/final.png",
         "biome/metrics.csv",
         "biome/metrics.png",
+        "coffee/curves.png",
+        "coffee/curves.csv",
+        "coffee/timelapse.gif",
         "summary.json",
     ] {
         assert!(out.join(file).is_file(), "{file} missing");
@@ -642,7 +653,8 @@ fn the_demo_writes_its_pictures_and_summary() {
     let summary = read_summary(&out);
     assert_eq!(summary["transport"]["converged"], true);
     assert_eq!(summary["biome"]["steps"], 10);
-    for part in ["transport", "flow", "biome"] {
+    assert_eq!(summary["coffee"]["steps"], 99_944);
+    for part in ["transport", "flow", "biome", "coffee"] {
         assert!(
             summary[part]["wall_seconds"].as_f64().unwrap() > 0.0,
             "{part}"

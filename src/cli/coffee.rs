@@ -139,6 +139,35 @@ fn schedule(args: &CoffeeArgs, model: Model, size: usize) -> CliResult<Schedule>
     Ok(schedule)
 }
 
+/// A sampled run into `out` with the command's defaults (frames, no checkpoints), for
+/// the demo: returns what `summary.json` of `morphogen coffee` holds.
+pub(crate) fn sample_to_dir(
+    automaton: &mut Automaton,
+    schedule: &Schedule,
+    out: &OutDir,
+    common: &Common,
+) -> CliResult<Value> {
+    let plan = Plan {
+        frames_every: (schedule.len() / 100).max(1),
+        checkpoint_every: None,
+        zoom: 3,
+        frames: true,
+    };
+    let record = sample_run(
+        automaton,
+        schedule,
+        &plan,
+        out,
+        common,
+        Vec::new(),
+        Vec::new(),
+    )?;
+    let ctx = automaton.context().clone();
+    let summary = describe(automaton, schedule, &record, &ctx);
+    out.summary(summary.clone(), Instant::now(), None, false)?;
+    Ok(summary)
+}
+
 /// Runs `morphogen coffee`.
 pub fn run(args: &CoffeeArgs, common: &Common) -> CliResult<()> {
     if args.replicas == 0 {

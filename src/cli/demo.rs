@@ -10,6 +10,7 @@ use crate::biome::{BiomeConfig, Preset, Width, World};
 use crate::cli::biome::{grow, Plan};
 use crate::cli::output::{bad, read_points, spinner, CliResult, Failure, OutDir};
 use crate::cli::Common;
+use crate::coffee::{Automaton, CoffeeConfig, Model, Schedule};
 use crate::error::Error;
 use crate::figures::engines;
 use crate::flow::{self, FlowConfig, LogDensity, Solver, VelocityField};
@@ -24,6 +25,9 @@ pub struct DemoArgs {
     /// Steps of the biome.
     #[arg(long, default_value_t = 2000)]
     pub biome_steps: u64,
+    /// Cells per side of the coffee automaton (run for the authors' reference length).
+    #[arg(long, default_value_t = 100)]
+    pub coffee_size: usize,
     /// Where the shipped assets are (default: `assets/` beside the crate, or in the
     /// current directory).
     #[arg(long)]
@@ -165,6 +169,28 @@ pub fn run(args: &DemoArgs, common: &Common) -> CliResult<()> {
         biome_dir.join("timelapse.gif").display()
     ));
 
+    // The coffee automaton for its authors' run length: entropy rises, complexity rises
+    // and falls.
+    let part = Instant::now();
+    let coffee_config = CoffeeConfig::default().size(args.coffee_size);
+    coffee_config
+        .validate()
+        .map_err(|e| bad(format!("--coffee-size: {e}")))?;
+    let mut automaton = Automaton::new(&ctx, &coffee_config, 1)?;
+    let coffee_dir = OutDir::prepare(&out.join("coffee"), true)?;
+    let schedule = Schedule::reference(Model::Interacting, args.coffee_size);
+    let mut coffee = super::coffee::sample_to_dir(&mut automaton, &schedule, &coffee_dir, common)?;
+    if let Some(fields) = coffee.as_object_mut() {
+        fields.insert("wall_seconds".into(), json!(part.elapsed().as_secs_f64()));
+    }
+    say(format!(
+        "coffee: {} swaps, complexity peak {:.0} bytes at swap {} -> {}",
+        coffee["steps"],
+        coffee["peak_complexity"].as_f64().unwrap_or(0.0),
+        coffee["peak_complexity_step"],
+        coffee_dir.join("curves.png").display()
+    ));
+
     let summary = json!({
         "command": "demo",
         "transport": {
@@ -174,6 +200,7 @@ pub fn run(args: &DemoArgs, common: &Common) -> CliResult<()> {
         },
         "flow": flow_summary,
         "biome": biome,
+        "coffee": coffee,
         "adapter": ctx.adapter().to_string(),
     });
     out.summary(summary, common.started, ctx.gpu_seconds(), common.json)?;

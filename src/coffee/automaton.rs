@@ -239,6 +239,11 @@ impl Automaton {
         &self.config
     }
 
+    /// The GPU context the replicas live on.
+    pub fn context(&self) -> &GpuContext {
+        &self.ctx
+    }
+
     /// The seed of every replica's random stream.
     pub fn seed(&self) -> u64 {
         self.seed
