@@ -312,6 +312,50 @@ fn reproduction_places_a_seed_with_the_flowers_nutrients_and_a_mutated_program()
 }
 
 #[test]
+fn the_petri_dish_counts_reproductions_that_hold_enough_energy_and_places_no_seed() {
+    let s = seed("the_petri_dish_counts_reproductions_that_hold_enough_energy_and_places_no_seed");
+    // The flower holds 5 (earth) and 4 (air); the reproduce cost is 1 of each, so 4 and 3
+    // remain: enough for (4, 3), not for (4, 3.5) or (4.5, 3).
+    for (min, succeeds) in [
+        ([4.0, 3.0], 1),
+        ([4.0, 3.5], 0),
+        ([4.5, 3.0], 0),
+        ([0.0, 0.0], 1),
+    ] {
+        let mut config = persistence(AgentModel::Extended)
+            .height(32)
+            .width(Width::Columns(96));
+        config.intercept_reproduction = Some(min);
+        let (world, flower) = flower_world(&config);
+        let programs = ProgramTable::initial(&config, s);
+        let mut gpu = World::from_parts(ctx(), &config, &world, &programs, s, 0).unwrap();
+        let done = gpu.run_substep(SubStep::Reproduction).unwrap().unwrap();
+        assert_eq!(done.executed, 1, "{min:?}: the flower is picked");
+        assert_eq!(done.intercepted, succeeds, "{min:?}");
+        assert_eq!(done.placed, 0, "{min:?}: no seed in a petri dish");
+        let after = gpu.download().unwrap();
+        assert_eq!(
+            after.types[flower],
+            kind::VOID,
+            "{min:?}: the flower is removed"
+        );
+        assert_eq!(after.ids[flower], 0);
+        assert!((0..after.cells()).all(|i| !kind::is_agent(after.types[i])));
+        assert_eq!(
+            gpu.programs().unwrap(),
+            programs,
+            "{min:?}: nothing is mutated"
+        );
+        // The twin agrees.
+        let mut cpu = world.clone();
+        let mut cpu_programs = programs.clone();
+        let twin = reference::reproduction(&mut cpu, &mut cpu_programs, &config, s, 0);
+        assert_eq!(twin, done, "{min:?}");
+        assert_eq!(cpu, after);
+    }
+}
+
+#[test]
 fn adaptive_mutation_moves_parameters_and_their_sds_together() {
     let s = seed("adaptive_mutation_moves_parameters_and_their_sds_together");
     let mut config = persistence(AgentModel::Minimal)

@@ -136,14 +136,23 @@ fn every_substep_matches_its_cpu_twin_on_random_worlds() {
         change_perc: 0.2,
         meta_sd_perc: 0.1,
     };
+    // The last case is the petri-dish mode: reproductions counted, flowers removed.
     let cases = [
-        (13u32, 29u32, AgentModel::Extended, Mutator::default()),
-        (37, 70, AgentModel::Minimal, adaptive),
+        (13u32, 29u32, AgentModel::Extended, Mutator::default(), None),
+        (37, 70, AgentModel::Minimal, adaptive, None),
+        (
+            21,
+            40,
+            AgentModel::Extended,
+            Mutator::default(),
+            Some([0.5, 0.3]),
+        ),
     ];
-    for (h, w, model, mutator) in cases {
+    for (h, w, model, mutator, intercept) in cases {
         let mut config = test_config(h, w);
         config.agents.model = model;
         config.agents.mutator = mutator;
+        config.intercept_reproduction = intercept;
         for sub in SubStep::ALL {
             let world = random_world(&mut rng, &config);
             let programs = random_programs(&mut rng, &config);
@@ -158,8 +167,14 @@ fn every_substep_matches_its_cpu_twin_on_random_worlds() {
             if sub != SubStep::SoilBalance {
                 assert_ne!(cpu, world, "{sub:?} changed nothing: the test is vacuous");
             }
-            if sub == SubStep::Reproduction {
+            if sub == SubStep::Reproduction && intercept.is_none() {
                 assert_ne!(cpu_programs, programs, "no program was mutated");
+            }
+            if sub == SubStep::Reproduction && intercept.is_some() {
+                assert_eq!(
+                    cpu_programs, programs,
+                    "the petri-dish mode mutates nothing"
+                );
             }
         }
     }

@@ -5,9 +5,12 @@
 // takes that id. Each executed pick, in order and seeing the previous ones, places a seed
 // (two UNSPECIALIZED cells sharing what the flower holds above the reproduce cost) on the
 // topmost AIR-over-EARTH spot of a column chosen uniformly among those min..max columns
-// away; then every executed flower becomes VOID, seed or no seed.
+// away; then every executed flower becomes VOID, seed or no seed. In the petri-dish mode
+// (`params.intercept`) no program is mutated and no seed placed: a pick succeeds when
+// its flower holds at least `params.repr_min_energy` above the reproduce cost in both
+// nutrients, and the flower is removed either way.
 // control: [2] candidates. census row `params.record_slot`: [10] executed picks, [11]
-// seeds placed.
+// seeds placed, [15] successful intercepted picks.
 
 override WG: u32 = 256u;
 
@@ -131,7 +134,8 @@ fn in_range(col: u32, center: u32) -> bool {
 fn main(@builtin(local_invocation_index) lid: u32) {
     let picks = min(agent.picks, MAX_PICKS);
     let count = min(control[CONTROL_CANDIDATES], cell_count());
-    let mutating = agent.mutator != 0u;
+    let intercepting = params.intercept != 0u;
+    let mutating = agent.mutator != 0u && !intercepting;
 
     // The largest keys, one pick at a time.
     for (var i = 0u; i < picks; i = i + 1u) {
@@ -188,6 +192,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     let per_thread = (w + WG - 1u) / WG;
     var executed = 0u;
     var placed = 0u;
+    var intercepted = 0u;
     for (var i = 0u; i < picks; i = i + 1u) {
         let flower = workgroupUniformLoad(&picked[i]);
         var free = 1u;
@@ -198,6 +203,14 @@ fn main(@builtin(local_invocation_index) lid: u32) {
             continue;
         }
         executed = executed + 1u;
+        if (intercepting) {
+            let fb = flower * params.channels;
+            let stored = vec2<f32>(state[fb + EARTH_NUTRIENT], state[fb + AIR_NUTRIENT]) - params.reproduce_cost;
+            if (all(stored >= params.repr_min_energy)) {
+                intercepted = intercepted + 1u;
+            }
+            continue;
+        }
         let parent = ids[flower];
         var child_id = parent;
         if (mutating) {
@@ -278,5 +291,6 @@ fn main(@builtin(local_invocation_index) lid: u32) {
         }
         census[params.record_slot * CENSUS_COUNTERS + CENSUS_REPRODUCTIONS] = executed;
         census[params.record_slot * CENSUS_COUNTERS + CENSUS_SEEDS] = placed;
+        census[params.record_slot * CENSUS_COUNTERS + CENSUS_INTERCEPTED] = intercepted;
     }
 }

@@ -45,11 +45,12 @@ struct Params {
     soil_on: u32,
     zoom: u32,
     record_slot: u32,
-    pad1: u32,
+    // 1 in the petri-dish mode: reproductions are counted, not carried out.
+    intercept: u32,
     struct_cap: f32,
     max_lifetime: f32,
-    pad2: f32,
-    pad3: f32,
+    // The petri-dish mode: what a flower must hold above the reproduce cost.
+    repr_min_energy: vec2<f32>,
     absorption: vec2<f32>,
     dissipation: vec2<f32>,
     nutrient_cap: vec2<f32>,

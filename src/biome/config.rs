@@ -201,6 +201,13 @@ pub struct BiomeConfig {
     /// Agent programs and mutation (`[agents]` in TOML).
     #[serde(default)]
     pub agents: AgentConfig,
+    /// The petri-dish mode (the reference's `intercept_reproduction`): reproductions are
+    /// intercepted and counted instead of placing seeds. A pick succeeds when what its
+    /// flower holds above the reproduce cost reaches these amounts in both nutrients;
+    /// the flower is removed either way, and no program is mutated. `None`: reproduction
+    /// places seeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intercept_reproduction: Option<[f64; 2]>,
 }
 
 impl Default for BiomeConfig {
@@ -224,6 +231,7 @@ impl Default for BiomeConfig {
             max_lifetime: 1_000_000,
             soil_unbalance_limit: 0.0,
             agents: AgentConfig::default(),
+            intercept_reproduction: None,
         }
     }
 }
@@ -388,6 +396,14 @@ impl BiomeConfig {
         ] {
             if pair.iter().any(|v| !v.is_finite() || *v <= 0.0) {
                 return bad(format!("{name} {pair:?} must be finite and positive"));
+            }
+        }
+        if let Some(min) = self.intercept_reproduction {
+            if min.iter().any(|v| !v.is_finite() || *v < 0.0) {
+                return bad(format!(
+                    "intercept_reproduction {min:?}: the energy a reproduction needs must be \
+                     finite and non-negative (one value for earth, one for air)"
+                ));
             }
         }
         if !self.struct_integrity_cap.is_finite() || self.struct_integrity_cap < 0.0 {

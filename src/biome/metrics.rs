@@ -14,6 +14,7 @@ const CENSUS_SEEDS: usize = 11;
 const CENSUS_LIVING_IDS: usize = 12;
 const CENSUS_BEYOND_TABLE: usize = 13;
 const CENSUS_DISABLED: usize = 14;
+const CENSUS_INTERCEPTED: usize = 15;
 
 /// What a step left behind: cells of each type, reproductions, living programs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +33,9 @@ pub struct Census {
     pub beyond_table: u32,
     /// Agent cells whose program has non-finite values (they take no decisions).
     pub disabled: u32,
+    /// Petri-dish mode: intercepted reproductions whose flower held enough energy (the
+    /// reference's `n_successful_repr`).
+    pub intercepted: u32,
 }
 
 impl Census {
@@ -46,6 +50,7 @@ impl Census {
             living_ids: row[CENSUS_LIVING_IDS],
             beyond_table: row[CENSUS_BEYOND_TABLE],
             disabled: row[CENSUS_DISABLED],
+            intercepted: row[CENSUS_INTERCEPTED],
         }
     }
 
@@ -66,6 +71,17 @@ impl Census {
     }
 }
 
+/// What a reproduction sub-step did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reproductions {
+    /// Picks carried out (flowers consumed).
+    pub executed: u32,
+    /// Seeds placed.
+    pub placed: u32,
+    /// Petri-dish mode: picks whose flower held enough energy.
+    pub intercepted: u32,
+}
+
 /// Totals over a run, accumulated from the census of every step.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RunTotals {
@@ -77,6 +93,8 @@ pub struct RunTotals {
     pub reproductions: u64,
     /// Seeds placed.
     pub seeds: u64,
+    /// Petri-dish mode: successful intercepted reproductions.
+    pub intercepted: u64,
     /// Agent cells after the last step counted.
     pub final_agents: u64,
     /// Most program slots alive at once.
@@ -90,6 +108,7 @@ impl RunTotals {
         self.agent_steps += census.agents();
         self.reproductions += u64::from(census.reproductions);
         self.seeds += u64::from(census.seeds);
+        self.intercepted += u64::from(census.intercepted);
         self.final_agents = census.agents();
         self.peak_living_ids = self.peak_living_ids.max(census.living_ids);
     }
@@ -116,6 +135,7 @@ mod tests {
             ("CENSUS_LIVING_IDS", CENSUS_LIVING_IDS),
             ("CENSUS_BEYOND_TABLE", CENSUS_BEYOND_TABLE),
             ("CENSUS_DISABLED", CENSUS_DISABLED),
+            ("CENSUS_INTERCEPTED", CENSUS_INTERCEPTED),
         ] {
             assert_eq!(wgsl.get(name).map(|&v| v as usize), Some(value), "{name}");
         }

@@ -60,7 +60,7 @@ pub use crate::automata::{Image, TimeLapse};
 pub use agents::MAX_REPRODUCTIONS_PER_STEP;
 pub use checkpoint::Checkpoint;
 pub use config::{BiomeConfig, Layout, Preset, Width};
-pub use metrics::{Census, RunTotals};
+pub use metrics::{Census, Reproductions, RunTotals};
 pub use program::{
     load_program, program_from_npy, save_program, AgentConfig, AgentModel, Mutator, ProgramLayout,
     ProgramTable,

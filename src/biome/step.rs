@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::biome::agents::AgentTables;
-use crate::biome::metrics::{Census, CENSUS_COUNTERS};
+use crate::biome::metrics::{Census, Reproductions, CENSUS_COUNTERS};
 use crate::biome::params::StepParams;
 use crate::biome::world::{Grids, World};
 use crate::error::{Error, Result};
@@ -337,13 +337,30 @@ impl World {
     }
 
     /// Runs one sub-step of the current step on its own, without advancing the step
-    /// count (for tests and inspection: a whole step is [`World::run`]).
-    pub fn run_substep(&mut self, sub: SubStep) -> Result<()> {
+    /// count (for tests and inspection: a whole step is [`World::run`]). The reproduction
+    /// sub-step reports what it did.
+    pub fn run_substep(&mut self, sub: SubStep) -> Result<Option<Reproductions>> {
         self.write_params(self.step, 1)?;
         let mut rec = self.ctx.recorder("morphogen.biome.substep");
+        if sub == SubStep::Reproduction {
+            rec.clear(&self.kernels.census_counts);
+        }
         self.record_substep(&mut rec, sub, 0);
+        let counts = if sub == SubStep::Reproduction {
+            Some(rec.read(&self.kernels.census_counts)?)
+        } else {
+            None
+        };
         rec.submit()?.wait(&self.ctx)?;
-        Ok(())
+        let Some(counts) = counts else {
+            return Ok(None);
+        };
+        let row = Census::from_row(self.step, &counts.wait(&self.ctx)?[..CENSUS_COUNTERS]);
+        Ok(Some(Reproductions {
+            executed: row.reproductions,
+            placed: row.seeds,
+            intercepted: row.intercepted,
+        }))
     }
 
     /// Runs `steps` whole steps, many per submission, with no readback.

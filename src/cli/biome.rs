@@ -36,6 +36,12 @@ pub struct BiomeArgs {
     /// Minimal programs instead of extended ones.
     #[arg(long)]
     pub minimal: bool,
+    /// The petri-dish mode: reproductions are counted instead of placing seeds; one that
+    /// leaves its flower at least this much energy above the reproduce cost (one value
+    /// for both nutrients, or earth,air) succeeds. The reference's evolution notebooks
+    /// use dissipation x 4 + specialize cost x 2.
+    #[arg(long, value_name = "ENERGY")]
+    pub intercept_reproduction: Option<String>,
     /// Seed of the world's randomness and of the programs' initialisation.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -53,7 +59,7 @@ pub struct BiomeArgs {
     #[arg(long)]
     pub checkpoint_every: Option<u64>,
     /// Continue from a checkpoint (its configuration, seed and programs).
-    #[arg(long, conflicts_with_all = ["preset", "config", "height", "width", "program", "minimal"])]
+    #[arg(long, conflicts_with_all = ["preset", "config", "height", "width", "program", "minimal", "intercept_reproduction"])]
     pub resume: Option<PathBuf>,
     /// Pixels per cell in frames.
     #[arg(long, default_value_t = 3)]
@@ -88,9 +94,36 @@ fn configure(args: &BiomeArgs) -> CliResult<BiomeConfig> {
         ),
         None => None,
     };
-    config
+    let mut config = config
         .choose(args.height, width, args.minimal)
-        .map_err(|e| bad(e.to_string()))
+        .map_err(|e| bad(e.to_string()))?;
+    if let Some(text) = &args.intercept_reproduction {
+        config.intercept_reproduction = Some(parse_energy(text)?);
+        config
+            .validate()
+            .map_err(|e| bad(format!("--intercept-reproduction: {e}")))?;
+    }
+    Ok(config)
+}
+
+/// One energy for both nutrients, or `earth,air`.
+fn parse_energy(text: &str) -> CliResult<[f64; 2]> {
+    let values: Vec<f64> = text
+        .split(',')
+        .map(|v| v.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| {
+            bad(format!(
+                "--intercept-reproduction {text:?}: expected a number or earth,air"
+            ))
+        })?;
+    match values[..] {
+        [e] => Ok([e, e]),
+        [earth, air] => Ok([earth, air]),
+        _ => Err(bad(format!(
+            "--intercept-reproduction {text:?}: one value, or two (earth,air)"
+        ))),
+    }
 }
 
 /// How a run saves its outputs.
@@ -250,17 +283,19 @@ fn sweep_csv(runs: &[Value]) -> String {
 }
 
 fn metrics_csv(rows: &[Census]) -> String {
-    let mut csv =
-        String::from("step,agents,unspecialized,root,leaf,flower,reproductions,seeds,living_ids\n");
+    let mut csv = String::from(
+        "step,agents,unspecialized,root,leaf,flower,reproductions,seeds,living_ids,intercepted\n",
+    );
     for c in rows {
         let [u, r, l, f] = c.by_specialization();
         csv.push_str(&format!(
-            "{},{},{u},{r},{l},{f},{},{},{}\n",
+            "{},{},{u},{r},{l},{f},{},{},{},{}\n",
             c.step,
             c.agents(),
             c.reproductions,
             c.seeds,
-            c.living_ids
+            c.living_ids,
+            c.intercepted
         ));
     }
     csv
@@ -372,6 +407,7 @@ pub fn grow(world: &mut World, plan: &Plan, out: &OutDir, common: &Common) -> Cl
         "agent_steps": totals.agent_steps,
         "reproductions": totals.reproductions,
         "seeds_placed": totals.seeds,
+        "intercepted": config.intercept_reproduction.map(|_| totals.intercepted),
         "final_agents": totals.final_agents,
         "peak_living_ids": totals.peak_living_ids,
         "extinct": totals.extinct(),

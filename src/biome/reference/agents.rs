@@ -5,6 +5,7 @@ use crate::biome::agent_logic::{
     parallel_op, spawn_op, wants_to_reproduce, Perception, Spawn, SpawnDraws,
 };
 use crate::biome::config::BiomeConfig;
+pub use crate::biome::metrics::Reproductions;
 use crate::biome::program::{Mutator, ProgramTable, ADAPTIVE_SD_RANGE};
 use crate::biome::state::{channel, kind, WorldState};
 
@@ -193,17 +194,10 @@ pub fn mutate(
     }
 }
 
-/// What a reproduction sub-step did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Reproductions {
-    /// Picks carried out (flowers consumed).
-    pub executed: u32,
-    /// Seeds placed.
-    pub placed: u32,
-}
-
 /// Reproduction: flowers picked by their keys, programs mutated into free slots, seeds
-/// placed in order, flowers removed.
+/// placed in order, flowers removed. In the petri-dish mode
+/// (`config.intercept_reproduction`) the picks are counted instead, and their flowers
+/// removed.
 pub fn reproduction(
     world: &mut WorldState,
     programs: &mut ProgramTable,
@@ -235,7 +229,8 @@ pub fn reproduction(
     }
     candidates.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let picks = config.n_reproduce_per_step as usize;
-    let mutating = config.agents.mutator != Mutator::None;
+    let intercept = config.intercept_reproduction;
+    let mutating = config.agents.mutator != Mutator::None && intercept.is_none();
     let mut order: Vec<usize> = (0..slots).collect();
     order.sort_by_key(|&s| (counts[s], s));
     let mut done = Reproductions::default();
@@ -250,6 +245,18 @@ pub fn reproduction(
         }
         done.executed += 1;
         executed.push(flower);
+        if let Some(min) = intercept {
+            let held = world.state_at(flower / world.width, flower % world.width);
+            let cost = config.reproduce_cost.map(|v| v as f32);
+            let stored = [
+                held[channel::EARTH_NUTRIENT] - cost[0],
+                held[channel::AIR_NUTRIENT] - cost[1],
+            ];
+            if stored[0] >= min[0] as f32 && stored[1] >= min[1] as f32 {
+                done.intercepted += 1;
+            }
+            continue;
+        }
         let parent = world.ids[flower] as usize;
         let child = match slot {
             Some(s) if mutating => {
