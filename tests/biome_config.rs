@@ -135,6 +135,13 @@ fn toml_round_trips_and_presets_can_be_overridden() {
     // The reference's spelling is accepted.
     let alias = BiomeConfig::from_toml("absorbtion_amounts = [0.5, 0.5]").unwrap();
     assert_eq!(alias.absorption_amounts, [0.5, 0.5]);
+    // The petri-dish mode is written only when set, and read back.
+    let mut petri = config.clone();
+    petri.intercept_reproduction = Some([0.08, 0.08]);
+    let text = petri.to_toml().unwrap();
+    assert!(text.contains("intercept_reproduction"));
+    assert_eq!(BiomeConfig::from_toml(&text).unwrap(), petri);
+    assert!(!config.to_toml().unwrap().contains("intercept_reproduction"));
 }
 
 #[test]
@@ -152,6 +159,10 @@ fn bad_configs_are_clear_errors() {
         ("max_lifetime = 0", "max_lifetime"),
         ("soil_unbalance_limit = 0.7", "soil_unbalance_limit"),
         ("colour = 3", "unknown key"),
+        (
+            "intercept_reproduction = [-1.0, 0.1]",
+            "intercept_reproduction",
+        ),
         ("width = \"tall\"", "unknown width"),
         ("preset = \"sideways\"\nheight = 12", "sideways"),
     ];

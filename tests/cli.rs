@@ -781,3 +781,79 @@ fn coffee_bad_input_exits_with_2_and_a_clear_message() {
         assert!(!out_dir.exists(), "{args:?} left output behind");
     }
 }
+
+#[test]
+fn evolve_writes_fitness_and_a_loadable_program_and_resumes_exactly() {
+    let dir = scratch("evolve");
+    let base = [
+        "evolve",
+        "--height",
+        "12",
+        "--population",
+        "4",
+        "--steps-per-eval",
+        "30",
+        "--seed",
+        "2",
+    ];
+    let whole = dir.join("whole");
+    let mut args = base.to_vec();
+    args.extend_from_slice(&[
+        "--generations",
+        "3",
+        "--checkpoint-every",
+        "1",
+        "--out",
+        s(&whole),
+    ]);
+    let out = morphogen(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let csv = std::fs::read_to_string(whole.join("fitness.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert!(csv.starts_with("generation,best,mean"));
+    for name in ["fitness.png", "best_program.npy", "checkpoint.safetensors"] {
+        assert!(whole.join(name).is_file(), "{name}");
+    }
+    let summary = read_summary(&whole);
+    assert_eq!(summary["generations"], 3);
+    // The evolved program loads into a biome run.
+    let grown = dir.join("grown");
+    let program = whole.join("best_program.npy");
+    let out = morphogen(&[
+        "biome",
+        "--height",
+        "16",
+        "--steps",
+        "5",
+        "--program",
+        s(&program),
+        "--out",
+        s(&grown),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Resumed after generation 1, it ends where the uninterrupted run ends.
+    let resumed = dir.join("resumed");
+    let checkpoint = whole.join("checkpoints/generation_0001.safetensors");
+    let out = morphogen(&[
+        "evolve",
+        "--resume",
+        s(&checkpoint),
+        "--generations",
+        "3",
+        "--out",
+        s(&resumed),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for name in ["checkpoint.safetensors", "fitness.csv", "best_program.npy"] {
+        assert!(
+            std::fs::read(whole.join(name)).unwrap() == std::fs::read(resumed.join(name)).unwrap(),
+            "{name}: a resumed evolution ends where the uninterrupted one does"
+        );
+    }
+    // Bad input: an odd population, nothing written.
+    let bad_out = dir.join("bad");
+    let out = morphogen(&["evolve", "--population", "5", "--out", s(&bad_out)]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("even"), "{}", stderr(&out));
+    assert!(!bad_out.exists());
+}

@@ -210,6 +210,9 @@ pub struct BiomeConfig {
     pub intercept_reproduction: Option<[f64; 2]>,
 }
 
+/// Keys that a configuration writes only when set.
+const OPTIONAL_KEYS: &[&str] = &["intercept_reproduction"];
+
 impl Default for BiomeConfig {
     fn default() -> Self {
         Self {
@@ -454,8 +457,10 @@ impl BiomeConfig {
             } else {
                 key
             };
-            if !merged.contains_key(&key) {
-                let known: Vec<&str> = merged.keys().map(String::as_str).collect();
+            if !merged.contains_key(&key) && !OPTIONAL_KEYS.contains(&key.as_str()) {
+                let mut known: Vec<&str> = merged.keys().map(String::as_str).collect();
+                known.extend(OPTIONAL_KEYS);
+                known.sort_unstable();
                 return Err(bad(format!(
                     "unknown key {key:?}; the known keys are preset, {}",
                     known.join(", ")

@@ -47,6 +47,7 @@ pub mod agent_logic;
 mod agents;
 mod checkpoint;
 mod config;
+pub mod evolve;
 mod metrics;
 mod params;
 pub mod program;

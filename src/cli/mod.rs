@@ -1,5 +1,5 @@
-//! The `morphogen` command line: `demo`, `transport`, `flow`, `biome`, `coffee`, `merge`
-//! and `info`.
+//! The `morphogen` command line: `demo`, `transport`, `flow`, `biome`, `evolve`, `coffee`,
+//! `merge` and `info`.
 //!
 //! Exit codes: 0 success; 2 bad input (the message names the file or flag and what was
 //! expected); 3 no adapter or a device failure; 4 not converged with `--strict`. Outputs
@@ -9,6 +9,7 @@
 pub mod biome;
 pub mod coffee;
 pub mod demo;
+pub mod evolve;
 pub mod flow;
 mod info;
 pub mod merge;
@@ -78,6 +79,8 @@ enum Command {
     Flow(flow::FlowArgs),
     /// Grow a Biomaker CA world: frames, time-lapse, metrics, checkpoints.
     Biome(biome::BiomeArgs),
+    /// Evolve agent programs by PGPE in petri dishes (reproductions intercepted).
+    Evolve(evolve::EvolveArgs),
     /// The Coffee Automaton: entropy and apparent complexity of cream mixing into coffee.
     Coffee(coffee::CoffeeArgs),
     /// Join the outputs of the shards of one job (`--shard I/N`).
@@ -101,6 +104,7 @@ pub fn main() -> ExitCode {
         Command::Flow(args) => flow::run(args, common),
         Command::Biome(args) => biome::run(args, common),
         Command::Coffee(args) => coffee::run(args, common),
+        Command::Evolve(args) => evolve::run(args, common),
         Command::Merge(args) => merge::run(args, common),
         Command::Info { peaks } => info::run(common, *peaks),
     };

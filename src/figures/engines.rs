@@ -3,6 +3,7 @@
 
 use super::palette::{self, Rgb};
 use super::{BarChart, Figure, Layer, LineChart, Mark, Scatter, Series};
+use crate::biome::evolve::Generation;
 use crate::biome::Census;
 use crate::coffee::{scaling_fit, Curve, Extremes, Model, Quantity};
 use crate::error::{Error, Result};
@@ -429,4 +430,19 @@ pub fn coffee_scaling(runs: &[Extremes]) -> Result<Figure> {
         panel(Quantity::TimeOfMax, &both[1..], "steps (non-interacting)")?,
     ]);
     Ok(Figure::below(&[top, bottom]))
+}
+
+/// The fitness of an evolution's generations: the best candidate and the population's
+/// mean.
+pub fn evolution(title: &str, history: &[Generation]) -> Result<Figure> {
+    let curve = |f: &dyn Fn(&Generation) -> f64| {
+        history
+            .iter()
+            .map(|g| (g.generation as f64, f(g)))
+            .collect()
+    };
+    LineChart::new(title, "generation", "fitness (mean score per step)")
+        .series(Series::new("best", curve(&|g| g.best), palette::VERMILLION))
+        .series(Series::new("mean", curve(&|g| g.mean), palette::BLUE))
+        .draw(800, 500)
 }
