@@ -73,7 +73,9 @@ fn parse_args() -> Args {
 }
 
 /// The reference's steps per second at this size, if it can run here.
-fn reference_rate(args: &Args, h: u32, w: u32) -> Option<f64> {
+/// The reference's run at this size (steps per second and the versions it ran with), if
+/// it can run here.
+fn reference_run(args: &Args, h: u32, w: u32) -> Option<Value> {
     let path = args.reference.as_ref()?;
     if u64::from(h) * u64::from(w) > args.reference_max_cells {
         return None;
@@ -87,8 +89,7 @@ fn reference_rate(args: &Args, h: u32, w: u32) -> Option<f64> {
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().rev().find(|l| l.starts_with('{'))?;
-    let value: Value = serde_json::from_str(line).ok()?;
-    value["steps_per_s"].as_f64()
+    serde_json::from_str(line).ok()
 }
 
 /// The preset's world with one seed per 64 columns.
@@ -118,6 +119,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "size", "cells", "agents", "steps", "steps/s", "cell-upd/s", "env bw", "reference", "x ref"
     );
     let mut rows: Vec<Value> = Vec::new();
+    let mut versions: Option<String> = None;
     for (h, w) in args.sizes.clone() {
         let label = format!("{h}x{w}");
         let config = BiomeConfig::preset(Preset::Persistence)
@@ -165,7 +167,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let updates = steps_per_s * cells as f64;
         let fraction =
             updates * bytes_per_cell_step(config.state_channels()) as f64 / peaks.bytes_per_s;
-        let reference = reference_rate(&args, h, w);
+        let reference_json = reference_run(&args, h, w);
+        let reference = reference_json
+            .as_ref()
+            .and_then(|v| v["steps_per_s"].as_f64());
+        if let Some(v) = &reference_json {
+            versions = Some(format!(
+                "reference ran with jax {}, flax {}, evojax {}, numpy {}, Python {}, timed in a \
+                 jitted fori_loop of {} steps",
+                v["jax"], v["flax"], v["evojax"], v["numpy"], v["python"], v["chunk"]
+            ));
+        }
         let (ref_text, ratio_text) = match reference {
             Some(r) => (format!("{r:.2}/s"), format!("{:.1}x", steps_per_s / r)),
             None => ("-".into(), "-".into()),
@@ -179,6 +191,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "mean_agents": mean_agents, "steps_per_s": steps_per_s,
             "cell_updates_per_s": updates, "env_bandwidth_fraction": fraction,
             "reference_steps_per_s": reference,
+            "reference": reference_json,
         }));
     }
     println!(
@@ -188,6 +201,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
          same machine.",
         bytes_per_cell_step(6)
     );
+    if let Some(line) = &versions {
+        println!("{}", line.replace('"', ""));
+    }
     if args.reference.is_none() {
         println!("reference not run: pass --reference CHECKOUT (see benches/peers/biomaker_reference.py)");
     }
