@@ -137,6 +137,12 @@ impl World {
         Ok(world)
     }
 
+    /// The most cells a world of `config`'s agent state can have on this adapter: its
+    /// state (4 + `agent_state_size` f32 channels per cell) lives in one storage binding.
+    pub fn max_cells(ctx: &GpuContext, config: &BiomeConfig) -> u64 {
+        ctx.max_binding_bytes() / (config.state_channels() as u64 * 4)
+    }
+
     /// Replaces the grids with `state` (same shape as the world).
     pub fn upload(&self, state: &WorldState) -> Result<()> {
         check_shape(&self.config, state)?;

@@ -46,6 +46,8 @@ pub fn run(common: &Common, peaks: bool) -> CliResult<()> {
         .map(|(n, _)| *n)
         .collect();
     let enabled = ctx.feature_names();
+    let biome = crate::biome::BiomeConfig::default();
+    let largest_world = crate::biome::World::max_cells(&ctx, &biome);
     let measured = if peaks {
         Some(gpu::measure_peaks(&ctx)?)
     } else {
@@ -59,6 +61,7 @@ pub fn run(common: &Common, peaks: bool) -> CliResult<()> {
             "limits": rows.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
             "optional_features": optional,
             "enabled_features": enabled,
+            "largest_biome_world_cells": largest_world,
         });
         if let Some(p) = &measured {
             summary["peaks"] = serde_json::json!({
@@ -87,6 +90,12 @@ pub fn run(common: &Common, peaks: bool) -> CliResult<()> {
         } else {
             enabled.join(", ")
         }
+    );
+    let side = (largest_world as f64).sqrt() as u64;
+    println!(
+        "Largest biome world: {largest_world} cells (e.g. {side} x {side}): its state, {} \
+         f32 per cell, lives in one storage binding",
+        biome.state_channels()
     );
     if let Some(p) = measured {
         println!("Measured peaks ({}):", p.clock);
