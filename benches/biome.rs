@@ -1,6 +1,7 @@
 //! Biome benchmark: whole steps per second (environment, extended agent programs,
 //! reproduction with mutation) on the persistence preset, cell updates per second, and the
-//! environment's traffic as a fraction of this adapter's measured copy bandwidth; with
+//! environment's traffic as a fraction of this adapter's measured copy bandwidth, the
+//! dispatches per step and the share of GPU time between dispatches; with
 //! `--reference PATH`, the reference implementation (JAX) on the same machine and size.
 //!
 //! ```text
@@ -118,6 +119,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{:>11} {:>8} {:>7} {:>6} {:>10} {:>12} {:>8} {:>11} {:>8}",
         "size", "cells", "agents", "steps", "steps/s", "cell-upd/s", "env bw", "reference", "x ref"
     );
+    let mut profiles = Vec::new();
     let mut rows: Vec<Value> = Vec::new();
     let mut versions: Option<String> = None;
     for (h, w) in args.sizes.clone() {
@@ -158,6 +160,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             steps += batch as u64;
         }
         let elapsed = start.elapsed().as_secs_f64();
+        // Where the GPU's time goes: one submission of `batch` steps, every pass timed.
+        let profile = world.profile_steps(batch)?;
         world.run_with(1, &RunOptions::default().census(true), |_, c| {
             agents.extend(c.iter().map(|c| c.agents()));
             Ok(())
@@ -186,7 +190,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "{label:>11} {cells:>8} {mean_agents:>7.0} {steps:>6} {steps_per_s:>10.1} {updates:>12.3e} {:>7.1}% {ref_text:>11} {ratio_text:>8}",
             100.0 * fraction
         );
+        profiles.push((label.clone(), profile));
         rows.push(json!({
+            "dispatches_per_step": profile.dispatches_per_step,
+            "kernel_seconds": profile.kernel_seconds,
+            "profiled_gpu_seconds": profile.gpu_seconds,
+            "dispatch_overhead_fraction": profile.overhead_fraction(),
             "height": h, "width": w, "steps": steps, "seconds": elapsed,
             "mean_agents": mean_agents, "steps_per_s": steps_per_s,
             "cell_updates_per_s": updates, "env_bandwidth_fraction": fraction,
@@ -200,6 +209,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
          measured copy bandwidth. x ref: morphogen steps/s over the reference's, same size, \
          same machine.",
         bytes_per_cell_step(6)
+    );
+    println!(
+        "\n{:>11} {:>15} {:>14} {:>14} {:>10}",
+        "size", "dispatches/step", "GPU ms/step", "kernel ms/step", "between"
+    );
+    for (label, p) in &profiles {
+        let per = |v: Option<f64>| {
+            v.map_or("-".to_string(), |s| {
+                format!("{:.3}", 1e3 * s / p.steps as f64)
+            })
+        };
+        println!(
+            "{label:>11} {:>15.1} {:>14} {:>14} {:>10}",
+            p.dispatches_per_step,
+            per(p.gpu_seconds),
+            per(p.kernel_seconds),
+            p.overhead_fraction()
+                .map_or("-".to_string(), |f| format!("{:.0}%", 100.0 * f))
+        );
+    }
+    println!(
+        "between: the share of the GPU's time between dispatches (per-pass timestamps \
+         against the recording's)"
     );
     if let Some(line) = &versions {
         println!("{}", line.replace('"', ""));

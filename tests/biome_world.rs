@@ -481,3 +481,21 @@ fn rendering_matches_the_cpu_palette() {
     let sun = morphogen::biome::cell_colour(&config, kind::SUN, &[0.0; 6], 0);
     assert_eq!(sun.map(|v| (v * 255.0) as u8), [255, 255, 127]);
 }
+
+#[test]
+fn profiled_steps_are_the_same_steps_and_count_their_dispatches() {
+    let s = seed("profiled_steps_are_the_same_steps_and_count_their_dispatches");
+    let config = BiomeConfig::preset(Preset::Persistence)
+        .height(16)
+        .width(Width::Landscape);
+    let mut profiled = World::new(ctx(), &config, s).unwrap();
+    let mut plain = World::new(ctx(), &config, s).unwrap();
+    let profile = profiled.profile_steps(4).unwrap();
+    plain.run(4).unwrap();
+    assert_eq!(profiled.steps_done(), 4);
+    assert_eq!(profiled.download().unwrap(), plain.download().unwrap());
+    assert!(profile.dispatches_per_step >= 20.0, "{profile:?}");
+    if let Some(f) = profile.overhead_fraction() {
+        assert!((0.0..1.0).contains(&f), "{profile:?}");
+    }
+}

@@ -209,6 +209,28 @@ fn timed_recordings_report_a_duration() {
 }
 
 #[test]
+fn profiled_recordings_time_their_passes_within_the_whole() {
+    let ctx = ctx();
+    let out = GpuBuffer::<u32>::scratch(ctx, 1 << 18, "test.profile").unwrap();
+    // Capacity for 3 passes, 5 recorded: the last two run untimed.
+    let mut rec = ctx.profiled_recorder("test.profile", 3).unwrap();
+    for k in 0..5 {
+        gpu::record_fill(&mut rec, &out, k, 0, gpu::Draw::Normal).unwrap();
+    }
+    assert_eq!(rec.dispatch_count(), 5);
+    let timing = rec.submit().unwrap().wait(ctx).unwrap();
+    assert_eq!(timing.kernels.is_some(), ctx.has_timestamps(), "{timing:?}");
+    if let (Some(kernels), Some(gpu_time)) = (timing.kernels, timing.gpu) {
+        assert!(kernels > std::time::Duration::ZERO, "{timing:?}");
+        assert!(kernels <= gpu_time, "three of five passes within the whole: {timing:?}");
+    }
+    // An unprofiled recording reports no pass time.
+    let mut plain = ctx.timed_recorder("test.profile").unwrap();
+    gpu::record_fill(&mut plain, &out, 9, 0, gpu::Draw::Normal).unwrap();
+    assert_eq!(plain.submit().unwrap().wait(ctx).unwrap().kernels, None);
+}
+
+#[test]
 fn a_context_asked_to_keep_gpu_time_adds_up_every_submission() {
     let plain = ctx();
     assert_eq!(plain.gpu_seconds(), None, "off unless asked for");

@@ -68,5 +68,5 @@ pub use program::{
 };
 pub use render::{cell_colour, render_cpu};
 pub use state::{channel, kind, WorldState};
-pub use step::{bytes_per_cell_step, RunOptions, SubStep, MAX_STEPS_PER_SUBMIT};
+pub use step::{bytes_per_cell_step, RunOptions, StepProfile, SubStep, MAX_STEPS_PER_SUBMIT};
 pub use world::World;

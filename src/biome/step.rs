@@ -52,6 +52,32 @@ impl SubStep {
     ];
 }
 
+/// Where the time of some steps went ([`World::profile_steps`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepProfile {
+    /// Steps recorded.
+    pub steps: usize,
+    /// Compute dispatches per step (indirect ones included).
+    pub dispatches_per_step: f64,
+    /// From submit until the host saw the work finish.
+    pub wall_seconds: f64,
+    /// The recording's time on the GPU, where timestamps are supported.
+    pub gpu_seconds: Option<f64>,
+    /// The passes' own time on the GPU; the rest of `gpu_seconds` is spent between
+    /// dispatches.
+    pub kernel_seconds: Option<f64>,
+}
+
+impl StepProfile {
+    /// The fraction of the GPU's time spent between dispatches, where measured.
+    pub fn overhead_fraction(&self) -> Option<f64> {
+        match (self.gpu_seconds, self.kernel_seconds) {
+            (Some(g), Some(k)) if g > 0.0 => Some((1.0 - k / g).max(0.0)),
+            _ => None,
+        }
+    }
+}
+
 /// How [`World::run_with`] runs.
 #[derive(Clone, Copy, Debug)]
 pub struct RunOptions {
@@ -444,6 +470,32 @@ impl World {
             None
         };
         Ok((rec.submit()?, counts))
+    }
+
+    /// Runs `steps` whole steps (at most [`MAX_STEPS_PER_SUBMIT`]) in one submission with
+    /// every compute pass timed: how many dispatches a step takes, and how the GPU's time
+    /// divides between the kernels and the gaps between them (dispatch overhead). Needs
+    /// timestamp queries for the times.
+    pub fn profile_steps(&mut self, steps: usize) -> Result<StepProfile> {
+        let n = steps.clamp(1, MAX_STEPS_PER_SUBMIT);
+        self.write_params(self.step, n)?;
+        let ctx = self.ctx.clone();
+        let mut rec = ctx.profiled_recorder("morphogen.biome.profile", (n * 64) as u32)?;
+        for block in 0..n {
+            for sub in SubStep::ALL {
+                self.record_substep(&mut rec, sub, block);
+            }
+        }
+        let dispatches = rec.dispatch_count();
+        let timing = rec.submit()?.wait(&self.ctx)?;
+        self.step += n as u64;
+        Ok(StepProfile {
+            steps: n,
+            dispatches_per_step: f64::from(dispatches) / n as f64,
+            wall_seconds: timing.wall.as_secs_f64(),
+            gpu_seconds: timing.gpu.map(|d| d.as_secs_f64()),
+            kernel_seconds: timing.kernels.map(|d| d.as_secs_f64()),
+        })
     }
 
     /// The census rows of the `n` steps after the current one.

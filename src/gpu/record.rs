@@ -9,7 +9,7 @@ use crate::gpu::buffer::{GpuBuffer, Pending};
 use crate::gpu::context::GpuContext;
 use crate::gpu::kernels::Kernel;
 use crate::gpu::ledger::{Ledger, Slot};
-use crate::gpu::timing::{GpuTimer, Timing};
+use crate::gpu::timing::{GpuTimer, PassProfile, Timing};
 
 /// Workgroup counts of one dispatch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +60,7 @@ pub struct Recorder<'a> {
     encoder: wgpu::CommandEncoder,
     kept: Vec<Box<dyn std::any::Any>>,
     timer: Option<GpuTimer>,
+    profile: Option<PassProfile>,
     slot: Option<Slot>,
     dispatches: u32,
 }
@@ -76,6 +77,7 @@ impl GpuContext {
             encoder,
             kept: Vec::new(),
             timer: None,
+            profile: None,
             slot,
             dispatches: 0,
         }
@@ -88,6 +90,16 @@ impl GpuContext {
         let mut timer = GpuTimer::new(self)?;
         timer.begin(&mut recorder.encoder);
         recorder.timer = Some(timer);
+        Ok(recorder)
+    }
+
+    /// A timed recording that also times each of its first `passes` compute passes, so
+    /// that [`Timing::kernels`] (the passes' own time) can be set against the whole
+    /// recording's (the rest is the time between passes: dispatch overhead). Without
+    /// timestamp queries it is a [`GpuContext::timed_recorder`].
+    pub fn profiled_recorder(&self, label: &str, passes: u32) -> Result<Recorder<'_>> {
+        let mut recorder = self.timed_recorder(label)?;
+        recorder.profile = PassProfile::new(self, passes)?;
         Ok(recorder)
     }
 }
@@ -107,11 +119,12 @@ impl<'a> Recorder<'a> {
         offsets: &[u32],
         grid: Grid,
     ) {
+        let timestamp_writes = self.profile.as_mut().and_then(PassProfile::next);
         let mut pass = self
             .encoder
             .begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some(kernel.label()),
-                timestamp_writes: None,
+                timestamp_writes,
             });
         pass.set_pipeline(kernel.pipeline());
         pass.set_bind_group(0, bind_group, offsets);
@@ -130,11 +143,12 @@ impl<'a> Recorder<'a> {
         args: &GpuBuffer<u32>,
         at: usize,
     ) {
+        let timestamp_writes = self.profile.as_mut().and_then(PassProfile::next);
         let mut pass = self
             .encoder
             .begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some(kernel.label()),
-                timestamp_writes: None,
+                timestamp_writes,
             });
         pass.set_pipeline(kernel.pipeline());
         pass.set_bind_group(0, bind_group, offsets);
@@ -191,6 +205,12 @@ impl<'a> Recorder<'a> {
             }
             None => None,
         };
+        let profile = match self.profile.take() {
+            Some(profile) => profile
+                .read(self.ctx, &mut self.encoder)?
+                .map(|pending| (pending, profile.used)),
+            None => None,
+        };
         let slot = self.slot.take();
         if let Some(slot) = &slot {
             slot.close(&mut self.encoder);
@@ -201,7 +221,11 @@ impl<'a> Recorder<'a> {
             slot.submitted();
         }
         drop(self.kept);
-        Ok(Submitted { started, timer })
+        Ok(Submitted {
+            started,
+            timer,
+            profile,
+        })
     }
 }
 
@@ -209,6 +233,7 @@ impl<'a> Recorder<'a> {
 pub struct Submitted {
     started: Instant,
     timer: Option<Pending<u64>>,
+    profile: Option<(Pending<u64>, u32)>,
 }
 
 impl Submitted {
@@ -236,7 +261,15 @@ impl Submitted {
             Some(pending) => GpuTimer::elapsed(ctx, &pending.wait_async(ctx).await?),
             None => None,
         };
-        Ok(Timing { wall, gpu })
+        let kernels = match self.profile {
+            Some((pending, passes)) => Some(PassProfile::total(
+                ctx,
+                &pending.wait_async(ctx).await?,
+                passes,
+            )),
+            None => None,
+        };
+        Ok(Timing { wall, gpu, kernels })
     }
 }
 

@@ -17,6 +17,10 @@ pub struct Timing {
     /// Between timestamps written at the start and end of the recording, when the device
     /// supports timestamp queries.
     pub gpu: Option<Duration>,
+    /// A profiled recording ([`crate::gpu::GpuContext::profiled_recorder`]): the sum of
+    /// its compute passes' own durations, each between timestamps at the start and the
+    /// end of the pass. What `gpu` holds beyond it is the time between passes.
+    pub kernels: Option<Duration>,
 }
 
 impl Timing {
@@ -107,6 +111,77 @@ impl GpuTimer {
         Some(Duration::from_secs_f64(
             (end - start) as f64 * period * 1e-9,
         ))
+    }
+}
+
+/// Timestamps at the start and end of every compute pass of a recording, up to a capacity.
+pub(crate) struct PassProfile {
+    set: wgpu::QuerySet,
+    resolve: GpuBuffer<u64>,
+    capacity: u32,
+    pub(crate) used: u32,
+}
+
+impl PassProfile {
+    pub(crate) fn new(ctx: &GpuContext, passes: u32) -> Result<Option<Self>> {
+        if !ctx.has_timestamps() || passes == 0 {
+            return Ok(None);
+        }
+        let count = (2 * passes).min(wgpu::QUERY_SET_MAX_QUERIES);
+        let set = ctx.device().create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("morphogen.passes"),
+            ty: wgpu::QueryType::Timestamp,
+            count,
+        });
+        let (resolve, _) = GpuBuffer::<u64>::allocate(
+            ctx,
+            count as usize,
+            BufferKind::QueryResolve,
+            "morphogen.passes",
+        )?;
+        Ok(Some(Self {
+            set,
+            resolve,
+            capacity: count / 2,
+            used: 0,
+        }))
+    }
+
+    /// The timestamp writes of the next pass, while there is room for them.
+    pub(crate) fn next(&mut self) -> Option<wgpu::ComputePassTimestampWrites<'_>> {
+        if self.used >= self.capacity {
+            return None;
+        }
+        let k = self.used;
+        self.used += 1;
+        Some(wgpu::ComputePassTimestampWrites {
+            query_set: &self.set,
+            beginning_of_pass_write_index: Some(2 * k),
+            end_of_pass_write_index: Some(2 * k + 1),
+        })
+    }
+
+    pub(crate) fn read(
+        &self,
+        ctx: &GpuContext,
+        encoder: &mut wgpu::CommandEncoder,
+    ) -> Result<Option<Pending<u64>>> {
+        if self.used == 0 {
+            return Ok(None);
+        }
+        encoder.resolve_query_set(&self.set, 0..2 * self.used, self.resolve.raw(), 0);
+        Pending::record(ctx, encoder, &self.resolve).map(Some)
+    }
+
+    /// The sum of the passes' durations from their resolved timestamps.
+    pub(crate) fn total(ctx: &GpuContext, stamps: &[u64], passes: u32) -> Duration {
+        let period = f64::from(ctx.queue().get_timestamp_period());
+        let ticks: u64 = stamps
+            .chunks_exact(2)
+            .take(passes as usize)
+            .map(|p| p[1].saturating_sub(p[0]))
+            .sum();
+        Duration::from_secs_f64(ticks as f64 * period * 1e-9)
     }
 }
 
