@@ -222,7 +222,10 @@ fn profiled_recordings_time_their_passes_within_the_whole() {
     assert_eq!(timing.kernels.is_some(), ctx.has_timestamps(), "{timing:?}");
     if let (Some(kernels), Some(gpu_time)) = (timing.kernels, timing.gpu) {
         assert!(kernels > std::time::Duration::ZERO, "{timing:?}");
-        assert!(kernels <= gpu_time, "three of five passes within the whole: {timing:?}");
+        assert!(
+            kernels <= gpu_time,
+            "three of five passes within the whole: {timing:?}"
+        );
     }
     // An unprofiled recording reports no pass time.
     let mut plain = ctx.timed_recorder("test.profile").unwrap();

@@ -17,7 +17,7 @@ const CENSUS_DISABLED: usize = 14;
 const CENSUS_INTERCEPTED: usize = 15;
 
 /// What a step left behind: cells of each type, reproductions, living programs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Census {
     /// The step this census follows (1 after the first step).
     pub step: u64,

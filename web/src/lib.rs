@@ -146,12 +146,7 @@ impl Biome {
         self.with(|s| {
             let last = s.last.unwrap_or(Census {
                 step: s.world.steps_done(),
-                counts: Default::default(),
-                reproductions: 0,
-                seeds: 0,
-                living_ids: 0,
-                beyond_table: 0,
-                disabled: 0,
+                ..Census::default()
             });
             let [unspecialized, root, leaf, flower] = last.by_specialization();
             json!({
