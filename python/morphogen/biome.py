@@ -1,6 +1,8 @@
 """The Biomaker CA on the GPU: plant-like organisms grow, compete and reproduce on a 2-D
 grid, a faithful port of the reference's environment step, agent programs and mutation."""
 
+import numpy as np
+
 from . import _core
 from ._arrays import context_or_default, progress_callback
 
@@ -10,10 +12,13 @@ PRESETS = ("persistence", "pestilence", "collaboration", "sideways")
 class World:
     """A world of ``preset`` (or a full configuration as TOML text in ``config``),
     ``height`` rows and ``width`` a name (wide, landscape, square, petri) or a number of
-    columns, seeded by ``seed``."""
+    columns, seeded by ``seed``. ``intercept_reproduction=e`` (a number, or one per
+    nutrient) is the petri-dish mode: reproductions are counted (``intercepted`` in the
+    census) instead of placing seeds, succeeding when the flower keeps ``e`` above the
+    reproduce cost."""
 
     def __init__(self, preset="persistence", height=72, width="landscape", seed=0, *,
-                 config=None, context=None, _inner=None):
+                 config=None, intercept_reproduction=None, context=None, _inner=None):
         if _inner is not None:
             self._inner = _inner
             return
@@ -21,8 +26,12 @@ class World:
             raise ValueError(f"preset={preset!r}: use one of {', '.join(PRESETS)}")
         if int(height) < 1:
             raise ValueError(f"height={height}: must be positive")
+        intercept = None
+        if intercept_reproduction is not None:
+            e = np.broadcast_to(np.asarray(intercept_reproduction, dtype=float), (2,))
+            intercept = (float(e[0]), float(e[1]))
         self._inner = _core.World(context_or_default(context), preset, int(height), str(width),
-                                  int(seed), config)
+                                  int(seed), config, intercept)
 
     @classmethod
     def resume(cls, path, context=None):
@@ -32,7 +41,7 @@ class World:
     def run(self, steps, census=True, progress=None):
         """Runs ``steps`` steps (Ctrl-C stops between batches). With ``census``, returns a
         dict of arrays, one entry per step: step, agents, unspecialized, root, leaf,
-        flower, reproductions, seeds, living_ids. ``progress``: a callable
+        flower, reproductions, seeds, living_ids, intercepted. ``progress``: a callable
         ``(done, total)`` called between batches, or True for a tqdm bar."""
         if int(steps) < 0:
             raise ValueError(f"steps={steps}: must be >= 0")
@@ -58,3 +67,54 @@ class World:
     def shape(self):
         """(height, width) in cells."""
         return self._inner.shape
+
+
+class Evolution:
+    """Agent programs evolved by PGPE in petri dishes, as the reference's
+    ``evolving_in_small_worlds`` notebook does: each of ``population`` candidates lives
+    ``steps`` steps in its own dish (``preset``, ``height`` x ``width``, reproductions
+    intercepted) and scores ``-|target_agents - agent cells| + reproduction_weight x
+    successful reproductions`` per step, averaged. The dishes run one after another."""
+
+    def __init__(self, preset="persistence", height=16, width="landscape", population=64,
+                 steps=2000, target_agents=50.0, reproduction_weight=None, center_lr=0.001,
+                 init_stdev=0.001, seed=0, *, context=None, _inner=None):
+        if _inner is not None:
+            self._inner = _inner
+            return
+        if preset not in PRESETS:
+            raise ValueError(f"preset={preset!r}: use one of {', '.join(PRESETS)}")
+        weight = 4.0 * float(target_agents) if reproduction_weight is None else float(reproduction_weight)
+        self._inner = _core.Evolution(context_or_default(context), preset, int(height),
+                                      str(width), int(population), int(steps),
+                                      float(target_agents), weight, float(center_lr),
+                                      float(init_stdev), int(seed))
+
+    @classmethod
+    def resume(cls, path, context=None):
+        """Continues an evolution from its checkpoint file."""
+        return cls(_inner=_core.Evolution.resume(context_or_default(context), str(path)))
+
+    def run(self, generations, progress=None):
+        """Runs ``generations`` more generations (Ctrl-C stops between dishes); returns the
+        fitness history: generation, best, mean."""
+        if int(generations) < 0:
+            raise ValueError(f"generations={generations}: must be >= 0")
+        return self._inner.run(int(generations), progress_callback(progress, "evolve"))
+
+    def history(self):
+        """The fitness of every generation so far: generation, best, mean."""
+        return self._inner.history()
+
+    def program(self):
+        """The evolved program (PGPE's centre), float32: ``np.save`` it and load it with
+        ``World.load_program``."""
+        return self._inner.program()
+
+    def save_checkpoint(self, path):
+        """Writes the search state and the history (safetensors), whole or not at all."""
+        self._inner.save_checkpoint(str(path))
+
+    @property
+    def generation(self):
+        return self._inner.generation

@@ -4,6 +4,7 @@
 //! releases the GIL while the GPU works and turns the engine's errors into exceptions.
 
 mod coffee;
+mod evolve;
 
 use std::path::PathBuf;
 
@@ -812,7 +813,11 @@ fn run_world(
 #[pymethods]
 impl World {
     #[new]
-    #[pyo3(signature = (context, preset, height, width, seed, config_toml=None))]
+    #[pyo3(signature = (context, preset, height, width, seed, config_toml=None, intercept=None))]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the world's settings, spelled out for Python"
+    )]
     fn new(
         py: Python<'_>,
         context: &Context,
@@ -821,8 +826,9 @@ impl World {
         width: String,
         seed: u64,
         config_toml: Option<String>,
+        intercept: Option<[f64; 2]>,
     ) -> Res<Self> {
-        let config = match config_toml {
+        let mut config = match config_toml {
             Some(text) => run(BiomeConfig::from_toml(&text))?,
             None => {
                 let preset: Preset = run(preset.parse())?;
@@ -830,6 +836,9 @@ impl World {
                 BiomeConfig::preset(preset).height(height).width(width)
             }
         };
+        if intercept.is_some() {
+            config.intercept_reproduction = intercept;
+        }
         run(config.validate())?;
         let ctx = context.inner.clone();
         let inner = py
@@ -863,7 +872,7 @@ impl World {
         }
         let column = |f: &dyn Fn(&Census) -> u64| -> Vec<u64> { rows.iter().map(f).collect() };
         let out = PyDict::new(py);
-        let columns: [(&str, Vec<u64>); 9] = [
+        let columns: [(&str, Vec<u64>); 10] = [
             ("step", column(&|c| c.step)),
             ("agents", column(&|c| c.agents())),
             (
@@ -876,6 +885,7 @@ impl World {
             ("reproductions", column(&|c| u64::from(c.reproductions))),
             ("seeds", column(&|c| u64::from(c.seeds))),
             ("living_ids", column(&|c| u64::from(c.living_ids))),
+            ("intercepted", column(&|c| u64::from(c.intercepted))),
         ];
         for (name, values) in columns {
             out.set_item(name, PyArray1::from_vec(py, values))?;
@@ -930,6 +940,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<VelocityField>()?;
     m.add_class::<World>()?;
     m.add_class::<coffee::Coffee>()?;
+    m.add_class::<evolve::Evolution>()?;
     m.add_function(wrap_pyfunction!(coffee::coffee_coarse_grain, m)?)?;
     m.add_function(wrap_pyfunction!(coffee::coffee_reference_schedule, m)?)?;
     m.add_function(wrap_pyfunction!(transport_solve, m)?)?;

@@ -120,3 +120,28 @@ def test_sde_branches_weights_and_progress(context, rng):
         sde.simulate(rotation, x0, steps=40, save_at=[0.25, 0.5, 1.0], progress=stop, context=context)
     with pytest.raises(ValueError, match="solver"):
         sde.simulate(rotation, x0, solver="milstein", context=context)
+
+
+def test_petri_dishes_count_reproductions_and_evolutions_resume_exactly(context, tmp_path):
+    dish = biome.World("pestilence", height=24, width="petri", seed=2,
+                       intercept_reproduction=0.14, context=context)
+    census = dish.run(300)
+    assert census["seeds"].sum() == 0, "a petri dish places no seeds"
+    assert 0 < census["intercepted"].sum() <= census["reproductions"].sum()
+    whole = biome.Evolution(height=12, population=4, steps=30, seed=5, context=context)
+    history = whole.run(3)
+    assert history["generation"].tolist() == [0, 1, 2]
+    part = biome.Evolution(height=12, population=4, steps=30, seed=5, context=context)
+    part.run(1)
+    path = tmp_path / "evolution.safetensors"
+    part.save_checkpoint(path)
+    resumed = biome.Evolution.resume(path, context=context)
+    resumed.run(2)
+    np.testing.assert_array_equal(resumed.history()["mean"], history["mean"])
+    np.testing.assert_array_equal(resumed.program(), whole.program())
+    np.save(tmp_path / "evolved.npy", whole.program())
+    world = biome.World("persistence", height=16, seed=1, context=context)
+    world.load_program(tmp_path / "evolved.npy")
+    world.run(3, census=False)
+    with pytest.raises(ValueError, match="even"):
+        biome.Evolution(population=5, context=context)
