@@ -325,6 +325,25 @@ fn interacting_rows_follow_the_exact_recurrence_on_the_attempt_clock() {
 }
 
 #[test]
+fn a_replica_with_nothing_to_swap_is_refused() {
+    seed("a_replica_with_nothing_to_swap_is_refused");
+    let config = CoffeeConfig::default().size(8).replicas(2);
+    let mut cells = reference::initial_cells(8);
+    cells.extend(vec![1u32; 64]);
+    let state = State {
+        cells,
+        particles: Vec::new(),
+        clocks: vec![ReplicaClock::default(); 2],
+        step: 0,
+    };
+    let err = Automaton::from_state(ctx(), &config, 1, &state)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("replica 1 is all cream"), "{err}");
+}
+
+#[test]
 fn every_cell_tends_to_one_half() {
     seed("every_cell_tends_to_one_half");
     let n = 6;

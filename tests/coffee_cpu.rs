@@ -229,6 +229,16 @@ fn reference_schedules_are_the_authors() {
     assert_eq!((s.interval, s.end), (12, 20_000));
     // Below n = 29 the authors sample every step.
     assert_eq!(Schedule::reference(Model::NonInteracting, 20).interval, 1);
+    // Never more samples than asked, the last at or before the end.
+    for (steps, samples) in [(1000u64, 401usize), (600, 401), (999, 10), (7, 3), (5, 50)] {
+        let s = Schedule::spread(steps, samples);
+        assert!(
+            s.len() <= samples,
+            "{steps} steps, {samples} samples: {}",
+            s.len()
+        );
+        assert!(s.last() <= steps && s.last() + s.interval > steps, "{s:?}");
+    }
     let spread = Schedule::spread(1000, 11);
     assert_eq!(
         spread.times().collect::<Vec<_>>(),
@@ -259,6 +269,13 @@ fn bad_configurations_say_what_is_wrong() {
         "larger than the grid",
     );
     check(CoffeeConfig::default().grain(4), "odd");
+    check(
+        CoffeeConfig::default()
+            .model(Model::NonInteracting)
+            .size(4096)
+            .grain(4095),
+        "32-bit",
+    );
     assert!(CoffeeConfig::default().validate().is_ok());
 }
 

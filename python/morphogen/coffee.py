@@ -54,7 +54,7 @@ class Automaton:
     def run(self, steps=None, samples=None, progress=None):
         """Runs from the current step, sampling at ``0, interval, 2 interval, ...`` up to
         the last step. Without ``steps``: the authors' run length and interval; with it,
-        ``samples`` samples (default 401) spread over ``steps`` steps. Returns this call's
+        at most ``samples`` samples (default 401) spread evenly over ``steps`` steps. Returns this call's
         samples as a dict of arrays: step, attempts, entropy, complexity,
         adjusted_complexity (bytes, means over replicas), their ``*_se``, and profile
         (samples x n: mean cream per cell in each row)."""
@@ -74,7 +74,7 @@ class Automaton:
     def _spread(steps, samples):
         if int(samples) < 2:
             raise ValueError(f"samples={samples}: at least 2 (step 0 and the last)")
-        return max(int(steps) // (int(samples) - 1), 1)
+        return max(-(-int(steps) // (int(samples) - 1)), 1)
 
     def history(self):
         """Every sample recorded so far, as :meth:`run` returns them."""

@@ -33,8 +33,9 @@ pub struct CoffeeArgs {
     /// Run the authors' reference length (the default when --steps is absent).
     #[arg(long)]
     pub reference_length: bool,
-    /// Samples, step 0 and the last included (at least 2). Default: the authors' interval
-    /// (every 1/400 of their mixing time) over the reference length, 401 with --steps.
+    /// Samples at most, step 0 included (at least 2), evenly spaced. Default: the
+    /// authors' interval (every 1/400 of their mixing time) over the reference length, 401
+    /// with --steps.
     #[arg(long)]
     pub samples: Option<usize>,
     /// Independent replicas run side by side; curves are their means, with standard errors.

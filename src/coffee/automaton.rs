@@ -318,7 +318,9 @@ impl Automaton {
 
     /// Interacting model only: advances every replica until its attempts (draws,
     /// rejected ones included) reach `attempts`. Replicas then differ in swaps; read them
-    /// from [`Automaton::state`]. [`Automaton::step`] is left unchanged.
+    /// from [`Automaton::state`]. [`Automaton::step`] is left unchanged, so samples taken
+    /// afterwards by [`Automaton::run_with`] carry the step of the last swap-clock
+    /// target, not the replicas' own swap counts.
     pub fn advance_attempts_to(&mut self, attempts: u64) -> Result<()> {
         if self.config.model != Model::Interacting {
             return Err(Error::invalid(
@@ -487,13 +489,24 @@ impl Automaton {
 
     fn check_status(&self) -> Result<()> {
         if self.status.read(&self.ctx)?[0] != 0 {
-            return Err(stalled());
+            return Err(self.stalled());
         }
         Ok(())
     }
+
+    /// The error of a stalled replica, with the status word cleared for later calls.
+    pub(crate) fn stalled(&self) -> Error {
+        let _ = self.status.write(&self.ctx, &[0]);
+        stalled()
+    }
+
+    /// Forgets parameter blocks recorded into a submission that was not made.
+    pub(crate) fn clear_blocks(&mut self) {
+        self.blocks.clear();
+    }
 }
 
-pub(crate) fn stalled() -> Error {
+fn stalled() -> Error {
     Error::Gpu {
         context: "coffee advance".into(),
         message: format!(
@@ -537,6 +550,21 @@ fn check_state(config: &CoffeeConfig, state: &State) -> Result<()> {
             if let Some(v) = state.cells.iter().find(|&&v| v > 1) {
                 return Err(Error::invalid(format!(
                     "an interacting cell holds {v}; cells are 0 (coffee) or 1 (cream)"
+                )));
+            }
+            // A grid of one value has no differing neighbours: no swap could ever happen.
+            if let Some(r) = state
+                .cells
+                .chunks(nn)
+                .position(|g| g.iter().all(|&v| v == g[0]))
+            {
+                return Err(Error::invalid(format!(
+                    "replica {r} is all {}: with no cream next to coffee nothing can swap",
+                    if state.cells[r * nn] == 1 {
+                        "cream"
+                    } else {
+                        "coffee"
+                    }
                 )));
             }
         }

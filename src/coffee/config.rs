@@ -216,6 +216,14 @@ impl CoffeeConfig {
                 "grain {g} is larger than the grid ({n} cells per side)"
             ));
         }
+        // The 7-bucket test compares 6 x window sum with 6 x cells x max value in 32 bits.
+        if 6 * (g as u64).pow(2) * u64::from(self.max_value()) > u64::from(u32::MAX) {
+            return Err(format!(
+                "grain {g} is too large for the 32-bit window arithmetic of the 7 buckets; \
+                 use a grain below {}",
+                ((u64::from(u32::MAX) / (6 * u64::from(self.max_value()))) as f64).sqrt() as u64
+            ));
+        }
         Ok(())
     }
 }
@@ -231,12 +239,13 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// `samples` samples (at least 2) spread over `steps` steps: the first at step 0,
-    /// the last at `steps` or just before it.
+    /// At most `samples` samples (at least 2) spread evenly over `steps` steps: the
+    /// first at step 0, the last at `steps` or just before it (exactly `samples` when
+    /// `samples - 1` divides `steps`).
     pub fn spread(steps: u64, samples: usize) -> Self {
         let gaps = (samples.max(2) - 1) as u64;
         Self {
-            interval: (steps / gaps).max(1),
+            interval: steps.div_ceil(gaps).max(1),
             end: steps,
         }
     }

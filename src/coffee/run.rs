@@ -4,7 +4,7 @@
 
 use std::sync::mpsc;
 
-use crate::coffee::automaton::{stalled, Automaton, SlotLayout};
+use crate::coffee::automaton::{Automaton, SlotLayout};
 use crate::coffee::config::{Model, Schedule};
 use crate::coffee::measures::{measures, Estimate, Measures};
 use crate::coffee::reference::ReplicaClock;
@@ -126,6 +126,9 @@ impl Automaton {
     where
         F: FnMut(&Sample) -> Result<()>,
     {
+        if let Some(&(_, last)) = times.last() {
+            self.check_steps(last)?;
+        }
         let mut previous = self.step;
         for &(_, t) in times {
             if t < previous {
@@ -142,7 +145,9 @@ impl Automaton {
         let replicas = self.config.replicas;
         let model = self.config.model;
         std::thread::scope(|scope| -> Result<()> {
-            let (to_worker, batches) = mpsc::channel::<Batch>();
+            // At most two batches wait for compression: a GPU far ahead of the host waits
+            // rather than queueing readbacks without bound.
+            let (to_worker, batches) = mpsc::sync_channel::<Batch>(2);
             let (to_caller, results) = mpsc::channel::<Result<Vec<Sample>>>();
             scope.spawn(move || {
                 for batch in batches {
@@ -160,18 +165,21 @@ impl Automaton {
             while next < times.len() {
                 let ctx = self.ctx.clone();
                 let mut rec = ctx.recorder("morphogen.coffee.run");
+                self.clear_blocks();
                 let mut taken = Vec::new();
+                // The step the recorded work reaches; the automaton's own step moves only
+                // once the GPU has done it.
+                let mut at = self.step;
                 while next < times.len() && taken.len() < self.slots {
                     let (index, t) = times[next];
-                    if self.blocks_left() < self.blocks_per_sample(t - self.step) {
+                    if self.blocks_left() < self.blocks_per_sample(t - at) {
                         break;
                     }
-                    self.check_steps(t)?;
-                    let mut reached = self.step;
+                    let mut reached = at;
                     while reached < t {
                         reached = self.record_advance_step(&mut rec, reached, t);
                     }
-                    self.step = t;
+                    at = t;
                     self.record_sample(&mut rec, taken.len());
                     taken.push((index, t));
                     next += 1;
@@ -179,6 +187,7 @@ impl Automaton {
                 if taken.is_empty() {
                     // One sample's advance fills more than a submission: advance first.
                     drop(rec);
+                    self.clear_blocks();
                     let (_, t) = times[next];
                     self.advance_to(t)?;
                     continue;
@@ -192,10 +201,11 @@ impl Automaton {
                         self.observe(before, &clocks);
                     }
                     if status_word(&words, &layout, last) != 0 {
-                        return Err(stalled());
+                        return Err(self.stalled());
                     }
                     last_clocks = Some(clocks);
                 }
+                self.step = at;
                 if to_worker
                     .send(Batch {
                         words,

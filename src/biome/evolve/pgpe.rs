@@ -68,6 +68,17 @@ impl PgpeConfig {
         if self.init_stdev == 0.0 {
             return Err("the initial stdev must be positive".into());
         }
+        for (name, b) in [("beta1", self.beta1), ("beta2", self.beta2)] {
+            if !(0.0..1.0).contains(&b) {
+                return Err(format!("Adam's {name} {b} must lie in [0, 1)"));
+            }
+        }
+        if !self.epsilon.is_finite() || self.epsilon <= 0.0 {
+            return Err(format!(
+                "Adam's epsilon {} must be finite and positive",
+                self.epsilon
+            ));
+        }
         Ok(())
     }
 }
