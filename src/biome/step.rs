@@ -7,7 +7,7 @@ use crate::biome::agents::AgentTables;
 use crate::biome::metrics::{Census, Reproductions, CENSUS_COUNTERS};
 use crate::biome::params::StepParams;
 use crate::biome::world::{Grids, World};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::gpu::{GpuBuffer, GpuContext, Grid, Kernel, KernelDesc, Recorder};
 
 const WG: u32 = 64;
@@ -199,22 +199,7 @@ impl StepKernels {
                     .defines(defines)
                     .overrides(&[("WG", f64::from(wg))]),
             )?;
-            let resources = kernel
-                .binding_names()
-                .iter()
-                .map(|name| {
-                    extra
-                        .iter()
-                        .chain(&table)
-                        .find(|(n, _)| n == name)
-                        .map(|(n, r)| (*n, r.clone()))
-                        .ok_or_else(|| Error::Gpu {
-                            context: format!("binding {shader}"),
-                            message: format!("no biome buffer is named `{name}`"),
-                        })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let group = kernel.bind_named(ctx, &resources)?;
+            let group = kernel.bind_from(ctx, &[extra, &table])?;
             Ok(Pass { kernel, group })
         };
         let pass = |shader: &str| build(shader, &[], WG, &[]);

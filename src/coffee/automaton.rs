@@ -192,21 +192,7 @@ impl Automaton {
                     .dynamic(&["params"])
                     .overrides(&[("WG", f64::from(WG))]),
             )?;
-            let resources = kernel
-                .binding_names()
-                .iter()
-                .map(|name| {
-                    table
-                        .iter()
-                        .find(|(n, _)| n == name)
-                        .map(|(n, r)| (*n, r.clone()))
-                        .ok_or_else(|| Error::Gpu {
-                            context: format!("binding {shader}"),
-                            message: format!("no coffee buffer is named `{name}`"),
-                        })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let group = kernel.bind_named(ctx, &resources)?;
+            let group = kernel.bind_from(ctx, &[&table])?;
             Ok(Pass { kernel, group })
         };
         Ok(Self {

@@ -416,6 +416,33 @@ impl Kernel {
         self.bind(ctx, &ordered)
     }
 
+    /// Binds each of this kernel's bindings to the resource of the same name in
+    /// `tables`, searched in order (an engine keeps one table naming all its buffers, the
+    /// same name meaning the same buffer in every kernel; an earlier table overrides a
+    /// later one). Entries the kernel does not declare are ignored.
+    pub fn bind_from(
+        &self,
+        ctx: &GpuContext,
+        tables: &[&[(&str, wgpu::BindingResource<'_>)]],
+    ) -> Result<wgpu::BindGroup> {
+        let resources = self
+            .names
+            .iter()
+            .map(|name| {
+                tables
+                    .iter()
+                    .flat_map(|t| t.iter())
+                    .find(|(n, _)| n == name)
+                    .map(|(n, r)| (*n, r.clone()))
+                    .ok_or_else(|| Error::Gpu {
+                        context: format!("binding {}", self.label),
+                        message: format!("no buffer is named `{name}`"),
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.bind_named(ctx, &resources)
+    }
+
     /// The WGSL variable names of group 0's bindings, in binding order.
     pub fn binding_names(&self) -> &[String] {
         &self.names
