@@ -27,16 +27,28 @@ use morphogen::coffee::{Automaton, CoffeeConfig, Model, Schedule};
 use morphogen::gpu::GpuContext;
 use serde_json::{json, Value};
 
-fn peer(args: &[String]) -> Option<Value> {
+/// One run of the numpy peer: `swaps` interacting swaps, `steps` non-interacting steps of
+/// `replicas` replicas, and with `full` a whole reference-length interacting run.
+fn peer(n: usize, swaps: u64, steps: u64, replicas: usize, full: bool) -> Option<Value> {
     let python = Path::new("benches/peers/.venv/bin/python");
     if !python.exists() {
         return None;
     }
-    let out = Command::new(python)
-        .arg("benches/peers/coffee_numpy.py")
-        .args(args)
-        .output()
-        .ok()?;
+    let mut command = Command::new(python);
+    command.arg("benches/peers/coffee_numpy.py").args([
+        "--size".to_string(),
+        n.to_string(),
+        "--swaps".into(),
+        swaps.to_string(),
+        "--steps".into(),
+        steps.to_string(),
+        "--replicas".into(),
+        replicas.to_string(),
+    ]);
+    if full {
+        command.arg("--full");
+    }
+    let out = command.output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(text.lines().rev().find(|l| l.starts_with('{'))?).ok()
 }
@@ -67,14 +79,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{:>9} {:>14} {:>16} {:>14} {:>9}",
         "replicas", "swaps/s", "attempts/s", "numpy swaps/s", "x numpy"
     );
-    let numpy = peer(&[
-        "--size".into(),
-        n.to_string(),
-        "--swaps".into(),
-        swaps.to_string(),
-        "--steps".into(),
-        "1".into(),
-    ]);
+    let numpy = peer(n, swaps, 1, 1, false);
     let numpy_swaps = numpy.as_ref().and_then(|v| v["swaps_per_s"].as_f64());
     for &r in &replicas {
         let config = CoffeeConfig::default().size(n).replicas(r);
@@ -113,16 +118,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         automaton.state()?;
         let seconds = t.elapsed().as_secs_f64();
         let rate = (config.cream() as u64 * r as u64 * steps) as f64 / seconds;
-        let numpy = peer(&[
-            "--size".into(),
-            n.to_string(),
-            "--swaps".into(),
-            "1".into(),
-            "--steps".into(),
-            (steps / 4).max(1).to_string(),
-            "--replicas".into(),
-            r.to_string(),
-        ]);
+        let numpy = peer(n, 1, (steps / 4).max(1), r, false);
         let theirs = numpy.as_ref().and_then(|v| v["moves_per_s"].as_f64());
         println!(
             "{r:>9} {rate:>14.3e} {:>14} {:>9}",
@@ -150,15 +146,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let t = Instant::now();
         bare.advance_to(schedule.last())?;
         let unsampled = t.elapsed().as_secs_f64();
-        let numpy = peer(&[
-            "--size".into(),
-            n.to_string(),
-            "--swaps".into(),
-            "1".into(),
-            "--steps".into(),
-            "1".into(),
-            "--full".into(),
-        ]);
+        let numpy = peer(n, 1, 1, 1, true);
         let theirs = numpy.as_ref().and_then(|v| v["full_seconds"].as_f64());
         println!(
             "\nwhole reference run, n = {n}: {} swaps, {samples} samples",

@@ -186,16 +186,34 @@ fn coarse_graining_on_the_gpu_matches_the_twin() {
     }
 }
 
-/// The expected row profile after `steps` applications of the linear recurrence
-/// `next(profile)`, from the starting profile (top half full).
-fn expected_profile(n: usize, steps: u64, next: impl Fn(&[f64]) -> Vec<f64>) -> Vec<f64> {
-    let mut p: Vec<f64> = (0..n)
+/// The expected row counts after `steps` steps of the recurrence both models obey:
+/// `c_r += rate · Σ (c_m − c_r)` over the rows m next to r (wrapping when `periodic`,
+/// a missing row dropped at a closed wall), from the top half full. The non-interacting
+/// model has rate 1/4 per step (a particle moves up or down with probability 1/4 each;
+/// at a closed wall it stays), the interacting one 1/(2 n²) per attempt.
+fn expected_profile(n: usize, steps: u64, periodic: bool, rate: f64) -> Vec<f64> {
+    let mut c: Vec<f64> = (0..n)
         .map(|r| if r < n / 2 { n as f64 } else { 0.0 })
         .collect();
     for _ in 0..steps {
-        p = next(&p);
+        c = (0..n)
+            .map(|r| {
+                let up = if r > 0 {
+                    Some(r - 1)
+                } else {
+                    periodic.then_some(n - 1)
+                };
+                let down = if r + 1 < n {
+                    Some(r + 1)
+                } else {
+                    periodic.then_some(0)
+                };
+                let flow: f64 = [up, down].into_iter().flatten().map(|m| c[m] - c[r]).sum();
+                c[r] + rate * flow
+            })
+            .collect();
     }
-    p
+    c
 }
 
 /// Each row's replica mean within `k` standard errors of its expectation.
@@ -238,30 +256,7 @@ fn noninteracting_rows_follow_the_exact_recurrence() {
         let mut gpu = Automaton::new(ctx(), &config, s).unwrap();
         gpu.advance_to(steps).unwrap();
         let state = gpu.state().unwrap();
-        let periodic = boundary == Boundary::Periodic;
-        let expected = expected_profile(n, steps, |c| {
-            (0..n)
-                .map(|r| {
-                    let up = if r > 0 {
-                        c[r - 1]
-                    } else if periodic {
-                        c[n - 1]
-                    } else {
-                        c[0]
-                    };
-                    let down = if r + 1 < n {
-                        c[r + 1]
-                    } else if periodic {
-                        c[0]
-                    } else {
-                        c[n - 1]
-                    };
-                    // Up-moves out of row 0 (closed) leave particles in row 0: the
-                    // neighbour term of a missing row is the row itself.
-                    c[r] / 2.0 + up / 4.0 + down / 4.0
-                })
-                .collect()
-        });
+        let expected = expected_profile(n, steps, boundary == Boundary::Periodic, 0.25);
         assert_profile(
             &row_counts(&state.cells, n),
             &expected,
@@ -286,35 +281,8 @@ fn interacting_rows_follow_the_exact_recurrence_on_the_attempt_clock() {
         gpu.advance_attempts_to(attempts).unwrap();
         let state = gpu.state().unwrap();
         assert!(state.clocks.iter().all(|c| c.attempts == attempts));
-        let periodic = boundary == Boundary::Periodic;
         let rate = 1.0 / (2.0 * (n * n) as f64);
-        let expected = expected_profile(n, attempts, |c| {
-            (0..n)
-                .map(|r| {
-                    let mut flow = 0.0;
-                    let neighbours = [
-                        if r > 0 {
-                            Some(r - 1)
-                        } else if periodic {
-                            Some(n - 1)
-                        } else {
-                            None
-                        },
-                        if r + 1 < n {
-                            Some(r + 1)
-                        } else if periodic {
-                            Some(0)
-                        } else {
-                            None
-                        },
-                    ];
-                    for m in neighbours.into_iter().flatten() {
-                        flow += c[m] - c[r];
-                    }
-                    c[r] + rate * flow
-                })
-                .collect()
-        });
+        let expected = expected_profile(n, attempts, boundary == Boundary::Periodic, rate);
         assert_profile(
             &row_counts(&state.cells, n),
             &expected,

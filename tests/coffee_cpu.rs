@@ -27,24 +27,14 @@ fn window(cells: &[u32], n: usize, g: usize, r: usize, c: usize) -> (u64, u64) {
     (sum, count)
 }
 
-/// Buckets from the fraction in f64 with the thresholds written as exact fractions: an
-/// average equal to a threshold belongs to the bucket below it.
+/// Buckets of an exact average `sum / count`: the first bucket whose upper bound
+/// (1/3, 2/3; or k/6 of `max_value`) the average does not exceed, compared as exact
+/// fractions. (Ties are pinned separately by `exact_ties_go_to_the_lower_bucket`.)
 fn brute_buckets(sum: u64, count: u64, max_value: u32) -> (u8, u8) {
-    let v = sum as f64 / count as f64;
-    let three = if 3 * sum <= count {
-        0
-    } else if v <= 2.0 / 3.0 && 3 * sum <= 2 * count {
-        1
-    } else {
-        2
-    };
-    let w = v / f64::from(max_value);
-    let seven = (0..=6u8)
-        .find(|&k| {
-            w <= f64::from(k) / 6.0 + 1e-12
-                && 6 * sum <= u64::from(k) * count * u64::from(max_value)
-        })
-        .unwrap_or(6);
+    let at_most = |num: u64, den: u64| sum * den <= num * count;
+    let three = (1..=2u64).position(|k| at_most(k, 3)).unwrap_or(2) as u8;
+    let m = u64::from(max_value);
+    let seven = (0..=6u64).position(|k| at_most(k * m, 6)).unwrap_or(6) as u8;
     (three, seven)
 }
 

@@ -26,7 +26,7 @@ def reference_schedule(model, size):
     four times their fitted mixing time (42,476,000 swaps for an interacting n = 100)."""
     if model not in MODELS:
         raise ValueError(f"model={model!r}: use one of {', '.join(MODELS)}")
-    return _core.coffee_reference_schedule(model, int(size))
+    return _core.coffee_schedule(model, int(size))
 
 
 class Automaton:
@@ -54,27 +54,15 @@ class Automaton:
     def run(self, steps=None, samples=None, progress=None):
         """Runs from the current step, sampling at ``0, interval, 2 interval, ...`` up to
         the last step. Without ``steps``: the authors' run length and interval; with it,
-        at most ``samples`` samples (default 401) spread evenly over ``steps`` steps. Returns this call's
-        samples as a dict of arrays: step, attempts, entropy, complexity,
-        adjusted_complexity (bytes, means over replicas), their ``*_se``, and profile
-        (samples x n: mean cream per cell in each row)."""
+        at most ``samples`` samples (default 401) spread evenly over ``steps`` steps.
+        Returns this call's samples as a dict of arrays: step, attempts, entropy,
+        complexity, adjusted_complexity (bytes, means over replicas), their ``*_se``, and
+        profile (samples x n: mean cream per cell in each row)."""
         config = self._inner.config
-        if steps is None:
-            interval, end = reference_schedule(config["model"], config["size"])
-            if samples is not None:
-                interval, end = self._spread(end, samples), end
-        else:
-            if int(steps) < 1:
-                raise ValueError(f"steps={steps}: must be at least 1")
-            end = int(steps)
-            interval = self._spread(end, 401 if samples is None else samples)
+        interval, end = _core.coffee_schedule(
+            config["model"], config["size"], None if steps is None else int(steps),
+            None if samples is None else int(samples))
         return self._inner.run(interval, end, progress_callback(progress, "coffee"))
-
-    @staticmethod
-    def _spread(steps, samples):
-        if int(samples) < 2:
-            raise ValueError(f"samples={samples}: at least 2 (step 0 and the last)")
-        return max(-(-int(steps) // (int(samples) - 1)), 1)
 
     def history(self):
         """Every sample recorded so far, as :meth:`run` returns them."""

@@ -26,6 +26,33 @@ fn named<T>(what: &str, value: &str, parse: fn(&str) -> Option<T>, allowed: &str
     parse(value).ok_or_else(|| PyValueError::new_err(format!("{what}={value:?}: use {allowed}")))
 }
 
+/// A checked configuration from Python's names.
+fn configure(
+    model: &str,
+    size: usize,
+    replicas: usize,
+    grain: Option<usize>,
+    adjust: &str,
+    boundary: &str,
+) -> Res<CoffeeConfig> {
+    let model_names = "'interacting' or 'noninteracting'";
+    let config = CoffeeConfig {
+        model: named("model", model, Model::parse, model_names)?,
+        size,
+        replicas,
+        grain,
+        adjust: named("adjust", adjust, Adjust::parse, "'rowwise' or 'cellwise'")?,
+        boundary: named(
+            "boundary",
+            boundary,
+            Boundary::parse,
+            "'closed' or 'periodic'",
+        )?,
+    };
+    config.validate().map_err(PyValueError::new_err)?;
+    Ok(config)
+}
+
 fn bytes_array<'py>(py: Python<'py>, data: Vec<u8>, shape: &[usize]) -> Res<Bound<'py, PyAny>> {
     Ok(PyArray1::from_vec(py, data)
         .reshape(shape.to_vec())?
@@ -51,25 +78,7 @@ impl Coffee {
         boundary: &str,
         seed: u64,
     ) -> Res<Self> {
-        let config = CoffeeConfig {
-            model: named(
-                "model",
-                model,
-                Model::parse,
-                "'interacting' or 'noninteracting'",
-            )?,
-            size,
-            replicas,
-            grain,
-            adjust: named("adjust", adjust, Adjust::parse, "'rowwise' or 'cellwise'")?,
-            boundary: named(
-                "boundary",
-                boundary,
-                Boundary::parse,
-                "'closed' or 'periodic'",
-            )?,
-        };
-        config.validate().map_err(PyValueError::new_err)?;
+        let config = configure(model, size, replicas, grain, adjust, boundary)?;
         let ctx = context.inner.clone();
         let inner = py
             .detach(|| Automaton::new(&ctx, &config, seed))
@@ -286,20 +295,7 @@ pub(crate) fn coffee_coarse_grain<'py>(
         .as_slice()
         .map_err(|_| PyValueError::new_err("cells: expected a C-contiguous uint32 array"))?
         .to_vec();
-    let config = CoffeeConfig {
-        model: named(
-            "model",
-            model,
-            Model::parse,
-            "'interacting' or 'noninteracting'",
-        )?,
-        size: shape[0],
-        replicas: 1,
-        grain,
-        adjust: named("adjust", adjust, Adjust::parse, "'rowwise' or 'cellwise'")?,
-        boundary: Boundary::Closed,
-    };
-    config.validate().map_err(PyValueError::new_err)?;
+    let config = configure(model, shape[0], 1, grain, adjust, "closed")?;
     let n = config.size;
     let [coarse, buckets, adjusted] = coffee::reference::coarse_grain(
         &values,
@@ -315,15 +311,23 @@ pub(crate) fn coffee_coarse_grain<'py>(
     Ok(out)
 }
 
-/// The authors' run for `model` on a size x size grid: (sample interval, last step).
+/// The samples of a run: (interval, last step). Without `steps`, the authors' run for
+/// `model` on a size x size grid (with `samples`, that length spread over them); with it,
+/// at most `samples` samples spread evenly over `steps` steps.
 #[pyfunction]
-pub(crate) fn coffee_reference_schedule(model: &str, size: usize) -> Res<(u64, u64)> {
+#[pyo3(signature = (model, size, steps=None, samples=None))]
+pub(crate) fn coffee_schedule(
+    model: &str,
+    size: usize,
+    steps: Option<u64>,
+    samples: Option<usize>,
+) -> Res<(u64, u64)> {
     let model = named(
         "model",
         model,
         Model::parse,
         "'interacting' or 'noninteracting'",
     )?;
-    let s = Schedule::reference(model, size);
+    let s = Schedule::requested(model, size, steps, samples).map_err(PyValueError::new_err)?;
     Ok((s.interval, s.end))
 }

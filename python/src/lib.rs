@@ -942,7 +942,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<coffee::Coffee>()?;
     m.add_class::<evolve::Evolution>()?;
     m.add_function(wrap_pyfunction!(coffee::coffee_coarse_grain, m)?)?;
-    m.add_function(wrap_pyfunction!(coffee::coffee_reference_schedule, m)?)?;
+    m.add_function(wrap_pyfunction!(coffee::coffee_schedule, m)?)?;
     m.add_function(wrap_pyfunction!(transport_solve, m)?)?;
     m.add_function(wrap_pyfunction!(transport_solve_batch, m)?)?;
     m.add_function(wrap_pyfunction!(transport_divergence, m)?)?;

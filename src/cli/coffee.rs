@@ -121,23 +121,7 @@ fn configure(args: &CoffeeArgs, size: usize) -> CliResult<CoffeeConfig> {
 }
 
 fn schedule(args: &CoffeeArgs, model: Model, size: usize) -> CliResult<Schedule> {
-    if args.samples.is_some_and(|k| k < 2) {
-        return Err(bad("--samples: at least 2 (step 0 and the last step)"));
-    }
-    let schedule = match (args.steps, args.samples) {
-        (Some(0), _) => return Err(bad("--steps must be at least 1")),
-        (Some(steps), samples) => Schedule::spread(steps, samples.unwrap_or(401)),
-        (None, Some(samples)) => Schedule::spread(Schedule::reference(model, size).end, samples),
-        (None, None) => Schedule::reference(model, size),
-    };
-    if model == Model::NonInteracting && schedule.end > u64::from(u32::MAX) {
-        return Err(bad(format!(
-            "--steps {}: the non-interacting model runs at most {} steps",
-            schedule.end,
-            u32::MAX
-        )));
-    }
-    Ok(schedule)
+    Schedule::requested(model, size, args.steps, args.samples).map_err(|e| bad(format!("--{e}")))
 }
 
 /// A sampled run into `out` with the command's defaults (frames, no checkpoints), for

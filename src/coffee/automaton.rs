@@ -314,11 +314,12 @@ impl Automaton {
                  model moves every particle every step",
             ));
         }
+        // The clocks alone: (swaps lo, hi, attempts lo, hi) per replica.
         let start = self
-            .state()?
-            .clocks
-            .iter()
-            .map(|c| c.attempts)
+            .clock
+            .read(&self.ctx)?
+            .chunks(CLOCK_WORDS as usize)
+            .map(|w| u64::from(w[2]) | u64::from(w[3]) << 32)
             .min()
             .unwrap_or(0);
         let mut at = start;

@@ -134,10 +134,7 @@ impl Checkpoint {
     /// Parses a file's bytes; `source` names the file in errors.
     pub fn decode(bytes: &[u8], source: &Path) -> Result<Self> {
         let file = TensorFile::parse(bytes, source, "coffee", FORMAT)?;
-        let json = |key: &str| -> Result<Value> {
-            serde_json::from_str(file.field(key)?)
-                .map_err(|e| file.bad(format!("{key} is not JSON: {e}")))
-        };
+        let json = |key: &str| file.json(key);
         let c = json("config")?;
         let text = |v: &Value, key: &str| v[key].as_str().map(str::to_string);
         let whole = |v: &Value, key: &str| v[key].as_u64();

@@ -269,6 +269,35 @@ impl Schedule {
         }
     }
 
+    /// The schedule of a run of `model` on an `n × n` grid as a user asks for it: without
+    /// `steps`, the authors' run length, spread over `samples` samples when given (else
+    /// sampled at the authors' interval); with `steps`, at most `samples` samples (401
+    /// when not given) spread over them. The message of an error names the argument.
+    pub fn requested(
+        model: Model,
+        n: usize,
+        steps: Option<u64>,
+        samples: Option<usize>,
+    ) -> Result<Self, String> {
+        if samples.is_some_and(|k| k < 2) {
+            return Err("samples: at least 2 (step 0 and the last step)".into());
+        }
+        let schedule = match (steps, samples) {
+            (Some(0), _) => return Err("steps: at least 1".into()),
+            (Some(steps), k) => Self::spread(steps, k.unwrap_or(401)),
+            (None, Some(k)) => Self::spread(Self::reference(model, n).end, k),
+            (None, None) => Self::reference(model, n),
+        };
+        if model == Model::NonInteracting && schedule.end > u64::from(u32::MAX) {
+            return Err(format!(
+                "steps {}: the non-interacting model runs at most {} steps",
+                schedule.end,
+                u32::MAX
+            ));
+        }
+        Ok(schedule)
+    }
+
     /// The sample times: `0, interval, 2·interval, …` up to `end`.
     pub fn times(&self) -> impl Iterator<Item = u64> + '_ {
         let last = self.end / self.interval;

@@ -229,14 +229,9 @@ impl Automaton {
 
     /// The current state's sample (estimates, profile, replica 0's states).
     pub fn sample(&mut self) -> Result<Sample> {
-        let ctx = self.ctx.clone();
-        let mut rec = ctx.recorder("morphogen.coffee.sample");
-        self.record_sample(&mut rec, 0);
-        let pending = self.submit_with_readback(rec)?;
-        let words = pending.wait(&self.ctx)?;
         let layout = SlotLayout::new(&self.config);
         let batch = Batch {
-            words,
+            words: self.read_slot()?,
             samples: vec![(0, self.step)],
         };
         let mut samples = compress(
@@ -253,15 +248,21 @@ impl Automaton {
 
     /// Every replica's fine, coarse and adjusted states, coarse-grained on the GPU.
     pub fn grids(&mut self) -> Result<Vec<Grids>> {
-        let ctx = self.ctx.clone();
-        let mut rec = ctx.recorder("morphogen.coffee.grids");
-        self.record_sample(&mut rec, 0);
-        let pending = self.submit_with_readback(rec)?;
-        let words = pending.wait(&self.ctx)?;
+        let words = self.read_slot()?;
         let layout = SlotLayout::new(&self.config);
         Ok((0..self.config.replicas)
             .map(|r| replica_grids(&words, &layout, 0, r, self.config.size))
             .collect())
+    }
+}
+
+impl Automaton {
+    /// The current state coarse-grained into readback slot 0, read back.
+    fn read_slot(&mut self) -> Result<Vec<u32>> {
+        let ctx = self.ctx.clone();
+        let mut rec = ctx.recorder("morphogen.coffee.sample");
+        self.record_sample(&mut rec, 0);
+        self.submit_with_readback(rec)?.wait(&self.ctx)
     }
 }
 

@@ -109,6 +109,12 @@ impl<'a> TensorFile<'a> {
         })
     }
 
+    /// A metadata field that holds JSON.
+    pub fn json(&self, key: &str) -> Result<serde_json::Value> {
+        serde_json::from_str(self.field(key)?)
+            .map_err(|e| self.bad(format!("{key} is not JSON: {e}")))
+    }
+
     /// A metadata field that holds a whole number.
     pub fn number(&self, key: &str) -> Result<u64> {
         self.field(key)?

@@ -86,10 +86,7 @@ impl Evolution {
     /// Parses a checkpoint's bytes; `source` names the file in errors.
     pub fn decode(bytes: &[u8], source: &Path) -> Result<Self> {
         let file = TensorFile::parse(bytes, source, "evolution", FORMAT)?;
-        let json = |key: &str| -> Result<Value> {
-            serde_json::from_str(file.field(key)?)
-                .map_err(|e| file.bad(format!("{key} is not JSON: {e}")))
-        };
+        let json = |key: &str| file.json(key);
         let world = BiomeConfig::from_toml(file.field("world")?)?;
         let dish = json("dish")?;
         let number = |v: &Value, key: &str| {
