@@ -1,11 +1,11 @@
-// Metrics after a step, second half: the number of program slots with living cells into
-// counter CENSUS_LIVING_IDS of row `params.record_slot`; clears the per-slot tally for the
-// next step.
+// Metrics after a step, second half, one workgroup per world: the number of the world's
+// program slots with living cells into counter CENSUS_LIVING_IDS of its row for
+// `params.record_slot`; clears the per-slot tally for the next step.
 
 override WG: u32 = 256u;
 
 #import biome
-#import biome/census_row
+#import biome/census_at
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<uniform> table: Table;
@@ -15,21 +15,26 @@ override WG: u32 = 256u;
 var<workgroup> living: atomic<u32>;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_index) lid: u32) {
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let world = wid.x;
     if (lid == 0u) {
         atomicStore(&living, 0u);
     }
     workgroupBarrier();
     var mine = 0u;
+    let first = world * table.slots;
     for (var s = lid; s < table.slots; s = s + WG) {
-        if (id_cells[s] > 0u) {
+        if (id_cells[first + s] > 0u) {
             mine = mine + 1u;
         }
-        id_cells[s] = 0u;
+        id_cells[first + s] = 0u;
     }
     atomicAdd(&living, mine);
     workgroupBarrier();
     if (lid == 0u) {
-        atomicStore(&counts[params.record_slot * CENSUS_COUNTERS + CENSUS_LIVING_IDS], atomicLoad(&living));
+        atomicStore(&counts[census_index(world, CENSUS_LIVING_IDS)], atomicLoad(&living));
     }
 }

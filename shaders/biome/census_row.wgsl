@@ -1,4 +1,4 @@
-// The census row of one step: CENSUS_COUNTERS counters, [0, CENSUS_TYPES) cells by type
+// The census row of one world after one step: CENSUS_COUNTERS counters, [0, CENSUS_TYPES) cells by type
 // id, then reproductions, seeds placed, living program slots, agents beyond the program
 // table, agents with disabled programs, and reproductions that succeeded in the
 // petri-dish mode. biome::metrics mirrors these by name and a
@@ -12,3 +12,4 @@ const CENSUS_LIVING_IDS: u32 = 12u;
 const CENSUS_BEYOND_TABLE: u32 = 13u;
 const CENSUS_DISABLED: u32 = 14u;
 const CENSUS_INTERCEPTED: u32 = 15u;
+

@@ -5,11 +5,12 @@
 override WG: u32 = 64u;
 
 #import grid
-#import biome
+#import biome/draws
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> proposal: array<u32>;
 @group(0) @binding(2) var<storage, read_write> choice: array<u32>;
+@group(0) @binding(3) var<storage, read> seeds: array<vec2<u32>>;
 
 fn aims_here(cell: u32, j: u32) -> bool {
     let n = neighbor(cell, j);

@@ -3,14 +3,17 @@
 // program asks for it (every nutrient, normalised, above its threshold), the flower
 // holds at least the reproduce cost, and it touches AIR. Each candidate carries the key
 // log(AIR neighbours) + Gumbel noise: the largest keys are a draw without replacement
-// with probability proportional to the AIR neighbours.
-// control: [0] listed agents, [2] candidates.
+// with probability proportional to the AIR neighbours. Counts and candidates are per
+// world: world w's slot counts at [w * slots, (w + 1) * slots), its candidates from its
+// first cell on, counted in control[CONTROL_CANDIDATES + w].
+// control: see biome/control.
 
 override WG: u32 = 64u;
 
 #import grid
 #import agent
 #import biome/control
+#import biome/draws
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<uniform> agent: AgentLayout;
@@ -23,6 +26,7 @@ override WG: u32 = 64u;
 @group(0) @binding(8) var<storage, read_write> control: array<atomic<u32>>;
 @group(0) @binding(9) var<storage, read_write> id_counts: array<atomic<u32>>;
 @group(0) @binding(10) var<storage, read_write> candidates: array<vec2<u32>>;
+@group(0) @binding(11) var<storage, read> seeds: array<vec2<u32>>;
 
 @compute @workgroup_size(WG)
 fn main(
@@ -35,9 +39,9 @@ fn main(
         return;
     }
     let cell = list[i];
-    let id = ids[cell];
-    atomicAdd(&id_counts[id], 1u);
-    if (types[cell] != FLOWER || slot_ok[id] == 0u) {
+    let slot = table_slot(cell);
+    atomicAdd(&id_counts[slot], 1u);
+    if (types[cell] != FLOWER || slot_ok[slot] == 0u) {
         return;
     }
     load_window(cell);
@@ -51,6 +55,9 @@ fn main(
     }
     let u = rng_u01(step_bits(cell, STREAM_REPRODUCE, 0u).x);
     let key = log(air) - log(-log(u));
-    let slot = atomicAdd(&control[CONTROL_CANDIDATES], 1u);
-    candidates[slot] = vec2<u32>(bitcast<u32>(key), cell);
+    let world = world_of(cell);
+    let entry = atomicAdd(&control[CONTROL_CANDIDATES + world], 1u);
+    if (entry < world_cells()) {
+        candidates[world_base(world) + entry] = vec2<u32>(bitcast<u32>(key), cell);
+    }
 }

@@ -1,4 +1,4 @@
-// Gravity, one thread per column walking up from the second row from the bottom: a cell
+// Gravity, one thread per column of each world walking up from the second row from the bottom: a cell
 // that falls (EARTH, or an agent with no structural integrity left) swaps type, state and
 // id with an intangible cell below. Rows are visited in order, so a falling stack moves
 // down by exactly one cell per step.
@@ -19,16 +19,17 @@ fn main(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let col = linear_workgroup(wid, nwg) * WG + lid;
-    if (col >= params.width || params.height < 2u) {
+    let column = linear_workgroup(wid, nwg) * WG + lid;
+    if (column >= params.width * params.worlds || params.height < 2u) {
         return;
     }
     let w = params.width;
     let s = params.channels;
+    let top = world_base(column / w) + column % w;
     // Type below the current row, carried up the column.
-    var below_type = types[(params.height - 1u) * w + col];
+    var below_type = types[top + (params.height - 1u) * w];
     for (var r = i32(params.height) - 2; r >= 0; r = r - 1) {
-        let upper = u32(r) * w + col;
+        let upper = top + u32(r) * w;
         let lower = upper + w;
         let t = types[upper];
         let unsupported = !is_structural(t) || state[upper * s + INTEGRITY] <= 0.0;

@@ -36,7 +36,7 @@ fn main(
         return;
     }
     let cell = list[i];
-    if (slot_ok[ids[cell]] == 0u) {
+    if (slot_ok[table_slot(cell)] == 0u) {
         return;
     }
     load_window(cell);

@@ -6,11 +6,12 @@
 override WG: u32 = 64u;
 
 #import grid
-#import biome
+#import biome/draws
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> types: array<u32>;
 @group(0) @binding(2) var<storage, read_write> proposal: array<u32>;
+@group(0) @binding(3) var<storage, read> seeds: array<vec2<u32>>;
 
 fn type_or_out(n: i32) -> u32 {
     if (n < 0) {

@@ -57,12 +57,12 @@ fn main(
 ) {
     let pixel = linear_workgroup(wid, nwg) * WG + lid;
     let out_width = params.width * params.zoom;
-    if (pixel >= cell_count() * params.zoom * params.zoom) {
+    if (pixel >= world_cells() * params.zoom * params.zoom) {
         return;
     }
     let row = pixel / out_width / params.zoom;
     let col = pixel % out_width / params.zoom;
-    let cell = row * params.width + col;
+    let cell = world_base(params.world) + row * params.width + col;
     let t = types[cell];
     let base = cell * params.channels;
     var c = base_colour(t);

@@ -1,4 +1,4 @@
-// Reproduction, one workgroup: take the `picks` candidate flowers with the largest keys
+// Reproduction, one workgroup per world of the batch: take the `picks` candidate flowers with the largest keys
 // (a draw without replacement, proportional to their AIR neighbours). With mutation,
 // pick i is paired with the i-th least populated program slot and goes ahead only if
 // that slot is empty; the parent's program, mutated, is written there and the child
@@ -9,14 +9,15 @@
 // (`params.intercept`) no program is mutated and no seed placed: a pick succeeds when
 // its flower holds at least `params.repr_min_energy` above the reproduce cost in both
 // nutrients, and the flower is removed either way.
-// control: [2] candidates. census row `params.record_slot`: [10] executed picks, [11]
-// seeds placed, [15] successful intercepted picks.
+// control: the world's candidate count. The world's census row of `params.record_slot`:
+// [10] executed picks, [11] seeds placed, [15] successful intercepted picks.
 
 override WG: u32 = 256u;
 
 #import agent
-#import biome/census_row
+#import biome/census_at
 #import biome/control
+#import biome/draws
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<uniform> agent: AgentLayout;
@@ -29,6 +30,7 @@ override WG: u32 = 256u;
 @group(0) @binding(8) var<storage, read> id_counts: array<u32>;
 @group(0) @binding(9) var<storage, read> candidates: array<vec2<u32>>;
 @group(0) @binding(10) var<storage, read_write> census: array<u32>;
+@group(0) @binding(11) var<storage, read> seeds: array<vec2<u32>>;
 
 const MAX_PICKS: u32 = 16u;
 const NONE: u32 = 0xffffffffu;
@@ -41,6 +43,10 @@ var<workgroup> slot_free: array<u32, 16>;
 var<workgroup> ranks: array<u32, 256>;
 var<workgroup> seed_col: u32;
 var<workgroup> seed_total: u32;
+// The world this workgroup reproduces in, its first cell and its first program slot.
+var<private> world: u32;
+var<private> base: u32;
+var<private> first_slot: u32;
 
 fn better(key_a: f32, item_a: u32, key_b: f32, item_b: u32) -> bool {
     if (item_b == NONE) {
@@ -70,8 +76,7 @@ fn box_muller(bits: vec4<u32>) -> f32 {
 }
 
 fn mutation_bits(j: u32, pick: u32, block: u32) -> vec4<u32> {
-    let key = vec2<u32>(params.seed_lo, params.seed_hi);
-    return philox4x32_10(vec4<u32>(j, params.step, STREAM_MUTATE | (pick << 8u), block), key);
+    return world_bits(world, j, STREAM_MUTATE | (pick << 8u), block);
 }
 
 // A standard normal truncated to [-3, 3], from blocks first, first + 2, ... (rejection;
@@ -88,8 +93,8 @@ fn truncated_normal(j: u32, pick: u32, first: u32) -> f32 {
 
 fn mutate(pick: u32, from_slot: u32, to_slot: u32, lid: u32) {
     let n = agent.params_len;
-    let src = from_slot * agent.stride;
-    let dst = to_slot * agent.stride;
+    let src = (first_slot + from_slot) * agent.stride;
+    let dst = (first_slot + to_slot) * agent.stride;
     for (var j = lid; j < n; j = j + WG) {
         let b0 = mutation_bits(j, pick, 0u);
         let change = rng_u01(b0.x) < agent.change_perc;
@@ -118,7 +123,7 @@ fn mutate(pick: u32, from_slot: u32, to_slot: u32, lid: u32) {
 fn fertile_row(col: u32) -> u32 {
     let w = params.width;
     for (var r = 0u; r + 1u < params.height; r = r + 1u) {
-        if (types[r * w + col] == AIR && types[(r + 1u) * w + col] == EARTH) {
+        if (types[base + r * w + col] == AIR && types[base + (r + 1u) * w + col] == EARTH) {
             return r;
         }
     }
@@ -131,9 +136,15 @@ fn in_range(col: u32, center: u32) -> bool {
 }
 
 @compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_index) lid: u32) {
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    world = wid.x;
+    base = world_base(world);
+    first_slot = world * agent.slots;
     let picks = min(agent.picks, MAX_PICKS);
-    let count = min(control[CONTROL_CANDIDATES], cell_count());
+    let count = min(control[CONTROL_CANDIDATES + world], world_cells());
     let intercepting = params.intercept != 0u;
     let mutating = agent.mutator != 0u && !intercepting;
 
@@ -142,7 +153,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
         var key = 0.0;
         var item = NONE;
         for (var c = lid; c < count; c = c + WG) {
-            let cand = candidates[c];
+            let cand = candidates[base + c];
             var taken = false;
             for (var j = 0u; j < i; j = j + 1u) {
                 taken = taken || picked[j] == cand.y;
@@ -171,7 +182,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
                 for (var j = 0u; j < i; j = j + 1u) {
                     taken = taken || slot_for[j] == s;
                 }
-                let k = -f32(id_counts[s]);
+                let k = -f32(id_counts[first_slot + s]);
                 if (!taken && better(k, s, key, item)) {
                     key = k;
                     item = s;
@@ -182,7 +193,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
             reduce_best(lid);
             if (lid == 0u) {
                 slot_for[i] = best_item[0];
-                slot_free[i] = select(0u, 1u, best_item[0] != NONE && id_counts[best_item[0]] == 0u);
+                slot_free[i] = select(0u, 1u, best_item[0] != NONE && id_counts[first_slot + best_item[0]] == 0u);
             }
             workgroupBarrier();
         }
@@ -217,12 +228,12 @@ fn main(@builtin(local_invocation_index) lid: u32) {
             child_id = workgroupUniformLoad(&slot_for[i]);
             mutate(i, parent, child_id, lid);
             if (lid == 0u) {
-                slot_ok[child_id] = slot_ok[parent];
+                slot_ok[first_slot + child_id] = slot_ok[first_slot + parent];
             }
         }
         // Count the allowed fertile columns in this thread's range, then find the
         // chosen one by rank.
-        let center = flower % w;
+        let center = (flower - base) % w;
         let first = lid * per_thread;
         var mine = 0u;
         for (var c = first; c < min(first + per_thread, w); c = c + 1u) {
@@ -246,7 +257,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
         }
         let total = workgroupUniformLoad(&seed_total);
         if (total > 0u) {
-            let rank = pick_below(step_bits(i, STREAM_REPRODUCE, 1u).x, total);
+            let rank = pick_below(world_bits(world, i, STREAM_REPRODUCE, 1u).x, total);
             var r = ranks[lid];
             for (var c = first; c < min(first + per_thread, w); c = c + 1u) {
                 if (in_range(c, center) && fertile_row(c) != NONE) {
@@ -264,7 +275,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
             let fb = flower * s;
             let stored = vec2<f32>(state[fb + EARTH_NUTRIENT], state[fb + AIR_NUTRIENT]) - params.reproduce_cost;
             for (var dr = 0u; dr < 2u; dr = dr + 1u) {
-                let cell = (row + dr) * w + seed_col;
+                let cell = base + (row + dr) * w + seed_col;
                 types[cell] = UNSPECIALIZED;
                 ids[cell] = child_id;
                 for (var ch = 0u; ch < s; ch = ch + 1u) {
@@ -289,8 +300,8 @@ fn main(@builtin(local_invocation_index) lid: u32) {
                 }
             }
         }
-        census[params.record_slot * CENSUS_COUNTERS + CENSUS_REPRODUCTIONS] = executed;
-        census[params.record_slot * CENSUS_COUNTERS + CENSUS_SEEDS] = placed;
-        census[params.record_slot * CENSUS_COUNTERS + CENSUS_INTERCEPTED] = intercepted;
+        census[census_index(world, CENSUS_REPRODUCTIONS)] = executed;
+        census[census_index(world, CENSUS_SEEDS)] = placed;
+        census[census_index(world, CENSUS_INTERCEPTED)] = intercepted;
     }
 }

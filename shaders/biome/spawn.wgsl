@@ -11,6 +11,7 @@ override WG: u32 = 64u;
 #import grid
 #import agent
 #import biome/listed
+#import biome/draws
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<uniform> agent: AgentLayout;
@@ -23,6 +24,7 @@ override WG: u32 = 64u;
 @group(0) @binding(8) var<storage, read> control: array<u32>;
 @group(0) @binding(9) var<storage, read_write> proposal: array<u32>;
 @group(0) @binding(10) var<storage, read_write> spawn: array<f32>;
+@group(0) @binding(11) var<storage, read> seeds: array<vec2<u32>>;
 
 const SPAWN_STRIDE: u32 = 12u;
 
@@ -41,7 +43,7 @@ fn main(
         return;
     }
     let cell = list[i];
-    if (slot_ok[ids[cell]] == 0u) {
+    if (slot_ok[table_slot(cell)] == 0u) {
         return;
     }
     load_window(cell);

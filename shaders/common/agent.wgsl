@@ -63,6 +63,11 @@ var<private> win_state: array<f32, 72>;
 // Where this agent's program starts in `programs`.
 var<private> prog: u32;
 
+// A cell's program slot in the batch's table: its world's slots come one after another.
+fn table_slot(cell: u32) -> u32 {
+    return world_of(cell) * agent.slots + ids[cell];
+}
+
 fn load_window(cell: u32) {
     let s = params.channels;
     for (var k = 0u; k < 9u; k = k + 1u) {
@@ -81,7 +86,7 @@ fn load_window(cell: u32) {
             }
         }
     }
-    prog = win_ids[4] * agent.stride;
+    prog = (world_of(cell) * agent.slots + win_ids[4]) * agent.stride;
 }
 
 fn raw(k: u32, ch: u32) -> f32 {

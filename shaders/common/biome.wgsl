@@ -1,6 +1,11 @@
-// Biomaker CA cells: type ids, type sets, the per-step parameter block, 3x3 neighbourhood
-// addressing and the random draws of one step. Kernels that import this declare
-// `params: Params` (the step's block, bound with a dynamic offset).
+// Biomaker CA cells: type ids, type sets, the per-step parameter block and 3x3
+// neighbourhood addressing. Kernels that import this declare `params: Params` (the step's
+// block, bound with a dynamic offset).
+//
+// A batch of `params.worlds` worlds of the same shape lies in the grids one after
+// another, world w's cells at [w * world_cells(), (w + 1) * world_cells()); kernels run
+// over every cell of the batch, and a neighbour across a world's edge is outside the
+// grid, as it is for a world alone. The random draws are in biome/draws.
 
 #import rng
 
@@ -38,8 +43,6 @@ struct Params {
     width: u32,
     channels: u32,
     step: u32,
-    seed_lo: u32,
-    seed_hi: u32,
     earth_min_row: u32,
     air_max_row: u32,
     soil_on: u32,
@@ -58,6 +61,10 @@ struct Params {
     spawn_cost: vec2<f32>,
     reproduce_cost: vec2<f32>,
     specialize_cost: vec2<f32>,
+    // Worlds in the batch.
+    worlds: u32,
+    // The world a picture is rendered of.
+    world: u32,
 }
 
 // The program table's size as kernels without the agent layout see it.
@@ -115,28 +122,39 @@ fn slot_offset(k: u32) -> vec2<i32> {
     return vec2<i32>(i32(k / 3u) - 1, i32(k % 3u) - 1);
 }
 
-fn cell_row_col(cell: u32) -> vec2<i32> {
-    return vec2<i32>(i32(cell / params.width), i32(cell % params.width));
+// Cells of one world.
+fn world_cells() -> u32 {
+    return params.height * params.width;
 }
 
-// Flat index of the neighbour in slot k, or -1 outside the grid.
+// The world holding a cell of the batch.
+fn world_of(cell: u32) -> u32 {
+    return cell / world_cells();
+}
+
+// A world's first cell.
+fn world_base(world: u32) -> u32 {
+    return world * world_cells();
+}
+
+// (row, column) of a cell inside its world.
+fn cell_row_col(cell: u32) -> vec2<i32> {
+    let local = cell % world_cells();
+    return vec2<i32>(i32(local / params.width), i32(local % params.width));
+}
+
+// Flat index of the neighbour in slot k, or -1 outside the cell's world.
 fn neighbor(cell: u32, k: u32) -> i32 {
     let p = cell_row_col(cell) + slot_offset(k);
     if (p.x < 0 || p.y < 0 || p.x >= i32(params.height) || p.y >= i32(params.width)) {
         return -1;
     }
-    return p.x * i32(params.width) + p.y;
+    return i32(world_base(world_of(cell))) + p.x * i32(params.width) + p.y;
 }
 
+// Cells of the whole batch.
 fn cell_count() -> u32 {
-    return params.height * params.width;
-}
-
-// Four random words for `item` (a cell or a column) in `stream` of this step; `block`
-// numbers further groups of four.
-fn step_bits(item: u32, stream: u32, block: u32) -> vec4<u32> {
-    let key = vec2<u32>(params.seed_lo, params.seed_hi);
-    return philox4x32_10(vec4<u32>(item, params.step, stream, block), key);
+    return world_cells() * params.worlds;
 }
 
 // Uniform index in [0, m) from 32 random bits: the high word of bits * m.

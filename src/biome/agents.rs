@@ -10,8 +10,9 @@ use crate::gpu::{GpuBuffer, GpuContext};
 
 /// Floats per listed agent in the parallel op's output.
 pub(crate) const SHARE_STRIDE: usize = 24;
-/// Counters of the `control` buffer (`CONTROL_SLOTS` of `shaders/biome/control.wgsl`).
-const CONTROL_SLOTS: usize = 4;
+/// Counters of the `control` buffer before the per-world candidate counts
+/// (`CONTROL_SLOTS` of `shaders/biome/control.wgsl`).
+const CONTROL_SLOTS: usize = 2;
 /// Floats per listed agent in the spawn payload.
 pub(crate) const SPAWN_STRIDE: usize = 12;
 /// Reproductions per step the reproduce kernel carries out at most.
@@ -87,22 +88,26 @@ pub(crate) struct TableBlock {
     pad: [u32; 2],
 }
 
-/// Program table and agent scratch of one world.
+/// Program tables and agent scratch of a batch of worlds: each world's table of `slots`
+/// programs follows the previous world's in `programs` (and in `slot_ok`, `id_counts`,
+/// `id_cells`).
 pub(crate) struct AgentTables {
     /// The programs' layout and floats per slot (the programs themselves live on the GPU
     /// and change there through mutation).
     pub layout: ProgramLayout,
     pub stride: usize,
+    /// Program slots per world.
+    pub slots: usize,
     pub capacity: usize,
     pub programs: GpuBuffer<f32>,
     pub slot_ok: GpuBuffer<u32>,
     pub layout_block: GpuBuffer<LayoutBlock>,
     pub sizes: GpuBuffer<TableBlock>,
-    /// Listed agent cells, and each listed cell's position.
+    /// Listed agent cells of the batch, and each listed cell's position.
     pub list: GpuBuffer<u32>,
     pub list_pos: GpuBuffer<u32>,
-    /// Counters of each step (agents listed, beyond the table, reproduction candidates),
-    /// at the slots `shaders/biome/control.wgsl` names.
+    /// Counters of each step (agents listed, beyond the table, then each world's
+    /// reproduction candidates), at the slots `shaders/biome/control.wgsl` names.
     pub control: GpuBuffer<u32>,
     /// Workgroup counts of the dispatches over the list.
     pub args: GpuBuffer<u32>,
@@ -114,12 +119,18 @@ pub(crate) struct AgentTables {
 }
 
 impl AgentTables {
+    /// The tables of one world of `world_cells` cells per program table in `tables`.
     pub fn new(
         ctx: &GpuContext,
         config: &BiomeConfig,
-        cells: usize,
-        table: &ProgramTable,
+        world_cells: usize,
+        tables: &[ProgramTable],
     ) -> Result<Self> {
+        let Some(table) = tables.first() else {
+            return Err(Error::invalid("a batch needs at least one world"));
+        };
+        let worlds = tables.len();
+        let cells = world_cells * worlds;
         let agents = &config.agents;
         if config.n_reproduce_per_step > MAX_REPRODUCTIONS_PER_STEP {
             return Err(Error::invalid(format!(
@@ -128,22 +139,27 @@ impl AgentTables {
             )));
         }
         let slots = agents.slots as usize;
-        if table.slots() != slots || table.layout.model != agents.model {
-            return Err(Error::invalid(format!(
-                "the program table holds {} {:?} programs but the config asks for {slots} {:?}",
-                table.slots(),
-                table.layout.model,
-                agents.model
-            )));
+        for t in tables {
+            if t.slots() != slots || t.layout.model != agents.model || t.stride != table.stride {
+                return Err(Error::invalid(format!(
+                    "a program table holds {} {:?} programs but the config asks for {slots} \
+                     {:?}",
+                    t.slots(),
+                    t.layout.model,
+                    agents.model
+                )));
+            }
         }
         let max = ctx.max_binding_bytes() as usize;
-        if table.data.len() * 4 > max {
+        if table.data.len() * 4 * worlds > max {
             return Err(Error::invalid(format!(
-                "{slots} programs of {} floats exceed one GPU buffer binding ({max} bytes); \
-                 use fewer slots",
+                "{worlds} x {slots} programs of {} floats exceed one GPU buffer binding ({max} \
+                 bytes); use fewer slots or fewer worlds per batch",
                 table.stride
             )));
         }
+        let data: Vec<f32> = tables.iter().flat_map(|t| t.data.iter().copied()).collect();
+        let usable: Vec<u32> = tables.iter().flat_map(|t| t.usable()).collect();
         // Agents the per-agent scratch holds: every cell, or as many as one binding of the
         // largest record allows.
         let capacity = cells.min(max / (SHARE_STRIDE * 4)).max(1);
@@ -189,8 +205,8 @@ impl AgentTables {
         };
         let label = |name: &str| format!("morphogen.biome.agents.{name}");
         Ok(Self {
-            programs: GpuBuffer::from_slice(ctx, &table.data, &label("programs"))?,
-            slot_ok: GpuBuffer::from_slice(ctx, &table.usable(), &label("slot_ok"))?,
+            programs: GpuBuffer::from_slice(ctx, &data, &label("programs"))?,
+            slot_ok: GpuBuffer::from_slice(ctx, &usable, &label("slot_ok"))?,
             layout_block: GpuBuffer::uniform(ctx, &block, &label("layout"))?,
             sizes: GpuBuffer::uniform(
                 ctx,
@@ -203,40 +219,46 @@ impl AgentTables {
             )?,
             list: GpuBuffer::zeroed(ctx, capacity, &label("list"))?,
             list_pos: GpuBuffer::zeroed(ctx, cells, &label("list_pos"))?,
-            control: GpuBuffer::zeroed(ctx, CONTROL_SLOTS, &label("control"))?,
+            control: GpuBuffer::zeroed(ctx, CONTROL_SLOTS + worlds, &label("control"))?,
             args: GpuBuffer::indirect(ctx, 4, &label("args"))?,
             share: GpuBuffer::zeroed(ctx, capacity * SHARE_STRIDE, &label("share"))?,
             spawn: GpuBuffer::zeroed(ctx, capacity * SPAWN_STRIDE, &label("spawn"))?,
-            id_counts: GpuBuffer::zeroed(ctx, slots, &label("id_counts"))?,
-            id_cells: GpuBuffer::zeroed(ctx, slots, &label("id_cells"))?,
-            candidates: GpuBuffer::zeroed(ctx, capacity, &label("candidates"))?,
+            id_counts: GpuBuffer::zeroed(ctx, slots * worlds, &label("id_counts"))?,
+            id_cells: GpuBuffer::zeroed(ctx, slots * worlds, &label("id_cells"))?,
+            candidates: GpuBuffer::zeroed(ctx, cells, &label("candidates"))?,
             layout: table.layout.clone(),
             stride: table.stride,
+            slots,
             capacity,
         })
     }
 
-    /// Replaces the programs (same shape) and their usable flags.
-    pub fn upload(&self, ctx: &GpuContext, table: &ProgramTable) -> Result<()> {
-        if table.data.len() != self.programs.len() || table.stride != self.stride {
+    /// Replaces world `world`'s programs (same shape) and their usable flags.
+    pub fn upload(&self, ctx: &GpuContext, world: usize, table: &ProgramTable) -> Result<()> {
+        let len = self.slots * self.stride;
+        if table.data.len() != len || table.stride != self.stride {
             return Err(Error::invalid(format!(
-                "a table of {} floats ({} per slot) cannot replace one of {} ({} per slot)",
+                "a table of {} floats ({} per slot) cannot replace one of {len} ({} per slot)",
                 table.data.len(),
                 table.stride,
-                self.programs.len(),
                 self.stride
             )));
         }
-        self.programs.write(ctx, &table.data)?;
-        self.slot_ok.write(ctx, &table.usable())
+        self.programs.write_at(ctx, world * len, &table.data)?;
+        self.slot_ok
+            .write_at(ctx, world * self.slots, &table.usable())
     }
 
-    /// The programs as they are now on the GPU.
-    pub fn download(&self, ctx: &GpuContext) -> Result<ProgramTable> {
+    /// World `world`'s programs as they are now on the GPU.
+    pub fn download(&self, ctx: &GpuContext, world: usize) -> Result<ProgramTable> {
+        let len = self.slots * self.stride;
+        let mut rec = ctx.recorder("morphogen.biome.programs");
+        let pending = rec.read_range(&self.programs, world * len, len)?;
+        rec.submit()?;
         Ok(ProgramTable {
             layout: self.layout.clone(),
             stride: self.stride,
-            data: self.programs.read(ctx)?,
+            data: pending.wait(ctx)?,
         })
     }
 }
@@ -250,9 +272,16 @@ mod tests {
     fn the_control_buffer_holds_every_named_slot() {
         let wgsl = u32_constants("biome/control").unwrap();
         assert_eq!(wgsl.get("CONTROL_SLOTS"), Some(&(CONTROL_SLOTS as u32)));
+        // The per-world counts start right after the batch's counters.
+        assert_eq!(
+            wgsl.get("CONTROL_CANDIDATES"),
+            Some(&(CONTROL_SLOTS as u32))
+        );
         for (name, slot) in &wgsl {
             assert!(
-                *slot < CONTROL_SLOTS as u32 || name == "CONTROL_SLOTS",
+                *slot < CONTROL_SLOTS as u32
+                    || name == "CONTROL_SLOTS"
+                    || name == "CONTROL_CANDIDATES",
                 "{name}"
             );
         }

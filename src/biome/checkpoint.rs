@@ -11,9 +11,8 @@ use safetensors::Dtype;
 use crate::biome::config::BiomeConfig;
 use crate::biome::program::{ProgramLayout, ProgramTable};
 use crate::biome::state::WorldState;
-use crate::biome::world::World;
+use crate::biome::world::Worlds;
 use crate::error::{Error, Result};
-use crate::gpu::GpuContext;
 use crate::io::tensors::{serialize, view, TensorFile};
 
 const FORMAT: &str = "morphogen.biome.checkpoint/1";
@@ -133,26 +132,27 @@ impl Checkpoint {
     }
 }
 
-impl World {
-    /// The world's checkpoint (reads the grids back).
-    pub fn checkpoint(&self) -> Result<Checkpoint> {
+impl Worlds {
+    /// World `world`'s checkpoint (reads its grids back).
+    pub fn checkpoint(&self, world: usize) -> Result<Checkpoint> {
         Ok(Checkpoint {
             config: self.config.clone(),
-            seed: self.seed,
+            seed: *self.seeds.get(world).ok_or_else(|| {
+                Error::invalid(format!(
+                    "world {world} is not in a batch of {}",
+                    self.count()
+                ))
+            })?,
             step: self.step,
-            world: self.download()?,
-            programs: self.programs()?,
+            world: self.download(world)?,
+            programs: self.programs(world)?,
         })
     }
 
-    /// Saves a checkpoint file that [`World::resume`] continues exactly.
-    pub fn save_checkpoint(&self, path: &Path) -> Result<()> {
-        self.checkpoint()?.save(path)
-    }
-
-    /// A world continuing from a checkpoint file.
-    pub fn resume(ctx: &GpuContext, path: &Path) -> Result<Self> {
-        let cp = Checkpoint::load(path)?;
-        Self::from_parts(ctx, &cp.config, &cp.world, &cp.programs, cp.seed, cp.step)
+    /// Saves world `world`'s checkpoint file, which [`World::resume`] continues exactly.
+    ///
+    /// [`World::resume`]: crate::biome::World::resume
+    pub fn save_checkpoint(&self, world: usize, path: &Path) -> Result<()> {
+        self.checkpoint(world)?.save(path)
     }
 }

@@ -53,6 +53,7 @@ mod params;
 pub mod program;
 pub mod reference;
 mod render;
+mod single;
 mod state;
 mod step;
 mod world;
@@ -67,6 +68,7 @@ pub use program::{
     ProgramTable,
 };
 pub use render::{cell_colour, render_cpu};
+pub use single::World;
 pub use state::{channel, kind, WorldState};
 pub use step::{bytes_per_cell_step, RunOptions, StepProfile, SubStep, MAX_STEPS_PER_SUBMIT};
-pub use world::World;
+pub use world::{WorldParts, Worlds};

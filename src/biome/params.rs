@@ -14,8 +14,6 @@ pub(crate) struct StepParams {
     pub width: u32,
     pub channels: u32,
     pub step: u32,
-    pub seed_lo: u32,
-    pub seed_hi: u32,
     pub earth_min_row: u32,
     pub air_max_row: u32,
     pub soil_on: u32,
@@ -32,6 +30,8 @@ pub(crate) struct StepParams {
     pub spawn_cost: [f32; 2],
     pub reproduce_cost: [f32; 2],
     pub specialize_cost: [f32; 2],
+    pub worlds: u32,
+    pub world: u32,
     pub pad2: [u32; 34],
 }
 
@@ -45,18 +45,16 @@ pub(crate) fn soil_rows(height: u32, limit: f64) -> (u32, u32) {
 }
 
 impl StepParams {
-    /// The block for step `step` of a world of `config` under `seed`.
-    pub fn new(config: &BiomeConfig, seed: u64, step: u64) -> Self {
+    /// The block for step `step` of a batch of `worlds` worlds of `config` (their seeds
+    /// are in a table of their own).
+    pub fn new(config: &BiomeConfig, worlds: usize, step: u64) -> Self {
         let pair = |v: [f64; 2]| [v[0] as f32, v[1] as f32];
-        let [seed_lo, seed_hi] = crate::rng::seed_key(seed);
         let (earth_min_row, air_max_row) = soil_rows(config.height, config.soil_unbalance_limit);
         Self {
             height: config.height,
             width: config.columns(),
             channels: config.state_channels() as u32,
             step: step as u32,
-            seed_lo,
-            seed_hi,
             earth_min_row,
             air_max_row,
             soil_on: u32::from(config.soil_unbalance_limit > 0.0),
@@ -73,6 +71,8 @@ impl StepParams {
             spawn_cost: pair(config.spawn_cost),
             reproduce_cost: pair(config.reproduce_cost),
             specialize_cost: pair(config.specialize_cost),
+            worlds: worlds as u32,
+            world: 0,
             pad2: [0; 34],
         }
     }

@@ -5,20 +5,26 @@ pub use crate::automata::Image;
 use crate::biome::config::BiomeConfig;
 use crate::biome::params::StepParams;
 use crate::biome::state::{channel, kind, WorldState};
-use crate::biome::world::World;
+use crate::biome::world::Worlds;
 use crate::error::{Error, Result};
 use crate::gpu::{GpuBuffer, Grid, KernelDesc};
 
 const WG: u32 = 64;
 
-impl World {
-    /// Renders the world, each cell a `zoom × zoom` square.
-    pub fn render(&self, zoom: u32) -> Result<Image> {
-        pollster::block_on(self.render_async(zoom))
+impl Worlds {
+    /// Renders world `world` of the batch, each cell a `zoom × zoom` square.
+    pub fn render(&self, world: usize, zoom: u32) -> Result<Image> {
+        pollster::block_on(self.render_async(world, zoom))
     }
 
-    /// [`World::render`] without blocking the thread (the browser's form).
-    pub async fn render_async(&self, zoom: u32) -> Result<Image> {
+    /// [`Worlds::render`] without blocking the thread (the browser's form).
+    pub async fn render_async(&self, world: usize, zoom: u32) -> Result<Image> {
+        if world >= self.count() {
+            return Err(Error::invalid(format!(
+                "world {world} is not in a batch of {}",
+                self.count()
+            )));
+        }
         let (h, w) = (self.height() as u32, self.width() as u32);
         if zoom == 0 {
             return Err(Error::invalid("render zoom must be at least 1"));
@@ -31,8 +37,9 @@ impl World {
                  smaller zoom"
             )));
         }
-        let mut params = StepParams::new(&self.config, self.seed, self.step);
+        let mut params = StepParams::new(&self.config, self.count(), self.step);
         params.zoom = zoom;
+        params.world = world as u32;
         let params = GpuBuffer::uniform(&self.ctx, &params, "morphogen.biome.render.params")?;
         let image: GpuBuffer<u32> =
             GpuBuffer::zeroed(&self.ctx, pixels as usize, "morphogen.biome.render.image")?;

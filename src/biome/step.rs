@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::biome::agents::AgentTables;
 use crate::biome::metrics::{Census, Reproductions, CENSUS_COUNTERS};
 use crate::biome::params::StepParams;
-use crate::biome::world::{Grids, World};
+use crate::biome::world::{Grids, Worlds};
 use crate::error::Result;
 use crate::gpu::{GpuBuffer, GpuContext, Grid, Kernel, KernelDesc, Recorder};
 
@@ -52,7 +52,9 @@ impl SubStep {
     ];
 }
 
-/// Where the time of some steps went ([`World::profile_steps`]).
+/// Where the time of some steps went ([`Worlds::profile_steps`]).
+///
+/// [`Worlds::profile_steps`]: crate::biome::Worlds::profile_steps
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StepProfile {
     /// Steps recorded.
@@ -78,7 +80,9 @@ impl StepProfile {
     }
 }
 
-/// How [`World::run_with`] runs.
+/// How [`Worlds::run_with`] and [`World::run_with`] run.
+///
+/// [`World::run_with`]: crate::biome::World::run_with
 #[derive(Clone, Copy, Debug)]
 pub struct RunOptions {
     /// Steps per submission (and between calls of the callback), 1 to
@@ -116,7 +120,7 @@ struct Pass {
     group: wgpu::BindGroup,
 }
 
-/// Pipelines and bind groups of every sub-step of one world.
+/// Pipelines and bind groups of every sub-step of a batch of worlds.
 pub(crate) struct StepKernels {
     params: GpuBuffer<StepParams>,
     census_counts: GpuBuffer<u32>,
@@ -145,7 +149,13 @@ fn params_binding(params: &GpuBuffer<StepParams>) -> wgpu::BindingResource<'_> {
 }
 
 impl StepKernels {
-    pub fn new(ctx: &GpuContext, g: &Grids, a: &AgentTables) -> Result<Self> {
+    pub fn new(
+        ctx: &GpuContext,
+        g: &Grids,
+        a: &AgentTables,
+        seeds: &GpuBuffer<[u32; 2]>,
+        worlds: usize,
+    ) -> Result<Self> {
         let params = GpuBuffer::uniform_slice(
             ctx,
             &[bytemuck::Zeroable::zeroed(); MAX_STEPS_PER_SUBMIT],
@@ -153,7 +163,7 @@ impl StepKernels {
         )?;
         let census_counts = GpuBuffer::zeroed(
             ctx,
-            MAX_STEPS_PER_SUBMIT * CENSUS_COUNTERS,
+            MAX_STEPS_PER_SUBMIT * worlds * CENSUS_COUNTERS,
             "morphogen.biome.census",
         )?;
         let p = params_binding(&params);
@@ -184,6 +194,7 @@ impl StepKernels {
             ("share", a.share.binding()),
             ("spawn", a.spawn.binding()),
             ("id_cells", a.id_cells.binding()),
+            ("seeds", seeds.binding()),
             ("census", census_counts.binding()),
             ("counts", census_counts.binding()),
         ];
@@ -237,10 +248,10 @@ impl StepKernels {
     }
 }
 
-/// Workgroup size of the single-workgroup kernels (reproduction, the id count).
+/// Workgroup size of the kernels with one workgroup per world (reproduction, the id count).
 const REPRODUCE_WG: u32 = 256;
 
-impl World {
+impl Worlds {
     fn grid_over(&self, items: usize) -> Grid {
         Grid::linear(
             items as u64,
@@ -262,9 +273,19 @@ impl World {
         );
     }
 
-    fn dispatch_once(&self, rec: &mut Recorder<'_>, pass: &Pass, block: Option<usize>) {
-        let offsets: Vec<u32> = block.map(Self::offset).into_iter().collect();
-        rec.dispatch_at(&pass.kernel, &pass.group, &offsets, Grid::new(1, 1, 1));
+    fn dispatch_once(&self, rec: &mut Recorder<'_>, pass: &Pass) {
+        rec.dispatch_at(&pass.kernel, &pass.group, &[], Grid::new(1, 1, 1));
+    }
+
+    /// Records a dispatch of one workgroup per world.
+    fn dispatch_per_world(&self, rec: &mut Recorder<'_>, pass: &Pass, block: usize) {
+        let worlds = self.count() as u32;
+        rec.dispatch_at(
+            &pass.kernel,
+            &pass.group,
+            &[Self::offset(block)],
+            Grid::new(worlds, 1, 1),
+        );
     }
 
     /// Records a dispatch over the listed agents (arguments written by `agent_args`).
@@ -282,11 +303,12 @@ impl World {
     fn record_agent_list(&self, rec: &mut Recorder<'_>, block: usize) {
         rec.clear(&self.agents.control);
         self.dispatch(rec, &self.kernels.agent_list, block, self.cells());
-        self.dispatch_once(rec, &self.kernels.agent_args, None);
+        self.dispatch_once(rec, &self.kernels.agent_args);
     }
 
+    /// Cells of the whole batch.
     fn cells(&self) -> usize {
-        self.height() * self.width()
+        self.world_cells() * self.count()
     }
 
     /// Records one sub-step with the parameter block `block`.
@@ -294,7 +316,7 @@ impl World {
         let k = &self.kernels;
         let g = &self.grids;
         let cells = self.cells();
-        let columns = self.width();
+        let columns = self.width() * self.count();
         match sub {
             SubStep::SoilBalance => {
                 if self.config.soil_unbalance_limit > 0.0 {
@@ -311,7 +333,7 @@ impl World {
                 self.record_agent_list(rec, block);
                 rec.clear(&self.agents.id_counts);
                 self.dispatch_agents(rec, &k.flowers, block);
-                self.dispatch_once(rec, &k.reproduce, Some(block));
+                self.dispatch_per_world(rec, &k.reproduce, block);
             }
             SubStep::Parallel => {
                 self.record_agent_list(rec, block);
@@ -339,7 +361,7 @@ impl World {
     fn write_params(&self, first_step: u64, steps: usize) -> Result<()> {
         let blocks: Vec<StepParams> = (0..steps)
             .map(|i| {
-                let mut p = StepParams::new(&self.config, self.seed, first_step + i as u64);
+                let mut p = StepParams::new(&self.config, self.count(), first_step + i as u64);
                 p.record_slot = i as u32;
                 p
             })
@@ -348,9 +370,9 @@ impl World {
     }
 
     /// Runs one sub-step of the current step on its own, without advancing the step
-    /// count (for tests and inspection: a whole step is [`World::run`]). The reproduction
-    /// sub-step reports what it did.
-    pub fn run_substep(&mut self, sub: SubStep) -> Result<Option<Reproductions>> {
+    /// count (for tests and inspection: a whole step is [`Worlds::run`]). The
+    /// reproduction sub-step reports what it did in each world.
+    pub fn run_substep(&mut self, sub: SubStep) -> Result<Option<Vec<Reproductions>>> {
         self.write_params(self.step, 1)?;
         let mut rec = self.ctx.recorder("morphogen.biome.substep");
         if sub == SubStep::Reproduction {
@@ -366,12 +388,20 @@ impl World {
         let Some(counts) = counts else {
             return Ok(None);
         };
-        let row = Census::from_row(self.step, &counts.wait(&self.ctx)?[..CENSUS_COUNTERS]);
-        Ok(Some(Reproductions {
-            executed: row.reproductions,
-            placed: row.seeds,
-            intercepted: row.intercepted,
-        }))
+        let raw = counts.wait(&self.ctx)?;
+        let per_world = raw
+            .chunks_exact(CENSUS_COUNTERS)
+            .take(self.count())
+            .map(|row| {
+                let row = Census::from_row(self.step, row);
+                Reproductions {
+                    executed: row.reproductions,
+                    placed: row.seeds,
+                    intercepted: row.intercepted,
+                }
+            })
+            .collect();
+        Ok(Some(per_world))
     }
 
     /// Runs `steps` whole steps, many per submission, with no readback.
@@ -380,23 +410,24 @@ impl World {
     }
 
     /// Runs `steps` steps in batches of `options.batch`; after each batch, calls
-    /// `on_batch` with the steps done so far and (with `options.census`) the census after
-    /// each step of the batch. An error from the callback stops the run.
+    /// `on_batch` with the steps done so far and (with `options.census`) each world's
+    /// census after each step of the batch, `census[world][step]`. An error from the
+    /// callback stops the run.
     pub fn run_with(
         &mut self,
         steps: u64,
         options: &RunOptions,
-        on_batch: impl FnMut(u64, &[Census]) -> Result<()>,
+        on_batch: impl FnMut(u64, &[Vec<Census>]) -> Result<()>,
     ) -> Result<()> {
         pollster::block_on(self.run_with_async(steps, options, on_batch))
     }
 
-    /// [`World::run_with`] without blocking the thread (the browser's form).
+    /// [`Worlds::run_with`] without blocking the thread (the browser's form).
     pub async fn run_with_async(
         &mut self,
         steps: u64,
         options: &RunOptions,
-        mut on_batch: impl FnMut(u64, &[Census]) -> Result<()>,
+        mut on_batch: impl FnMut(u64, &[Vec<Census>]) -> Result<()>,
     ) -> Result<()> {
         let batch = options.batch.clamp(1, MAX_STEPS_PER_SUBMIT);
         let mut left = steps;
@@ -407,7 +438,7 @@ impl World {
                 Some(pending) => self.census_rows(n, &pending.wait_async(&self.ctx).await?),
                 None => {
                     submitted.wait_async(&self.ctx).await?;
-                    Vec::new()
+                    vec![Vec::new(); self.count()]
                 }
             };
             self.step += n as u64;
@@ -415,19 +446,6 @@ impl World {
             on_batch(self.step, &census)?;
         }
         Ok(())
-    }
-
-    /// Runs `steps` steps without blocking the thread; returns the census after each
-    /// step when `census` is set.
-    pub async fn run_async(&mut self, steps: u64, census: bool) -> Result<Vec<Census>> {
-        let mut rows = Vec::new();
-        let options = RunOptions::default().census(census);
-        self.run_with_async(steps, &options, |_, batch| {
-            rows.extend_from_slice(batch);
-            Ok(())
-        })
-        .await?;
-        Ok(rows)
     }
 
     /// Records and submits `n` steps (with their census when asked).
@@ -446,7 +464,7 @@ impl World {
             }
             if census {
                 self.dispatch(&mut rec, &self.kernels.census, block, cells);
-                self.dispatch_once(&mut rec, &self.kernels.census_ids, Some(block));
+                self.dispatch_per_world(&mut rec, &self.kernels.census_ids, block);
             }
         }
         let counts = if census {
@@ -483,14 +501,17 @@ impl World {
         })
     }
 
-    /// The census rows of the `n` steps after the current one.
-    fn census_rows(&self, n: usize, raw: &[u32]) -> Vec<Census> {
-        (0..n)
-            .map(|i| {
-                Census::from_row(
-                    self.step + i as u64 + 1,
-                    &raw[i * CENSUS_COUNTERS..(i + 1) * CENSUS_COUNTERS],
-                )
+    /// Each world's census rows of the `n` steps after the current one.
+    fn census_rows(&self, n: usize, raw: &[u32]) -> Vec<Vec<Census>> {
+        let worlds = self.count();
+        (0..worlds)
+            .map(|w| {
+                (0..n)
+                    .map(|i| {
+                        let at = (i * worlds + w) * CENSUS_COUNTERS;
+                        Census::from_row(self.step + i as u64 + 1, &raw[at..at + CENSUS_COUNTERS])
+                    })
+                    .collect()
             })
             .collect()
     }

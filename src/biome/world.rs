@@ -1,17 +1,15 @@
-//! A world resident on the GPU: its grids, the scratch the sub-steps share, and moving
-//! worlds between host and device.
-
-use std::path::Path;
+//! A batch of worlds resident on the GPU: their grids, the scratch the sub-steps share,
+//! and moving worlds between host and device.
 
 use crate::biome::agents::AgentTables;
 use crate::biome::config::BiomeConfig;
-use crate::biome::program::{program_from_npy, ProgramTable};
+use crate::biome::program::{ProgramLayout, ProgramTable};
 use crate::biome::state::WorldState;
 use crate::biome::step::StepKernels;
 use crate::error::{Error, Result};
 use crate::gpu::{GpuBuffer, GpuContext};
 
-/// The buffers of one world.
+/// The buffers of a batch of worlds, one world's cells after another's.
 pub(crate) struct Grids {
     pub types: GpuBuffer<u32>,
     pub state: GpuBuffer<f32>,
@@ -50,91 +48,155 @@ impl Grids {
     }
 }
 
-/// A Biomaker CA world on the GPU: configuration, seed, step count and grids.
+/// A batch of Biomaker CA worlds of one configuration on the GPU, advancing together: one
+/// dispatch chain per step serves every world, each with its own seed, programs and
+/// census. A world in a batch runs exactly as it runs alone ([`World`] is a batch of
+/// one), so a seed sweep is one batch.
 ///
 /// ```no_run
-/// use morphogen::biome::{BiomeConfig, Preset, World};
+/// use morphogen::biome::{BiomeConfig, Preset, RunOptions, Worlds};
 /// use morphogen::gpu::GpuContext;
 ///
 /// let ctx = GpuContext::new()?;
-/// let mut world = World::new(&ctx, &BiomeConfig::preset(Preset::Persistence), 7)?;
-/// world.run(100)?;
-/// world.render(4)?.save("world.png".as_ref())?;
+/// let config = BiomeConfig::preset(Preset::Persistence).height(72);
+/// let mut worlds = Worlds::new(&ctx, &config, &[1, 2, 3, 4])?;
+/// worlds.run_with(500, &RunOptions::default().census(true), |step, census| {
+///     for (seed, rows) in [1, 2, 3, 4].iter().zip(census) {
+///         if let Some(last) = rows.last() {
+///             println!("seed {seed}, step {step}: {} agent cells", last.agents());
+///         }
+///     }
+///     Ok(())
+/// })?;
+/// worlds.render(2, 4)?.save("seed_3.png".as_ref())?;
 /// # Ok::<(), morphogen::Error>(())
 /// ```
-pub struct World {
+pub struct Worlds {
     pub(crate) ctx: GpuContext,
     pub(crate) config: BiomeConfig,
-    pub(crate) seed: u64,
+    pub(crate) seeds: Vec<u64>,
     pub(crate) step: u64,
     pub(crate) grids: Grids,
     pub(crate) agents: AgentTables,
+    pub(crate) seed_keys: GpuBuffer<[u32; 2]>,
     pub(crate) kernels: StepKernels,
 }
 
-impl World {
-    /// The initial world of `config` (its layout and seed placement) with freshly
-    /// initialised programs, random draws keyed by `seed`.
-    pub fn new(ctx: &GpuContext, config: &BiomeConfig, seed: u64) -> Result<Self> {
+/// One world of a batch: its grids, programs and seed.
+#[derive(Clone, Debug)]
+pub struct WorldParts {
+    /// The grids.
+    pub state: WorldState,
+    /// The program table.
+    pub programs: ProgramTable,
+    /// The seed of the world's random draws.
+    pub seed: u64,
+}
+
+impl Worlds {
+    /// One initial world of `config` (its layout and seed placement) per seed, each with
+    /// programs freshly initialised under its seed and random draws keyed by it.
+    pub fn new(ctx: &GpuContext, config: &BiomeConfig, seeds: &[u64]) -> Result<Self> {
         let state = WorldState::initial(config)?;
-        Self::from_state(ctx, config, &state, seed, 0)
+        let parts: Vec<WorldParts> = seeds
+            .iter()
+            .map(|&seed| WorldParts {
+                state: state.clone(),
+                programs: ProgramTable::initial(config, seed),
+                seed,
+            })
+            .collect();
+        Self::from_parts(ctx, config, &parts, 0)
     }
 
-    /// A world holding `state` with freshly initialised programs, as if `step` steps had
-    /// run under `seed`.
-    pub fn from_state(
-        ctx: &GpuContext,
-        config: &BiomeConfig,
-        state: &WorldState,
-        seed: u64,
-        step: u64,
-    ) -> Result<Self> {
-        config.validate()?;
-        let programs = ProgramTable::initial(config, seed);
-        Self::from_parts(ctx, config, state, &programs, seed, step)
-    }
-
-    /// A world holding `state` and `programs`, as if `step` steps had run under `seed`.
+    /// A batch holding `parts`, as if `step` steps had run.
     pub fn from_parts(
         ctx: &GpuContext,
         config: &BiomeConfig,
-        state: &WorldState,
-        programs: &ProgramTable,
-        seed: u64,
+        parts: &[WorldParts],
         step: u64,
     ) -> Result<Self> {
         config.validate()?;
-        check_shape(config, state)?;
-        let cells = state.cells();
-        let channels = state.channels;
-        let state_bytes = (cells * channels * 4) as u64;
-        let limit = ctx.max_binding_bytes();
-        if state_bytes > limit {
-            return Err(Error::LimitExceeded {
-                what: format!(
-                    "the state of a {}x{} world ({channels} channels)",
-                    state.height, state.width
-                ),
-                requested: state_bytes,
-                limit,
-                limit_name: "max_storage_buffer_binding_size",
-                hint: "use a smaller world or fewer agent state channels",
-            });
+        if parts.is_empty() {
+            return Err(Error::invalid("a batch needs at least one world"));
         }
+        for p in parts {
+            check_shape(config, &p.state)?;
+        }
+        let fits = Self::max_batch(ctx, config);
+        if parts.len() > fits {
+            let (h, w) = (config.height, config.columns());
+            return Err(Error::invalid(format!(
+                "{} worlds of {h}x{w} do not fit one batch on this adapter; at most {fits} \
+                 do (split the batch)",
+                parts.len()
+            )));
+        }
+        let world_cells = parts[0].state.cells();
+        let channels = parts[0].state.channels;
+        let cells = world_cells * parts.len();
         let grids = Grids::new(ctx, cells, channels)?;
-        let agents = AgentTables::new(ctx, config, cells, programs)?;
-        let kernels = StepKernels::new(ctx, &grids, &agents)?;
-        let world = Self {
+        let tables: Vec<ProgramTable> = parts.iter().map(|p| p.programs.clone()).collect();
+        let agents = AgentTables::new(ctx, config, world_cells, &tables)?;
+        let keys: Vec<[u32; 2]> = parts.iter().map(|p| crate::rng::seed_key(p.seed)).collect();
+        let seed_keys = GpuBuffer::from_slice(ctx, &keys, "morphogen.biome.seeds")?;
+        let kernels = StepKernels::new(ctx, &grids, &agents, &seed_keys, parts.len())?;
+        let worlds = Self {
             ctx: ctx.clone(),
             config: config.clone(),
-            seed,
+            seeds: parts.iter().map(|p| p.seed).collect(),
             step,
             grids,
             agents,
+            seed_keys,
             kernels,
         };
-        world.upload(state)?;
-        Ok(world)
+        for (w, p) in parts.iter().enumerate() {
+            worlds.upload(w, &p.state)?;
+        }
+        Ok(worlds)
+    }
+
+    /// Starts the batch over with `parts` (as many worlds as it holds), as if `step` steps
+    /// had run: new grids, programs and seeds, the same pipelines (an evolution reuses one
+    /// batch for every generation's dishes).
+    pub fn reset(&mut self, parts: &[WorldParts], step: u64) -> Result<()> {
+        if parts.len() != self.count() {
+            return Err(Error::invalid(format!(
+                "a batch of {} worlds cannot be reset to {}",
+                self.count(),
+                parts.len()
+            )));
+        }
+        for (w, p) in parts.iter().enumerate() {
+            self.upload(w, &p.state)?;
+            self.set_programs(w, &p.programs)?;
+        }
+        let keys: Vec<[u32; 2]> = parts.iter().map(|p| crate::rng::seed_key(p.seed)).collect();
+        self.seed_keys.write(&self.ctx, &keys)?;
+        self.seeds = parts.iter().map(|p| p.seed).collect();
+        self.step = step;
+        Ok(())
+    }
+
+    /// The most worlds of `config` one batch can hold on this adapter: their state (4 +
+    /// `agent_state_size` f32 channels per cell) and programs each live in one storage
+    /// binding, every listed agent has room in the per-agent scratch, and the per-world
+    /// workgroups fit one dispatch.
+    pub fn max_batch(ctx: &GpuContext, config: &BiomeConfig) -> usize {
+        let limit = ctx.max_binding_bytes();
+        let cells = u64::from(config.height) * u64::from(config.columns());
+        let state = cells * config.state_channels() as u64 * 4;
+        let scratch = cells * (crate::biome::agents::SHARE_STRIDE as u64) * 4;
+        let layout = ProgramLayout::new(config.agents.model, config.agent_state_size as usize);
+        let programs = u64::from(config.agents.slots) * config.agents.stride(&layout) as u64 * 4;
+        let by = |bytes: u64| limit.checked_div(bytes).unwrap_or(u64::MAX);
+        let groups = u64::from(ctx.limits().max_compute_workgroups_per_dimension);
+        by(state)
+            .min(by(scratch))
+            .min(by(programs))
+            .min(groups)
+            .min(usize::MAX as u64) as usize
     }
 
     /// The most cells a world of `config`'s agent state can have on this adapter: its
@@ -143,78 +205,91 @@ impl World {
         ctx.max_binding_bytes() / (config.state_channels() as u64 * 4)
     }
 
-    /// Replaces the grids with `state` (same shape as the world).
-    pub fn upload(&self, state: &WorldState) -> Result<()> {
-        check_shape(&self.config, state)?;
-        self.grids.types.write(&self.ctx, &state.types)?;
-        self.grids.state.write(&self.ctx, &state.state)?;
-        self.grids.ids.write(&self.ctx, &state.ids)?;
+    fn check_world(&self, world: usize) -> Result<()> {
+        if world >= self.count() {
+            return Err(Error::invalid(format!(
+                "world {world} is not in a batch of {}",
+                self.count()
+            )));
+        }
         Ok(())
     }
 
-    /// Reads the grids back to the host.
-    pub fn download(&self) -> Result<WorldState> {
+    /// Replaces world `world`'s grids with `state` (the configuration's shape).
+    pub fn upload(&self, world: usize, state: &WorldState) -> Result<()> {
+        self.check_world(world)?;
+        check_shape(&self.config, state)?;
+        let cells = self.world_cells();
+        let channels = self.config.state_channels();
+        self.grids
+            .types
+            .write_at(&self.ctx, world * cells, &state.types)?;
+        self.grids
+            .state
+            .write_at(&self.ctx, world * cells * channels, &state.state)?;
+        self.grids
+            .ids
+            .write_at(&self.ctx, world * cells, &state.ids)?;
+        Ok(())
+    }
+
+    /// Reads world `world`'s grids back to the host.
+    pub fn download(&self, world: usize) -> Result<WorldState> {
+        self.check_world(world)?;
+        let cells = self.world_cells();
+        let channels = self.config.state_channels();
         let mut rec = self.ctx.recorder("morphogen.biome.download");
-        let types = rec.read(&self.grids.types)?;
-        let state = rec.read(&self.grids.state)?;
-        let ids = rec.read(&self.grids.ids)?;
+        let types = rec.read_range(&self.grids.types, world * cells, cells)?;
+        let state = rec.read_range(
+            &self.grids.state,
+            world * cells * channels,
+            cells * channels,
+        )?;
+        let ids = rec.read_range(&self.grids.ids, world * cells, cells)?;
         rec.submit()?;
         Ok(WorldState {
             height: self.height(),
             width: self.width(),
-            channels: self.config.state_channels(),
+            channels,
             types: types.wait(&self.ctx)?,
             state: state.wait(&self.ctx)?,
             ids: ids.wait(&self.ctx)?,
         })
     }
 
-    /// The program table as it is now (mutation changes it on the GPU).
-    pub fn programs(&self) -> Result<ProgramTable> {
-        self.agents.download(&self.ctx)
+    /// World `world`'s program table as it is now (mutation changes it on the GPU).
+    pub fn programs(&self, world: usize) -> Result<ProgramTable> {
+        self.check_world(world)?;
+        self.agents.download(&self.ctx, world)
     }
 
-    /// Replaces the program table (same model, slots and mutator layout). Slots holding
-    /// non-finite values are disabled: their agents take no decisions and the census
-    /// counts them.
-    pub fn set_programs(&self, programs: &ProgramTable) -> Result<()> {
+    /// Replaces world `world`'s program table (same model, slots and mutator layout).
+    /// Slots holding non-finite values are disabled: their agents take no decisions and
+    /// the census counts them.
+    pub fn set_programs(&self, world: usize, programs: &ProgramTable) -> Result<()> {
+        self.check_world(world)?;
         let disabled = programs.usable().iter().filter(|&&ok| ok == 0).count();
         if disabled > 0 {
             log::warn!("{disabled} program slots hold non-finite values; their agents are skipped");
         }
-        self.agents.upload(&self.ctx, programs)
+        self.agents.upload(&self.ctx, world, programs)
     }
 
-    /// Copies one program into every slot (as the reference does with a loaded program).
-    pub fn fill_programs(&self, program: &[f32]) -> Result<()> {
-        self.set_programs(&ProgramTable::filled(&self.config, program)?)
+    /// Copies one program into every slot of world `world` (as the reference does with a
+    /// loaded program).
+    pub fn fill_programs(&self, world: usize, program: &[f32]) -> Result<()> {
+        self.set_programs(world, &ProgramTable::filled(&self.config, program)?)
     }
 
-    /// Loads a program from a `.npy` file into every slot; its length must be the
-    /// configured model's (`agents.model`).
-    pub fn load_program(&self, path: &Path) -> Result<()> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        self.load_program_npy(&bytes, &path.display().to_string())
+    /// Copies one program into every slot of every world.
+    pub fn fill_all_programs(&self, program: &[f32]) -> Result<()> {
+        let table = ProgramTable::filled(&self.config, program)?;
+        (0..self.count()).try_for_each(|w| self.set_programs(w, &table))
     }
 
-    /// Loads a program from the bytes of a `.npy` file (`source` names it in errors) into
-    /// every slot.
-    pub fn load_program_npy(&self, bytes: &[u8], source: &str) -> Result<()> {
-        let (model, program) =
-            program_from_npy(bytes, source, self.config.agent_state_size as usize)?;
-        if model != self.config.agents.model {
-            return Err(Error::invalid(format!(
-                "{source} holds a {model:?} program but the world runs {:?} programs; set \
-                 agents.model = \"{}\"",
-                self.config.agents.model,
-                format!("{model:?}").to_lowercase()
-            )));
-        }
-        self.fill_programs(&program)
-    }
-
-    /// Agents the per-agent buffers hold: beyond this many agent cells, the rest take no
-    /// decisions in a step (every cell, unless one GPU binding cannot hold them).
+    /// Agents the per-agent buffers hold, over the whole batch: beyond this many agent
+    /// cells, the rest take no decisions in a step (every cell, unless one GPU binding
+    /// cannot hold them).
     pub fn agent_capacity(&self) -> usize {
         self.agents.capacity
     }
@@ -224,27 +299,37 @@ impl World {
         &self.config
     }
 
-    /// The seed of the world's random draws.
-    pub fn seed(&self) -> u64 {
-        self.seed
+    /// Worlds in the batch.
+    pub fn count(&self) -> usize {
+        self.seeds.len()
     }
 
-    /// Steps run so far.
+    /// The seed of each world's random draws.
+    pub fn seeds(&self) -> &[u64] {
+        &self.seeds
+    }
+
+    /// Steps run so far (the same in every world).
     pub fn steps_done(&self) -> u64 {
         self.step
     }
 
-    /// Rows.
+    /// Rows of each world.
     pub fn height(&self) -> usize {
         self.config.height as usize
     }
 
-    /// Columns.
+    /// Columns of each world.
     pub fn width(&self) -> usize {
         self.config.columns() as usize
     }
 
-    /// The context the world lives on.
+    /// Cells of each world.
+    pub fn world_cells(&self) -> usize {
+        self.height() * self.width()
+    }
+
+    /// The context the batch lives on.
     pub fn context(&self) -> &GpuContext {
         &self.ctx
     }

@@ -294,7 +294,29 @@ impl<T: Pod> Pending<T> {
         encoder: &mut wgpu::CommandEncoder,
         src: &GpuBuffer<T>,
     ) -> Result<Self> {
-        let bytes = padded(src.byte_size());
+        Self::record_range(ctx, encoder, src, 0, src.len)
+    }
+
+    /// Records a copy of elements `start..start + len` of `src` into a staging buffer
+    /// (whole elements of 4 bytes or a multiple of 4, as copies need).
+    pub(crate) fn record_range(
+        ctx: &GpuContext,
+        encoder: &mut wgpu::CommandEncoder,
+        src: &GpuBuffer<T>,
+        start: usize,
+        len: usize,
+    ) -> Result<Self> {
+        if start + len > src.len
+            || std::mem::size_of::<T>() % 4 != 0 && (start > 0 || len < src.len)
+        {
+            return Err(Error::invalid(format!(
+                "cannot read elements {start}..{} of a buffer of {}",
+                start + len,
+                src.len
+            )));
+        }
+        let offset = GpuBuffer::<T>::byte_len(start);
+        let bytes = padded(GpuBuffer::<T>::byte_len(len));
         let staging = ctx
             .inner
             .pool
@@ -307,11 +329,11 @@ impl<T: Pod> Pending<T> {
             )?
             .buffer;
         if bytes > 0 {
-            encoder.copy_buffer_to_buffer(src.raw(), 0, &staging, 0, bytes);
+            encoder.copy_buffer_to_buffer(src.raw(), offset, &staging, 0, bytes);
         }
         Ok(Self {
             staging: Some(staging),
-            len: src.len,
+            len,
             pool: Arc::clone(&ctx.inner.pool.shared),
             _elem: PhantomData,
         })

@@ -176,6 +176,16 @@ impl<'a> Recorder<'a> {
         Pending::record(self.ctx, &mut self.encoder, buffer)
     }
 
+    /// Records a readback of elements `start..start + len` of `buffer`.
+    pub fn read_range<T: Pod>(
+        &mut self,
+        buffer: &GpuBuffer<T>,
+        start: usize,
+        len: usize,
+    ) -> Result<Pending<T>> {
+        Pending::record_range(self.ctx, &mut self.encoder, buffer, start, len)
+    }
+
     /// Keeps `value` (typically a temporary buffer) alive until the recording is submitted.
     pub fn keep<T: 'static>(&mut self, value: T) {
         self.kept.push(Box::new(value));

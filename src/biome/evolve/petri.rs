@@ -7,7 +7,7 @@ use crate::biome::config::{BiomeConfig, Preset, Width};
 use crate::biome::metrics::Census;
 use crate::biome::program::Mutator;
 use crate::biome::step::{RunOptions, SubStep};
-use crate::biome::world::World;
+use crate::biome::World;
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 
