@@ -307,7 +307,7 @@ impl<T: Pod> Pending<T> {
         len: usize,
     ) -> Result<Self> {
         if start + len > src.len
-            || std::mem::size_of::<T>() % 4 != 0 && (start > 0 || len < src.len)
+            || !std::mem::size_of::<T>().is_multiple_of(4) && (start > 0 || len < src.len)
         {
             return Err(Error::invalid(format!(
                 "cannot read elements {start}..{} of a buffer of {}",
