@@ -245,6 +245,64 @@ fn biome_writes_frames_timelapse_metrics_checkpoints_and_resumes_exactly() {
     read_summary(&resumed);
 }
 
+#[test]
+fn a_batched_biome_sweep_writes_each_seed_as_its_own_run_would() {
+    let dir = scratch("biome-batch");
+    let sweep = dir.join("sweep");
+    let common = ["--height", "16", "--width", "40", "--steps", "12"];
+    let mut args = vec![
+        "biome",
+        "--seeds",
+        "7..10",
+        "--batch",
+        "2",
+        "--out",
+        s(&sweep),
+    ];
+    args.extend_from_slice(&common);
+    let run = morphogen(&args);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let single = dir.join("single");
+    let mut args = vec!["biome", "--seed", "8", "--out", s(&single)];
+    args.extend_from_slice(&common);
+    let run = morphogen(&args);
+    assert!(run.status.success(), "{}", stderr(&run));
+    for name in ["checkpoint.safetensors", "metrics.csv"] {
+        assert!(
+            std::fs::read(sweep.join("seed_8").join(name)).unwrap()
+                == std::fs::read(single.join(name)).unwrap(),
+            "{name}: seed 8 in a batch of two differs from seed 8 alone"
+        );
+    }
+    let summary = read_summary(&sweep);
+    assert_eq!(summary["batch"], 2);
+    assert_eq!(summary["runs"].as_array().unwrap().len(), 3);
+    for seed in 7..10 {
+        assert!(sweep.join(format!("seed_{seed}/timelapse.gif")).is_file());
+    }
+
+    for (bad, why) in [
+        (
+            vec!["--seeds", "1..3", "--batch", "0"],
+            "at least one world",
+        ),
+        (vec!["--seed", "1", "--batch", "2"], "--seeds A..B"),
+        (
+            vec!["--seeds", "1..3", "--batch", "100000000"],
+            "fit one batch",
+        ),
+    ] {
+        let out = dir.join("refused");
+        let mut args = vec!["biome", "--out", s(&out)];
+        args.extend_from_slice(&common);
+        args.extend_from_slice(&bad);
+        let run = morphogen(&args);
+        assert_eq!(run.status.code(), Some(2), "{bad:?}: {}", stderr(&run));
+        assert!(stderr(&run).contains(why), "{bad:?}: {}", stderr(&run));
+        assert!(!out.exists(), "{bad:?} left an output directory");
+    }
+}
+
 /// Writes a `.npy` file with any dtype string, for the refusal tests.
 fn raw_npy(path: &Path, descr: &str, shape: &str, data: &[u8]) {
     let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");

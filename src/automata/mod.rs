@@ -4,5 +4,7 @@
 //! their random draws by Philox counters (`shaders/common/rng.wgsl`, [`crate::rng`]).
 
 mod picture;
+mod thinned;
 
 pub use picture::{Image, TimeLapse};
+pub use thinned::Thinned;

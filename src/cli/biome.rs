@@ -1,16 +1,21 @@
 //! `morphogen biome`: grow a Biomaker CA world, writing frames, a time-lapse, per-step
 //! metrics and checkpoints.
 
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
 use serde_json::{json, Value};
 
-use crate::biome::{BiomeConfig, Census, Preset, RunOptions, RunTotals, TimeLapse, Width, World};
+use crate::automata::Thinned;
+use crate::biome::{
+    BiomeConfig, Census, Preset, RunOptions, RunTotals, TimeLapse, Width, WorldParts, Worlds,
+};
 use crate::cli::output::{bad, progress, CliResult, OutDir};
 use crate::cli::shard::{parse_seeds, Shard};
 use crate::cli::Common;
+use crate::error::Error;
 
 /// Arguments of `morphogen biome`.
 #[derive(Args, Debug)]
@@ -48,6 +53,10 @@ pub struct BiomeArgs {
     /// A sweep: one world per seed in A..B (B excluded), each in DIR/seed_S/.
     #[arg(long, conflicts_with_all = ["seed", "resume"])]
     pub seeds: Option<String>,
+    /// Worlds per batch in a sweep (default: as many as the adapter holds): the worlds of
+    /// a batch advance together in one dispatch chain.
+    #[arg(long, value_name = "W")]
+    pub batch: Option<usize>,
     /// Run only part I of N of the sweep's seeds (0-based), for job arrays; `morphogen
     /// merge` joins the parts.
     #[arg(long, default_value = "0/1")]
@@ -193,28 +202,48 @@ pub fn run(args: &BiomeArgs, common: &Common) -> CliResult<()> {
         let seeds = parse_seeds(seeds).map_err(|e| bad(format!("--seeds: {e}")))?;
         let all: Vec<u64> = seeds.collect();
         let range = args.shard.nonempty(all.len(), "seeds")?;
+        let fits = Worlds::max_batch(&ctx, &config);
+        let batch = match args.batch {
+            Some(0) => return Err(bad("--batch: at least one world per batch")),
+            Some(b) if b > fits => {
+                return Err(bad(format!(
+                    "--batch {b}: at most {fits} worlds of {}x{} fit one batch on this adapter",
+                    config.height,
+                    config.columns()
+                )))
+            }
+            Some(b) => b,
+            None => fits,
+        };
         let out = OutDir::prepare(&args.out, args.force)?;
         let mut runs = Vec::new();
-        for &seed in &all[range.clone()] {
-            let seed_started = Instant::now();
-            let seed_gpu = ctx.gpu_seconds();
-            let mut world = World::new(&ctx, &config, seed)?;
+        for chunk in all[range.clone()].chunks(batch) {
+            let batch_started = Instant::now();
+            let batch_gpu = ctx.gpu_seconds();
+            let mut worlds = Worlds::new(&ctx, &config, chunk)?;
             if let Some(p) = &program {
-                world.fill_programs(p)?;
+                worlds.fill_all_programs(p)?;
             }
-            let dir = OutDir::prepare(&out.join(&format!("seed_{seed}")), true)?;
-            let summary = grow(&mut world, &plan, &dir, common)?;
+            let dirs: Vec<OutDir> = chunk
+                .iter()
+                .map(|seed| OutDir::prepare(&out.join(&format!("seed_{seed}")), true))
+                .collect::<CliResult<_>>()?;
+            let summaries = grow(&mut worlds, &plan, &dirs, common)?;
+            // The batch's time and GPU time, shared by its worlds.
             let gpu = ctx
                 .gpu_seconds()
-                .zip(seed_gpu)
-                .map(|(now, then)| now - then);
-            runs.push(dir.summary(summary, seed_started, gpu, false)?);
+                .zip(batch_gpu)
+                .map(|(now, then)| (now - then) / chunk.len() as f64);
+            for (dir, summary) in dirs.iter().zip(summaries) {
+                runs.push(dir.summary(summary, batch_started, gpu, false)?);
+            }
         }
         write_sweep(&out, &runs)?;
         let summary = json!({
             "command": "biome-sweep",
             "shard": args.shard.label(),
             "seeds": all[range].to_vec(),
+            "batch": batch,
             "runs": runs,
         });
         out.summary(summary, common.started, ctx.gpu_seconds(), common.json)?;
@@ -226,15 +255,29 @@ pub fn run(args: &BiomeArgs, common: &Common) -> CliResult<()> {
     if args.shard != Shard::default() {
         return Err(bad("--shard splits a seed sweep: give --seeds A..B"));
     }
-    let mut world = match &checkpoint {
-        Some(cp) => World::from_parts(&ctx, &cp.config, &cp.world, &cp.programs, cp.seed, cp.step)?,
-        None => World::new(&ctx, &config, args.seed)?,
+    if args.batch.is_some() {
+        return Err(bad(
+            "--batch sets the worlds per batch of a seed sweep: give --seeds A..B",
+        ));
+    }
+    let mut worlds = match &checkpoint {
+        Some(cp) => Worlds::from_parts(
+            &ctx,
+            &cp.config,
+            &[WorldParts {
+                state: cp.world.clone(),
+                programs: cp.programs.clone(),
+                seed: cp.seed,
+            }],
+            cp.step,
+        )?,
+        None => Worlds::new(&ctx, &config, &[args.seed])?,
     };
     if let Some(p) = &program {
-        world.fill_programs(p)?;
+        worlds.fill_all_programs(p)?;
     }
     let out = OutDir::prepare(&args.out, args.force)?;
-    let summary = grow(&mut world, &plan, &out, common)?;
+    let summary = grow(&mut worlds, &plan, std::slice::from_ref(&out), common)?.remove(0);
     out.summary(summary, common.started, ctx.gpu_seconds(), common.json)?;
     if !common.quiet && !common.json {
         eprintln!("wrote {}", out.path().display());
@@ -282,10 +325,57 @@ fn sweep_csv(runs: &[Value]) -> String {
     csv
 }
 
-fn metrics_csv(rows: &[Census]) -> String {
-    let mut csv = String::from(
-        "step,agents,unspecialized,root,leaf,flower,reproductions,seeds,living_ids,intercepted\n",
-    );
+/// "Biome 72 x 128, extended programs, seed 1": what a world is, for a figure's title.
+fn describe(config: &BiomeConfig, seed: u64) -> String {
+    format!(
+        "Biome {} x {}, {} programs, seed {seed}",
+        config.height,
+        config.columns(),
+        format!("{:?}", config.agents.model).to_lowercase(),
+    )
+}
+
+/// Rows of `metrics.csv` a run keeps in memory for `metrics.png`: beyond this the series
+/// is thinned to evenly spaced steps (the file has every step).
+const PLOTTED_ROWS: usize = 4096;
+
+/// `metrics.csv` written as the run goes: each batch's rows appended in one write, the
+/// file synced at every checkpoint and at the end, so it is complete up to the last
+/// checkpoint and never holds a partial row.
+struct MetricsLog {
+    path: PathBuf,
+    file: std::fs::File,
+}
+
+impl MetricsLog {
+    fn create(path: PathBuf) -> CliResult<Self> {
+        let mut file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+        file.write_all(METRICS_HEADER.as_bytes())
+            .map_err(|e| Error::io(&path, e))?;
+        Ok(Self { path, file })
+    }
+
+    fn append(&mut self, rows: &[Census]) -> CliResult<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.file
+            .write_all(metrics_rows(rows).as_bytes())
+            .map_err(|e| Error::io(&self.path, e).into())
+    }
+
+    fn sync(&mut self) -> CliResult<()> {
+        self.file
+            .sync_data()
+            .map_err(|e| Error::io(&self.path, e).into())
+    }
+}
+
+const METRICS_HEADER: &str =
+    "step,agents,unspecialized,root,leaf,flower,reproductions,seeds,living_ids,intercepted\n";
+
+fn metrics_rows(rows: &[Census]) -> String {
+    let mut csv = String::new();
     for c in rows {
         let [u, r, l, f] = c.by_specialization();
         csv.push_str(&format!(
@@ -301,117 +391,176 @@ fn metrics_csv(rows: &[Census]) -> String {
     csv
 }
 
-/// "Biome 72 x 128, persistence, seed 1": what a world is, for a figure's title.
-fn describe(world: &World) -> String {
-    let config = world.config();
-    format!(
-        "Biome {} x {}, {} programs, seed {}",
-        config.height,
-        config.columns(),
-        format!("{:?}", config.agents.model).to_lowercase(),
-        world.seed()
-    )
+/// One world's outputs during a run.
+struct Track {
+    out: OutDir,
+    frames: PathBuf,
+    checkpoints: Option<PathBuf>,
+    lapse: TimeLapse,
+    metrics: MetricsLog,
+    plotted: Thinned<Census>,
+    totals: RunTotals,
 }
 
-/// metrics.csv, and beside it metrics.png.
-fn write_metrics(out: &OutDir, world: &World, rows: &[Census]) -> CliResult<()> {
-    out.write("metrics.csv", metrics_csv(rows).as_bytes())?;
-    if !rows.is_empty() {
-        out.figure(
-            "metrics.png",
-            &crate::figures::engines::biome_metrics(&describe(world), rows)?,
-        )?;
+impl Track {
+    fn new(out: &OutDir, plan: &Plan) -> CliResult<Self> {
+        Ok(Self {
+            out: out.clone(),
+            frames: out.subdir("frames")?,
+            checkpoints: if plan.checkpoint_every > 0 {
+                Some(out.subdir("checkpoints")?)
+            } else {
+                None
+            },
+            lapse: TimeLapse::new(),
+            metrics: MetricsLog::create(out.join("metrics.csv"))?,
+            plotted: Thinned::new(PLOTTED_ROWS),
+            totals: RunTotals::default(),
+        })
     }
-    Ok(())
+
+    fn record(&mut self, rows: &[Census]) -> CliResult<()> {
+        self.metrics.append(rows)?;
+        for c in rows {
+            self.totals.add(c);
+            self.plotted.push(*c);
+        }
+        Ok(())
+    }
+
+    /// metrics.png from the rows kept, after syncing metrics.csv.
+    fn write_metrics(&mut self, title: &str) -> CliResult<()> {
+        self.metrics.sync()?;
+        if !self.plotted.items().is_empty() {
+            self.out.figure(
+                "metrics.png",
+                &crate::figures::engines::biome_metrics(title, self.plotted.items())?,
+            )?;
+        }
+        Ok(())
+    }
+
+    fn save_frame(&mut self, worlds: &Worlds, w: usize, zoom: u32) -> CliResult<()> {
+        let mut image = worlds.render(w, zoom)?;
+        let step = worlds.steps_done();
+        // The step counter in a corner; the rest is the world's pixels.
+        crate::figures::label_rgba(
+            &mut image.rgba,
+            image.width,
+            image.height,
+            &format!("step {step}"),
+        )?;
+        image.save(&self.frames.join(format!("step_{step:06}.png")))?;
+        self.lapse.push(image)?;
+        Ok(())
+    }
 }
 
-fn save_frame(world: &World, plan: &Plan, frames: &Path, lapse: &mut TimeLapse) -> CliResult<()> {
-    let mut image = world.render(plan.zoom)?;
-    // The step counter in a corner; the rest is the world's pixels.
-    crate::figures::label_rgba(
-        &mut image.rgba,
-        image.width,
-        image.height,
-        &format!("step {}", world.steps_done()),
-    )?;
-    image.save(&frames.join(format!("step_{:06}.png", world.steps_done())))?;
-    lapse.push(image)?;
-    Ok(())
-}
-
-/// Runs `world` to `plan.steps`, writing frames, the time-lapse, metrics and checkpoints
-/// into `out`; returns the summary.
-pub fn grow(world: &mut World, plan: &Plan, out: &OutDir, common: &Common) -> CliResult<Value> {
-    let frames = out.subdir("frames")?;
-    let checkpoints = if plan.checkpoint_every > 0 {
-        Some(out.subdir("checkpoints")?)
-    } else {
-        None
-    };
-    let first = world.steps_done();
+/// Runs every world of `worlds` to `plan.steps` in one batch, writing each world's
+/// frames, time-lapse, metrics and checkpoints into its directory of `outs`; returns
+/// each world's summary.
+pub fn grow(
+    worlds: &mut Worlds,
+    plan: &Plan,
+    outs: &[OutDir],
+    common: &Common,
+) -> CliResult<Vec<Value>> {
+    let count = worlds.count();
+    let mut tracks: Vec<Track> = outs
+        .iter()
+        .map(|out| Track::new(out, plan))
+        .collect::<CliResult<_>>()?;
+    let first = worlds.steps_done();
     let bar = progress(plan.steps - first, "biome", common.quiet);
-    let mut lapse = TimeLapse::new();
-    let mut rows: Vec<Census> = Vec::new();
-    let mut totals = RunTotals::default();
-    save_frame(world, plan, &frames, &mut lapse)?;
+    let config = worlds.config().clone();
+    let titles: Vec<String> = worlds
+        .seeds()
+        .iter()
+        .map(|&seed| describe(&config, seed))
+        .collect();
+    for (w, track) in tracks.iter_mut().enumerate() {
+        track.save_frame(worlds, w, plan.zoom)?;
+    }
     let started = Instant::now();
-    while world.steps_done() < plan.steps {
-        let now = world.steps_done();
+    while worlds.steps_done() < plan.steps {
+        let now = worlds.steps_done();
         let next_frame = (now / plan.frames_every + 1) * plan.frames_every;
         let mut stop = next_frame.min(plan.steps);
         if let Some(k) = now.checked_div(plan.checkpoint_every) {
             stop = stop.min((k + 1) * plan.checkpoint_every);
         }
-        world.run_with(
-            stop - now,
-            &RunOptions::default().census(true),
-            |done, census| {
-                rows.extend_from_slice(census);
-                census.iter().for_each(|c| totals.add(c));
-                bar.set_position(done - first);
-                if let Some(c) = census.last() {
-                    bar.set_prefix(format!("{} agents", c.agents()));
-                }
-                Ok(())
-            },
-        )?;
-        let at = world.steps_done();
+        let mut failed = None;
+        worlds
+            .run_with(
+                stop - now,
+                &RunOptions::default().census(true),
+                |done, census| {
+                    for (track, rows) in tracks.iter_mut().zip(census) {
+                        if let Err(e) = track.record(rows) {
+                            failed = Some(e);
+                            return Err(Error::invalid("writing metrics failed"));
+                        }
+                    }
+                    bar.set_position(done - first);
+                    let agents: u64 = census
+                        .iter()
+                        .filter_map(|rows| rows.last().map(Census::agents))
+                        .sum();
+                    bar.set_prefix(if count == 1 {
+                        format!("{agents} agents")
+                    } else {
+                        format!("{count} worlds, {agents} agents")
+                    });
+                    Ok(())
+                },
+            )
+            .map_err(|e| failed.take().unwrap_or_else(|| e.into()))?;
+        let at = worlds.steps_done();
         if at.is_multiple_of(plan.frames_every) || at == plan.steps {
-            save_frame(world, plan, &frames, &mut lapse)?;
+            for (w, track) in tracks.iter_mut().enumerate() {
+                track.save_frame(worlds, w, plan.zoom)?;
+            }
         }
-        if let Some(dir) = &checkpoints {
-            if at.is_multiple_of(plan.checkpoint_every) {
-                world.save_checkpoint(&dir.join(format!("step_{at:06}.safetensors")))?;
-                write_metrics(out, world, &rows)?;
+        if plan.checkpoint_every > 0 && at.is_multiple_of(plan.checkpoint_every) {
+            for (w, track) in tracks.iter_mut().enumerate() {
+                if let Some(dir) = &track.checkpoints {
+                    worlds.save_checkpoint(w, &dir.join(format!("step_{at:06}.safetensors")))?;
+                }
+                track.write_metrics(&titles[w])?;
             }
         }
     }
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
-    world.save_checkpoint(&out.join("checkpoint.safetensors"))?;
-    write_metrics(out, world, &rows)?;
-    lapse.save_gif(&out.join("timelapse.gif"), 15)?;
-    world
-        .render(plan.zoom.max(4))?
-        .save(&out.join("final.png"))?;
-    let config = world.config();
-    Ok(json!({
-        "command": "biome",
-        "height": config.height,
-        "width": config.columns(),
-        "programs": format!("{:?}", config.agents.model).to_lowercase(),
-        "seed": world.seed(),
-        "first_step": first,
-        "steps": world.steps_done(),
-        "steps_per_second": (world.steps_done() - first) as f64 / seconds.max(1e-9),
-        "agent_steps": totals.agent_steps,
-        "reproductions": totals.reproductions,
-        "seeds_placed": totals.seeds,
-        "intercepted": config.intercept_reproduction.map(|_| totals.intercepted),
-        "final_agents": totals.final_agents,
-        "peak_living_ids": totals.peak_living_ids,
-        "extinct": totals.extinct(),
-        "frames": lapse.len(),
-        "adapter": world.context().adapter().to_string(),
-    }))
+    let mut summaries = Vec::with_capacity(count);
+    for (w, track) in tracks.iter_mut().enumerate() {
+        worlds.save_checkpoint(w, &track.out.join("checkpoint.safetensors"))?;
+        track.write_metrics(&titles[w])?;
+        track.lapse.save_gif(&track.out.join("timelapse.gif"), 15)?;
+        worlds
+            .render(w, plan.zoom.max(4))?
+            .save(&track.out.join("final.png"))?;
+        let totals = &track.totals;
+        summaries.push(json!({
+            "command": "biome",
+            "height": config.height,
+            "width": config.columns(),
+            "programs": format!("{:?}", config.agents.model).to_lowercase(),
+            "seed": worlds.seeds()[w],
+            "first_step": first,
+            "steps": worlds.steps_done(),
+            "batch": count,
+            "steps_per_second": (worlds.steps_done() - first) as f64 / seconds.max(1e-9),
+            "agent_steps": totals.agent_steps,
+            "reproductions": totals.reproductions,
+            "seeds_placed": totals.seeds,
+            "intercepted": config.intercept_reproduction.map(|_| totals.intercepted),
+            "final_agents": totals.final_agents,
+            "peak_living_ids": totals.peak_living_ids,
+            "extinct": totals.extinct(),
+            "frames": track.lapse.len(),
+            "adapter": worlds.context().adapter().to_string(),
+        }));
+    }
+    Ok(summaries)
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 use clap::Args;
 use serde_json::json;
 
-use crate::biome::{BiomeConfig, Preset, Width, World};
+use crate::biome::{BiomeConfig, Preset, Width, Worlds};
 use crate::cli::biome::{grow, Plan};
 use crate::cli::output::{bad, read_points, spinner, CliResult, Failure, OutDir};
 use crate::cli::Common;
@@ -149,7 +149,7 @@ pub fn run(args: &DemoArgs, common: &Common) -> CliResult<()> {
     let config = BiomeConfig::preset(Preset::Persistence)
         .height(72)
         .width(Width::Landscape);
-    let mut world = World::new(&ctx, &config, 1)?;
+    let mut world = Worlds::new(&ctx, &config, &[1])?;
     let biome_dir = OutDir::prepare(&out.join("biome"), true)?;
     let plan = Plan {
         steps: args.biome_steps.max(1),
@@ -157,7 +157,7 @@ pub fn run(args: &DemoArgs, common: &Common) -> CliResult<()> {
         checkpoint_every: 0,
         zoom: 3,
     };
-    let mut biome = grow(&mut world, &plan, &biome_dir, common)?;
+    let mut biome = grow(&mut world, &plan, std::slice::from_ref(&biome_dir), common)?.remove(0);
     if let Some(fields) = biome.as_object_mut() {
         fields.insert("wall_seconds".into(), json!(part.elapsed().as_secs_f64()));
     }

@@ -63,6 +63,7 @@ pub fn bad(message: impl Into<String>) -> Failure {
 }
 
 /// The directory a command writes into.
+#[derive(Clone, Debug)]
 pub struct OutDir {
     path: PathBuf,
 }
