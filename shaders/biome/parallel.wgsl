@@ -25,6 +25,60 @@ override WG: u32 = 64u;
 
 const SHARE_STRIDE: u32 = 24u;
 
+// The energy network of the extended programs for the nine neighbours at once: its input
+// for neighbour k is the agent's own normalised state, k's, and k's specialization one-hot
+// (none for materials). The nine share every weight, so each weight read serves nine sums;
+// each sum still adds its inputs in order, as the network run alone adds them.
+fn denm_net_all(spec: u32, net_out: ptr<function, array<vec2<f32>, 9>>) {
+    let net = agent.denm_net;
+    let c = params.channels;
+    let b1 = vec2<f32>(p(net.b1 + spec * 2u), p(net.b1 + spec * 2u + 1u));
+    var sp: array<u32, 9>;
+    for (var k = 0u; k < 9u; k = k + 1u) {
+        (*net_out)[k] = b1;
+        let t = win_types[k];
+        sp[k] = select(SPECS, t - UNSPECIALIZED, is_agent(t));
+    }
+    let rows = net.w0 + spec * net.inputs * HIDDEN;
+    for (var j = 0u; j < HIDDEN; j = j + 1u) {
+        var own = p(net.b0 + spec * HIDDEN + j);
+        for (var ch = 0u; ch < c; ch = ch + 1u) {
+            let xi = norm(4u, ch);
+            if (xi != 0.0) {
+                own = own + xi * p(rows + ch * HIDDEN + j);
+            }
+        }
+        var acc: array<f32, 9>;
+        for (var k = 0u; k < 9u; k = k + 1u) {
+            acc[k] = own;
+        }
+        for (var ch = 0u; ch < c; ch = ch + 1u) {
+            let w = p(rows + (c + ch) * HIDDEN + j);
+            for (var k = 0u; k < 9u; k = k + 1u) {
+                let xi = norm(k, ch);
+                if (xi != 0.0) {
+                    acc[k] = acc[k] + xi * w;
+                }
+            }
+        }
+        for (var s = 0u; s < SPECS; s = s + 1u) {
+            let w = p(rows + (2u * c + s) * HIDDEN + j);
+            for (var k = 0u; k < 9u; k = k + 1u) {
+                if (sp[k] == s) {
+                    acc[k] = acc[k] + w;
+                }
+            }
+        }
+        let w1 = vec2<f32>(p(net.w1 + (spec * HIDDEN + j) * 2u), p(net.w1 + (spec * HIDDEN + j) * 2u + 1u));
+        for (var k = 0u; k < 9u; k = k + 1u) {
+            let h = max(acc[k], 0.0);
+            if (h != 0.0) {
+                (*net_out)[k] = (*net_out)[k] + h * w1;
+            }
+        }
+    }
+}
+
 @compute @workgroup_size(WG)
 fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -77,21 +131,14 @@ fn main(
 
     // Energy shares: relu'd logits over agent neighbours (self included).
     var shares: array<vec2<f32>, 9>;
+    if (agent.extended != 0u) {
+        denm_net_all(spec, &shares);
+    }
     var total = vec2<f32>(0.0);
     for (var k = 0u; k < 9u; k = k + 1u) {
         var s = vec2<f32>(p(agent.denm_b + spec * 18u + k * 2u), p(agent.denm_b + spec * 18u + k * 2u + 1u));
         if (agent.extended != 0u) {
-            let c = params.channels;
-            for (var ch = 0u; ch < c; ch = ch + 1u) {
-                x[ch] = norm(4u, ch);
-                x[c + ch] = norm(k, ch);
-            }
-            let t = win_types[k];
-            for (var sp = 0u; sp < SPECS; sp = sp + 1u) {
-                x[2u * c + sp] = select(0.0, 1.0, is_agent(t) && t - UNSPECIALIZED == sp);
-            }
-            run_net(agent.denm_net, spec, &x, &out);
-            s = s + vec2<f32>(out[0], out[1]);
+            s = s + shares[k];
         }
         s = max(s, vec2<f32>(0.0)) * select(0.0, 1.0, is_agent(win_types[k]));
         shares[k] = s;

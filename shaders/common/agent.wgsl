@@ -127,27 +127,22 @@ fn average_type(t: u32) -> f32 {
     return n;
 }
 
-// relu(x W0[spec] + b0[spec]) W1[spec] + b1[spec].
+// relu(x W0[spec] + b0[spec]) W1[spec] + b1[spec], one hidden unit at a time (its sum in
+// a register, inputs in order; zero inputs skipped).
 fn run_net(net: NetAt, spec: u32, x: ptr<function, array<f32, 34>>, out: ptr<function, array<f32, 17>>) {
-    var hidden: array<f32, 32>;
-    for (var j = 0u; j < HIDDEN; j = j + 1u) {
-        hidden[j] = p(net.b0 + spec * HIDDEN + j);
-    }
-    for (var i = 0u; i < net.inputs; i = i + 1u) {
-        let xi = (*x)[i];
-        if (xi == 0.0) {
-            continue;
-        }
-        let row = net.w0 + (spec * net.inputs + i) * HIDDEN;
-        for (var j = 0u; j < HIDDEN; j = j + 1u) {
-            hidden[j] = hidden[j] + xi * p(row + j);
-        }
-    }
     for (var o = 0u; o < net.outputs; o = o + 1u) {
         (*out)[o] = p(net.b1 + spec * net.outputs + o);
     }
+    let rows = net.w0 + spec * net.inputs * HIDDEN;
     for (var j = 0u; j < HIDDEN; j = j + 1u) {
-        let h = max(hidden[j], 0.0);
+        var acc = p(net.b0 + spec * HIDDEN + j);
+        for (var i = 0u; i < net.inputs; i = i + 1u) {
+            let xi = (*x)[i];
+            if (xi != 0.0) {
+                acc = acc + xi * p(rows + i * HIDDEN + j);
+            }
+        }
+        let h = max(acc, 0.0);
         if (h == 0.0) {
             continue;
         }

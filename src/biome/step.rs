@@ -55,7 +55,7 @@ impl SubStep {
 /// Where the time of some steps went ([`Worlds::profile_steps`]).
 ///
 /// [`Worlds::profile_steps`]: crate::biome::Worlds::profile_steps
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct StepProfile {
     /// Steps recorded.
     pub steps: usize,
@@ -68,6 +68,9 @@ pub struct StepProfile {
     /// The passes' own time on the GPU; the rest of `gpu_seconds` is spent between
     /// dispatches.
     pub kernel_seconds: Option<f64>,
+    /// Each kernel's GPU seconds over the steps, the slowest first (empty without
+    /// timestamp queries).
+    pub by_kernel: Vec<(String, f64)>,
 }
 
 impl StepProfile {
@@ -490,14 +493,23 @@ impl Worlds {
             }
         }
         let dispatches = rec.dispatch_count();
-        let timing = rec.submit()?.wait(&self.ctx)?;
+        let (timing, passes) = rec.submit()?.wait_passes(&self.ctx)?;
         self.step += n as u64;
+        let mut by_kernel: Vec<(String, f64)> = Vec::new();
+        for (label, d) in passes {
+            match by_kernel.iter_mut().find(|(l, _)| *l == label) {
+                Some((_, total)) => *total += d.as_secs_f64(),
+                None => by_kernel.push((label, d.as_secs_f64())),
+            }
+        }
+        by_kernel.sort_by(|a, b| b.1.total_cmp(&a.1));
         Ok(StepProfile {
             steps: n,
             dispatches_per_step: f64::from(dispatches) / n as f64,
             wall_seconds: timing.wall.as_secs_f64(),
             gpu_seconds: timing.gpu.map(|d| d.as_secs_f64()),
             kernel_seconds: timing.kernels.map(|d| d.as_secs_f64()),
+            by_kernel,
         })
     }
 

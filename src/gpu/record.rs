@@ -1,5 +1,7 @@
 //! Recording many dispatches into one command encoder and submitting them at once.
 
+use std::time::Duration;
+
 use web_time::Instant;
 
 use bytemuck::Pod;
@@ -119,7 +121,7 @@ impl<'a> Recorder<'a> {
         offsets: &[u32],
         grid: Grid,
     ) {
-        let timestamp_writes = self.profile.as_mut().and_then(PassProfile::next);
+        let timestamp_writes = self.profile.as_mut().and_then(|p| p.next(kernel.label()));
         let mut pass = self
             .encoder
             .begin_compute_pass(&wgpu::ComputePassDescriptor {
@@ -143,7 +145,7 @@ impl<'a> Recorder<'a> {
         args: &GpuBuffer<u32>,
         at: usize,
     ) {
-        let timestamp_writes = self.profile.as_mut().and_then(PassProfile::next);
+        let timestamp_writes = self.profile.as_mut().and_then(|p| p.next(kernel.label()));
         let mut pass = self
             .encoder
             .begin_compute_pass(&wgpu::ComputePassDescriptor {
@@ -218,7 +220,7 @@ impl<'a> Recorder<'a> {
         let profile = match self.profile.take() {
             Some(profile) => profile
                 .read(self.ctx, &mut self.encoder)?
-                .map(|pending| (pending, profile.used)),
+                .map(|pending| (pending, profile.used, profile.labels)),
             None => None,
         };
         let slot = self.slot.take();
@@ -243,7 +245,7 @@ impl<'a> Recorder<'a> {
 pub struct Submitted {
     started: Instant,
     timer: Option<Pending<u64>>,
-    profile: Option<(Pending<u64>, u32)>,
+    profile: Option<(Pending<u64>, u32, Vec<String>)>,
 }
 
 impl Submitted {
@@ -255,6 +257,20 @@ impl Submitted {
 
     /// Waits without blocking the thread (the browser's form).
     pub async fn wait_async(self, ctx: &GpuContext) -> Result<Timing> {
+        Ok(self.wait_passes_async(ctx).await?.0)
+    }
+
+    /// [`Submitted::wait`], with each timed pass of a profiled recording
+    /// ([`GpuContext::profiled_recorder`]) as its kernel's label and its duration, in
+    /// order (empty without timestamp queries).
+    pub fn wait_passes(self, ctx: &GpuContext) -> Result<(Timing, Vec<(String, Duration)>)> {
+        pollster::block_on(self.wait_passes_async(ctx))
+    }
+
+    async fn wait_passes_async(
+        self,
+        ctx: &GpuContext,
+    ) -> Result<(Timing, Vec<(String, Duration)>)> {
         #[cfg(not(target_arch = "wasm32"))]
         ctx.wait_idle()?;
         #[cfg(target_arch = "wasm32")]
@@ -271,15 +287,18 @@ impl Submitted {
             Some(pending) => GpuTimer::elapsed(ctx, &pending.wait_async(ctx).await?),
             None => None,
         };
-        let kernels = match self.profile {
-            Some((pending, passes)) => Some(PassProfile::total(
-                ctx,
-                &pending.wait_async(ctx).await?,
-                passes,
-            )),
-            None => None,
+        let passes: Vec<(String, Duration)> = match self.profile {
+            Some((pending, used, labels)) => {
+                let stamps = pending.wait_async(ctx).await?;
+                labels
+                    .into_iter()
+                    .zip(PassProfile::durations(ctx, &stamps, used))
+                    .collect()
+            }
+            None => Vec::new(),
         };
-        Ok(Timing { wall, gpu, kernels })
+        let kernels = (!passes.is_empty()).then(|| passes.iter().map(|(_, d)| *d).sum());
+        Ok((Timing { wall, gpu, kernels }, passes))
     }
 }
 

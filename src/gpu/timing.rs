@@ -120,6 +120,8 @@ pub(crate) struct PassProfile {
     resolve: GpuBuffer<u64>,
     capacity: u32,
     pub(crate) used: u32,
+    /// The label of each timed pass.
+    pub(crate) labels: Vec<String>,
 }
 
 impl PassProfile {
@@ -144,16 +146,18 @@ impl PassProfile {
             resolve,
             capacity: count / 2,
             used: 0,
+            labels: Vec::new(),
         }))
     }
 
-    /// The timestamp writes of the next pass, while there is room for them.
-    pub(crate) fn next(&mut self) -> Option<wgpu::ComputePassTimestampWrites<'_>> {
+    /// The timestamp writes of the next pass (named `label`), while there is room for them.
+    pub(crate) fn next(&mut self, label: &str) -> Option<wgpu::ComputePassTimestampWrites<'_>> {
         if self.used >= self.capacity {
             return None;
         }
         let k = self.used;
         self.used += 1;
+        self.labels.push(label.to_string());
         Some(wgpu::ComputePassTimestampWrites {
             query_set: &self.set,
             beginning_of_pass_write_index: Some(2 * k),
@@ -173,15 +177,14 @@ impl PassProfile {
         Pending::record(ctx, encoder, &self.resolve).map(Some)
     }
 
-    /// The sum of the passes' durations from their resolved timestamps.
-    pub(crate) fn total(ctx: &GpuContext, stamps: &[u64], passes: u32) -> Duration {
+    /// Each pass's duration from the resolved timestamps.
+    pub(crate) fn durations(ctx: &GpuContext, stamps: &[u64], passes: u32) -> Vec<Duration> {
         let period = f64::from(ctx.queue().get_timestamp_period());
-        let ticks: u64 = stamps
+        stamps
             .chunks_exact(2)
             .take(passes as usize)
-            .map(|p| p[1].saturating_sub(p[0]))
-            .sum();
-        Duration::from_secs_f64(ticks as f64 * period * 1e-9)
+            .map(|p| Duration::from_secs_f64(p[1].saturating_sub(p[0]) as f64 * period * 1e-9))
+            .collect()
     }
 }
 

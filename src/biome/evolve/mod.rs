@@ -3,8 +3,8 @@
 //! the distribution's centre is the evolved program. Checkpoints hold the search state
 //! and the fitness history, and resume exactly.
 //!
-//! The dishes of a generation run one after another; each is a small world, so on a GPU
-//! most of an evaluation's time is dispatch overhead.
+//! The dishes of a generation advance together in batches ([`crate::biome::Worlds`]), so
+//! a generation costs about as many dispatches as one dish.
 //!
 //! ```no_run
 //! use morphogen::biome::evolve::{Evolution, PetriConfig, PgpeConfig};
@@ -90,19 +90,24 @@ impl Evolution {
     }
 
     /// Scores every candidate of the current generation and updates the distribution.
-    /// `on_dish(done)` is called after each evaluation (an error stops the generation).
+    /// The dishes run in batches; `on_dish(done)` is called after each batch with the
+    /// dishes scored so far (an error stops the generation).
     pub fn step(
         &mut self,
         ctx: &GpuContext,
-        mut on_dish: impl FnMut(usize) -> Result<()>,
+        on_dish: impl FnMut(usize) -> Result<()>,
     ) -> Result<Generation> {
         let candidates = self.pgpe.ask();
-        let mut fitness = Vec::with_capacity(candidates.len());
-        for (i, candidate) in candidates.iter().enumerate() {
-            let program: Vec<f32> = candidate.iter().map(|&v| v as f32).collect();
-            fitness.push(self.petri.evaluate(ctx, &program, self.dish_seed(i))?);
-            on_dish(i + 1)?;
-        }
+        let programs: Vec<Vec<f32>> = candidates
+            .iter()
+            .map(|c| c.iter().map(|&v| v as f32).collect())
+            .collect();
+        let dishes: Vec<(&[f32], u64)> = programs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.as_slice(), self.dish_seed(i)))
+            .collect();
+        let fitness = self.petri.evaluate_all(ctx, &dishes, on_dish)?;
         let generation = Generation {
             generation: self.pgpe.generation,
             best: fitness.iter().copied().fold(f64::NEG_INFINITY, f64::max),
@@ -114,7 +119,7 @@ impl Evolution {
     }
 
     /// Runs `generations` more generations; `on_progress(Some(g), _)` after each, and
-    /// `on_progress(None, dishes done)` after each dish.
+    /// `on_progress(None, dishes done)` after each batch of dishes.
     pub fn run(
         &mut self,
         ctx: &GpuContext,

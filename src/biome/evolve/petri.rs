@@ -1,13 +1,14 @@
 //! A program's fitness in a petri dish, as the reference's `evolving_in_small_worlds`
 //! notebook scores it: one program in a small world whose reproductions are intercepted;
 //! each step scores `-|target - agent cells| + weight × successful reproductions`, and
-//! the fitness is the mean over the steps.
+//! the fitness is the mean over the steps. Many dishes advance together in one batch.
 
 use crate::biome::config::{BiomeConfig, Preset, Width};
 use crate::biome::metrics::Census;
-use crate::biome::program::Mutator;
+use crate::biome::program::{Mutator, ProgramTable};
+use crate::biome::state::WorldState;
 use crate::biome::step::{RunOptions, SubStep};
-use crate::biome::World;
+use crate::biome::world::{WorldParts, Worlds};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 
@@ -77,20 +78,52 @@ impl PetriConfig {
 
     /// Scores `program` in a fresh dish whose draws are keyed by `seed`.
     pub fn evaluate(&self, ctx: &GpuContext, program: &[f32], seed: u64) -> Result<f64> {
-        let mut world = World::new(ctx, &self.world, seed)?;
-        world.fill_programs(program)?;
-        // The notebook settles the initial structure first: 10 integrity passes.
-        world.run_substep(SubStep::Integrity)?;
-        world.run_substep(SubStep::Integrity)?;
-        let mut rows = Vec::with_capacity(self.steps as usize);
-        world.run_with(
-            self.steps,
-            &RunOptions::default().census(true),
-            |_, census| {
-                rows.extend_from_slice(census);
-                Ok(())
-            },
-        )?;
-        Ok(self.fitness(&rows))
+        let scores = self.evaluate_all(ctx, &[(program, seed)], |_| Ok(()))?;
+        Ok(scores[0])
+    }
+
+    /// Scores each `(program, seed)` in a fresh dish of its own: the dishes advance
+    /// together, as many per batch as the adapter holds, and each scores what it would
+    /// alone. `on_batch(done)` is called after each batch with the dishes scored so far
+    /// (an error stops the evaluation).
+    pub fn evaluate_all(
+        &self,
+        ctx: &GpuContext,
+        dishes: &[(&[f32], u64)],
+        mut on_batch: impl FnMut(usize) -> Result<()>,
+    ) -> Result<Vec<f64>> {
+        let state = WorldState::initial(&self.world)?;
+        let fits = Worlds::max_batch(ctx, &self.world).max(1);
+        let mut scores = Vec::with_capacity(dishes.len());
+        for chunk in dishes.chunks(fits) {
+            let parts = chunk
+                .iter()
+                .map(|&(program, seed)| {
+                    Ok(WorldParts {
+                        state: state.clone(),
+                        programs: ProgramTable::filled(&self.world, program)?,
+                        seed,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let mut dishes = Worlds::from_parts(ctx, &self.world, &parts, 0)?;
+            // The notebook settles the initial structure first: 10 integrity passes.
+            dishes.run_substep(SubStep::Integrity)?;
+            dishes.run_substep(SubStep::Integrity)?;
+            let mut rows = vec![Vec::with_capacity(self.steps as usize); chunk.len()];
+            dishes.run_with(
+                self.steps,
+                &RunOptions::default().census(true),
+                |_, census| {
+                    for (all, new) in rows.iter_mut().zip(census) {
+                        all.extend_from_slice(new);
+                    }
+                    Ok(())
+                },
+            )?;
+            scores.extend(rows.iter().map(|r| self.fitness(r)));
+            on_batch(scores.len())?;
+        }
+        Ok(scores)
     }
 }
