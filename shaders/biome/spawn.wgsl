@@ -61,6 +61,12 @@ fn main(
     }
     let crowding = (p(agent.excl_max_neigh) - agents_around) * p(agent.excl_sensitivity);
     wants = wants && rng_u01(b0.x) < 1.0 / (1.0 + exp(-crowding));
+    let affordable = raw(4u, EARTH_NUTRIENT) >= params.spawn_cost.x
+        && raw(4u, AIR_NUTRIENT) >= params.spawn_cost.y;
+    // Without a proposal nothing reads the payload: the network need not run.
+    if (!wants || !affordable) {
+        return;
+    }
 
     var logits: array<f32, 9>;
     for (var k = 0u; k < 9u; k = k + 1u) {
@@ -108,10 +114,8 @@ fn main(
         }
     }
     let target_type = win_types[slot];
-    let affordable = raw(4u, EARTH_NUTRIENT) >= params.spawn_cost.x
-        && raw(4u, AIR_NUTRIENT) >= params.spawn_cost.y;
     let spawnable = target_type == VOID || target_type == AIR || target_type == EARTH;
-    if (wants && affordable && spawnable) {
+    if (spawnable) {
         proposal[cell] = slot;
         spawn[base] = clamp(p(agent.excl_en_perc), 0.0, 1.0);
     }
