@@ -113,16 +113,20 @@ fn main(
     }
 
     // Specialization logits.
+    var averages: array<f32, 10>;
+    for (var t = 0u; t < TYPES; t = t + 1u) {
+        averages[t] = average_type(t);
+    }
     var logits: array<f32, 4>;
     for (var o = 0u; o < SPECS; o = o + 1u) {
         var l = p(agent.nsl_b + spec * SPECS + o);
         for (var t = 0u; t < TYPES; t = t + 1u) {
-            l = l + average_type(t) * p(agent.nsl_w + (spec * TYPES + t) * SPECS + o);
+            l = l + averages[t] * p(agent.nsl_w + (spec * TYPES + t) * SPECS + o);
         }
         logits[o] = l;
     }
     if (agent.extended != 0u) {
-        fill_avg_and_self(&x);
+        // x still holds what the state network read.
         run_net(agent.nsl_net, spec, &x, &out);
         for (var o = 0u; o < SPECS; o = o + 1u) {
             logits[o] = logits[o] + out[o];

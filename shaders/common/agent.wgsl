@@ -60,6 +60,7 @@ struct AgentLayout {
 var<private> win_types: array<u32, 9>;
 var<private> win_ids: array<u32, 9>;
 var<private> win_state: array<f32, 72>;
+var<private> win_norm: array<f32, 72>;
 // Where this agent's program starts in `programs`.
 var<private> prog: u32;
 
@@ -77,12 +78,15 @@ fn load_window(cell: u32) {
             win_ids[k] = 0u;
             for (var ch = 0u; ch < s; ch = ch + 1u) {
                 win_state[k * MAX_CHANNELS + ch] = 0.0;
+                win_norm[k * MAX_CHANNELS + ch] = 0.0;
             }
         } else {
             win_types[k] = types[u32(n)];
             win_ids[k] = ids[u32(n)];
             for (var ch = 0u; ch < s; ch = ch + 1u) {
-                win_state[k * MAX_CHANNELS + ch] = state[u32(n) * s + ch];
+                let v = state[u32(n) * s + ch];
+                win_state[k * MAX_CHANNELS + ch] = v;
+                win_norm[k * MAX_CHANNELS + ch] = normalise(ch, v);
             }
         }
     }
@@ -93,9 +97,13 @@ fn raw(k: u32, ch: u32) -> f32 {
     return win_state[k * MAX_CHANNELS + ch];
 }
 
-// Integrity over its cap, nutrients over the material cap; age and internal state raw.
+// Integrity over its cap, nutrients over the material cap; age and internal state raw
+// (computed once per window by load_window).
 fn norm(k: u32, ch: u32) -> f32 {
-    let v = raw(k, ch);
+    return win_norm[k * MAX_CHANNELS + ch];
+}
+
+fn normalise(ch: u32, v: f32) -> f32 {
     if (ch == INTEGRITY) {
         return v / params.struct_cap;
     }
