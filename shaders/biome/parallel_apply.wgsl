@@ -43,8 +43,10 @@ fn main(
     if (cell >= cell_count()) {
         return;
     }
+    let t = types[cell];
     var received = vec2<f32>(0.0);
-    for (var k = 0u; k < 9u; k = k + 1u) {
+    // Agents send to agents only: a material cell's gathering would find nothing.
+    for (var k = 0u; k < 9u && is_agent(t); k = k + 1u) {
         let n = neighbor(cell, k);
         if (n < 0) {
             continue;
@@ -56,7 +58,6 @@ fn main(
         let at = pos * SHARE_STRIDE + (8u - k) * 2u;
         received = received + vec2<f32>(share[at], share[at + 1u]);
     }
-    let t = types[cell];
     let own = ran(cell);
     let s = params.channels;
     let base = cell * s;
