@@ -43,10 +43,7 @@ fn denm_net_all(spec: u32, net_out: ptr<function, array<vec2<f32>, 9>>) {
     for (var j = 0u; j < HIDDEN; j = j + 1u) {
         var own = p(net.b0 + spec * HIDDEN + j);
         for (var ch = 0u; ch < c; ch = ch + 1u) {
-            let xi = norm(4u, ch);
-            if (xi != 0.0) {
-                own = own + xi * p(rows + ch * HIDDEN + j);
-            }
+            own = own + norm(4u, ch) * p(rows + ch * HIDDEN + j);
         }
         var acc: array<f32, 9>;
         for (var k = 0u; k < 9u; k = k + 1u) {
@@ -55,26 +52,18 @@ fn denm_net_all(spec: u32, net_out: ptr<function, array<vec2<f32>, 9>>) {
         for (var ch = 0u; ch < c; ch = ch + 1u) {
             let w = p(rows + (c + ch) * HIDDEN + j);
             for (var k = 0u; k < 9u; k = k + 1u) {
-                let xi = norm(k, ch);
-                if (xi != 0.0) {
-                    acc[k] = acc[k] + xi * w;
-                }
+                acc[k] = acc[k] + norm(k, ch) * w;
             }
         }
         for (var s = 0u; s < SPECS; s = s + 1u) {
             let w = p(rows + (2u * c + s) * HIDDEN + j);
             for (var k = 0u; k < 9u; k = k + 1u) {
-                if (sp[k] == s) {
-                    acc[k] = acc[k] + w;
-                }
+                acc[k] = acc[k] + select(0.0, 1.0, sp[k] == s) * w;
             }
         }
         let w1 = vec2<f32>(p(net.w1 + (spec * HIDDEN + j) * 2u), p(net.w1 + (spec * HIDDEN + j) * 2u + 1u));
         for (var k = 0u; k < 9u; k = k + 1u) {
-            let h = max(acc[k], 0.0);
-            if (h != 0.0) {
-                (*net_out)[k] = (*net_out)[k] + h * w1;
-            }
+            (*net_out)[k] = (*net_out)[k] + max(acc[k], 0.0) * w1;
         }
     }
 }

@@ -136,7 +136,7 @@ fn average_type(t: u32) -> f32 {
 }
 
 // relu(x W0[spec] + b0[spec]) W1[spec] + b1[spec], one hidden unit at a time (its sum in
-// a register, inputs in order; zero inputs skipped).
+// a register, inputs in order).
 fn run_net(net: NetAt, spec: u32, x: ptr<function, array<f32, 34>>, out: ptr<function, array<f32, 17>>) {
     for (var o = 0u; o < net.outputs; o = o + 1u) {
         (*out)[o] = p(net.b1 + spec * net.outputs + o);
@@ -145,15 +145,9 @@ fn run_net(net: NetAt, spec: u32, x: ptr<function, array<f32, 34>>, out: ptr<fun
     for (var j = 0u; j < HIDDEN; j = j + 1u) {
         var acc = p(net.b0 + spec * HIDDEN + j);
         for (var i = 0u; i < net.inputs; i = i + 1u) {
-            let xi = (*x)[i];
-            if (xi != 0.0) {
-                acc = acc + xi * p(rows + i * HIDDEN + j);
-            }
+            acc = acc + (*x)[i] * p(rows + i * HIDDEN + j);
         }
         let h = max(acc, 0.0);
-        if (h == 0.0) {
-            continue;
-        }
         let row = net.w1 + (spec * HIDDEN + j) * net.outputs;
         for (var o = 0u; o < net.outputs; o = o + 1u) {
             (*out)[o] = (*out)[o] + h * p(row + o);
