@@ -252,7 +252,7 @@ impl StepKernels {
 }
 
 /// Workgroup size of the kernels with one workgroup per world (reproduction, the id count).
-const REPRODUCE_WG: u32 = 256;
+const REPRODUCE_WG: u32 = 64;
 
 impl Worlds {
     fn grid_over(&self, items: usize) -> Grid {
