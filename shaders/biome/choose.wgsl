@@ -12,8 +12,8 @@ override WG: u32 = 64u;
 @group(0) @binding(2) var<storage, read_write> choice: array<u32>;
 @group(0) @binding(3) var<storage, read> seeds: array<vec2<u32>>;
 
-fn aims_here(cell: u32, j: u32) -> bool {
-    let n = neighbor(cell, j);
+fn aims_here(at: Place, j: u32) -> bool {
+    let n = neighbor_at(at, j);
     return n >= 0 && proposal[u32(n)] == 8u - j;
 }
 
@@ -28,8 +28,9 @@ fn main(
         return;
     }
     var candidates = 0u;
+    let at = place_of(cell);
     for (var j = 0u; j < 9u; j = j + 1u) {
-        if (j != 4u && aims_here(cell, j)) {
+        if (j != 4u && aims_here(at, j)) {
             candidates = candidates + 1u;
         }
     }
@@ -37,7 +38,7 @@ fn main(
     if (candidates > 0u) {
         var rank = pick_below(step_bits(cell, STREAM_CHOICE, 0u).x, candidates);
         for (var j = 0u; j < 9u; j = j + 1u) {
-            if (j != 4u && aims_here(cell, j)) {
+            if (j != 4u && aims_here(at, j)) {
                 if (rank == 0u) {
                     chosen = j;
                     break;

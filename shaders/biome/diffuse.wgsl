@@ -53,8 +53,9 @@ fn main(
     let own = medium(cell);
     var flow = vec2<f32>(0.0);
     var asked = vec2<f32>(0.0);
+    let at = place_of(cell);
     for (var k = 0u; k < 9u; k = k + 1u) {
-        let n = neighbor(cell, k);
+        let n = neighbor_at(at, k);
         if (n < 0) {
             continue;
         }

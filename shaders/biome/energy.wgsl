@@ -29,8 +29,9 @@ fn main(
     var nutrients = offer[cell].zw;
     if (is_agent(t)) {
         var fractions = vec2<f32>(0.0);
+        let at = place_of(cell);
         for (var k = 0u; k < 9u; k = k + 1u) {
-            let n = neighbor(cell, k);
+            let n = neighbor_at(at, k);
             if (n >= 0) {
                 fractions = fractions + offer[u32(n)].xy;
             }

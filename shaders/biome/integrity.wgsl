@@ -39,8 +39,9 @@ fn main(
         value = params.struct_cap;
     } else if (t == EARTH || is_agent(t)) {
         var best = integrity_at(cell);
+        let at = place_of(cell);
         for (var k = 0u; k < 9u; k = k + 1u) {
-            let n = neighbor(cell, k);
+            let n = neighbor_at(at, k);
             if (n >= 0) {
                 best = max(best, integrity_at(u32(n)));
             }

@@ -46,8 +46,9 @@ fn main(
     let t = types[cell];
     var received = vec2<f32>(0.0);
     // Agents send to agents only: a material cell's gathering would find nothing.
+    let at = place_of(cell);
     for (var k = 0u; k < 9u && is_agent(t); k = k + 1u) {
-        let n = neighbor(cell, k);
+        let n = neighbor_at(at, k);
         if (n < 0) {
             continue;
         }

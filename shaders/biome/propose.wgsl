@@ -31,18 +31,29 @@ fn main(
         return;
     }
     let t = types[cell];
+    let at = place_of(cell);
     var slot = NO_SLOT;
+    // The draw is keyed by cell and step: a cell whose draw cannot matter skips it.
     if (t == AIR) {
-        let j = pick_below(step_bits(cell, STREAM_EXCLUSIVE, 0u).x, 8u);
-        let k = select(j + 1u, j, j < 4u);
-        if (type_or_out(neighbor(cell, k)) == VOID) {
-            slot = k;
+        var any_void = false;
+        for (var k = 0u; k < 9u; k = k + 1u) {
+            any_void = any_void || (k != 4u && type_or_out(neighbor_at(at, k)) == VOID);
+        }
+        if (any_void) {
+            let j = pick_below(step_bits(cell, STREAM_EXCLUSIVE, 0u).x, 8u);
+            let k = select(j + 1u, j, j < 4u);
+            if (type_or_out(neighbor_at(at, k)) == VOID) {
+                slot = k;
+            }
         }
     } else if (t == EARTH) {
-        if (!is_intangible(type_or_out(neighbor(cell, 7u)))) {
+        let left = is_intangible(type_or_out(neighbor_at(at, 3u)))
+            && is_intangible(type_or_out(neighbor_at(at, 6u)));
+        let right = is_intangible(type_or_out(neighbor_at(at, 5u)))
+            && is_intangible(type_or_out(neighbor_at(at, 8u)));
+        if (!is_intangible(type_or_out(neighbor_at(at, 7u))) && (left || right)) {
             let side = select(5u, 3u, pick_below(step_bits(cell, STREAM_EXCLUSIVE, 0u).x, 2u) == 0u);
-            if (is_intangible(type_or_out(neighbor(cell, side)))
-                && is_intangible(type_or_out(neighbor(cell, side + 3u)))) {
+            if (select(right, left, side == 3u)) {
                 slot = side;
             }
         }

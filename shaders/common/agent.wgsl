@@ -71,8 +71,9 @@ fn table_slot(cell: u32) -> u32 {
 
 fn load_window(cell: u32) {
     let s = params.channels;
+    let at = place_of(cell);
     for (var k = 0u; k < 9u; k = k + 1u) {
-        let n = neighbor(cell, k);
+        let n = neighbor_at(at, k);
         if (n < 0) {
             win_types[k] = OUT_OF_BOUNDS;
             win_ids[k] = 0u;

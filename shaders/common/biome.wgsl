@@ -137,19 +137,39 @@ fn world_base(world: u32) -> u32 {
     return world * world_cells();
 }
 
-// (row, column) of a cell inside its world.
-fn cell_row_col(cell: u32) -> vec2<i32> {
-    let local = cell % world_cells();
-    return vec2<i32>(i32(local / params.width), i32(local % params.width));
+// Where a cell lies: its row and column inside its world, and its world's first cell.
+struct Place {
+    row: i32,
+    col: i32,
+    base: u32,
 }
 
-// Flat index of the neighbour in slot k, or -1 outside the cell's world.
-fn neighbor(cell: u32, k: u32) -> i32 {
-    let p = cell_row_col(cell) + slot_offset(k);
-    if (p.x < 0 || p.y < 0 || p.x >= i32(params.height) || p.y >= i32(params.width)) {
+fn place_of(cell: u32) -> Place {
+    let base = world_base(world_of(cell));
+    let local = cell - base;
+    let row = local / params.width;
+    return Place(i32(row), i32(local - row * params.width), base);
+}
+
+// (row, column) of a cell inside its world.
+fn cell_row_col(cell: u32) -> vec2<i32> {
+    let at = place_of(cell);
+    return vec2<i32>(at.row, at.col);
+}
+
+// Flat index of the neighbour in slot k of the cell at `at`, or -1 outside its world.
+fn neighbor_at(at: Place, k: u32) -> i32 {
+    let r = at.row + i32(k / 3u) - 1;
+    let c = at.col + i32(k % 3u) - 1;
+    if (r < 0 || c < 0 || r >= i32(params.height) || c >= i32(params.width)) {
         return -1;
     }
-    return i32(world_base(world_of(cell))) + p.x * i32(params.width) + p.y;
+    return i32(at.base) + r * i32(params.width) + c;
+}
+
+// neighbor_at for a cell (kernels visiting several neighbours find the place once).
+fn neighbor(cell: u32, k: u32) -> i32 {
+    return neighbor_at(place_of(cell), k);
 }
 
 // Cells of the whole batch.
