@@ -65,6 +65,10 @@ struct Params {
     worlds: u32,
     // The world a picture is rendered of.
     world: u32,
+    // Division by the width and by the cells of a world as a multiply and shifts (see
+    // `divide`): multiplier, first shift, second shift.
+    width_div: vec3<u32>,
+    cells_div: vec3<u32>,
 }
 
 // The program table's size as kernels without the agent layout see it.
@@ -127,9 +131,17 @@ fn world_cells() -> u32 {
     return params.height * params.width;
 }
 
+// n / d for the divisor d whose (multiplier, shift, shift) is `by` (Granlund and
+// Montgomery's round-up method, exact for every 32-bit n): SIMD lanes have no integer
+// division, so a division is a multiply-high and two shifts.
+fn divide(n: u32, by: vec3<u32>) -> u32 {
+    let t = mul_hi_lo(n, by.x).x;
+    return (t + ((n - t) >> by.y)) >> by.z;
+}
+
 // The world holding a cell of the batch.
 fn world_of(cell: u32) -> u32 {
-    return cell / world_cells();
+    return divide(cell, params.cells_div);
 }
 
 // A world's first cell.
@@ -147,7 +159,7 @@ struct Place {
 fn place_of(cell: u32) -> Place {
     let base = world_base(world_of(cell));
     let local = cell - base;
-    let row = local / params.width;
+    let row = divide(local, params.width_div);
     return Place(i32(row), i32(local - row * params.width), base);
 }
 

@@ -32,7 +32,10 @@ pub(crate) struct StepParams {
     pub specialize_cost: [f32; 2],
     pub worlds: u32,
     pub world: u32,
-    pub pad2: [u32; 34],
+    pub pad1: [u32; 2],
+    pub width_div: [u32; 4],
+    pub cells_div: [u32; 4],
+    pub pad2: [u32; 24],
 }
 
 const _: () = assert!(std::mem::size_of::<StepParams>() == 256);
@@ -73,7 +76,61 @@ impl StepParams {
             specialize_cost: pair(config.specialize_cost),
             worlds: worlds as u32,
             world: 0,
-            pad2: [0; 34],
+            pad1: [0; 2],
+            width_div: divisor(config.columns()),
+            cells_div: divisor(config.height * config.columns()),
+            pad2: [0; 24],
+        }
+    }
+}
+
+/// The multiplier and shifts that divide any 32-bit number by `d` (at least 1) with a
+/// multiply-high: `t = mulhi(n, m)`, `n / d = (t + ((n - t) >> s1)) >> s2`. Mirrors
+/// `divide` in `shaders/common/biome.wgsl`; the fourth word pads the vec3.
+pub(crate) fn divisor(d: u32) -> [u32; 4] {
+    let d = d.max(1);
+    let l = 32 - (d - 1).leading_zeros();
+    let m = ((1u64 << 32) * ((1u64 << l) - u64::from(d)) / u64::from(d) + 1) as u32;
+    [m, l.min(1), l.saturating_sub(1), 0]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::divisor;
+
+    fn divide(n: u32, by: [u32; 4]) -> u32 {
+        let t = ((u64::from(n) * u64::from(by[0])) >> 32) as u32;
+        (t + ((n - t) >> by[1])) >> by[2]
+    }
+
+    #[test]
+    fn the_multiply_high_division_is_exact() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u32
+        };
+        let mut divisors: Vec<u32> = (1..=300).collect();
+        divisors.extend([
+            1 << 10,
+            1 << 31,
+            3 << 29,
+            u32::MAX,
+            9216,
+            72 * 288,
+            2048 * 8192,
+        ]);
+        divisors.extend((0..200).map(|_| next() >> (next() % 32)).filter(|&d| d > 0));
+        for d in divisors {
+            let by = divisor(d);
+            let mut ns = vec![0, 1, d - 1, d, d.saturating_add(1), u32::MAX, u32::MAX - 1];
+            ns.extend((0..500).map(|_| next()));
+            ns.extend((0..200).map(|_| next() % d.saturating_mul(64).max(1)));
+            for n in ns {
+                assert_eq!(divide(n, by), n / d, "{n} / {d}");
+            }
         }
     }
 }
