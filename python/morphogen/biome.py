@@ -31,7 +31,7 @@ class World:
             e = np.broadcast_to(np.asarray(intercept_reproduction, dtype=float), (2,))
             intercept = (float(e[0]), float(e[1]))
         self._inner = _core.World(context_or_default(context), preset, int(height), str(width),
-                                  int(seed), config, intercept)
+                                  [int(seed)], config, intercept)
 
     @classmethod
     def resume(cls, path, context=None):
@@ -45,11 +45,12 @@ class World:
         ``(done, total)`` called between batches, or True for a tqdm bar."""
         if int(steps) < 0:
             raise ValueError(f"steps={steps}: must be >= 0")
-        return self._inner.run(int(steps), bool(census), progress_callback(progress, "biome"))
+        rows = self._inner.run(int(steps), bool(census), progress_callback(progress, "biome"))
+        return None if rows is None else {name: column[0] for name, column in rows.items()}
 
     def render(self, zoom=1):
         """The world as an (H * zoom, W * zoom, 3) uint8 image in the reference's palette."""
-        return self._inner.render(int(zoom))
+        return self._inner.render(0, int(zoom))
 
     def load_program(self, path):
         """Loads an agent program (``.npy`` of float32 parameters) into every slot."""
@@ -57,7 +58,7 @@ class World:
 
     def save_checkpoint(self, path):
         """Writes the world, its programs and its step (safetensors), whole or not at all."""
-        self._inner.save_checkpoint(str(path))
+        self._inner.save_checkpoint(str(path), 0)
 
     @property
     def steps_done(self):
@@ -69,12 +70,75 @@ class World:
         return self._inner.shape
 
 
+class Worlds:
+    """One world per seed in ``seeds``, all of one configuration (as ``World`` takes it),
+    advancing together on the GPU: a seed sweep in one batch. Each world runs exactly as
+    ``World`` with its seed runs alone. ``Worlds.max_batch(...)`` says how many fit."""
+
+    def __init__(self, preset="persistence", height=72, width="landscape", seeds=(0,), *,
+                 config=None, intercept_reproduction=None, context=None):
+        seeds = [int(s) for s in seeds]
+        if not seeds:
+            raise ValueError("seeds: give at least one seed")
+        if config is None and preset not in PRESETS:
+            raise ValueError(f"preset={preset!r}: use one of {', '.join(PRESETS)}")
+        if int(height) < 1:
+            raise ValueError(f"height={height}: must be positive")
+        intercept = None
+        if intercept_reproduction is not None:
+            e = np.broadcast_to(np.asarray(intercept_reproduction, dtype=float), (2,))
+            intercept = (float(e[0]), float(e[1]))
+        self._inner = _core.World(context_or_default(context), preset, int(height), str(width),
+                                  seeds, config, intercept)
+
+    @staticmethod
+    def max_batch(preset="persistence", height=72, width="landscape", *, config=None,
+                  context=None):
+        """The most worlds of this configuration one batch holds on the adapter."""
+        return _core.World.max_batch(context_or_default(context), preset, int(height),
+                                     str(width), config)
+
+    def run(self, steps, census=True, progress=None):
+        """Runs ``steps`` steps in every world. With ``census``, returns a dict of
+        (worlds, steps) arrays (the columns of ``World.run``)."""
+        if int(steps) < 0:
+            raise ValueError(f"steps={steps}: must be >= 0")
+        return self._inner.run(int(steps), bool(census), progress_callback(progress, "biome"))
+
+    def render(self, world, zoom=1):
+        """World ``world`` (an index into ``seeds``) as an (H * zoom, W * zoom, 3) uint8
+        image."""
+        return self._inner.render(int(world), int(zoom))
+
+    def load_program(self, path):
+        """Loads an agent program (``.npy`` of float32 parameters) into every slot of
+        every world."""
+        self._inner.load_program(str(path))
+
+    def save_checkpoint(self, world, path):
+        """Writes world ``world``'s checkpoint; ``World.resume`` continues it."""
+        self._inner.save_checkpoint(str(path), int(world))
+
+    @property
+    def seeds(self):
+        return self._inner.seeds
+
+    @property
+    def steps_done(self):
+        return self._inner.steps_done
+
+    @property
+    def shape(self):
+        """(height, width) of each world, in cells."""
+        return self._inner.shape
+
+
 class Evolution:
     """Agent programs evolved by PGPE in petri dishes, as the reference's
     ``evolving_in_small_worlds`` notebook does: each of ``population`` candidates lives
     ``steps`` steps in its own dish (``preset``, ``height`` x ``width``, reproductions
     intercepted) and scores ``-|target_agents - agent cells| + reproduction_weight x
-    successful reproductions`` per step, averaged. The dishes run one after another."""
+    successful reproductions`` per step, averaged. The dishes advance together in batches."""
 
     def __init__(self, preset="persistence", height=16, width="landscape", population=64,
                  steps=2000, target_agents=50.0, reproduction_weight=None, center_lr=0.001,
@@ -96,7 +160,7 @@ class Evolution:
         return cls(_inner=_core.Evolution.resume(context_or_default(context), str(path)))
 
     def run(self, generations, progress=None):
-        """Runs ``generations`` more generations (Ctrl-C stops between dishes); returns the
+        """Runs ``generations`` more generations (Ctrl-C stops between batches of dishes); returns the
         fitness history: generation, best, mean."""
         if int(generations) < 0:
             raise ValueError(f"generations={generations}: must be >= 0")

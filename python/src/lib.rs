@@ -8,7 +8,9 @@ mod evolve;
 
 use std::path::PathBuf;
 
-use morphogen::biome::{BiomeConfig, Census, Preset, RunOptions, Width, World as EngineWorld};
+use morphogen::biome::{
+    load_program, BiomeConfig, Census, Checkpoint, Preset, RunOptions, Width, WorldParts, Worlds,
+};
 use morphogen::flow::{self, sde, FlowConfig, LogDensity, Solver, VelocityField as EngineField};
 use morphogen::gpu::{list_adapters, ContextOptions, GpuContext};
 use morphogen::transport::{
@@ -781,28 +783,31 @@ fn sde_simulate<'py>(
     Ok(out)
 }
 
-/// A Biomaker CA world resident on the GPU.
+/// A batch of Biomaker CA worlds of one configuration resident on the GPU, one per seed,
+/// advancing together.
 #[pyclass(module = "morphogen._core")]
 struct World {
-    inner: EngineWorld,
+    inner: Worlds,
 }
 
 /// Runs `steps` steps in batches, checking for Ctrl-C between them (the GIL is held only
-/// for the check), and returns the census rows.
-fn run_world(
+/// for the check), and returns each world's census rows.
+fn run_worlds(
     py: Python<'_>,
-    world: &mut EngineWorld,
+    worlds: &mut Worlds,
     steps: u64,
     census: bool,
     progress: Option<Py<PyAny>>,
-) -> Res<Vec<Census>> {
-    let mut rows: Vec<Census> = Vec::new();
+) -> Res<Vec<Vec<Census>>> {
+    let mut rows: Vec<Vec<Census>> = vec![Vec::new(); worlds.count()];
     let mut watch = Watch::new(progress);
     let options = RunOptions::default().census(census);
-    let first = world.steps_done();
+    let first = worlds.steps_done();
     let result = py.detach(|| {
-        world.run_with(steps, &options, |done, batch| {
-            rows.extend_from_slice(batch);
+        worlds.run_with(steps, &options, |done, batch| {
+            for (all, new) in rows.iter_mut().zip(batch) {
+                all.extend_from_slice(new);
+            }
             watch.check(done - first, steps)
         })
     });
@@ -813,7 +818,7 @@ fn run_world(
 #[pymethods]
 impl World {
     #[new]
-    #[pyo3(signature = (context, preset, height, width, seed, config_toml=None, intercept=None))]
+    #[pyo3(signature = (context, preset, height, width, seeds, config_toml=None, intercept=None))]
     #[expect(
         clippy::too_many_arguments,
         reason = "the world's settings, spelled out for Python"
@@ -824,7 +829,7 @@ impl World {
         preset: String,
         height: u32,
         width: String,
-        seed: u64,
+        seeds: Vec<u64>,
         config_toml: Option<String>,
         intercept: Option<[f64; 2]>,
     ) -> Res<Self> {
@@ -842,22 +847,52 @@ impl World {
         run(config.validate())?;
         let ctx = context.inner.clone();
         let inner = py
-            .detach(|| EngineWorld::new(&ctx, &config, seed))
+            .detach(|| Worlds::new(&ctx, &config, &seeds))
             .map_err(to_py)?;
         Ok(Self { inner })
     }
 
-    /// Continues a world from a checkpoint file.
+    /// Continues a world from a checkpoint file (a batch of one).
     #[staticmethod]
     fn resume(py: Python<'_>, context: &Context, path: PathBuf) -> Res<Self> {
         let ctx = context.inner.clone();
         let inner = py
-            .detach(|| EngineWorld::resume(&ctx, &path))
+            .detach(|| {
+                let cp = Checkpoint::load(&path)?;
+                let part = WorldParts {
+                    state: cp.world,
+                    programs: cp.programs,
+                    seed: cp.seed,
+                };
+                Worlds::from_parts(&ctx, &cp.config, &[part], cp.step)
+            })
             .map_err(to_py)?;
         Ok(Self { inner })
     }
 
-    /// Runs `steps` steps; with `census`, returns the per-step census as a dict of arrays.
+    /// The most worlds of this configuration one batch holds on the context's adapter.
+    #[staticmethod]
+    #[pyo3(signature = (context, preset, height, width, config_toml=None))]
+    fn max_batch(
+        context: &Context,
+        preset: String,
+        height: u32,
+        width: String,
+        config_toml: Option<String>,
+    ) -> Res<usize> {
+        let config = match config_toml {
+            Some(text) => run(BiomeConfig::from_toml(&text))?,
+            None => {
+                let preset: Preset = run(preset.parse())?;
+                let width: Width = run(width.parse())?;
+                BiomeConfig::preset(preset).height(height).width(width)
+            }
+        };
+        Ok(Worlds::max_batch(&context.inner, &config))
+    }
+
+    /// Runs `steps` steps; with `census`, returns the census as a dict of (worlds, steps)
+    /// arrays.
     #[pyo3(signature = (steps, census=true, progress=None))]
     fn run<'py>(
         &mut self,
@@ -866,11 +901,15 @@ impl World {
         census: bool,
         progress: Option<Py<PyAny>>,
     ) -> Res<Option<Bound<'py, PyDict>>> {
-        let rows = run_world(py, &mut self.inner, steps, census, progress)?;
+        let rows = run_worlds(py, &mut self.inner, steps, census, progress)?;
         if !census {
             return Ok(None);
         }
-        let column = |f: &dyn Fn(&Census) -> u64| -> Vec<u64> { rows.iter().map(f).collect() };
+        let worlds = rows.len();
+        let per_world = rows.first().map_or(0, Vec::len);
+        let column = |f: &dyn Fn(&Census) -> u64| -> Vec<u64> {
+            rows.iter().flat_map(|r| r.iter().map(f)).collect()
+        };
         let out = PyDict::new(py);
         let columns: [(&str, Vec<u64>); 10] = [
             ("step", column(&|c| c.step)),
@@ -888,15 +927,20 @@ impl World {
             ("intercepted", column(&|c| u64::from(c.intercepted))),
         ];
         for (name, values) in columns {
-            out.set_item(name, PyArray1::from_vec(py, values))?;
+            out.set_item(
+                name,
+                PyArray1::from_vec(py, values).reshape(vec![worlds, per_world])?,
+            )?;
         }
         Ok(Some(out))
     }
 
-    /// The world as an (H * zoom, W * zoom, 3) uint8 image.
-    #[pyo3(signature = (zoom=1))]
-    fn render<'py>(&self, py: Python<'py>, zoom: u32) -> Res<Bound<'py, PyAny>> {
-        let image = py.detach(|| self.inner.render(zoom)).map_err(to_py)?;
+    /// World `world` as an (H * zoom, W * zoom, 3) uint8 image.
+    #[pyo3(signature = (world=0, zoom=1))]
+    fn render<'py>(&self, py: Python<'py>, world: usize, zoom: u32) -> Res<Bound<'py, PyAny>> {
+        let image = py
+            .detach(|| self.inner.render(world, zoom))
+            .map_err(to_py)?;
         let rgb: Vec<u8> = image
             .rgba
             .chunks_exact(4)
@@ -907,14 +951,25 @@ impl World {
             .into_any())
     }
 
-    /// Loads a program (`.npy` of float32 parameters) into every agent slot.
+    /// Loads a program (`.npy` of float32 parameters) into every agent slot of every
+    /// world.
     fn load_program(&self, path: PathBuf) -> Res<()> {
-        run(self.inner.load_program(&path))
+        let config = self.inner.config();
+        let (model, program) = run(load_program(&path, config.agent_state_size as usize))?;
+        if model != config.agents.model {
+            return Err(PyValueError::new_err(format!(
+                "{} holds a {model:?} program but the world runs {:?} programs",
+                path.display(),
+                config.agents.model
+            )));
+        }
+        run(self.inner.fill_all_programs(&program))
     }
 
-    /// Writes the world, its programs and its step to a checkpoint file.
-    fn save_checkpoint(&self, path: PathBuf) -> Res<()> {
-        run(self.inner.save_checkpoint(&path))
+    /// Writes world `world`, its programs and its step to a checkpoint file.
+    #[pyo3(signature = (path, world=0))]
+    fn save_checkpoint(&self, path: PathBuf, world: usize) -> Res<()> {
+        run(self.inner.save_checkpoint(world, &path))
     }
 
     /// Steps run so far.
@@ -927,6 +982,12 @@ impl World {
     #[getter]
     fn shape(&self) -> (usize, usize) {
         (self.inner.height(), self.inner.width())
+    }
+
+    /// Each world's seed.
+    #[getter]
+    fn seeds(&self) -> Vec<u64> {
+        self.inner.seeds().to_vec()
     }
 }
 

@@ -95,6 +95,25 @@ def test_biome_runs_are_deterministic_and_checkpoints_resume(context, tmp_path):
         biome.World("drought", context=context)
 
 
+def test_a_batch_of_worlds_runs_each_seed_as_it_runs_alone(context, tmp_path):
+    batch = biome.Worlds("persistence", height=16, width=40, seeds=[4, 9, 11], context=context)
+    rows = batch.run(25)
+    assert rows["agents"].shape == (3, 25)
+    assert batch.seeds == [4, 9, 11]
+    alone = biome.World("persistence", height=16, width=40, seed=9, context=context)
+    single = alone.run(25)
+    np.testing.assert_array_equal(rows["agents"][1], single["agents"])
+    np.testing.assert_array_equal(batch.render(1, zoom=2), alone.render(zoom=2))
+    batch.save_checkpoint(1, tmp_path / "w.safetensors")
+    resumed = biome.World.resume(tmp_path / "w.safetensors", context=context)
+    assert resumed.steps_done == 25
+    assert biome.Worlds.max_batch("persistence", height=16, width=40, context=context) >= 3
+    with pytest.raises(ValueError):
+        biome.Worlds(seeds=[], context=context)
+    with pytest.raises(ValueError):
+        batch.render(3)
+
+
 def test_sde_branches_weights_and_progress(context, rng):
     from morphogen.flow import sde
 
