@@ -8,7 +8,7 @@
 //! per second.
 //!
 //! ```text
-//! cargo bench --bench biome                                # 72x128, 72x288, 512x2048, 2048x8192
+//! cargo bench --bench biome              # 72x128 (also 16 worlds), 72x288, 512x2048, 2048x8192, 8192x8192
 //! cargo bench --bench biome -- --sizes 72x128 --seconds 5 --warmup 200 --worlds 16
 //! cargo bench --bench biome -- --sizes 72x128 --reference CHECKOUT --python VENV/bin/python
 //! ```
@@ -60,7 +60,13 @@ fn parse_args() -> Args {
         .collect::<Vec<_>>();
     Args {
         sizes: if sizes.is_empty() {
-            vec![(72, 128), (72, 288), (512, 2048), (2048, 8192)]
+            vec![
+                (72, 128),
+                (72, 288),
+                (512, 2048),
+                (2048, 8192),
+                (8192, 8192),
+            ]
         } else {
             sizes
         },

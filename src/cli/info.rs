@@ -48,6 +48,7 @@ pub fn run(common: &Common, peaks: bool) -> CliResult<()> {
     let enabled = ctx.feature_names();
     let biome = crate::biome::BiomeConfig::default();
     let largest_world = crate::biome::World::max_cells(&ctx, &biome);
+    let batch = crate::biome::Worlds::max_batch(&ctx, &biome);
     let measured = if peaks {
         Some(gpu::measure_peaks(&ctx)?)
     } else {
@@ -62,6 +63,7 @@ pub fn run(common: &Common, peaks: bool) -> CliResult<()> {
             "optional_features": optional,
             "enabled_features": enabled,
             "largest_biome_world_cells": largest_world,
+            "biome_worlds_per_batch": batch,
         });
         if let Some(p) = &measured {
             summary["peaks"] = serde_json::json!({
@@ -96,6 +98,11 @@ pub fn run(common: &Common, peaks: bool) -> CliResult<()> {
         "Largest biome world: {largest_world} cells (e.g. {side} x {side}): its state, {} \
          f32 per cell, lives in one storage binding",
         biome.state_channels()
+    );
+    println!(
+        "Biome worlds per batch: {batch} of {} x {} (one dispatch chain advances them all)",
+        biome.height,
+        biome.columns()
     );
     if let Some(p) = measured {
         println!("Measured peaks ({}):", p.clock);
