@@ -18,17 +18,18 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 fn a_short_evolution_scores_above_the_fresh_program_on_unseen_dishes() {
     // Fixed seeds: the search is deterministic on a given adapter, and the comparison is
     // a paired test over dishes the search never scored. EVOLVE_SEED, _GENERATIONS,
-    // _STEPS, _POPULATION, _LR and _STDEV replay it with other settings. (A stdev of
-    // 0.05 wrecks the fresh program's candidates; the notebooks' 0.001 needs hundreds of
-    // generations to show.)
+    // _STEPS, _POPULATION, _LR and _STDEV replay it with other settings. These gave
+    // t = 23, 45 and 27 for seeds 7, 11 and 13; a population of 16 was a gamble (one
+    // seed better, another worse), a stdev of 0.05 wrecks the fresh program's
+    // candidates, and the notebooks' 0.001 needs hundreds of generations to show.
     let seed: u64 = env_or("EVOLVE_SEED", 7);
     let generations: u64 = env_or("EVOLVE_GENERATIONS", 12);
     let mut dish = PetriConfig::new(Preset::Persistence, 16, Width::Landscape);
     dish.steps = env_or("EVOLVE_STEPS", 300);
     let pgpe = PgpeConfig {
-        population: env_or("EVOLVE_POPULATION", 16),
-        center_learning_rate: env_or("EVOLVE_LR", 0.003),
-        init_stdev: env_or("EVOLVE_STDEV", 0.003),
+        population: env_or("EVOLVE_POPULATION", 32),
+        center_learning_rate: env_or("EVOLVE_LR", 0.002),
+        init_stdev: env_or("EVOLVE_STDEV", 0.002),
         ..PgpeConfig::default()
     };
     let mut evolution = Evolution::new(dish.clone(), pgpe, seed).unwrap();

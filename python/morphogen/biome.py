@@ -9,6 +9,18 @@ from ._arrays import context_or_default, progress_callback
 PRESETS = ("persistence", "pestilence", "collaboration", "sideways")
 
 
+def _settings(preset, height, config, intercept_reproduction):
+    """Checks a world's settings; returns the petri-dish energies as the core takes them."""
+    if config is None and preset not in PRESETS:
+        raise ValueError(f"preset={preset!r}: use one of {', '.join(PRESETS)}")
+    if int(height) < 1:
+        raise ValueError(f"height={height}: must be positive")
+    if intercept_reproduction is None:
+        return None
+    e = np.broadcast_to(np.asarray(intercept_reproduction, dtype=float), (2,))
+    return (float(e[0]), float(e[1]))
+
+
 class World:
     """A world of ``preset`` (or a full configuration as TOML text in ``config``),
     ``height`` rows and ``width`` a name (wide, landscape, square, petri) or a number of
@@ -22,14 +34,7 @@ class World:
         if _inner is not None:
             self._inner = _inner
             return
-        if config is None and preset not in PRESETS:
-            raise ValueError(f"preset={preset!r}: use one of {', '.join(PRESETS)}")
-        if int(height) < 1:
-            raise ValueError(f"height={height}: must be positive")
-        intercept = None
-        if intercept_reproduction is not None:
-            e = np.broadcast_to(np.asarray(intercept_reproduction, dtype=float), (2,))
-            intercept = (float(e[0]), float(e[1]))
+        intercept = _settings(preset, height, config, intercept_reproduction)
         self._inner = _core.World(context_or_default(context), preset, int(height), str(width),
                                   [int(seed)], config, intercept)
 
@@ -80,14 +85,7 @@ class Worlds:
         seeds = [int(s) for s in seeds]
         if not seeds:
             raise ValueError("seeds: give at least one seed")
-        if config is None and preset not in PRESETS:
-            raise ValueError(f"preset={preset!r}: use one of {', '.join(PRESETS)}")
-        if int(height) < 1:
-            raise ValueError(f"height={height}: must be positive")
-        intercept = None
-        if intercept_reproduction is not None:
-            e = np.broadcast_to(np.asarray(intercept_reproduction, dtype=float), (2,))
-            intercept = (float(e[0]), float(e[1]))
+        intercept = _settings(preset, height, config, intercept_reproduction)
         self._inner = _core.World(context_or_default(context), preset, int(height), str(width),
                                   seeds, config, intercept)
 

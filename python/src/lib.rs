@@ -790,6 +790,23 @@ struct World {
     inner: Worlds,
 }
 
+/// A world's configuration: the TOML text when given, else the preset at that size.
+fn world_config(
+    preset: String,
+    height: u32,
+    width: String,
+    config_toml: Option<String>,
+) -> Res<BiomeConfig> {
+    Ok(match config_toml {
+        Some(text) => run(BiomeConfig::from_toml(&text))?,
+        None => {
+            let preset: Preset = run(preset.parse())?;
+            let width: Width = run(width.parse())?;
+            BiomeConfig::preset(preset).height(height).width(width)
+        }
+    })
+}
+
 /// Runs `steps` steps in batches, checking for Ctrl-C between them (the GIL is held only
 /// for the check), and returns each world's census rows.
 fn run_worlds(
@@ -833,14 +850,7 @@ impl World {
         config_toml: Option<String>,
         intercept: Option<[f64; 2]>,
     ) -> Res<Self> {
-        let mut config = match config_toml {
-            Some(text) => run(BiomeConfig::from_toml(&text))?,
-            None => {
-                let preset: Preset = run(preset.parse())?;
-                let width: Width = run(width.parse())?;
-                BiomeConfig::preset(preset).height(height).width(width)
-            }
-        };
+        let mut config = world_config(preset, height, width, config_toml)?;
         if intercept.is_some() {
             config.intercept_reproduction = intercept;
         }
@@ -880,14 +890,7 @@ impl World {
         width: String,
         config_toml: Option<String>,
     ) -> Res<usize> {
-        let config = match config_toml {
-            Some(text) => run(BiomeConfig::from_toml(&text))?,
-            None => {
-                let preset: Preset = run(preset.parse())?;
-                let width: Width = run(width.parse())?;
-                BiomeConfig::preset(preset).height(height).width(width)
-            }
-        };
+        let config = world_config(preset, height, width, config_toml)?;
         Ok(Worlds::max_batch(&context.inner, &config))
     }
 
