@@ -138,9 +138,10 @@ impl OutDir {
         self.write(name, &figure.png()?)
     }
 
-    /// Writes `summary.json` with `wall_seconds` and `gpu_seconds` added: the wall-clock
-    /// seconds since `started` (reading the inputs, choosing the adapter, compiling
-    /// kernels, the work and writing its outputs) and the GPU's busy time where measured.
+    /// Writes `summary.json` with `wall_seconds`, `gpu_seconds` and `peak_resident_bytes`
+    /// added: the wall-clock seconds since `started` (reading the inputs, choosing the
+    /// adapter, compiling kernels, the work and writing its outputs), the GPU's busy time
+    /// where measured, and the process's peak memory so far where the system reports it.
     /// Prints it on stdout with `--json`; returns it as written.
     pub fn summary(
         &self,
@@ -159,6 +160,7 @@ impl OutDir {
             json!(started.elapsed().as_secs_f64()),
         );
         fields.insert("gpu_seconds".into(), json!(gpu_seconds));
+        fields.insert("peak_resident_bytes".into(), json!(peak_resident_bytes()));
         let summary = Value::Object(fields);
         let text = serde_json::to_string_pretty(&summary)
             .map_err(|e| Failure::Device(format!("summary: {e}")))?;
@@ -168,6 +170,15 @@ impl OutDir {
         self.write("summary.json", text.as_bytes())?;
         Ok(summary)
     }
+}
+
+/// The process's peak resident memory in bytes, where the system reports it (Linux's
+/// `VmHWM`), for summaries of long runs.
+pub fn peak_resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// A progress bar on stderr with rate and ETA, hidden with `--quiet` or when stderr is
