@@ -137,7 +137,7 @@ pub fn cell_colour(config: &BiomeConfig, t: u32, state: &[f32], id: u32) -> [f64
     c
 }
 
-/// Renders a host world on the CPU (the twin of [`World::render`]).
+/// Renders a host world on the CPU (the twin of [`Worlds::render`]).
 pub fn render_cpu(config: &BiomeConfig, world: &WorldState, zoom: u32) -> Image {
     let zoom = zoom.max(1) as usize;
     let (out_w, out_h) = (world.width * zoom, world.height * zoom);

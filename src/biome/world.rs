@@ -50,7 +50,7 @@ impl Grids {
 
 /// A batch of Biomaker CA worlds of one configuration on the GPU, advancing together: one
 /// dispatch chain per step serves every world, each with its own seed, programs and
-/// census. A world in a batch runs exactly as it runs alone ([`World`] is a batch of
+/// census. A world in a batch runs exactly as it runs alone ([`crate::biome::World`] is a batch of
 /// one), so a seed sweep is one batch.
 ///
 /// ```no_run
