@@ -3,8 +3,10 @@
 //! A [`World`] keeps its grids on the GPU; the sub-steps of the environment (soil
 //! balance, structural integrity, gravity, reproduction, the agents' parallel ops, energy,
 //! exclusive material ops, aging) run as WGSL kernels (the table below), and many steps
-//! record into one submission. [`mod@reference`] is the CPU twin
-//! of every sub-step, drawing the same random numbers.
+//! record into one submission. [`Worlds`] runs many worlds of one configuration as one
+//! batch (every kernel covers the batch; each world keeps its seed, programs and census,
+//! and runs bit for bit as it runs alone); a [`World`] is a batch of one.
+//! [`mod@reference`] is the CPU twin of every sub-step, drawing the same random numbers.
 //!
 //! ```no_run
 //! use morphogen::biome::{BiomeConfig, Preset, RunOptions, World};
