@@ -21,7 +21,25 @@ def _settings(preset, height, config, intercept_reproduction):
     return (float(e[0]), float(e[1]))
 
 
-class World:
+class _Batch:
+    """What a world and a batch of worlds share: the core batch in ``_inner``."""
+
+    def load_program(self, path):
+        """Loads an agent program (``.npy`` of float32 parameters) into every slot (of
+        every world)."""
+        self._inner.load_program(str(path))
+
+    @property
+    def steps_done(self):
+        return self._inner.steps_done
+
+    @property
+    def shape(self):
+        """(height, width) of a world, in cells."""
+        return self._inner.shape
+
+
+class World(_Batch):
     """A world of ``preset`` (or a full configuration as TOML text in ``config``),
     ``height`` rows and ``width`` a name (wide, landscape, square, petri) or a number of
     columns, seeded by ``seed``. ``intercept_reproduction=e`` (a number, or one per
@@ -57,25 +75,13 @@ class World:
         """The world as an (H * zoom, W * zoom, 3) uint8 image in the reference's palette."""
         return self._inner.render(0, int(zoom))
 
-    def load_program(self, path):
-        """Loads an agent program (``.npy`` of float32 parameters) into every slot."""
-        self._inner.load_program(str(path))
-
     def save_checkpoint(self, path):
         """Writes the world, its programs and its step (safetensors), whole or not at all."""
         self._inner.save_checkpoint(str(path), 0)
 
-    @property
-    def steps_done(self):
-        return self._inner.steps_done
-
-    @property
-    def shape(self):
-        """(height, width) in cells."""
-        return self._inner.shape
 
 
-class Worlds:
+class Worlds(_Batch):
     """One world per seed in ``seeds``, all of one configuration (as ``World`` takes it),
     advancing together on the GPU: a seed sweep in one batch. Each world runs exactly as
     ``World`` with its seed runs alone. ``Worlds.max_batch(...)`` says how many fit."""
@@ -108,11 +114,6 @@ class Worlds:
         image."""
         return self._inner.render(int(world), int(zoom))
 
-    def load_program(self, path):
-        """Loads an agent program (``.npy`` of float32 parameters) into every slot of
-        every world."""
-        self._inner.load_program(str(path))
-
     def save_checkpoint(self, world, path):
         """Writes world ``world``'s checkpoint; ``World.resume`` continues it."""
         self._inner.save_checkpoint(str(path), int(world))
@@ -121,14 +122,6 @@ class Worlds:
     def seeds(self):
         return self._inner.seeds
 
-    @property
-    def steps_done(self):
-        return self._inner.steps_done
-
-    @property
-    def shape(self):
-        """(height, width) of each world, in cells."""
-        return self._inner.shape
 
 
 class Evolution:
