@@ -126,6 +126,42 @@ fn whole_steps_match_the_cpu_twin_on_a_preset_world() {
     assert_worlds_match("12 steps", &gpu.download().unwrap(), &cpu);
 }
 
+#[test]
+fn whole_steps_with_reproduction_match_the_cpu_twin_on_random_worlds() {
+    // Random worlds are full of flowers, agents that die and agents that spawn, so one
+    // step carries the agent list from reproduction into the parallel op and from energy
+    // into the exclusive ops.
+    let s = seed("whole_steps_with_reproduction_match_the_cpu_twin_on_random_worlds");
+    let mut rng = TestRng::new(s);
+    let mut reproduced = 0;
+    for (h, w, intercept) in [
+        (19u32, 31u32, None),
+        (23, 40, None),
+        (17, 29, Some([0.5, 0.3])),
+    ] {
+        let mut config = test_config(h, w);
+        config.intercept_reproduction = intercept;
+        config.n_reproduce_per_step = 4;
+        let world = random_world(&mut rng, &config);
+        let mut programs = random_programs(&mut rng, &config);
+        let step = rng.below(1000) as u64;
+        let mut gpu = World::from_parts(ctx(), &config, &world, &programs, s, step).unwrap();
+        let mut census = Vec::new();
+        gpu.run_with(1, &RunOptions::default().census(true), |_, c| {
+            census.extend_from_slice(c);
+            Ok(())
+        })
+        .unwrap();
+        reproduced += census[0].reproductions;
+        let mut cpu = world.clone();
+        reference::step(&mut cpu, &mut programs, &config, s, step);
+        let what = format!("a whole step on {h}x{w}, intercept {intercept:?}");
+        assert_worlds_match(&what, &gpu.download().unwrap(), &cpu);
+        assert_programs_match(&what, &gpu.programs().unwrap(), &programs);
+    }
+    assert!(reproduced > 0, "no world reproduced: the test is vacuous");
+}
+
 fn empty_world(config: &BiomeConfig) -> WorldState {
     let (h, w) = (config.height as usize, config.columns() as usize);
     WorldState::air(h, w, config.state_channels())

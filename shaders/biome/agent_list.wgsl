@@ -8,7 +8,7 @@ override WG: u32 = 64u;
 
 #import grid
 #import biome
-#import biome/control
+#import biome/enlist
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> types: array<u32>;
@@ -29,13 +29,5 @@ fn main(
     if (cell >= cell_count() || !is_agent(types[cell])) {
         return;
     }
-    if (ids[cell] >= table.slots) {
-        atomicAdd(&control[CONTROL_BEYOND_TABLE], 1u);
-        return;
-    }
-    let pos = atomicAdd(&control[CONTROL_LISTED], 1u);
-    if (pos < table.capacity) {
-        list[pos] = cell;
-        list_pos[cell] = pos;
-    }
+    enlist(cell);
 }

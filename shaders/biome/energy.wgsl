@@ -1,18 +1,24 @@
 // Energy, second half: roots and leaves absorb what the materials around them offer,
 // agents dissipate, old agents leak nutrients, and an agent left with exactly zero of a
 // nutrient dies (to AIR if it ran out of earth nutrient, EARTH if of air nutrient, VOID
-// if of both). Material cells keep what they did not give.
+// if of both). Material cells keep what they did not give. The agents still living are
+// listed for the exclusive ops (biome/enlist; `control` cleared before this pass).
 
 override WG: u32 = 64u;
 
 #import grid
 #import biome
+#import biome/enlist
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> offer: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> types: array<u32>;
 @group(0) @binding(3) var<storage, read_write> state: array<f32>;
 @group(0) @binding(4) var<storage, read_write> ids: array<u32>;
+@group(0) @binding(5) var<storage, read_write> list: array<u32>;
+@group(0) @binding(6) var<storage, read_write> list_pos: array<u32>;
+@group(0) @binding(7) var<storage, read_write> control: array<atomic<u32>>;
+@group(0) @binding(8) var<uniform> table: Table;
 
 @compute @workgroup_size(WG)
 fn main(
@@ -55,4 +61,7 @@ fn main(
     }
     state[base + EARTH_NUTRIENT] = nutrients.x;
     state[base + AIR_NUTRIENT] = nutrients.y;
+    if (is_agent(types[cell])) {
+        enlist(cell);
+    }
 }

@@ -79,7 +79,8 @@ fn main(
         return;
     }
     let cell = list[i];
-    if (slot_ok[table_slot(cell)] == 0u) {
+    // A flower removed by reproduction is still listed.
+    if (!is_agent(types[cell]) || slot_ok[table_slot(cell)] == 0u) {
         return;
     }
     load_window(cell);

@@ -314,8 +314,11 @@ impl Worlds {
         self.world_cells() * self.count()
     }
 
-    /// Records one sub-step with the parameter block `block`.
-    fn record_substep(&self, rec: &mut Recorder<'_>, sub: SubStep, block: usize) {
+    /// Records one sub-step with the parameter block `block`. In a whole step
+    /// (`in_step`) the parallel op and the exclusive ops take the agent list the sub-step
+    /// before them left (reproduction adds its seeds to it, energy lists the survivors);
+    /// run alone, they list the agents themselves.
+    fn record_substep(&self, rec: &mut Recorder<'_>, sub: SubStep, block: usize, in_step: bool) {
         let k = &self.kernels;
         let g = &self.grids;
         let cells = self.cells();
@@ -339,11 +342,16 @@ impl Worlds {
                 self.dispatch_per_world(rec, &k.reproduce, block);
             }
             SubStep::Parallel => {
-                self.record_agent_list(rec, block);
+                if in_step {
+                    self.dispatch_once(rec, &k.agent_args);
+                } else {
+                    self.record_agent_list(rec, block);
+                }
                 self.dispatch_agents(rec, &k.parallel, block);
                 self.dispatch(rec, &k.parallel_apply, block, cells);
             }
             SubStep::Energy => {
+                rec.clear(&self.agents.control);
                 self.dispatch(rec, &k.diffuse, block, cells);
                 self.dispatch(rec, &k.energy, block, cells);
             }
@@ -351,7 +359,11 @@ impl Worlds {
                 rec.copy(&g.types, &g.prev_types);
                 rec.copy(&g.state, &g.prev_state);
                 rec.copy(&g.ids, &g.prev_ids);
-                self.record_agent_list(rec, block);
+                if in_step {
+                    self.dispatch_once(rec, &k.agent_args);
+                } else {
+                    self.record_agent_list(rec, block);
+                }
                 self.dispatch(rec, &k.propose, block, cells);
                 self.dispatch_agents(rec, &k.spawn, block);
                 self.dispatch(rec, &k.choose, block, cells);
@@ -381,7 +393,7 @@ impl Worlds {
         if sub == SubStep::Reproduction {
             rec.clear(&self.kernels.census_counts);
         }
-        self.record_substep(&mut rec, sub, 0);
+        self.record_substep(&mut rec, sub, 0, false);
         let counts = if sub == SubStep::Reproduction {
             Some(rec.read(&self.kernels.census_counts)?)
         } else {
@@ -463,7 +475,7 @@ impl Worlds {
         rec.clear(&self.kernels.census_counts);
         for block in 0..n {
             for sub in SubStep::ALL {
-                self.record_substep(&mut rec, sub, block);
+                self.record_substep(&mut rec, sub, block, true);
             }
             if census {
                 self.dispatch(&mut rec, &self.kernels.census, block, cells);
@@ -489,7 +501,7 @@ impl Worlds {
         let mut rec = ctx.profiled_recorder("morphogen.biome.profile", (n * 64) as u32)?;
         for block in 0..n {
             for sub in SubStep::ALL {
-                self.record_substep(&mut rec, sub, block);
+                self.record_substep(&mut rec, sub, block, true);
             }
         }
         let dispatches = rec.dispatch_count();
