@@ -79,8 +79,7 @@ fn main(
         return;
     }
     let cell = list[i];
-    // A flower removed by reproduction is still listed.
-    if (!is_agent(types[cell]) || slot_ok[table_slot(cell)] == 0u) {
+    if (slot_ok[table_slot(cell)] == 0u) {
         return;
     }
     load_window(cell);

@@ -27,8 +27,7 @@ const NOT_LISTED: u32 = 0xffffffffu;
 // The list position of the cell if it ran its program in the parallel op.
 fn ran(n: u32) -> u32 {
     let pos = list_pos[n];
-    if (pos >= min(control[CONTROL_LISTED], table.capacity) || list[pos] != n || !is_agent(types[n])
-        || slot_ok[world_of(n) * table.slots + ids[n]] == 0u) {
+    if (pos >= min(control[CONTROL_LISTED], table.capacity) || list[pos] != n || slot_ok[world_of(n) * table.slots + ids[n]] == 0u) {
         return NOT_LISTED;
     }
     return pos;

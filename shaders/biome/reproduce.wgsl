@@ -8,8 +8,7 @@
 // away; then every executed flower becomes VOID, seed or no seed. In the petri-dish mode
 // (`params.intercept`) no program is mutated and no seed placed: a pick succeeds when
 // its flower holds at least `params.repr_min_energy` above the reproduce cost in both
-// nutrients, and the flower is removed either way. Placed seeds join the agent list for
-// the parallel op (biome/enlist); removed flowers stay in it and that op skips them.
+// nutrients, and the flower is removed either way.
 // control: the world's candidate count. The world's census row of `params.record_slot`:
 // [10] executed picks, [11] seeds placed, [15] successful intercepted picks.
 
@@ -19,7 +18,6 @@ override WG: u32 = 256u;
 #import biome/census_at
 #import biome/control
 #import biome/draws
-#import biome/enlist
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<uniform> agent: AgentLayout;
@@ -28,14 +26,11 @@ override WG: u32 = 256u;
 @group(0) @binding(4) var<storage, read_write> types: array<u32>;
 @group(0) @binding(5) var<storage, read_write> state: array<f32>;
 @group(0) @binding(6) var<storage, read_write> ids: array<u32>;
-@group(0) @binding(7) var<storage, read_write> control: array<atomic<u32>>;
+@group(0) @binding(7) var<storage, read> control: array<u32>;
 @group(0) @binding(8) var<storage, read> id_counts: array<u32>;
 @group(0) @binding(9) var<storage, read> candidates: array<vec2<u32>>;
 @group(0) @binding(10) var<storage, read_write> census: array<u32>;
 @group(0) @binding(11) var<storage, read> seeds: array<vec2<u32>>;
-@group(0) @binding(12) var<storage, read_write> list: array<u32>;
-@group(0) @binding(13) var<storage, read_write> list_pos: array<u32>;
-@group(0) @binding(14) var<uniform> table: Table;
 
 const MAX_PICKS: u32 = 16u;
 const NONE: u32 = 0xffffffffu;
@@ -149,7 +144,7 @@ fn main(
     base = world_base(world);
     first_slot = world * agent.slots;
     let picks = min(agent.picks, MAX_PICKS);
-    let count = min(atomicLoad(&control[CONTROL_CANDIDATES + world]), world_cells());
+    let count = min(control[CONTROL_CANDIDATES + world], world_cells());
     let intercepting = params.intercept != 0u;
     let mutating = agent.mutator != 0u && !intercepting;
 
@@ -288,7 +283,6 @@ fn main(
                 }
                 state[cell * s + EARTH_NUTRIENT] = stored.x * 0.5;
                 state[cell * s + AIR_NUTRIENT] = stored.y * 0.5;
-                enlist(cell);
             }
             placed = placed + 1u;
         }

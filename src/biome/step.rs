@@ -315,9 +315,10 @@ impl Worlds {
     }
 
     /// Records one sub-step with the parameter block `block`. In a whole step
-    /// (`in_step`) the parallel op and the exclusive ops take the agent list the sub-step
-    /// before them left (reproduction adds its seeds to it, energy lists the survivors);
-    /// run alone, they list the agents themselves.
+    /// (`in_step`) the exclusive ops take the agent list energy left (the survivors); run
+    /// alone, they list the agents themselves. (Reproduction does not add its seeds to the
+    /// list for the parallel op: that kernel would need more storage bindings than
+    /// browsers allow.)
     fn record_substep(&self, rec: &mut Recorder<'_>, sub: SubStep, block: usize, in_step: bool) {
         let k = &self.kernels;
         let g = &self.grids;
@@ -342,11 +343,7 @@ impl Worlds {
                 self.dispatch_per_world(rec, &k.reproduce, block);
             }
             SubStep::Parallel => {
-                if in_step {
-                    self.dispatch_once(rec, &k.agent_args);
-                } else {
-                    self.record_agent_list(rec, block);
-                }
+                self.record_agent_list(rec, block);
                 self.dispatch_agents(rec, &k.parallel, block);
                 self.dispatch(rec, &k.parallel_apply, block, cells);
             }
@@ -554,4 +551,52 @@ pub fn bytes_per_cell_step(channels: usize) -> u64 {
     let exclusive = 2 * (c + 2) * 4 + 8 + 8 + 12;
     let aging = 12;
     integrity + gravity + diffuse + energy + exclusive + aging
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::gpu::preprocess::preprocess;
+
+    /// Storage buffers one biome kernel may bind, for the browser page: WebGPU's portable
+    /// default is 8; in Chromium's software adapter a reproduction kernel with 10 runs and
+    /// one with 12 stopped the page.
+    const BROWSER_STORAGE_BUFFERS: usize = 10;
+
+    #[test]
+    fn every_biome_kernel_fits_the_browsers_storage_bindings() {
+        let kernels = [
+            "soil",
+            "integrity",
+            "gravity",
+            "agent_list",
+            "agent_args",
+            "flowers",
+            "reproduce",
+            "parallel",
+            "parallel_apply",
+            "diffuse",
+            "energy",
+            "propose",
+            "spawn",
+            "choose",
+            "apply",
+            "age",
+            "census",
+            "census_ids",
+            "render",
+        ];
+        for name in kernels {
+            let source = preprocess(&format!("biome/{name}"), &[]).unwrap();
+            let module = naga::front::wgsl::parse_str(&source).unwrap();
+            let storage = module
+                .global_variables
+                .iter()
+                .filter(|(_, v)| matches!(v.space, naga::AddressSpace::Storage { .. }))
+                .count();
+            assert!(
+                storage <= BROWSER_STORAGE_BUFFERS,
+                "biome/{name} binds {storage} storage buffers; the browser page allows {BROWSER_STORAGE_BUFFERS}"
+            );
+        }
+    }
 }
