@@ -157,8 +157,16 @@ fn a_batch_refuses_what_it_does_not_hold() {
     assert!(batch.reset(&[], 0).is_err());
     let fits = Worlds::max_batch(ctx(), &config);
     assert!(fits >= 2, "{fits}");
-    let big = config.clone().height(2000).width(Width::Columns(4000));
+    let huge = config.clone().height(4000).width(Width::Columns(8000));
+    let err = Worlds::new(ctx(), &huge, &[1]).err().map(|e| e.to_string());
+    assert!(
+        err.as_deref()
+            .is_some_and(|e| e.contains("max_storage_buffer_binding_size")),
+        "{err:?}"
+    );
+    let big = config.clone().height(600).width(Width::Columns(1000));
     let fits = Worlds::max_batch(ctx(), &big);
+    assert!(fits >= 1, "{fits}");
     let seeds: Vec<u64> = (0..fits as u64 + 1).collect();
     let err = Worlds::new(ctx(), &big, &seeds)
         .err()

@@ -9,7 +9,7 @@ mod evolve;
 use std::path::PathBuf;
 
 use morphogen::biome::{
-    load_program, BiomeConfig, Census, Checkpoint, Preset, RunOptions, Width, WorldParts, Worlds,
+    BiomeConfig, Census, Checkpoint, Preset, RunOptions, Width, WorldParts, Worlds,
 };
 use morphogen::flow::{self, sde, FlowConfig, LogDensity, Solver, VelocityField as EngineField};
 use morphogen::gpu::{list_adapters, ContextOptions, GpuContext};
@@ -957,16 +957,7 @@ impl World {
     /// Loads a program (`.npy` of float32 parameters) into every agent slot of every
     /// world.
     fn load_program(&self, path: PathBuf) -> Res<()> {
-        let config = self.inner.config();
-        let (model, program) = run(load_program(&path, config.agent_state_size as usize))?;
-        if model != config.agents.model {
-            return Err(PyValueError::new_err(format!(
-                "{} holds a {model:?} program but the world runs {:?} programs",
-                path.display(),
-                config.agents.model
-            )));
-        }
-        run(self.inner.fill_all_programs(&program))
+        run(self.inner.load_program(&path))
     }
 
     /// Writes world `world`, its programs and its step to a checkpoint file.

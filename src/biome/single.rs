@@ -6,11 +6,11 @@ use crate::automata::Image;
 use crate::biome::checkpoint::Checkpoint;
 use crate::biome::config::BiomeConfig;
 use crate::biome::metrics::{Census, Reproductions};
-use crate::biome::program::{program_from_npy, ProgramTable};
+use crate::biome::program::ProgramTable;
 use crate::biome::state::WorldState;
 use crate::biome::step::{RunOptions, StepProfile, SubStep};
 use crate::biome::world::{WorldParts, Worlds};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::gpu::GpuContext;
 
 /// A Biomaker CA world on the GPU: configuration, seed, step count and grids.
@@ -60,20 +60,6 @@ impl World {
         seed: u64,
         step: u64,
     ) -> Result<Self> {
-        let cells = (state.cells() * state.channels * 4) as u64;
-        let limit = ctx.max_binding_bytes();
-        if cells > limit {
-            return Err(Error::LimitExceeded {
-                what: format!(
-                    "the state of a {}x{} world ({} channels)",
-                    state.height, state.width, state.channels
-                ),
-                requested: cells,
-                limit,
-                limit_name: "max_storage_buffer_binding_size",
-                hint: "use a smaller world or fewer agent state channels",
-            });
-        }
         let parts = [WorldParts {
             state: state.clone(),
             programs: programs.clone(),
@@ -131,24 +117,13 @@ impl World {
     /// Loads a program from a `.npy` file into every slot; its length must be the
     /// configured model's (`agents.model`).
     pub fn load_program(&self, path: &Path) -> Result<()> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        self.load_program_npy(&bytes, &path.display().to_string())
+        self.batch.load_program(path)
     }
 
     /// Loads a program from the bytes of a `.npy` file (`source` names it in errors) into
     /// every slot.
     pub fn load_program_npy(&self, bytes: &[u8], source: &str) -> Result<()> {
-        let config = self.config();
-        let (model, program) = program_from_npy(bytes, source, config.agent_state_size as usize)?;
-        if model != config.agents.model {
-            return Err(Error::invalid(format!(
-                "{source} holds a {model:?} program but the world runs {:?} programs; set \
-                 agents.model = \"{}\"",
-                config.agents.model,
-                format!("{model:?}").to_lowercase()
-            )));
-        }
-        self.fill_programs(&program)
+        self.batch.load_program_npy(bytes, source)
     }
 
     /// Agents the per-agent buffers hold: beyond this many agent cells, the rest take no

@@ -3,7 +3,9 @@
 
 use crate::biome::agents::AgentTables;
 use crate::biome::config::BiomeConfig;
-use crate::biome::program::{ProgramLayout, ProgramTable};
+use std::path::Path;
+
+use crate::biome::program::{program_from_npy, ProgramLayout, ProgramTable};
 use crate::biome::state::WorldState;
 use crate::biome::step::StepKernels;
 use crate::error::{Error, Result};
@@ -122,6 +124,20 @@ impl Worlds {
         }
         for p in parts {
             check_shape(config, &p.state)?;
+        }
+        let state_bytes = (parts[0].state.cells() * parts[0].state.channels * 4) as u64;
+        let limit = ctx.max_binding_bytes();
+        if state_bytes > limit {
+            return Err(Error::LimitExceeded {
+                what: format!(
+                    "the state of a {}x{} world ({} channels)",
+                    parts[0].state.height, parts[0].state.width, parts[0].state.channels
+                ),
+                requested: state_bytes,
+                limit,
+                limit_name: "max_storage_buffer_binding_size",
+                hint: "use a smaller world or fewer agent state channels",
+            });
         }
         let fits = Self::max_batch(ctx, config);
         if parts.len() > fits {
@@ -285,6 +301,29 @@ impl Worlds {
     pub fn fill_all_programs(&self, program: &[f32]) -> Result<()> {
         let table = ProgramTable::filled(&self.config, program)?;
         (0..self.count()).try_for_each(|w| self.set_programs(w, &table))
+    }
+
+    /// Loads a program from a `.npy` file into every slot of every world; its length must
+    /// be the configured model's (`agents.model`).
+    pub fn load_program(&self, path: &Path) -> Result<()> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        self.load_program_npy(&bytes, &path.display().to_string())
+    }
+
+    /// Loads a program from the bytes of a `.npy` file (`source` names it in errors) into
+    /// every slot of every world.
+    pub fn load_program_npy(&self, bytes: &[u8], source: &str) -> Result<()> {
+        let config = &self.config;
+        let (model, program) = program_from_npy(bytes, source, config.agent_state_size as usize)?;
+        if model != config.agents.model {
+            return Err(Error::invalid(format!(
+                "{source} holds a {model:?} program but the world runs {:?} programs; set \
+                 agents.model = \"{}\"",
+                config.agents.model,
+                format!("{model:?}").to_lowercase()
+            )));
+        }
+        self.fill_all_programs(&program)
     }
 
     /// Agents the per-agent buffers hold, over the whole batch: beyond this many agent
