@@ -24,6 +24,7 @@ pub mod sde;
 mod shared_step;
 mod step_control;
 mod tableau;
+pub mod train;
 
 pub use config::{FlowConfig, FlowResult, LogDensity};
 pub use datasets::eight_gaussians;

@@ -1,0 +1,189 @@
+// Exact minibatch assignment by Bertsekas' auction with epsilon scaling, one workgroup per
+// model. Costs |x0_i - x1_j|^2 are quantised to integers Q_ij = round(C_ij / C_max * LEVELS)
+// and the auction maximises the integer benefits a_ij = (LEVELS - Q_ij) (B + 1): with a
+// final epsilon of 1 < (B + 1) / B the assignment is optimal for Q exactly (Bertsekas 1988),
+// and within B C_max / (2 LEVELS) of the optimum of C. Bids are settled with integer
+// atomics (max, then min index), so the result does not depend on thread timing.
+// Writes matched[model * B + i] = the target row of source row i; status[model] = rounds
+// taken, or ROUND_CAP when the cap stopped it.
+
+override WG: u32 = 256u;
+override B: u32 = 256u;
+override D: u32 = 2u;
+override LEVELS: u32 = 1000000u;
+
+const MAX_B: u32 = 1024u;
+const ROUND_CAP: u32 = 4000000u;
+const NONE: i32 = -1;
+
+@group(0) @binding(0) var<storage, read> x0: array<f32>;
+@group(0) @binding(1) var<storage, read> x1: array<f32>;
+@group(0) @binding(2) var<storage, read_write> scratch: array<i32>;
+@group(0) @binding(3) var<storage, read_write> matched: array<u32>;
+@group(0) @binding(4) var<storage, read_write> status: array<u32>;
+
+var<workgroup> price: array<i32, MAX_B>;
+var<workgroup> best_bid: array<atomic<i32>, MAX_B>;
+var<workgroup> winner: array<atomic<u32>, MAX_B>;
+var<workgroup> open_count: atomic<u32>;
+var<workgroup> open_flag: u32;
+var<workgroup> price_floor: atomic<i32>;
+var<workgroup> reduce_max: array<f32, 256>;
+
+fn cost(model: u32, i: u32, j: u32) -> f32 {
+    var c = 0.0;
+    let a = (model * B + i) * D;
+    let b = (model * B + j) * D;
+    for (var k = 0u; k < D; k = k + 1u) {
+        let e = x0[a + k] - x1[b + k];
+        c = c + e * e;
+    }
+    return c;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let model = wid.x;
+    // scratch per model: assigned person -> object, owner object -> person, bid object, bid
+    // value.
+    let base = model * B * 4u;
+    let assigned = base;
+    let owner = base + B;
+    let bid_object = base + 2u * B;
+    let bid_value = base + 3u * B;
+
+    // The largest cost, for the quantisation.
+    var local_max = 0.0;
+    for (var p = lid; p < B * B; p = p + WG) {
+        local_max = max(local_max, cost(model, p / B, p % B));
+    }
+    reduce_max[lid] = local_max;
+    workgroupBarrier();
+    for (var half = WG / 2u; half > 0u; half = half / 2u) {
+        if (lid < half) {
+            reduce_max[lid] = max(reduce_max[lid], reduce_max[lid + half]);
+        }
+        workgroupBarrier();
+    }
+    let c_max = workgroupUniformLoad(&reduce_max[0]);
+    let scale = select(0.0, f32(LEVELS) / c_max, c_max > 0.0);
+    let unit = i32(B + 1u);
+
+    for (var j = lid; j < B; j = j + WG) {
+        price[j] = 0;
+    }
+    var eps = max(i32(LEVELS) * unit / 8, 1);
+    var rounds = 0u;
+    loop {
+        // A phase: everyone unassigned, prices kept but shifted to a minimum of 0 (the
+        // auction is blind to a common shift). At the end of a phase no two prices differ
+        // by more than the benefits' range plus eps, and during one some object keeps its
+        // price, so bids stay below 2 max(a) + 2 eps < 2^31; unshifted, the prices of
+        // competing objects would ratchet up by up to the range in every phase.
+        if (lid == 0u) {
+            atomicStore(&price_floor, 2147483647);
+        }
+        workgroupBarrier();
+        for (var j = lid; j < B; j = j + WG) {
+            atomicMin(&price_floor, price[j]);
+        }
+        workgroupBarrier();
+        let floor = atomicLoad(&price_floor);
+        for (var j = lid; j < B; j = j + WG) {
+            price[j] = price[j] - floor;
+        }
+        for (var i = lid; i < B; i = i + WG) {
+            scratch[assigned + i] = NONE;
+            scratch[owner + i] = NONE;
+        }
+        storageBarrier();
+        workgroupBarrier();
+        loop {
+            if (lid == 0u) {
+                atomicStore(&open_count, 0u);
+            }
+            for (var j = lid; j < B; j = j + WG) {
+                atomicStore(&best_bid[j], -2147483647);
+                atomicStore(&winner[j], 0xffffffffu);
+            }
+            workgroupBarrier();
+            // Bids of the unassigned.
+            for (var i = lid; i < B; i = i + WG) {
+                if (scratch[assigned + i] != NONE) {
+                    continue;
+                }
+                atomicAdd(&open_count, 1u);
+                var v1 = -2147483647;
+                var v2 = -2147483647;
+                var j1 = 0u;
+                for (var j = 0u; j < B; j = j + 1u) {
+                    let q = i32(round(cost(model, i, j) * scale));
+                    let v = (i32(LEVELS) - q) * unit - price[j];
+                    if (v > v1) {
+                        v2 = v1;
+                        v1 = v;
+                        j1 = j;
+                    } else if (v > v2) {
+                        v2 = v;
+                    }
+                }
+                // The bid leaves i indifferent between j1 and its second best, plus eps:
+                // price + v1 - v2 + eps = a_ij1 - v2 + eps (no intermediate overflows).
+                // With one object there is no second best: bid one eps.
+                let a1 = v1 + price[j1];
+                let bid = select(a1 - v2, price[j1], B == 1u) + eps;
+                scratch[bid_object + i] = i32(j1);
+                scratch[bid_value + i] = bid;
+                atomicMax(&best_bid[j1], bid);
+            }
+            storageBarrier();
+            workgroupBarrier();
+            if (lid == 0u) {
+                open_flag = atomicLoad(&open_count);
+            }
+            let open = workgroupUniformLoad(&open_flag);
+            if (open == 0u) {
+                break;
+            }
+            for (var i = lid; i < B; i = i + WG) {
+                if (scratch[assigned + i] == NONE) {
+                    let j = u32(scratch[bid_object + i]);
+                    if (scratch[bid_value + i] == atomicLoad(&best_bid[j])) {
+                        atomicMin(&winner[j], i);
+                    }
+                }
+            }
+            storageBarrier();
+            workgroupBarrier();
+            // Each object that drew bids goes to its highest (lowest index on ties).
+            for (var j = lid; j < B; j = j + WG) {
+                let w = atomicLoad(&winner[j]);
+                if (w != 0xffffffffu) {
+                    let previous = scratch[owner + j];
+                    if (previous != NONE) {
+                        scratch[assigned + u32(previous)] = NONE;
+                    }
+                    scratch[owner + j] = i32(w);
+                    scratch[assigned + w] = i32(j);
+                    price[j] = atomicLoad(&best_bid[j]);
+                }
+            }
+            storageBarrier();
+            workgroupBarrier();
+            rounds = rounds + 1u;
+            if (rounds >= ROUND_CAP) {
+                break;
+            }
+        }
+        if (eps == 1 || rounds >= ROUND_CAP) {
+            break;
+        }
+        eps = max(eps / 8, 1);
+    }
+    for (var i = lid; i < B; i = i + WG) {
+        matched[model * B + i] = u32(max(scratch[assigned + i], 0));
+    }
+    if (lid == 0u) {
+        status[model] = min(rounds, ROUND_CAP);
+    }
+}

@@ -1,0 +1,359 @@
+//! What a training run learns from and how: the method (path, target and coupling), the
+//! network's shape, the optimiser and the run's length, with TorchCFM's tutorial values
+//! as defaults.
+
+use crate::error::{Error, Result};
+use crate::flow::model::{Activation, TimeInput};
+
+/// The probability path, its regression target and the minibatch coupling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// Independent coupling; x_t = t x1 + (1 − t) x0 + σ ε; target x1 − x0 (I-CFM).
+    Icfm,
+    /// As I-CFM, with each batch paired by exact optimal transport (OT-CFM).
+    Otcfm,
+    /// Lipman et al.'s flow matching from N(0, I): x_t = t x1 + (1 − (1 − σ) t) ε, target
+    /// (x1 − (1 − σ) x_t) / (1 − (1 − σ) t). The source sampler is not used.
+    Fm,
+}
+
+impl Method {
+    /// The name used on the command line and in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Icfm => "icfm",
+            Self::Otcfm => "otcfm",
+            Self::Fm => "fm",
+        }
+    }
+
+    /// The method of a name (`icfm`, `otcfm`, `fm`).
+    pub fn from_name(name: &str) -> Result<Self> {
+        match name {
+            "icfm" => Ok(Self::Icfm),
+            "otcfm" => Ok(Self::Otcfm),
+            "fm" => Ok(Self::Fm),
+            other => Err(Error::invalid(format!(
+                "unknown training method {other:?}; use icfm, otcfm or fm"
+            ))),
+        }
+    }
+
+    /// Whether batches are paired by exact optimal transport.
+    pub fn exact_coupling(self) -> bool {
+        self == Self::Otcfm
+    }
+}
+
+/// Where training points come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Sampler {
+    /// TorchCFM's eight Gaussians: centres 5 (cos kπ/4, sin kπ/4) chosen uniformly,
+    /// covariance √0.1 I (standard deviation 0.1^¼ ≈ 0.562, TorchCFM's quirk kept).
+    EightGaussians,
+    /// TorchCFM's moons: torchdyn's `generate_moons(B, noise=0.2)` × 3 − 1, points
+    /// evenly along the two arcs of each batch plus one U[0, 0.2) shift per point.
+    Moons,
+    /// Standard normal in `dim` dimensions.
+    Normal {
+        /// Dimension.
+        dim: usize,
+    },
+    /// Rows of a point cloud, drawn uniformly with replacement.
+    Points {
+        /// Row-major points.
+        points: Vec<f32>,
+        /// Dimension.
+        dim: usize,
+    },
+}
+
+impl Sampler {
+    /// The sampler of a task name (`8gaussians`, `moons`, `normal`), in 2-D.
+    pub fn from_name(name: &str) -> Result<Self> {
+        match name {
+            "8gaussians" => Ok(Self::EightGaussians),
+            "moons" => Ok(Self::Moons),
+            "normal" => Ok(Self::Normal { dim: 2 }),
+            other => Err(Error::invalid(format!(
+                "unknown sampler {other:?}; use 8gaussians, moons or normal, or give points"
+            ))),
+        }
+    }
+
+    /// Dimension of the points.
+    pub fn dim(&self) -> usize {
+        match self {
+            Self::EightGaussians | Self::Moons => 2,
+            Self::Normal { dim } | Self::Points { dim, .. } => *dim,
+        }
+    }
+
+    /// Code used by `shaders/flow/train/draw.wgsl`.
+    pub(crate) fn code(&self) -> u32 {
+        match self {
+            Self::EightGaussians => 0,
+            Self::Moons => 1,
+            Self::Normal { .. } => 2,
+            Self::Points { .. } => 3,
+        }
+    }
+
+    /// Number of rows of a point cloud (0 for the built-in samplers).
+    pub(crate) fn rows(&self) -> usize {
+        match self {
+            Self::Points { points, dim } => points.len() / (*dim).max(1),
+            _ => 0,
+        }
+    }
+
+    fn validate(&self, what: &str) -> Result<()> {
+        match self {
+            Self::Normal { dim: 0 } => Err(Error::invalid(format!(
+                "the {what} sampler needs a dimension of at least 1"
+            ))),
+            Self::Points { points, dim } => {
+                if *dim == 0 || points.is_empty() || points.len() % dim != 0 {
+                    return Err(Error::invalid(format!(
+                        "the {what} points must be a non-empty N x d array; got {} values for d = {dim}",
+                        points.len()
+                    )));
+                }
+                if let Some(bad) = points.iter().position(|v| !v.is_finite()) {
+                    return Err(Error::invalid(format!(
+                        "the {what} points hold a non-finite value at row {}, column {}",
+                        bad / dim,
+                        bad % dim
+                    )));
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The network trained: TorchCFM's `MLP(dim, w, time_varying=True)` by default
+/// (Linear(d+1, w), three hidden activations, Linear(w, d)).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NetworkShape {
+    /// Width of every hidden layer.
+    pub width: usize,
+    /// Hidden activations (layers = hidden + 1).
+    pub hidden: usize,
+    /// Activation after every layer but the last.
+    pub activation: Activation,
+    /// Where t enters the input.
+    pub time: TimeInput,
+    /// Hidden layers of equal width add their input (h ← h + act(W h + b)).
+    pub residual: bool,
+}
+
+impl Default for NetworkShape {
+    fn default() -> Self {
+        Self {
+            width: 64,
+            hidden: 3,
+            activation: Activation::Selu,
+            time: TimeInput::Last,
+            residual: false,
+        }
+    }
+}
+
+/// A training run's settings (TorchCFM's tutorial: batch 256, Adam at 1e-3, σ = 0.01).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// Path, target and coupling.
+    pub method: Method,
+    /// σ of the path.
+    pub sigma: f32,
+    /// Pairs per batch.
+    pub batch: usize,
+    /// Optimiser steps.
+    pub steps: usize,
+    /// Adam's learning rate.
+    pub lr: f64,
+    /// Adam's β1 and β2.
+    pub betas: (f64, f64),
+    /// Adam's ε.
+    pub adam_eps: f64,
+    /// Decoupled weight decay (AdamW) when positive.
+    pub weight_decay: f64,
+    /// The network.
+    pub network: NetworkShape,
+    /// Seed of model 0 (model m uses seed + m): initial weights and every draw.
+    pub seed: u64,
+    /// Independent models trained side by side in the same dispatches.
+    pub models: usize,
+    /// Optimiser steps recorded per submission (fewer readbacks; each dispatch stays short).
+    pub steps_per_submit: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            method: Method::Icfm,
+            sigma: 0.01,
+            batch: 256,
+            steps: 20_000,
+            lr: 1e-3,
+            betas: (0.9, 0.999),
+            adam_eps: 1e-8,
+            weight_decay: 0.0,
+            network: NetworkShape::default(),
+            seed: 0,
+            models: 1,
+            steps_per_submit: 50,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Sets the method.
+    pub fn method(mut self, method: Method) -> Self {
+        self.method = method;
+        self
+    }
+
+    /// Sets σ.
+    pub fn sigma(mut self, sigma: f32) -> Self {
+        self.sigma = sigma;
+        self
+    }
+
+    /// Sets the batch size.
+    pub fn batch(mut self, batch: usize) -> Self {
+        self.batch = batch;
+        self
+    }
+
+    /// Sets the number of optimiser steps.
+    pub fn steps(mut self, steps: usize) -> Self {
+        self.steps = steps;
+        self
+    }
+
+    /// Sets the learning rate.
+    pub fn lr(mut self, lr: f64) -> Self {
+        self.lr = lr;
+        self
+    }
+
+    /// Sets AdamW's weight decay.
+    pub fn weight_decay(mut self, weight_decay: f64) -> Self {
+        self.weight_decay = weight_decay;
+        self
+    }
+
+    /// Sets the network's shape.
+    pub fn network(mut self, network: NetworkShape) -> Self {
+        self.network = network;
+        self
+    }
+
+    /// Sets the seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Sets the number of models trained side by side.
+    pub fn models(mut self, models: usize) -> Self {
+        self.models = models;
+        self
+    }
+
+    /// Checks every setting and the samplers' agreement, once, at the boundary.
+    pub fn validate(&self, source: &Sampler, target: &Sampler) -> Result<()> {
+        source.validate("source")?;
+        target.validate("target")?;
+        if self.method != Method::Fm && source.dim() != target.dim() {
+            return Err(Error::invalid(format!(
+                "the source has dimension {} and the target {}; they must agree",
+                source.dim(),
+                target.dim()
+            )));
+        }
+        if !(self.sigma.is_finite() && self.sigma >= 0.0) {
+            return Err(Error::invalid(format!(
+                "sigma must be finite and >= 0; got {}",
+                self.sigma
+            )));
+        }
+        if self.method == Method::Fm && self.sigma >= 1.0 {
+            return Err(Error::invalid(format!(
+                "flow matching from noise needs sigma < 1; got {}",
+                self.sigma
+            )));
+        }
+        if self.batch < 2 {
+            return Err(Error::invalid(format!(
+                "the batch must hold at least 2 pairs; got {}",
+                self.batch
+            )));
+        }
+        if self.method.exact_coupling() && self.batch > super::assign::MAX_BATCH {
+            return Err(Error::invalid(format!(
+                "exact OT pairing takes batches of at most {}; got {} (use --batch {} or fewer)",
+                super::assign::MAX_BATCH,
+                self.batch,
+                super::assign::MAX_BATCH
+            )));
+        }
+        if self.models == 0 {
+            return Err(Error::invalid("train at least one model (models >= 1)"));
+        }
+        if self.steps_per_submit == 0 {
+            return Err(Error::invalid("steps_per_submit must be at least 1"));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(Error::invalid(format!(
+                "the learning rate must be positive; got {}",
+                self.lr
+            )));
+        }
+        let (b1, b2) = self.betas;
+        if !((0.0..1.0).contains(&b1) && (0.0..1.0).contains(&b2)) {
+            return Err(Error::invalid(format!(
+                "Adam's betas must lie in [0, 1); got ({b1}, {b2})"
+            )));
+        }
+        if !(self.adam_eps.is_finite() && self.adam_eps > 0.0) {
+            return Err(Error::invalid("Adam's eps must be positive"));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(Error::invalid("the weight decay must be >= 0"));
+        }
+        let net = &self.network;
+        if net.width == 0 || net.hidden == 0 {
+            return Err(Error::invalid(format!(
+                "the network needs a width and hidden layers of at least 1; got width {} and {} hidden",
+                net.width, net.hidden
+            )));
+        }
+        if net.width > super::layout::MAX_WIDTH {
+            return Err(Error::invalid(format!(
+                "hidden width {} exceeds the trainer's {}",
+                net.width,
+                super::layout::MAX_WIDTH
+            )));
+        }
+        if !matches!(
+            net.activation,
+            Activation::Selu
+                | Activation::Elu
+                | Activation::Silu
+                | Activation::Relu
+                | Activation::Tanh
+                | Activation::Gelu
+                | Activation::Softplus
+        ) {
+            return Err(Error::invalid(format!(
+                "activation {:?} is not trainable here; use selu, elu, silu, relu, tanh, gelu or softplus",
+                net.activation
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,41 @@
+//! Training flow-matching fields on the GPU: minibatches drawn and paired on the device
+//! (independent, or exact optimal transport by an auction), the network's forward and
+//! backward passes and Adam in WGSL, many steps per submission and several models per
+//! dispatch. The trained network is a [`crate::flow::VelocityField`] that the integrator
+//! runs and PyTorch loads (TorchCFM's key layout).
+//!
+//! # Kernels
+//!
+//! | kernel (`shaders/flow/train/`) | driver | CPU twin | tests |
+//! |---|---|---|---|
+//! | `draw.wgsl` | [`Trainer`] | [`reference::draw_endpoints`] | `tests/flow_train.rs` |
+//! | `auction.wgsl` | [`assign_gpu`], [`Trainer`] | [`hungarian`] (the oracle) | `tests/flow_train.rs` |
+//! | `path.wgsl` | [`Trainer`] | [`reference::pairs`], [`reference::regression`] | `tests/flow_train.rs` |
+//! | `forward.wgsl`, `loss.wgsl`, `backward.wgsl`, `grad.wgsl` | [`Trainer`] | [`reference::loss_and_gradient`] | `tests/flow_train.rs` |
+//! | `adam.wgsl` | [`Trainer`] | [`reference::Adam`] | `tests/flow_train.rs` |
+//!
+//! ```no_run
+//! use morphogen::flow::train::{Method, Sampler, TrainConfig, Trainer};
+//! # fn main() -> morphogen::Result<()> {
+//! let ctx = morphogen::GpuContext::new()?;
+//! let config = TrainConfig::default().method(Method::Otcfm).steps(2000);
+//! let mut trainer = Trainer::new(&ctx, &config, &Sampler::EightGaussians, &Sampler::Moons)?;
+//! let losses = trainer.train(config.steps, &mut |_| {})?;
+//! println!("final loss {}", losses[losses.len() - 1]);
+//! let field = trainer.field(0)?; // integrate it with morphogen::flow::integrate
+//! # let _ = field;
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod assign;
+mod config;
+mod gpu;
+pub mod layout;
+pub mod reference;
+pub mod shared;
+
+pub use assign::{assign_gpu, hungarian};
+pub use config::{Method, NetworkShape, Sampler, TrainConfig};
+pub use gpu::{PerModel, TrainProgress, Trainer};
+pub use layout::Layout;

@@ -1,0 +1,319 @@
+//! Training on the GPU: the twin's backpropagation against finite differences, the GPU's
+//! draws, gradients and Adam steps against the twin, the auction against the Hungarian
+//! method, reproducibility (models side by side, resumed runs) and OT-CFM's advantage.
+
+mod common;
+
+use common::{ctx, seed, TestRng};
+use morphogen::flow::train::reference::{self, Adam, Regression};
+use morphogen::flow::train::{
+    assign, assign_gpu, hungarian, Layout, Method, NetworkShape, Sampler, TrainConfig, Trainer,
+};
+use morphogen::flow::{Activation, TimeInput};
+
+fn random_params(layout: &Layout, rng: &mut TestRng) -> Vec<f32> {
+    let mut p = layout.initial_parameters(rng.next_u64());
+    // Larger biases than PyTorch's start, so activations see both signs of z.
+    for v in &mut p {
+        *v += 0.1 * rng.normal() as f32;
+    }
+    p
+}
+
+fn to_f64(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&x| f64::from(x)).collect()
+}
+
+fn normwise(a: &[f32], b: &[f64]) -> f64 {
+    let diff: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(&x, y)| (f64::from(x) - y).powi(2))
+        .sum();
+    let norm: f64 = b.iter().map(|y| y * y).sum();
+    (diff / norm).sqrt()
+}
+
+fn shapes() -> Vec<NetworkShape> {
+    let mut out = Vec::new();
+    for (activation, time, residual) in [
+        (Activation::Selu, TimeInput::Last, false),
+        (Activation::Silu, TimeInput::First, true),
+        (Activation::Gelu, TimeInput::Last, true),
+        (Activation::Tanh, TimeInput::None, false),
+        (Activation::Relu, TimeInput::Last, false),
+        (Activation::Elu, TimeInput::First, false),
+        (Activation::Softplus, TimeInput::Last, true),
+    ] {
+        out.push(NetworkShape {
+            width: 12,
+            hidden: 3,
+            activation,
+            time,
+            residual,
+        });
+    }
+    out
+}
+
+#[test]
+fn twin_backpropagation_matches_finite_differences() {
+    let s = seed("twin_backpropagation_matches_finite_differences");
+    let mut rng = TestRng::new(s);
+    for shape in shapes() {
+        let d = 3;
+        let layout = Layout::new(d, &shape);
+        let params = to_f64(&random_params(&layout, &mut rng));
+        let rows = 5;
+        let width = layout.input_width();
+        let batch = Regression {
+            inputs: (0..rows * width).map(|_| rng.normal()).collect(),
+            targets: (0..rows * d).map(|_| rng.normal()).collect(),
+        };
+        let (_, grad) = reference::loss_and_gradient(&layout, &params, &batch);
+        let h = 1e-6;
+        for k in (0..layout.params).step_by(7) {
+            let mut plus = params.clone();
+            plus[k] += h;
+            let mut minus = params.clone();
+            minus[k] -= h;
+            let fd = (reference::loss_and_gradient(&layout, &plus, &batch).0
+                - reference::loss_and_gradient(&layout, &minus, &batch).0)
+                / (2.0 * h);
+            // ReLU's kink: skip parameters whose difference straddles it.
+            assert!(
+                (fd - grad[k]).abs() <= 1e-6 * (1.0 + grad[k].abs())
+                    || shape.activation == Activation::Relu && (fd - grad[k]).abs() < 1e-3,
+                "{shape:?} parameter {k}: backprop {} vs finite difference {fd}",
+                grad[k]
+            );
+        }
+    }
+}
+
+fn gpu_gradient_case(config: &TrainConfig, source: &Sampler, target: &Sampler, rng: &mut TestRng) {
+    let layout = Layout::new(target.dim(), &config.network);
+    let params: Vec<Vec<f32>> = (0..config.models)
+        .map(|_| random_params(&layout, rng))
+        .collect();
+    let trainer = Trainer::with_parameters(ctx(), config, source, target, &params).unwrap();
+    let gpu = trainer.gradients().unwrap();
+    for (m, p) in params.iter().enumerate() {
+        let seed = config.seed + m as u64;
+        let ends = reference::draw_endpoints(config, source, target, seed, 0);
+        let pairs = reference::pairs(seed, 0, None, config.batch);
+        let batch = reference::regression(config, &layout, &ends, &pairs, seed, 0);
+        let (_, twin) = reference::loss_and_gradient(&layout, &to_f64(p), &batch);
+        let err = normwise(&gpu[m], &twin);
+        assert!(
+            err < 1e-4,
+            "{:?} {:?} model {m}: GPU gradient off the twin's by {err:.2e} (normwise)",
+            config.method,
+            config.network
+        );
+    }
+}
+
+#[test]
+fn gpu_gradients_match_the_twin() {
+    let s = seed("gpu_gradients_match_the_twin");
+    let mut rng = TestRng::new(s);
+    let points = Sampler::Points {
+        points: (0..40 * 3).map(|_| rng.normal() as f32).collect(),
+        dim: 3,
+    };
+    for (n, shape) in shapes().into_iter().enumerate() {
+        let config = TrainConfig::default()
+            .batch(24)
+            .network(shape)
+            .seed(s.wrapping_add(n as u64))
+            .models(2)
+            .sigma(0.1);
+        gpu_gradient_case(&config, &Sampler::EightGaussians, &Sampler::Moons, &mut rng);
+        gpu_gradient_case(
+            &config.clone().method(Method::Fm),
+            &Sampler::Normal { dim: 3 },
+            &points,
+            &mut rng,
+        );
+    }
+}
+
+#[test]
+fn gpu_adam_steps_follow_the_twin() {
+    let s = seed("gpu_adam_steps_follow_the_twin");
+    let mut rng = TestRng::new(s);
+    let config = TrainConfig::default()
+        .batch(32)
+        .network(NetworkShape {
+            width: 16,
+            ..NetworkShape::default()
+        })
+        .weight_decay(0.01)
+        .seed(s);
+    let layout = Layout::new(2, &config.network);
+    let start = random_params(&layout, &mut rng);
+    let mut trainer = Trainer::with_parameters(
+        ctx(),
+        &config,
+        &Sampler::EightGaussians,
+        &Sampler::Moons,
+        std::slice::from_ref(&start),
+    )
+    .unwrap();
+    let steps = 3;
+    let losses = trainer.train(steps, &mut |_| {}).unwrap();
+    let mut params = to_f64(&start);
+    let mut adam = Adam::new(layout.params);
+    for k in 0..steps as u32 {
+        let ends =
+            reference::draw_endpoints(&config, &Sampler::EightGaussians, &Sampler::Moons, s, k);
+        let pairs = reference::pairs(s, k, None, config.batch);
+        let batch = reference::regression(&config, &layout, &ends, &pairs, s, k);
+        let (loss, grad) = reference::loss_and_gradient(&layout, &params, &batch);
+        assert!(
+            (f64::from(losses[k as usize]) - loss).abs() < 1e-5 * loss,
+            "step {k}: GPU loss {} vs twin {loss}",
+            losses[k as usize]
+        );
+        adam.step(&config, &mut params, &grad);
+    }
+    let gpu = &trainer.parameters().unwrap()[0];
+    let worst = gpu
+        .iter()
+        .zip(&params)
+        .map(|(&g, p)| (f64::from(g) - p).abs())
+        .fold(0.0, f64::max);
+    // Three steps of size ~lr: f32 rounding of the updates, and sign(m)/sqrt(v) for a
+    // gradient component near zero, stay far below one step.
+    assert!(
+        worst < 2e-5,
+        "parameters after {steps} Adam steps differ by {worst:.2e}"
+    );
+    let (m, v) = trainer.moments().unwrap();
+    assert!(normwise(&m[0], &adam.m) < 1e-4 && normwise(&v[0], &adam.v) < 1e-4);
+}
+
+#[test]
+fn the_auction_finds_the_hungarian_optimum() {
+    let s = seed("the_auction_finds_the_hungarian_optimum");
+    let mut rng = TestRng::new(s);
+    let mut cases = vec![
+        (1, 2, false),
+        (2, 1, false),
+        (7, 3, false),
+        (64, 2, false),
+        (200, 5, false),
+        (256, 2, false),
+        (96, 2, true),
+        (300, 1, true),
+    ];
+    // Many small problems: benefits spread over the whole quantised range.
+    cases.extend((0..24).map(|k| (2 + k % 6, 1 + k % 3, false)));
+    for (b, d, grid) in cases {
+        // On a grid of small integers the costs are integers with many ties.
+        let point = |rng: &mut TestRng| {
+            if grid {
+                rng.below(5) as f32
+            } else {
+                rng.normal() as f32
+            }
+        };
+        let x0: Vec<f32> = (0..b * d).map(|_| point(&mut rng)).collect();
+        let x1: Vec<f32> = (0..b * d).map(|_| point(&mut rng)).collect();
+        let matched = assign_gpu(ctx(), &x0, &x1, d).unwrap();
+        let mut seen = matched.clone();
+        seen.sort_unstable();
+        assert_eq!(
+            seen,
+            (0..b as u32).collect::<Vec<_>>(),
+            "B {b}: not a permutation"
+        );
+        let cost = assign::cost_matrix(&x0, &x1, d);
+        let gpu = assign::assignment_cost(&cost, &matched);
+        let best = assign::assignment_cost(&cost, &hungarian(&cost, b));
+        let c_max = cost.iter().copied().fold(0.0, f64::max);
+        // Optimal for the quantised costs: within B C_max / (2 LEVELS) (+ f32 costs).
+        let bound = b as f64 * c_max / f64::from(assign::levels(b)) + 1e-5 * best;
+        if grid {
+            assert_eq!(
+                gpu, best,
+                "B {b} on a grid: auction {gpu} vs Hungarian {best}"
+            );
+        } else {
+            assert!(
+                gpu - best <= bound,
+                "B {b} d {d}: auction {gpu} vs Hungarian {best} (bound {bound:.2e})"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_model_trains_alike_alone_and_beside_others_and_resumes_exactly() {
+    let s = seed("a_model_trains_alike_alone_and_beside_others_and_resumes_exactly");
+    let config = TrainConfig::default()
+        .method(Method::Otcfm)
+        .batch(32)
+        .network(NetworkShape {
+            width: 16,
+            ..NetworkShape::default()
+        })
+        .seed(s);
+    let (src, dst) = (Sampler::EightGaussians, Sampler::Moons);
+    let mut together = Trainer::new(ctx(), &config.clone().models(3), &src, &dst).unwrap();
+    together.train(6, &mut |_| {}).unwrap();
+    let all = together.parameters().unwrap();
+    let mut alone = Trainer::new(ctx(), &config.clone().seed(s + 2), &src, &dst).unwrap();
+    alone.train(6, &mut |_| {}).unwrap();
+    assert_eq!(
+        alone.parameters().unwrap()[0],
+        all[2],
+        "model 2 of 3 vs alone"
+    );
+
+    // Resume: 3 steps, checkpoint, a fresh trainer restored, 3 more.
+    let mut first = Trainer::new(ctx(), &config, &src, &dst).unwrap();
+    first.train(3, &mut |_| {}).unwrap();
+    let params = first.parameters().unwrap().concat();
+    let (m, v) = first.moments().unwrap();
+    let mut second = Trainer::new(ctx(), &config, &src, &dst).unwrap();
+    second
+        .restore(&params, &m.concat(), &v.concat(), first.step())
+        .unwrap();
+    second.train(3, &mut |_| {}).unwrap();
+    assert_eq!(
+        second.parameters().unwrap()[0],
+        all[0],
+        "resumed vs uninterrupted"
+    );
+}
+
+#[test]
+fn otcfm_reaches_a_far_lower_loss_than_icfm() {
+    let s = seed("otcfm_reaches_a_far_lower_loss_than_icfm");
+    let config = TrainConfig::default()
+        .batch(128)
+        .network(NetworkShape {
+            width: 32,
+            ..NetworkShape::default()
+        })
+        .seed(s);
+    let (src, dst) = (Sampler::EightGaussians, Sampler::Moons);
+    let steps = 400;
+    let tail = |losses: &[f32]| {
+        losses[steps - 100..]
+            .iter()
+            .map(|&l| f64::from(l))
+            .sum::<f64>()
+            / 100.0
+    };
+    let mut icfm = Trainer::new(ctx(), &config, &src, &dst).unwrap();
+    let i = tail(&icfm.train(steps, &mut |_| {}).unwrap());
+    let mut ot = Trainer::new(ctx(), &config.clone().method(Method::Otcfm), &src, &dst).unwrap();
+    let o = tail(&ot.train(steps, &mut |_| {}).unwrap());
+    eprintln!("mean loss over steps 300-400: I-CFM {i:.3}, OT-CFM {o:.3}");
+    // I-CFM's loss keeps the variance of x1 - x0 given x_t (~8 at convergence).
+    assert!(i > 4.0, "I-CFM loss {i}");
+    assert!(o < 0.4 * i, "OT-CFM {o} vs I-CFM {i}");
+}
