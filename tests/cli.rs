@@ -915,3 +915,89 @@ fn evolve_writes_fitness_and_a_loadable_program_and_resumes_exactly() {
     assert!(stderr(&out).contains("even"), "{}", stderr(&out));
     assert!(!bad_out.exists());
 }
+
+#[test]
+fn train_writes_a_loadable_model_losses_and_samples_and_resumes_exactly() {
+    let dir = scratch("train");
+    let base = [
+        "train",
+        "--steps",
+        "24",
+        "--batch",
+        "32",
+        "--width",
+        "16",
+        "--samples",
+        "64",
+        "--seed",
+        "3",
+    ];
+    let whole = dir.join("whole");
+    let mut args = base.to_vec();
+    args.extend_from_slice(&["--checkpoint-every", "10", "--out", s(&whole)]);
+    let out = morphogen(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let csv = std::fs::read_to_string(whole.join("loss.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 25, "{csv}");
+    assert!(csv.starts_with("step,loss_0"));
+    for name in [
+        "loss.png",
+        "samples.png",
+        "model.json",
+        "checkpoints/step_0000020.safetensors",
+    ] {
+        assert!(whole.join(name).is_file(), "{name}");
+    }
+    let summary = read_summary(&whole);
+    assert_eq!(summary["method"], "otcfm");
+    assert!(summary["w2_squared"].as_f64().unwrap() > 0.0);
+    assert!(summary["nfe_dopri5"].as_f64().unwrap() >= 6.0);
+    // The model loads as TorchCFM's MLP (no spec: net.0/2/4/6) and with its spec alike.
+    let weights = whole.join("model.safetensors");
+    let plain = morphogen::flow::VelocityField::load(&weights, None).unwrap();
+    let specified =
+        morphogen::flow::VelocityField::load(&weights, Some(&whole.join("model.json"))).unwrap();
+    assert_eq!(plain, specified);
+    assert_eq!(
+        plain.parameters(),
+        3 * 16 + 16 + 2 * (16 * 16 + 16) + 16 * 2 + 2
+    );
+    // Resumed from step 20, it ends where the uninterrupted run ends.
+    let resumed = dir.join("resumed");
+    let checkpoint = whole.join("checkpoints/step_0000020.safetensors");
+    let out = morphogen(&[
+        "train",
+        "--resume",
+        s(&checkpoint),
+        "--steps",
+        "24",
+        "--samples",
+        "64",
+        "--out",
+        s(&resumed),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for name in ["checkpoint.safetensors", "loss.csv", "model.safetensors"] {
+        assert!(
+            std::fs::read(whole.join(name)).unwrap() == std::fs::read(resumed.join(name)).unwrap(),
+            "{name}: a resumed run ends where the uninterrupted one does"
+        );
+    }
+    // Bad input: exit 2, a message naming the flag, nothing written.
+    for (flags, says) in [
+        (&["--method", "ot"][..], "--method"),
+        (&["--batch", "1"][..], "batch"),
+        (&["--task", "8gaussians"][..], "--task"),
+        (&["--activation", "swish"][..], "--activation"),
+        (&["--batch", "2048"][..], "1024"),
+    ] {
+        let bad_out = dir.join("bad");
+        let mut args = vec!["train"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["--out", s(&bad_out)]);
+        let out = morphogen(&args);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{flags:?}: {}", stderr(&out));
+        assert!(!bad_out.exists());
+    }
+}

@@ -7,7 +7,7 @@ mod common;
 use common::{ctx, seed, TestRng};
 use morphogen::flow::train::reference::{self, Adam, Regression};
 use morphogen::flow::train::{
-    assign, assign_gpu, hungarian, Layout, Method, NetworkShape, Sampler, TrainConfig, Trainer,
+    assign, hungarian, Layout, Method, NetworkShape, Sampler, TrainCheckpoint, TrainConfig, Trainer,
 };
 use morphogen::flow::{Activation, TimeInput};
 
@@ -210,7 +210,7 @@ fn the_auction_finds_the_hungarian_optimum() {
     ];
     // Many small problems: benefits spread over the whole quantised range.
     cases.extend((0..24).map(|k| (2 + k % 6, 1 + k % 3, false)));
-    for (b, d, grid) in cases {
+    for (case, (b, d, grid)) in cases.into_iter().enumerate() {
         // On a grid of small integers the costs are integers with many ties.
         let point = |rng: &mut TestRng| {
             if grid {
@@ -221,7 +221,9 @@ fn the_auction_finds_the_hungarian_optimum() {
         };
         let x0: Vec<f32> = (0..b * d).map(|_| point(&mut rng)).collect();
         let x1: Vec<f32> = (0..b * d).map(|_| point(&mut rng)).collect();
-        let matched = assign_gpu(ctx(), &x0, &x1, d).unwrap();
+        // Both workgroup sizes the adapters get (and one more), on alternate cases.
+        let workgroup = [None, Some(128), Some(8)][case % 3];
+        let matched = assign::assign_gpu_with(ctx(), &x0, &x1, d, workgroup).unwrap();
         let mut seen = matched.clone();
         seen.sort_unstable();
         assert_eq!(
@@ -275,12 +277,9 @@ fn a_model_trains_alike_alone_and_beside_others_and_resumes_exactly() {
     // Resume: 3 steps, checkpoint, a fresh trainer restored, 3 more.
     let mut first = Trainer::new(ctx(), &config, &src, &dst).unwrap();
     first.train(3, &mut |_| {}).unwrap();
-    let params = first.parameters().unwrap().concat();
-    let (m, v) = first.moments().unwrap();
-    let mut second = Trainer::new(ctx(), &config, &src, &dst).unwrap();
-    second
-        .restore(&params, &m.concat(), &v.concat(), first.step())
-        .unwrap();
+    let bytes = first.checkpoint(&[]).unwrap().encode().unwrap();
+    let saved = TrainCheckpoint::decode(&bytes, std::path::Path::new("memory")).unwrap();
+    let mut second = Trainer::resume(ctx(), &saved).unwrap();
     second.train(3, &mut |_| {}).unwrap();
     assert_eq!(
         second.parameters().unwrap()[0],

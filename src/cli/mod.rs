@@ -1,5 +1,5 @@
-//! The `morphogen` command line: `demo`, `transport`, `flow`, `biome`, `evolve`, `coffee`,
-//! `merge` and `info`.
+//! The `morphogen` command line: `demo`, `transport`, `flow`, `train`, `biome`, `evolve`,
+//! `coffee`, `merge` and `info`.
 //!
 //! Exit codes: 0 success; 2 bad input (the message names the file or flag and what was
 //! expected); 3 no adapter or a device failure; 4 not converged with `--strict`. Outputs
@@ -16,6 +16,7 @@ pub mod merge;
 pub mod output;
 pub mod sde;
 pub mod shard;
+pub mod train;
 pub mod transport;
 
 use std::process::ExitCode;
@@ -77,6 +78,8 @@ enum Command {
     Transport(transport::TransportArgs),
     /// Particles through a velocity field exported from PyTorch.
     Flow(flow::FlowArgs),
+    /// Train a flow-matching field on the GPU (I-CFM, OT-CFM, FM), then integrate it.
+    Train(train::TrainArgs),
     /// Grow a Biomaker CA world: frames, time-lapse, metrics, checkpoints.
     Biome(biome::BiomeArgs),
     /// Evolve agent programs by PGPE in petri dishes (reproductions intercepted).
@@ -102,6 +105,7 @@ pub fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args, common),
         Command::Transport(args) => transport::run(args, common),
         Command::Flow(args) => flow::run(args, common),
+        Command::Train(args) => train::run(args, common),
         Command::Biome(args) => biome::run(args, common),
         Command::Coffee(args) => coffee::run(args, common),
         Command::Evolve(args) => evolve::run(args, common),

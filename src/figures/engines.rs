@@ -446,3 +446,36 @@ pub fn evolution(title: &str, history: &[Generation]) -> Result<Figure> {
         .series(Series::new("mean", curve(&|g| g.mean), palette::BLUE))
         .draw(800, 500)
 }
+
+/// Training loss against step (log scale): each model's loss averaged over a window of
+/// `steps / 200` (at least 1) steps, at most 2,000 points per model.
+pub fn training_loss(title: &str, losses: &[f32], models: usize) -> Result<Figure> {
+    let models = models.max(1);
+    let steps = losses.len() / models;
+    let window = (steps / 200).max(1);
+    let stride = steps.div_ceil(2000).max(1);
+    let mut chart = LineChart::new(title, "step", "loss (moving average)").log_y();
+    for m in 0..models.min(palette::SERIES.len()) {
+        let series: Vec<f64> = (0..steps)
+            .map(|k| f64::from(losses[k * models + m]))
+            .collect();
+        let mut points = Vec::new();
+        let mut sum = 0.0;
+        for (k, v) in series.iter().enumerate() {
+            sum += v;
+            if k >= window {
+                sum -= series[k - window];
+            }
+            if (k + 1) % stride == 0 || k + 1 == steps {
+                points.push(((k + 1) as f64, sum / (k + 1).min(window) as f64));
+            }
+        }
+        let name = if models == 1 {
+            "loss".to_string()
+        } else {
+            format!("model {m}")
+        };
+        chart = chart.series(Series::new(name, points, palette::SERIES[m]));
+    }
+    chart.draw(800, 500)
+}

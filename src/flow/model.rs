@@ -598,7 +598,39 @@ impl VelocityField {
     /// Writes the weights (safetensors, float32) and the spec (JSON), each whole or not
     /// at all.
     pub fn save(&self, weights: &Path, spec: &Path) -> Result<()> {
-        let spec_value = self.spec();
+        self.save_with_names(weights, spec, self.spec().layers)
+    }
+
+    /// TorchCFM's tensor names for this network's layers, `net.{2k}.weight|bias` (an
+    /// `nn.Sequential` of Linear layers with activations between): what
+    /// `MLP.load_state_dict` expects.
+    pub fn torchcfm_names(&self) -> Vec<(String, String)> {
+        (0..self.layers.len())
+            .map(|k| {
+                (
+                    format!("net.{}.weight", 2 * k),
+                    format!("net.{}.bias", 2 * k),
+                )
+            })
+            .collect()
+    }
+
+    /// As [`VelocityField::save`], naming layer k's tensors `names[k]`.
+    pub fn save_with_names(
+        &self,
+        weights: &Path,
+        spec: &Path,
+        names: Vec<(String, String)>,
+    ) -> Result<()> {
+        if names.len() != self.layers.len() {
+            return Err(Error::invalid(format!(
+                "{} layer names for {} layers",
+                names.len(),
+                self.layers.len()
+            )));
+        }
+        let mut spec_value = self.spec();
+        spec_value.layers = names;
         fn view<'a>(
             name: &str,
             shape: Vec<usize>,

@@ -9,6 +9,7 @@ use crate::flow::model::{TimeInput, VelocityField};
 use crate::gpu::{GpuBuffer, GpuContext, Grid, Kernel, KernelDesc, Recorder};
 
 use super::assign::Auction;
+use super::checkpoint::TrainCheckpoint;
 use super::config::{Method, Sampler, TrainConfig};
 use super::layout::Layout;
 use super::shared::StepBlock;
@@ -55,6 +56,8 @@ pub struct TrainProgress {
 pub struct Trainer {
     ctx: GpuContext,
     config: TrainConfig,
+    source: Sampler,
+    target: Sampler,
     layout: Layout,
     seeds: Vec<u64>,
     step: u64,
@@ -145,9 +148,8 @@ impl Trainer {
                 &x0,
                 &x1,
                 &buffers._matched,
-                models,
-                b,
-                d,
+                (models, b, d),
+                None,
             )?)
         } else {
             None
@@ -409,6 +411,8 @@ impl Trainer {
         Ok(Self {
             ctx: ctx.clone(),
             config: config.clone(),
+            source: source.clone(),
+            target: target.clone(),
             layout,
             seeds,
             step: 0,
@@ -569,6 +573,35 @@ impl Trainer {
         self.buffers.moments.write(&self.ctx, &moments)?;
         self.step = step;
         Ok(())
+    }
+
+    /// The run's state, with the loss history `losses` (steps × models) kept beside it.
+    pub fn checkpoint(&self, losses: &[f32]) -> Result<TrainCheckpoint> {
+        let (first, second) = self.moments()?;
+        Ok(TrainCheckpoint {
+            config: self.config.clone(),
+            source: self.source.clone(),
+            target: self.target.clone(),
+            step: self.step,
+            params: self.parameters()?.concat(),
+            first: first.concat(),
+            second: second.concat(),
+            losses: losses.to_vec(),
+        })
+    }
+
+    /// A run continued from a checkpoint: it takes the same steps the saved run would
+    /// have taken next.
+    pub fn resume(ctx: &GpuContext, checkpoint: &TrainCheckpoint) -> Result<Self> {
+        let c = checkpoint;
+        let mut trainer = Self::new(ctx, &c.config, &c.source, &c.target)?;
+        trainer.restore(&c.params, &c.first, &c.second, c.step)?;
+        Ok(trainer)
+    }
+
+    /// The run's settings.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
     }
 
     /// Model `m`'s network as a velocity field.

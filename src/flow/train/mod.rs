@@ -17,7 +17,7 @@
 //! ```no_run
 //! use morphogen::flow::train::{Method, Sampler, TrainConfig, Trainer};
 //! # fn main() -> morphogen::Result<()> {
-//! let ctx = morphogen::GpuContext::new()?;
+//! let ctx = morphogen::gpu::GpuContext::new()?;
 //! let config = TrainConfig::default().method(Method::Otcfm).steps(2000);
 //! let mut trainer = Trainer::new(&ctx, &config, &Sampler::EightGaussians, &Sampler::Moons)?;
 //! let losses = trainer.train(config.steps, &mut |_| {})?;
@@ -29,13 +29,15 @@
 //! ```
 
 pub mod assign;
+mod checkpoint;
 mod config;
 mod gpu;
 pub mod layout;
 pub mod reference;
 pub mod shared;
 
-pub use assign::{assign_gpu, hungarian};
+pub use assign::{assign_gpu, hungarian, w2_squared_gpu};
+pub use checkpoint::TrainCheckpoint;
 pub use config::{Method, NetworkShape, Sampler, TrainConfig};
 pub use gpu::{PerModel, TrainProgress, Trainer};
 pub use layout::Layout;

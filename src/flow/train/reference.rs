@@ -54,6 +54,16 @@ fn sampler_point(
     }
 }
 
+/// `n` points of `sampler` under `seed` drawn as one batch of n at a step no training
+/// run reaches (u32::MAX): held out from every training batch of that seed.
+pub fn sample(sampler: &Sampler, n: usize, seed: u64) -> Vec<f32> {
+    let key = crate::rng::seed_key(seed);
+    (0..n as u32)
+        .flat_map(|s| sampler_point(sampler, key, s, u32::MAX, Purpose::Target, n))
+        .map(|v| v as f32)
+        .collect()
+}
+
 /// The source and target points of `step` for the model seeded `seed` (`draw.wgsl`).
 pub fn draw_endpoints(
     config: &TrainConfig,

@@ -1,0 +1,317 @@
+//! `morphogen train`: a flow-matching field trained on the GPU (couple, learn), then
+//! integrated (the trained field's trajectories and the squared W2 of its samples).
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::json;
+
+use crate::cli::output::{bad, progress, read_points, CliResult, OutDir};
+use crate::cli::Common;
+use crate::flow::train::{
+    reference, w2_squared_gpu, Method, NetworkShape, Sampler, TrainCheckpoint, TrainConfig, Trainer,
+};
+use crate::flow::{Activation, FlowConfig, Solver, TimeInput};
+
+/// Arguments of `morphogen train`.
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Source points (N x d `.npy`).
+    #[arg(long, requires = "target", conflicts_with = "task")]
+    pub source: Option<PathBuf>,
+    /// Target points (N x d `.npy`).
+    #[arg(long, requires = "source", conflicts_with = "task")]
+    pub target: Option<PathBuf>,
+    /// A built-in task SOURCE-TARGET of TorchCFM's samplers: 8gaussians, moons, normal
+    /// (used when no point files are given).
+    #[arg(long, default_value = "8gaussians-moons")]
+    pub task: String,
+    /// icfm, otcfm (exact OT pairs per batch) or fm (Lipman's, from N(0, I)).
+    #[arg(long, default_value = "otcfm")]
+    pub method: String,
+    /// σ of the probability path.
+    #[arg(long, default_value_t = 0.01)]
+    pub sigma: f32,
+    /// Width of the hidden layers.
+    #[arg(long, default_value_t = 64)]
+    pub width: usize,
+    /// Hidden layers (activations); the network has one more linear layer.
+    #[arg(long, default_value_t = 3)]
+    pub depth: usize,
+    /// selu, silu, gelu, tanh, relu, elu or softplus.
+    #[arg(long, default_value = "selu")]
+    pub activation: String,
+    /// Where t enters the input: last (TorchCFM), first or none.
+    #[arg(long, default_value = "last")]
+    pub time: String,
+    /// Hidden layers of equal width add their input.
+    #[arg(long)]
+    pub residual: bool,
+    /// Pairs per batch.
+    #[arg(long, default_value_t = 256)]
+    pub batch: usize,
+    /// Optimiser steps (in all, when resuming).
+    #[arg(long, default_value_t = 20_000)]
+    pub steps: usize,
+    /// Adam's learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// AdamW's decoupled weight decay (0: Adam).
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_decay: f64,
+    /// Seed of model 0's initial weights and draws (model m: seed + m).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Independent models trained in the same dispatches.
+    #[arg(long, default_value_t = 1)]
+    pub models: usize,
+    /// Write `checkpoints/step_K.safetensors` every K steps.
+    #[arg(long)]
+    pub checkpoint_every: Option<usize>,
+    /// Continue a run from its checkpoint, up to --steps in all.
+    #[arg(long, conflicts_with_all = ["source", "target", "method", "sigma", "width", "depth", "activation", "time", "residual", "batch", "lr", "weight_decay", "seed", "models"])]
+    pub resume: Option<PathBuf>,
+    /// Samples integrated for `samples.png` and the squared W2 (at most 1024).
+    #[arg(long, default_value_t = 1000)]
+    pub samples: usize,
+    /// Output directory (must be empty or absent unless --force).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Write into a non-empty output directory.
+    #[arg(long)]
+    pub force: bool,
+}
+
+fn named<T: serde::de::DeserializeOwned>(flag: &str, value: &str, choices: &str) -> CliResult<T> {
+    serde_json::from_value(serde_json::Value::String(value.to_ascii_lowercase()))
+        .map_err(|_| bad(format!("{flag} {value:?}: use one of {choices}")))
+}
+
+fn samplers(args: &TrainArgs) -> CliResult<(Sampler, Sampler)> {
+    if let (Some(s), Some(t)) = (&args.source, &args.target) {
+        let (points, dim) = read_points("--source", s)?;
+        let source = Sampler::Points { points, dim };
+        let (points, dim) = read_points("--target", t)?;
+        return Ok((source, Sampler::Points { points, dim }));
+    }
+    let (a, b) = args.task.split_once('-').ok_or_else(|| {
+        bad(format!(
+            "--task {:?}: write SOURCE-TARGET, e.g. 8gaussians-moons or normal-moons",
+            args.task
+        ))
+    })?;
+    let parse = |name: &str| Sampler::from_name(name).map_err(|e| bad(format!("--task: {e}")));
+    Ok((parse(a)?, parse(b)?))
+}
+
+fn configure(args: &TrainArgs) -> CliResult<(TrainConfig, Sampler, Sampler)> {
+    let (source, target) = samplers(args)?;
+    let network = NetworkShape {
+        width: args.width,
+        hidden: args.depth,
+        activation: named::<Activation>(
+            "--activation",
+            &args.activation,
+            "selu, silu, gelu, tanh, relu, elu, softplus",
+        )?,
+        time: named::<TimeInput>("--time", &args.time, "last, first, none")?,
+        residual: args.residual,
+    };
+    let config = TrainConfig {
+        method: Method::from_name(&args.method).map_err(|e| bad(format!("--method: {e}")))?,
+        sigma: args.sigma,
+        batch: args.batch,
+        steps: args.steps,
+        lr: args.lr,
+        weight_decay: args.weight_decay,
+        network,
+        seed: args.seed,
+        models: args.models,
+        ..TrainConfig::default()
+    };
+    config
+        .validate(&source, &target)
+        .map_err(|e| bad(e.to_string()))?;
+    Ok((config, source, target))
+}
+
+fn loss_csv(losses: &[f32], models: usize) -> String {
+    let mut csv = String::from("step");
+    for m in 0..models {
+        csv.push_str(&format!(",loss_{m}"));
+    }
+    csv.push('\n');
+    for (k, row) in losses.chunks(models).enumerate() {
+        csv.push_str(&(k + 1).to_string());
+        for v in row {
+            csv.push_str(&format!(",{v}"));
+        }
+        csv.push('\n');
+    }
+    csv
+}
+
+/// Runs `morphogen train`.
+pub fn run(args: &TrainArgs, common: &Common) -> CliResult<()> {
+    if args.checkpoint_every == Some(0) {
+        return Err(bad("--checkpoint-every counts steps: at least 1"));
+    }
+    if args.samples < 2 || args.samples > crate::flow::train::assign::MAX_BATCH {
+        return Err(bad(format!(
+            "--samples {}: give 2 to {}",
+            args.samples,
+            crate::flow::train::assign::MAX_BATCH
+        )));
+    }
+    let resumed = match &args.resume {
+        Some(path) => {
+            if !path.is_file() {
+                return Err(bad(format!("--resume {}: no such file", path.display())));
+            }
+            Some(TrainCheckpoint::load(path).map_err(|e| bad(format!("--resume {e}")))?)
+        }
+        None => None,
+    };
+    let ctx = common.context()?;
+    let (mut trainer, mut losses) = match &resumed {
+        Some(c) => {
+            if args.steps as u64 <= c.step {
+                return Err(bad(format!(
+                    "--steps {} is not beyond the {} steps already taken",
+                    args.steps, c.step
+                )));
+            }
+            (Trainer::resume(&ctx, c)?, c.losses.clone())
+        }
+        None => {
+            let (config, source, target) = configure(args)?;
+            (Trainer::new(&ctx, &config, &source, &target)?, Vec::new())
+        }
+    };
+    let config = trainer.config().clone();
+    let models = config.models;
+    let out = OutDir::prepare(&args.out, args.force)?;
+    let start = trainer.step();
+    let remaining = args.steps - start as usize;
+    let bar = progress(remaining as u64, "train", common.quiet);
+    let started = std::time::Instant::now();
+    let every = args.checkpoint_every.unwrap_or(usize::MAX);
+    let mut done = 0;
+    while done < remaining {
+        // Up to the next checkpoint.
+        let at = trainer.step() as usize;
+        let next = (at / every + 1).saturating_mul(every).min(args.steps);
+        let chunk = trainer.train(next - at, &mut |p| {
+            bar.set_position(p.step - start);
+            bar.set_prefix(format!("loss {:.4}", p.loss[0]));
+        })?;
+        losses.extend_from_slice(&chunk);
+        done = trainer.step() as usize - start as usize;
+        if (trainer.step() as usize).is_multiple_of(every) && (trainer.step() as usize) < args.steps
+        {
+            let dir = out.subdir("checkpoints")?;
+            trainer
+                .checkpoint(&losses)?
+                .save(&dir.join(format!("step_{:07}.safetensors", trainer.step())))?;
+            out.write("loss.csv", loss_csv(&losses, models).as_bytes())?;
+        }
+    }
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    trainer
+        .checkpoint(&losses)?
+        .save(&out.join("checkpoint.safetensors"))?;
+    out.write("loss.csv", loss_csv(&losses, models).as_bytes())?;
+    let title = format!(
+        "{} on {} pairs per batch, σ = {}, {} steps",
+        config.method.name(),
+        config.batch,
+        config.sigma,
+        trainer.step()
+    );
+    out.figure(
+        "loss.png",
+        &crate::figures::engines::training_loss(&title, &losses, models)?,
+    )?;
+
+    // Save every model; integrate model 0 from held-out source points.
+    let fields: Vec<_> = (0..models)
+        .map(|m| trainer.field(m))
+        .collect::<Result<_, _>>()?;
+    for (m, field) in fields.iter().enumerate() {
+        let stem = if m == 0 {
+            "model".to_string()
+        } else {
+            format!("model_{m}")
+        };
+        field.save_with_names(
+            &out.join(&format!("{stem}.safetensors")),
+            &out.join(&format!("{stem}.json")),
+            field.torchcfm_names(),
+        )?;
+    }
+    let ckpt = trainer.checkpoint(&[])?;
+    let held_out = config.seed ^ 0x5eed_0fe7_a1a1;
+    let x0 = match config.method {
+        Method::Fm => reference::sample(
+            &Sampler::Normal {
+                dim: ckpt.target.dim(),
+            },
+            args.samples,
+            held_out,
+        ),
+        _ => reference::sample(&ckpt.source, args.samples, held_out),
+    };
+    let x1 = reference::sample(&ckpt.target, args.samples, held_out.wrapping_add(1));
+    let flow_config = FlowConfig::default()
+        .solver(Solver::Dopri5)
+        .tolerances(1e-5, 1e-5)
+        .save_at(&(0..=20).map(|k| f64::from(k) / 20.0).collect::<Vec<_>>());
+    let flow = crate::flow::integrate(&ctx, &fields[0], &x0, &[], &flow_config)?;
+    let d = flow.dim;
+    let end: Vec<f32> = (0..flow.particles)
+        .flat_map(|p| flow.state(flow.times.len() - 1, p).to_vec())
+        .collect();
+    let w2 = w2_squared_gpu(&ctx, &end, &x1, d)?;
+    let nfe = flow.evaluations.iter().map(|&e| f64::from(e)).sum::<f64>() / flow.particles as f64;
+    if d >= 2 {
+        out.figure(
+            "samples.png",
+            &crate::figures::engines::trajectories(
+                &format!("{title}: dopri5 trajectories, W2² {w2:.3}"),
+                &flow,
+            )?,
+        )?;
+    }
+    let tail = |m: usize| {
+        let steps = losses.len() / models;
+        let window = steps.min(100);
+        (steps - window..steps)
+            .map(|k| f64::from(losses[k * models + m]))
+            .sum::<f64>()
+            / window.max(1) as f64
+    };
+    let summary = json!({
+        "command": "train",
+        "method": config.method.name(),
+        "sigma": config.sigma,
+        "batch": config.batch,
+        "steps": trainer.step(),
+        "models": models,
+        "parameters": trainer.layout().params,
+        "seed": config.seed,
+        "final_loss": (0..models).map(tail).collect::<Vec<_>>(),
+        "w2_squared": w2,
+        "w2_samples": args.samples,
+        "nfe_dopri5": nfe,
+        "dispatches_per_step": trainer.dispatches_per_step(),
+        "train_seconds": seconds,
+        "steps_per_second": (trainer.step() - start) as f64 / seconds,
+        "adapter": ctx.adapter().to_string(),
+    });
+    out.summary(summary, common.started, ctx.gpu_seconds(), common.json)?;
+    if !common.quiet && !common.json {
+        eprintln!("wrote {}", out.path().display());
+    }
+    Ok(())
+}
