@@ -61,6 +61,7 @@ mod step;
 mod world;
 
 pub use crate::automata::{Image, TimeLapse};
+pub use crate::gpu::StepProfile;
 pub use agents::MAX_REPRODUCTIONS_PER_STEP;
 pub use checkpoint::Checkpoint;
 pub use config::{BiomeConfig, Layout, Preset, Width};
@@ -72,5 +73,5 @@ pub use program::{
 pub use render::{cell_colour, render_cpu};
 pub use single::World;
 pub use state::{channel, kind, WorldState};
-pub use step::{bytes_per_cell_step, RunOptions, StepProfile, SubStep, MAX_STEPS_PER_SUBMIT};
+pub use step::{bytes_per_cell_step, RunOptions, SubStep, MAX_STEPS_PER_SUBMIT};
 pub use world::{WorldParts, Worlds};

@@ -8,10 +8,11 @@ use crate::biome::config::BiomeConfig;
 use crate::biome::metrics::{Census, Reproductions};
 use crate::biome::program::ProgramTable;
 use crate::biome::state::WorldState;
-use crate::biome::step::{RunOptions, StepProfile, SubStep};
+use crate::biome::step::{RunOptions, SubStep};
 use crate::biome::world::{WorldParts, Worlds};
 use crate::error::Result;
 use crate::gpu::GpuContext;
+use crate::gpu::StepProfile;
 
 /// A Biomaker CA world on the GPU: configuration, seed, step count and grids.
 ///

@@ -29,4 +29,4 @@ pub use peaks::{measure_peaks, AdapterPeaks};
 pub use random::{record_fill, Draw};
 pub use record::{Grid, Recorder, Submitted};
 pub use reduce::{record_reduce, record_reduce_at, reduce, reduce_cpu, reduce_rows, ReduceOp};
-pub use timing::{measure, Samples, Timing};
+pub use timing::{measure, Samples, StepProfile, Timing};

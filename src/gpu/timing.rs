@@ -238,3 +238,58 @@ pub fn measure(
     }
     Ok(Samples { times, source })
 }
+
+/// Where the time of some recorded steps went (an engine's `profile_steps`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepProfile {
+    /// Steps recorded.
+    pub steps: usize,
+    /// Compute dispatches per step (indirect ones included).
+    pub dispatches_per_step: f64,
+    /// From submit until the host saw the work finish.
+    pub wall_seconds: f64,
+    /// The recording's time on the GPU, where timestamps are supported.
+    pub gpu_seconds: Option<f64>,
+    /// The passes' own time on the GPU; the rest of `gpu_seconds` is spent between
+    /// dispatches.
+    pub kernel_seconds: Option<f64>,
+    /// Each kernel's GPU seconds over the steps, the slowest first (empty without
+    /// timestamp queries).
+    pub by_kernel: Vec<(String, f64)>,
+}
+
+impl StepProfile {
+    /// The profile of `steps` steps of `dispatches` dispatches in all, from a profiled
+    /// recording's timing and its passes ([`crate::gpu::Submitted::wait_passes`]).
+    pub fn of(
+        steps: usize,
+        dispatches: u32,
+        timing: &Timing,
+        passes: Vec<(String, Duration)>,
+    ) -> Self {
+        let mut by_kernel: Vec<(String, f64)> = Vec::new();
+        for (label, d) in passes {
+            match by_kernel.iter_mut().find(|(l, _)| *l == label) {
+                Some((_, total)) => *total += d.as_secs_f64(),
+                None => by_kernel.push((label, d.as_secs_f64())),
+            }
+        }
+        by_kernel.sort_by(|a, b| b.1.total_cmp(&a.1));
+        Self {
+            steps,
+            dispatches_per_step: f64::from(dispatches) / steps.max(1) as f64,
+            wall_seconds: timing.wall.as_secs_f64(),
+            gpu_seconds: timing.gpu.map(|d| d.as_secs_f64()),
+            kernel_seconds: timing.kernels.map(|d| d.as_secs_f64()),
+            by_kernel,
+        }
+    }
+
+    /// The fraction of the GPU's time spent between dispatches, where measured.
+    pub fn overhead_fraction(&self) -> Option<f64> {
+        match (self.gpu_seconds, self.kernel_seconds) {
+            (Some(g), Some(k)) if g > 0.0 => Some((1.0 - k / g).max(0.0)),
+            _ => None,
+        }
+    }
+}

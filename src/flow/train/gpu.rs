@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::flow::model::{TimeInput, VelocityField};
-use crate::gpu::{GpuBuffer, GpuContext, Grid, Kernel, KernelDesc, Recorder};
+use crate::gpu::{GpuBuffer, GpuContext, Grid, Kernel, KernelDesc, Recorder, StepProfile};
 
 use super::assign::Auction;
 use super::checkpoint::TrainCheckpoint;
@@ -514,6 +514,23 @@ impl Trainer {
             });
         }
         Ok(losses)
+    }
+
+    /// Takes `steps` optimiser steps (at most `steps_per_submit`) in one profiled
+    /// submission: where the time went, kernel by kernel (needs timestamp queries for the
+    /// kernels' times).
+    pub fn profile_steps(&mut self, steps: usize) -> Result<StepProfile> {
+        let n = steps.clamp(1, self.config.steps_per_submit);
+        self.write_step_blocks(n)?;
+        let passes = (n * self.dispatches_per_step()) as u32;
+        let mut rec = self
+            .ctx
+            .profiled_recorder("morphogen.train.profile", passes)?;
+        self.record_steps(&mut rec, n, true);
+        let dispatches = rec.dispatch_count();
+        let (timing, passes) = rec.submit()?.wait_passes(&self.ctx)?;
+        self.step += n as u64;
+        Ok(StepProfile::of(n, dispatches, &timing, passes))
     }
 
     /// Computes the loss and gradients of the next step's batch without updating (and
