@@ -316,3 +316,111 @@ fn otcfm_reaches_a_far_lower_loss_than_icfm() {
     assert!(i > 4.0, "I-CFM loss {i}");
     assert!(o < 0.4 * i, "OT-CFM {o} vs I-CFM {i}");
 }
+
+/// TorchCFM's own steps (`tests/fixtures/train.json`, from `make_train_fixtures.py`: a
+/// float64 MLP, ten Adam or AdamW steps on fresh batches) against the twin: the path, the
+/// loss, the gradients and the parameters after every step.
+#[test]
+fn the_twin_takes_torchcfms_training_steps() {
+    let fixtures: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/train.json")).unwrap();
+    let floats = |v: &serde_json::Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    let batch = fixtures["batch"].as_u64().unwrap() as usize;
+    for case in fixtures["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let config = TrainConfig::default()
+            .method(Method::from_name(case["method"].as_str().unwrap()).unwrap())
+            .sigma(case["sigma"].as_f64().unwrap())
+            .lr(case["lr"].as_f64().unwrap())
+            .weight_decay(case["weight_decay"].as_f64().unwrap())
+            .batch(batch)
+            .network(NetworkShape {
+                width: case["width"].as_u64().unwrap() as usize,
+                ..NetworkShape::default()
+            });
+        let layout = Layout::new(2, &config.network);
+        let mut params = floats(&case["initial"]);
+        assert_eq!(params.len(), layout.params, "{name}");
+        let mut adam = Adam::new(layout.params);
+        let pairs: Vec<(usize, usize)> = (0..batch).map(|k| (k, k)).collect();
+        for (k, step) in case["steps"].as_array().unwrap().iter().enumerate() {
+            let ends = reference::Endpoints {
+                x0: floats(&step["x0"]),
+                x1: floats(&step["x1"]),
+            };
+            let batch_k = reference::regression_with(
+                &config,
+                &layout,
+                &ends,
+                &pairs,
+                &floats(&step["t"]),
+                &floats(&step["eps"]),
+            );
+            let (xt, ut) = (floats(&step["xt"]), floats(&step["ut"]));
+            for r in 0..batch {
+                for c in 0..2 {
+                    let ours = batch_k.inputs[r * 3 + c];
+                    assert!((ours - xt[r * 2 + c]).abs() < 1e-12, "{name} step {k}: x_t");
+                    let ours = batch_k.targets[r * 2 + c];
+                    assert!(
+                        (ours - ut[r * 2 + c]).abs() < 1e-9 * (1.0 + ours.abs()),
+                        "{name} step {k}: u_t {ours} vs {}",
+                        ut[r * 2 + c]
+                    );
+                }
+            }
+            let (loss, grad) = reference::loss_and_gradient(&layout, &params, &batch_k);
+            let want = step["loss"].as_f64().unwrap();
+            assert!(
+                (loss - want).abs() < 1e-10 * want,
+                "{name} step {k}: loss {loss} vs {want}"
+            );
+            let torch_grad = floats(&step["grads"]);
+            let err: f64 = grad
+                .iter()
+                .zip(&torch_grad)
+                .map(|(a, b)| (a - b).powi(2))
+                .sum::<f64>()
+                .sqrt()
+                / torch_grad.iter().map(|b| b * b).sum::<f64>().sqrt();
+            assert!(
+                err < 1e-10,
+                "{name} step {k}: gradients off PyTorch's by {err:.2e}"
+            );
+            adam.step(&config, &mut params, &grad);
+            let torch_params = floats(&step["params"]);
+            let worst = params
+                .iter()
+                .zip(&torch_params)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            assert!(
+                worst < 1e-10,
+                "{name} step {k}: parameters off PyTorch's by {worst:.2e}"
+            );
+        }
+    }
+    // TorchCFM's exact plan (POT's network simplex) and the GPU auction: the same cost.
+    let plan = &fixtures["ot_plan"];
+    let x0: Vec<f32> = floats(&plan["x0"]).iter().map(|&v| v as f32).collect();
+    let x1: Vec<f32> = floats(&plan["x1"]).iter().map(|&v| v as f32).collect();
+    let pot: Vec<u32> = floats(&plan["matched"]).iter().map(|&v| v as u32).collect();
+    let cost = assign::cost_matrix(&x0, &x1, 2);
+    let theirs = assign::assignment_cost(&cost, &pot);
+    let ours = assign::assignment_cost(&cost, &assign::assign_gpu(ctx(), &x0, &x1, 2).unwrap());
+    let c_max = cost.iter().copied().fold(0.0, f64::max);
+    let bound = batch as f64 * c_max / f64::from(assign::levels(batch));
+    assert!(
+        (ours - theirs).abs() <= bound,
+        "auction {ours} vs POT {theirs} (bound {bound:.2e})"
+    );
+    assert!(
+        (assign::assignment_cost(&cost, &hungarian(&cost, batch)) - theirs).abs() < 1e-9 * theirs
+    );
+}

@@ -9,9 +9,9 @@ use serde_json::json;
 use crate::cli::output::{bad, progress, read_points, CliResult, OutDir};
 use crate::cli::Common;
 use crate::flow::train::{
-    reference, w2_squared_gpu, Method, NetworkShape, Sampler, TrainCheckpoint, TrainConfig, Trainer,
+    evaluate, Method, NetworkShape, Sampler, TrainCheckpoint, TrainConfig, Trainer,
 };
-use crate::flow::{Activation, FlowConfig, Solver, TimeInput};
+use crate::flow::{Activation, TimeInput};
 
 /// Arguments of `morphogen train`.
 #[derive(Args, Debug)]
@@ -31,7 +31,7 @@ pub struct TrainArgs {
     pub method: String,
     /// σ of the probability path.
     #[arg(long, default_value_t = 0.01)]
-    pub sigma: f32,
+    pub sigma: f64,
     /// Width of the hidden layers.
     #[arg(long, default_value_t = 64)]
     pub width: usize,
@@ -250,36 +250,19 @@ pub fn run(args: &TrainArgs, common: &Common) -> CliResult<()> {
             field.torchcfm_names(),
         )?;
     }
-    let ckpt = trainer.checkpoint(&[])?;
-    let held_out = config.seed ^ 0x5eed_0fe7_a1a1;
-    let x0 = match config.method {
-        Method::Fm => reference::sample(
-            &Sampler::Normal {
-                dim: ckpt.target.dim(),
-            },
-            args.samples,
-            held_out,
-        ),
-        _ => reference::sample(&ckpt.source, args.samples, held_out),
-    };
-    let x1 = reference::sample(&ckpt.target, args.samples, held_out.wrapping_add(1));
-    let flow_config = FlowConfig::default()
-        .solver(Solver::Dopri5)
-        .tolerances(1e-5, 1e-5)
-        .save_at(&(0..=20).map(|k| f64::from(k) / 20.0).collect::<Vec<_>>());
-    let flow = crate::flow::integrate(&ctx, &fields[0], &x0, &[], &flow_config)?;
+    let evaluation = evaluate(&ctx, &trainer, 0, args.samples)?;
+    let (w2, nfe, flow) = (
+        evaluation.w2_squared,
+        evaluation.evaluations_per_particle,
+        &evaluation.flow,
+    );
     let d = flow.dim;
-    let end: Vec<f32> = (0..flow.particles)
-        .flat_map(|p| flow.state(flow.times.len() - 1, p).to_vec())
-        .collect();
-    let w2 = w2_squared_gpu(&ctx, &end, &x1, d)?;
-    let nfe = flow.evaluations.iter().map(|&e| f64::from(e)).sum::<f64>() / flow.particles as f64;
     if d >= 2 {
         out.figure(
             "samples.png",
             &crate::figures::engines::trajectories(
                 &format!("{title}: dopri5 trajectories, W2² {w2:.3}"),
-                &flow,
+                flow,
             )?,
         )?;
     }

@@ -161,7 +161,7 @@ impl TrainCheckpoint {
             .ok_or_else(|| missing("betas"))?;
         let config = TrainConfig {
             method: Method::from_name(text("method")?).map_err(|e| file.bad(e.to_string()))?,
-            sigma: num("sigma")? as f32,
+            sigma: num("sigma")?,
             batch: whole("batch")?,
             steps: whole("steps")?,
             lr: num("lr")?,

@@ -167,7 +167,7 @@ pub struct TrainConfig {
     /// Path, target and coupling.
     pub method: Method,
     /// σ of the path.
-    pub sigma: f32,
+    pub sigma: f64,
     /// Pairs per batch.
     pub batch: usize,
     /// Optimiser steps.
@@ -217,7 +217,7 @@ impl TrainConfig {
     }
 
     /// Sets σ.
-    pub fn sigma(mut self, sigma: f32) -> Self {
+    pub fn sigma(mut self, sigma: f64) -> Self {
         self.sigma = sigma;
         self
     }

@@ -216,7 +216,7 @@ impl Trainer {
             &with(&[
                 ("D", d as f64),
                 ("TAPE", t as f64),
-                ("SIGMA", f64::from(config.sigma)),
+                ("SIGMA", config.sigma),
                 (
                     "METHOD",
                     if config.method == Method::Fm {
@@ -614,6 +614,11 @@ impl Trainer {
         let mut trainer = Self::new(ctx, &c.config, &c.source, &c.target)?;
         trainer.restore(&c.params, &c.first, &c.second, c.step)?;
         Ok(trainer)
+    }
+
+    /// Where the run's source and target points come from.
+    pub fn sampler_pair(&self) -> (&Sampler, &Sampler) {
+        (&self.source, &self.target)
     }
 
     /// The run's settings.

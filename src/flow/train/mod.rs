@@ -31,6 +31,7 @@
 pub mod assign;
 mod checkpoint;
 mod config;
+mod evaluate;
 mod gpu;
 pub mod layout;
 pub mod reference;
@@ -39,5 +40,6 @@ pub mod shared;
 pub use assign::{assign_gpu, hungarian, w2_squared_gpu};
 pub use checkpoint::TrainCheckpoint;
 pub use config::{Method, NetworkShape, Sampler, TrainConfig};
+pub use evaluate::{evaluate, Evaluation};
 pub use gpu::{PerModel, TrainProgress, Trainer};
 pub use layout::Layout;

@@ -113,7 +113,8 @@ pub struct Regression {
     pub targets: Vec<f64>,
 }
 
-/// x_t, t and u_t of every batch row (`path.wgsl`).
+/// x_t, t and u_t of every batch row (`path.wgsl`): t and the noise drawn under `seed`
+/// for `step`.
 pub fn regression(
     config: &TrainConfig,
     layout: &Layout,
@@ -124,14 +125,36 @@ pub fn regression(
 ) -> Regression {
     let key = crate::rng::seed_key(seed);
     let d = layout.dim;
-    let sigma = f64::from(config.sigma);
+    let times: Vec<f64> = (0..pairs.len() as u32)
+        .map(|k| f64::from(crate::rng::uniform4(key, [k, step, Purpose::Time as u32, 0])[0]))
+        .collect();
+    let noise: Vec<f64> = (0..pairs.len() as u32)
+        .flat_map(|k| {
+            (0..d).map(move |c| {
+                crate::rng::normal4(key, [k, step, Purpose::Noise as u32, (c / 4) as u32])[c % 4]
+            })
+        })
+        .collect();
+    regression_with(config, layout, ends, pairs, &times, &noise)
+}
+
+/// x_t and u_t of every batch row for given times (one per row) and noise (rows × d), as
+/// `torchcfm`'s `sample_location_and_conditional_flow` computes them.
+pub fn regression_with(
+    config: &TrainConfig,
+    layout: &Layout,
+    ends: &Endpoints,
+    pairs: &[(usize, usize)],
+    times: &[f64],
+    noise: &[f64],
+) -> Regression {
+    let d = layout.dim;
+    let sigma = config.sigma;
     let mut inputs = Vec::with_capacity(pairs.len() * layout.input_width());
     let mut targets = Vec::with_capacity(pairs.len() * d);
     for (k, &(i, j)) in pairs.iter().enumerate() {
-        let t = f64::from(crate::rng::uniform4(key, [k as u32, step, Purpose::Time as u32, 0])[0]);
-        let eps = |c: usize| {
-            crate::rng::normal4(key, [k as u32, step, Purpose::Noise as u32, (c / 4) as u32])[c % 4]
-        };
+        let t = times[k];
+        let eps = |c: usize| noise[k * d + c];
         let mut x = vec![0.0; d];
         for (c, xc) in x.iter_mut().enumerate() {
             let x1 = ends.x1[j * d + c];
