@@ -424,3 +424,73 @@ fn the_twin_takes_torchcfms_training_steps() {
         (assign::assignment_cost(&cost, &hungarian(&cost, batch)) - theirs).abs() < 1e-9 * theirs
     );
 }
+
+#[test]
+fn entropic_pairs_follow_the_twins_plan_and_gradients_match() {
+    let s = seed("entropic_pairs_follow_the_twins_plan_and_gradients_match");
+    let mut rng = TestRng::new(s);
+    let (src, dst) = (Sampler::EightGaussians, Sampler::Moons);
+    for config in [
+        TrainConfig::default().method(Method::Sbcfm).sigma(0.5),
+        TrainConfig::default()
+            .method(Method::Uotfm)
+            .sigma(0.1)
+            .tau(0.9),
+        TrainConfig::default()
+            .method(Method::Uotfm)
+            .tau(1.0)
+            .coupling_eps(0.05),
+    ] {
+        let mut config = config.batch(48).models(2).seed(s).network(NetworkShape {
+            width: 16,
+            ..NetworkShape::default()
+        });
+        config.sinkhorn_iterations = 300;
+        let pairing = config.entropic().unwrap();
+        let layout = Layout::new(2, &config.network);
+        let params: Vec<Vec<f32>> = (0..2).map(|_| random_params(&layout, &mut rng)).collect();
+        let trainer = Trainer::with_parameters(ctx(), &config, &src, &dst, &params).unwrap();
+        let gpu = trainer.gradients().unwrap();
+        let (gpu_pairs, errors) = trainer.plan_pairs().unwrap().unwrap();
+        for m in 0..2 {
+            let seed = s + m as u64;
+            let ends = reference::draw_endpoints(&config, &src, &dst, seed, 0);
+            let potentials = reference::sinkhorn(&pairing, &ends, 2);
+            let twin_pairs = reference::plan_pairs(&pairing, &ends, 2, &potentials, seed, 0);
+            let gpu_m: Vec<(usize, usize)> = (0..48)
+                .map(|k| {
+                    let at = (m * 48 + k) * 2;
+                    (gpu_pairs[at] as usize, gpu_pairs[at + 1] as usize)
+                })
+                .collect();
+            // f32 against f64 plans: a draw may fall on the other side of a boundary.
+            let same = gpu_m
+                .iter()
+                .zip(&twin_pairs)
+                .filter(|(a, b)| a == b)
+                .count();
+            assert!(
+                same >= 45,
+                "{:?} model {m}: {same} of 48 pairs agree with the twin's",
+                config.method
+            );
+            if pairing.tau >= 1.0 {
+                assert!(
+                    errors[m] < 1e-3,
+                    "{:?}: plan marginal error {}",
+                    config.method,
+                    errors[m]
+                );
+            }
+            // The gradient of the GPU's own pairs.
+            let batch = reference::regression(&config, &layout, &ends, &gpu_m, seed, 0);
+            let (_, twin) = reference::loss_and_gradient(&layout, &to_f64(&params[m]), &batch);
+            let err = normwise(&gpu[m], &twin);
+            assert!(
+                err < 1e-4,
+                "{:?} model {m}: gradient off the twin's by {err:.2e}",
+                config.method
+            );
+        }
+    }
+}

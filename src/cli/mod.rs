@@ -78,7 +78,8 @@ enum Command {
     Transport(transport::TransportArgs),
     /// Particles through a velocity field exported from PyTorch.
     Flow(flow::FlowArgs),
-    /// Train a flow-matching field on the GPU (I-CFM, OT-CFM, FM), then integrate it.
+    /// Train a flow-matching field on the GPU (I-CFM, OT-CFM, FM, SB-CFM, UOT-FM), then
+    /// integrate it.
     Train(train::TrainArgs),
     /// Grow a Biomaker CA world: frames, time-lapse, metrics, checkpoints.
     Biome(biome::BiomeArgs),

@@ -26,9 +26,21 @@ pub struct TrainArgs {
     /// (used when no point files are given).
     #[arg(long, default_value = "8gaussians-moons")]
     pub task: String,
-    /// icfm, otcfm (exact OT pairs per batch) or fm (Lipman's, from N(0, I)).
+    /// icfm, otcfm (exact OT pairs per batch), fm (Lipman's, from N(0, I)), sbcfm (pairs
+    /// from the entropic plan, Brownian-bridge path) or uotfm (pairs from the unbalanced
+    /// plan on mean-normalised costs, stratified times).
     #[arg(long, default_value = "otcfm")]
     pub method: String,
+    /// Entropic pairing's epsilon (sbcfm: 2 sigma^2 by default; uotfm: 0.01 of the mean
+    /// cost).
+    #[arg(long)]
+    pub eps: Option<f64>,
+    /// Unbalanced pairing's tau = rho / (rho + eps) (uotfm: 0.95 by default; 1 balanced).
+    #[arg(long)]
+    pub tau: Option<f64>,
+    /// Sinkhorn iterations of entropic pairing.
+    #[arg(long, default_value_t = 100)]
+    pub sinkhorn_iters: usize,
     /// σ of the probability path.
     #[arg(long, default_value_t = 0.01)]
     pub sigma: f64,
@@ -69,7 +81,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub checkpoint_every: Option<usize>,
     /// Continue a run from its checkpoint, up to --steps in all.
-    #[arg(long, conflicts_with_all = ["source", "target", "method", "sigma", "width", "depth", "activation", "time", "residual", "batch", "lr", "weight_decay", "seed", "models"])]
+    #[arg(long, conflicts_with_all = ["source", "target", "method", "eps", "tau", "sinkhorn_iters", "sigma", "width", "depth", "activation", "time", "residual", "batch", "lr", "weight_decay", "seed", "models"])]
     pub resume: Option<PathBuf>,
     /// Samples integrated for `samples.png` and the squared W2 (at most 1024).
     #[arg(long, default_value_t = 1000)]
@@ -127,8 +139,17 @@ fn configure(args: &TrainArgs) -> CliResult<(TrainConfig, Sampler, Sampler)> {
         network,
         seed: args.seed,
         models: args.models,
+        coupling_eps: args.eps,
+        tau: args.tau,
+        sinkhorn_iterations: args.sinkhorn_iters,
         ..TrainConfig::default()
     };
+    if !config.method.entropic_coupling() && (args.eps.is_some() || args.tau.is_some()) {
+        return Err(bad(format!(
+            "--eps and --tau set the entropic pairing of sbcfm and uotfm, not {}",
+            config.method.name()
+        )));
+    }
     config
         .validate(&source, &target)
         .map_err(|e| bad(e.to_string()))?;
@@ -274,8 +295,10 @@ pub fn run(args: &TrainArgs, common: &Common) -> CliResult<()> {
             .sum::<f64>()
             / window.max(1) as f64
     };
+    let plan_error = trainer.plan_pairs()?.map(|(_, e)| e);
     let summary = json!({
         "command": "train",
+        "plan_marginal_error": plan_error,
         "method": config.method.name(),
         "sigma": config.sigma,
         "batch": config.batch,

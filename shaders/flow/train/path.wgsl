@@ -1,8 +1,8 @@
-// The regression batch of one step: thread per (model, row). Picks the row's pair (itself,
-// or for an exact coupling a source row drawn uniformly and its matched target), draws t
-// and the noise, and writes the network input [x_t, t] (or [t, x_t], or [x_t]) at the
-// start of the row's tape and the target u_t. Twin: flow::train::reference::{pairs,
-// regression}.
+// The regression batch of one step: thread per (model, row). Picks the row's pair (itself;
+// for an exact coupling a source row drawn uniformly and its matched target; or a pair
+// drawn from an entropic plan), draws t (uniform, or stratified: (k + U) / B) and the
+// noise, and writes the network input [x_t, t] (or [t, x_t], or [x_t]) at the start of the
+// row's tape and the target u_t. Twin: flow::train::reference::{pairs, regression}.
 
 override WG: u32 = 64u;
 override B: u32 = 256u;
@@ -10,9 +10,12 @@ override D: u32 = 2u;
 override MODELS: u32 = 1u;
 override TAPE: u32 = 1u;
 override SIGMA: f32 = 0.01;
-// 0: t x1 + (1 - t) x0 + sigma eps with target x1 - x0; 1: Lipman's flow matching.
+// 0: t x1 + (1 - t) x0 + sigma eps with target x1 - x0; 1: Lipman's flow matching;
+// 2: the Brownian bridge of SB-CFM, sigma sqrt(t (1 - t)).
 override METHOD: u32 = 0u;
-override PAIRED: u32 = 0u;
+// 0: row k with row k; 1: a drawn row i with matched[i]; 2: pairs[k] from a plan.
+override PAIRING: u32 = 0u;
+override STRATIFIED: bool = false;
 // 0: time last, 1: first, 2: none (flow::codes TIME_*).
 override TIME: u32 = 0u;
 
@@ -25,8 +28,9 @@ override TIME: u32 = 0u;
 @group(0) @binding(2) var<storage, read> x0: array<f32>;
 @group(0) @binding(3) var<storage, read> x1: array<f32>;
 @group(0) @binding(4) var<storage, read> matched: array<u32>;
-@group(0) @binding(5) var<storage, read_write> tape: array<f32>;
-@group(0) @binding(6) var<storage, read_write> targets: array<f32>;
+@group(0) @binding(5) var<storage, read> pairs: array<u32>;
+@group(0) @binding(6) var<storage, read_write> tape: array<f32>;
+@group(0) @binding(7) var<storage, read_write> targets: array<f32>;
 
 @compute @workgroup_size(WG)
 fn main(
@@ -43,29 +47,39 @@ fn main(
     let key = seeds[model];
     var i = k;
     var j = k;
-    if (PAIRED != 0u) {
+    if (PAIRING == 1u) {
         i = index_below(philox4x32_10(vec4<u32>(k, step.step, PURPOSE_PAIR, 0u), key).x, B);
         j = matched[model * B + i];
     }
-    let t = rng_uniform4(key, vec4<u32>(k, step.step, PURPOSE_TIME, 0u)).x;
+    if (PAIRING == 2u) {
+        i = pairs[r * 2u];
+        j = pairs[r * 2u + 1u];
+    }
+    let draw = rng_uniform4(key, vec4<u32>(k, step.step, PURPOSE_TIME, 0u)).x;
+    let t = select(draw, (f32(k) + draw) / f32(B), STRATIFIED);
     let first = select(0u, 1u, TIME == 1u);
     let at = r * TAPE;
     for (var c = 0u; c < D; c = c + 1u) {
         let eps = rng_normal4(key, vec4<u32>(k, step.step, PURPOSE_NOISE, c / 4u))[c % 4u];
         let b = x1[(model * B + j) * D + c];
         var x = 0.0;
-        var u = 0.0;
+        var v = 0.0;
         if (METHOD == 1u) {
             let sigma_t = 1.0 - (1.0 - SIGMA) * t;
             x = t * b + sigma_t * eps;
-            u = (b - (1.0 - SIGMA) * x) / sigma_t;
+            v = (b - (1.0 - SIGMA) * x) / sigma_t;
+        } else if (METHOD == 2u) {
+            let a = x0[(model * B + i) * D + c];
+            let noise = SIGMA * sqrt(t * (1.0 - t)) * eps;
+            x = t * b + (1.0 - t) * a + noise;
+            v = (1.0 - 2.0 * t) / (2.0 * t * (1.0 - t) + 1e-8) * noise + b - a;
         } else {
             let a = x0[(model * B + i) * D + c];
             x = t * b + (1.0 - t) * a + SIGMA * eps;
-            u = b - a;
+            v = b - a;
         }
         tape[at + first + c] = x;
-        targets[r * D + c] = u;
+        targets[r * D + c] = v;
     }
     if (TIME == 0u) {
         tape[at + D] = t;

@@ -125,6 +125,9 @@ impl TrainCheckpoint {
             "residual": n.residual,
             "models": models,
             "steps_per_submit": c.steps_per_submit,
+            "coupling_eps": c.coupling_eps,
+            "tau": c.tau,
+            "sinkhorn_iterations": c.sinkhorn_iterations,
         });
         let metadata = BTreeMap::from([
             ("format", FORMAT.to_string()),
@@ -181,6 +184,9 @@ impl TrainCheckpoint {
             seed: file.number("seed")?,
             models: whole("models")?,
             steps_per_submit: whole("steps_per_submit")?,
+            coupling_eps: s["coupling_eps"].as_f64(),
+            tau: s["tau"].as_f64(),
+            sinkhorn_iterations: whole("sinkhorn_iterations")?,
         };
         let sampler = |key: &str, tensor: &str| -> Result<Sampler> {
             let v = file.json(key)?;

@@ -15,6 +15,14 @@ pub enum Method {
     /// Lipman et al.'s flow matching from N(0, I): x_t = t x1 + (1 − (1 − σ) t) ε, target
     /// (x1 − (1 − σ) x_t) / (1 − (1 − σ) t). The source sampler is not used.
     Fm,
+    /// Schrödinger-bridge CFM: pairs drawn from the entropic plan (ε = 2σ² by default;
+    /// TorchCFM's own default is the exact plan), x_t = t x1 + (1 − t) x0 + σ √(t(1 − t)) ε,
+    /// target (1 − 2t) / (2t(1 − t) + 1e-8) (x_t − μ_t) + x1 − x0. The drift only: its
+    /// score network is not trained here.
+    Sbcfm,
+    /// UOT-FM: pairs drawn from the unbalanced entropic plan on costs divided by their
+    /// mean (ε = 0.01, τ = 0.95 by default), stratified times, I-CFM's path.
+    Uotfm,
 }
 
 impl Method {
@@ -24,6 +32,8 @@ impl Method {
             Self::Icfm => "icfm",
             Self::Otcfm => "otcfm",
             Self::Fm => "fm",
+            Self::Sbcfm => "sbcfm",
+            Self::Uotfm => "uotfm",
         }
     }
 
@@ -33,8 +43,10 @@ impl Method {
             "icfm" => Ok(Self::Icfm),
             "otcfm" => Ok(Self::Otcfm),
             "fm" => Ok(Self::Fm),
+            "sbcfm" => Ok(Self::Sbcfm),
+            "uotfm" => Ok(Self::Uotfm),
             other => Err(Error::invalid(format!(
-                "unknown training method {other:?}; use icfm, otcfm or fm"
+                "unknown training method {other:?}; use icfm, otcfm, fm, sbcfm or uotfm"
             ))),
         }
     }
@@ -43,6 +55,38 @@ impl Method {
     pub fn exact_coupling(self) -> bool {
         self == Self::Otcfm
     }
+
+    /// Whether batches are paired by drawing from an entropic plan.
+    pub fn entropic_coupling(self) -> bool {
+        matches!(self, Self::Sbcfm | Self::Uotfm)
+    }
+
+    /// The path's code in `path.wgsl` (`METHOD`).
+    pub(crate) fn path_code(self) -> u32 {
+        match self {
+            Self::Icfm | Self::Otcfm | Self::Uotfm => 0,
+            Self::Fm => 1,
+            Self::Sbcfm => 2,
+        }
+    }
+
+    /// Whether times are stratified over the batch: t_k = (k + U_k) / B.
+    pub fn stratified_times(self) -> bool {
+        self == Self::Uotfm
+    }
+}
+
+/// The entropic pairing of a run: Sinkhorn's settings as the kernel receives them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EntropicPairing {
+    /// Regularisation, in the units of the (normalised) cost.
+    pub eps: f64,
+    /// ott's τ = ρ / (ρ + ε) at the final ε (1: balanced).
+    pub tau: f64,
+    /// Costs divided by their mean over the batch.
+    pub normalize: bool,
+    /// Iterations (ε halves every 4 from the largest cost down to `eps`).
+    pub iterations: usize,
 }
 
 /// Where training points come from.
@@ -188,6 +232,12 @@ pub struct TrainConfig {
     pub models: usize,
     /// Optimiser steps recorded per submission (fewer readbacks; each dispatch stays short).
     pub steps_per_submit: usize,
+    /// Entropic pairing's ε (default: 2σ² for SB-CFM, 0.01 of the mean cost for UOT-FM).
+    pub coupling_eps: Option<f64>,
+    /// Unbalanced pairing's τ (default 0.95 for UOT-FM, 1 for SB-CFM).
+    pub tau: Option<f64>,
+    /// Sinkhorn iterations of entropic pairing.
+    pub sinkhorn_iterations: usize,
 }
 
 impl Default for TrainConfig {
@@ -205,6 +255,9 @@ impl Default for TrainConfig {
             seed: 0,
             models: 1,
             steps_per_submit: 50,
+            coupling_eps: None,
+            tau: None,
+            sinkhorn_iterations: 100,
         }
     }
 }
@@ -264,6 +317,41 @@ impl TrainConfig {
         self
     }
 
+    /// Sets the entropic pairing's ε.
+    pub fn coupling_eps(mut self, eps: f64) -> Self {
+        self.coupling_eps = Some(eps);
+        self
+    }
+
+    /// Sets the unbalanced pairing's τ.
+    pub fn tau(mut self, tau: f64) -> Self {
+        self.tau = Some(tau);
+        self
+    }
+
+    /// The entropic pairing of SB-CFM and UOT-FM (`None` for the other methods).
+    pub fn entropic(&self) -> Option<EntropicPairing> {
+        let (eps, tau, normalize) = match self.method {
+            Method::Sbcfm => (
+                self.coupling_eps.unwrap_or(2.0 * self.sigma * self.sigma),
+                self.tau.unwrap_or(1.0),
+                false,
+            ),
+            Method::Uotfm => (
+                self.coupling_eps.unwrap_or(0.01),
+                self.tau.unwrap_or(0.95),
+                true,
+            ),
+            _ => return None,
+        };
+        Some(EntropicPairing {
+            eps,
+            tau,
+            normalize,
+            iterations: self.sinkhorn_iterations,
+        })
+    }
+
     /// Checks every setting and the samplers' agreement, once, at the boundary.
     pub fn validate(&self, source: &Sampler, target: &Sampler) -> Result<()> {
         source.validate("source")?;
@@ -300,6 +388,30 @@ impl TrainConfig {
                 self.batch,
                 super::assign::MAX_BATCH
             )));
+        }
+        if self.method.entropic_coupling() && self.batch > super::assign::MAX_BATCH {
+            return Err(Error::invalid(format!(
+                "entropic pairing takes batches of at most {}; got {}",
+                super::assign::MAX_BATCH,
+                self.batch
+            )));
+        }
+        if let Some(e) = self.entropic() {
+            if !(e.eps.is_finite() && e.eps > 0.0) {
+                return Err(Error::invalid(format!(
+                    "entropic pairing needs eps > 0; got {} (SB-CFM's default 2 sigma^2 needs sigma > 0)",
+                    e.eps
+                )));
+            }
+            if !(e.tau > 0.0 && e.tau <= 1.0) {
+                return Err(Error::invalid(format!(
+                    "tau must lie in (0, 1] (1: balanced); got {}",
+                    e.tau
+                )));
+            }
+            if e.iterations == 0 {
+                return Err(Error::invalid("sinkhorn_iterations must be at least 1"));
+            }
         }
         if self.models == 0 {
             return Err(Error::invalid("train at least one model (models >= 1)"));

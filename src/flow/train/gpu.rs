@@ -36,6 +36,8 @@ struct Buffers {
     // Bound only (kept alive with the bind groups).
     _bound: Vec<GpuBuffer<f32>>,
     _matched: GpuBuffer<u32>,
+    pairs: GpuBuffer<u32>,
+    plan_error: GpuBuffer<f32>,
 }
 
 /// One vector per model.
@@ -117,6 +119,22 @@ impl Trainer {
         let x1 = GpuBuffer::<f32>::zeroed(ctx, rows * d, &label("x1"))?;
         let identity: Vec<u32> = (0..rows).map(|r| (r % b) as u32).collect();
         let matched = GpuBuffer::from_slice(ctx, &identity, &label("matched"))?;
+        let entropic = config.entropic();
+        let pairs = GpuBuffer::<u32>::zeroed(
+            ctx,
+            if entropic.is_some() { rows * 2 } else { 2 },
+            &label("pairs"),
+        )?;
+        let plan_error = GpuBuffer::<f32>::zeroed(ctx, models, &label("plan_error"))?;
+        let plan_costs = GpuBuffer::<f32>::scratch(
+            ctx,
+            if entropic.is_some() {
+                models * b * b * 2
+            } else {
+                1
+            },
+            &label("plan_costs"),
+        )?;
         let tape = GpuBuffer::<f32>::zeroed(ctx, rows * t, &label("tape"))?;
         let back = GpuBuffer::<f32>::zeroed(ctx, rows * t, &label("back"))?;
         let targets = GpuBuffer::<f32>::zeroed(ctx, rows * d, &label("targets"))?;
@@ -141,6 +159,8 @@ impl Trainer {
             )?,
             _bound: Vec::new(),
             _matched: matched,
+            pairs,
+            plan_error,
         };
         let auction = if config.method.exact_coupling() {
             Some(Auction::new(
@@ -206,6 +226,49 @@ impl Trainer {
             stepped: true,
         });
 
+        if let Some(e) = &entropic {
+            let cpu = ctx.adapter().device_type.eq_ignore_ascii_case("cpu");
+            let kernel = stepped_kernel(
+                "flow/train/sinkhorn",
+                &[
+                    ("WG", if cpu { 64.0 } else { 256.0 }),
+                    ("B", b as f64),
+                    ("D", d as f64),
+                    ("EPS", e.eps),
+                    (
+                        "RHO",
+                        if e.tau >= 1.0 {
+                            0.0
+                        } else {
+                            e.eps * e.tau / (1.0 - e.tau)
+                        },
+                    ),
+                    ("BALANCED", f64::from(u8::from(e.tau >= 1.0))),
+                    ("ITERS", e.iterations as f64),
+                    ("ANNEAL", super::reference::ANNEAL as f64),
+                    ("NORMALIZE", f64::from(u8::from(e.normalize))),
+                ],
+            )?;
+            let group = kernel.bind_named(
+                ctx,
+                &[
+                    ("step", step_binding(&buffers.steps)),
+                    ("seeds", buffers.seeds.binding()),
+                    ("x0", x0.binding()),
+                    ("x1", x1.binding()),
+                    ("costs", plan_costs.binding()),
+                    ("pairs", buffers.pairs.binding()),
+                    ("status", buffers.plan_error.binding()),
+                ],
+            )?;
+            passes.push(Pass {
+                kernel,
+                group,
+                grid: Grid::new(models as u32, 1, 1),
+                stepped: true,
+            });
+        }
+
         let time = match layout.time {
             TimeInput::Last => 0.0,
             TimeInput::First => 1.0,
@@ -217,15 +280,21 @@ impl Trainer {
                 ("D", d as f64),
                 ("TAPE", t as f64),
                 ("SIGMA", config.sigma),
+                ("METHOD", f64::from(config.method.path_code())),
                 (
-                    "METHOD",
-                    if config.method == Method::Fm {
+                    "PAIRING",
+                    if auction.is_some() {
                         1.0
+                    } else if entropic.is_some() {
+                        2.0
                     } else {
                         0.0
                     },
                 ),
-                ("PAIRED", f64::from(u32::from(auction.is_some()))),
+                (
+                    "STRATIFIED",
+                    f64::from(u8::from(config.method.stratified_times())),
+                ),
                 ("TIME", time),
             ]),
         )?;
@@ -237,6 +306,7 @@ impl Trainer {
                 ("x0", x0.binding()),
                 ("x1", x1.binding()),
                 ("matched", buffers._matched.binding()),
+                ("pairs", buffers.pairs.binding()),
                 ("tape", tape.binding()),
                 ("targets", targets.binding()),
             ],
@@ -399,6 +469,7 @@ impl Trainer {
 
         let mut buffers = buffers;
         buffers._bound = vec![
+            plan_costs,
             source_points,
             target_points,
             x0,
@@ -546,6 +617,18 @@ impl Trainer {
             .chunks(self.layout.params)
             .map(<[f32]>::to_vec)
             .collect())
+    }
+
+    /// The pairs the entropic pairing drew at the latest step (models × B × (source row,
+    /// target row)), and each model's plan row-marginal L1 error; `None` without one.
+    pub fn plan_pairs(&self) -> Result<Option<(Vec<u32>, Vec<f32>)>> {
+        if self.config.entropic().is_none() {
+            return Ok(None);
+        }
+        Ok(Some((
+            self.buffers.pairs.read(&self.ctx)?,
+            self.buffers.plan_error.read(&self.ctx)?,
+        )))
     }
 
     /// Each model's current parameters.

@@ -10,6 +10,7 @@
 //! |---|---|---|---|
 //! | `draw.wgsl` | [`Trainer`] | [`reference::draw_endpoints`] | `tests/flow_train.rs` |
 //! | `auction.wgsl` | [`assign_gpu`], [`Trainer`] | [`hungarian`] (the oracle) | `tests/flow_train.rs` |
+//! | `sinkhorn.wgsl` | [`Trainer`] | [`reference::sinkhorn`], [`reference::plan_pairs`] | `tests/flow_train.rs` |
 //! | `path.wgsl` | [`Trainer`] | [`reference::pairs`], [`reference::regression`] | `tests/flow_train.rs` |
 //! | `forward.wgsl`, `loss.wgsl`, `backward.wgsl`, `grad.wgsl` | [`Trainer`] | [`reference::loss_and_gradient`] | `tests/flow_train.rs` |
 //! | `adam.wgsl` | [`Trainer`] | [`reference::Adam`] | `tests/flow_train.rs` |
@@ -39,7 +40,7 @@ pub mod shared;
 
 pub use assign::{assign_gpu, hungarian, w2_squared_gpu};
 pub use checkpoint::TrainCheckpoint;
-pub use config::{Method, NetworkShape, Sampler, TrainConfig};
+pub use config::{EntropicPairing, Method, NetworkShape, Sampler, TrainConfig};
 pub use evaluate::{evaluate, Evaluation};
 pub use gpu::{PerModel, TrainProgress, Trainer};
 pub use layout::Layout;

@@ -5,7 +5,7 @@
 
 use crate::flow::model::TimeInput;
 
-use super::config::{Method, Sampler, TrainConfig};
+use super::config::{EntropicPairing, Method, Sampler, TrainConfig};
 use super::layout::Layout;
 use super::shared::{self as draws, Purpose};
 
@@ -104,6 +104,118 @@ pub fn pairs(seed: u64, step: u32, matched: Option<&[u32]>, batch: usize) -> Vec
         .collect()
 }
 
+/// The entropic pairing's potentials (f, g) between a model's B source and B target
+/// points (`sinkhorn.wgsl`: log-domain Sinkhorn, ε halving every `ANNEAL` iterations from
+/// the largest cost down to the pairing's ε), and the factor applied to the costs.
+pub fn sinkhorn(
+    pairing: &EntropicPairing,
+    ends: &Endpoints,
+    d: usize,
+) -> (Vec<f64>, Vec<f64>, f64) {
+    let b = ends.x1.len() / d;
+    let raw = |i: usize, j: usize| -> f64 {
+        (0..d)
+            .map(|k| (ends.x0[i * d + k] - ends.x1[j * d + k]).powi(2))
+            .sum()
+    };
+    let (mut total, mut c_max) = (0.0f64, 0.0f64);
+    for i in 0..b {
+        for j in 0..b {
+            total += raw(i, j);
+            c_max = c_max.max(raw(i, j));
+        }
+    }
+    let scale = if pairing.normalize {
+        (b * b) as f64 / total.max(1e-30)
+    } else {
+        1.0
+    };
+    let cost = |i: usize, j: usize| raw(i, j) * scale;
+    let c_max = (c_max * scale).max(pairing.eps);
+    let log_w = -(b as f64).ln();
+    let rho = if pairing.tau >= 1.0 {
+        0.0
+    } else {
+        pairing.eps * pairing.tau / (1.0 - pairing.tau)
+    };
+    let (mut f, mut g) = (vec![0.0; b], vec![0.0; b]);
+    let lse = |values: &mut dyn Iterator<Item = f64>| -> f64 {
+        let v: Vec<f64> = values.collect();
+        let m = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        m + v.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
+    };
+    for n in 0..pairing.iterations {
+        let eps = pairing.eps.max(c_max * (-((n / ANNEAL) as f64)).exp2());
+        let tau = if pairing.tau >= 1.0 {
+            1.0
+        } else {
+            rho / (rho + eps)
+        };
+        for (i, fi) in f.iter_mut().enumerate() {
+            *fi = -tau
+                * eps
+                * (log_w + lse(&mut g.iter().enumerate().map(|(j, gj)| (gj - cost(i, j)) / eps)));
+        }
+        for (j, gj) in g.iter_mut().enumerate() {
+            *gj = -tau
+                * eps
+                * (log_w + lse(&mut f.iter().enumerate().map(|(i, fi)| (fi - cost(i, j)) / eps)));
+        }
+    }
+    (f, g, scale)
+}
+
+/// Iterations per halving of ε in the entropic pairing (`ANNEAL` in `sinkhorn.wgsl`).
+pub const ANNEAL: usize = 4;
+
+/// B (source row, target row) pairs drawn with replacement from the normalised plan
+/// π_ij ∝ exp((f_i + g_j − C_ij) / ε): a row by its mass, then a column within it, from
+/// the same uniforms as `sinkhorn.wgsl`.
+pub fn plan_pairs(
+    pairing: &EntropicPairing,
+    ends: &Endpoints,
+    d: usize,
+    potentials: &(Vec<f64>, Vec<f64>, f64),
+    seed: u64,
+    step: u32,
+) -> Vec<(usize, usize)> {
+    let (f, g, scale) = potentials;
+    let b = f.len();
+    let key = crate::rng::seed_key(seed);
+    let log_w = -(b as f64).ln();
+    let entry = |i: usize, j: usize| {
+        let c: f64 = (0..d)
+            .map(|k| (ends.x0[i * d + k] - ends.x1[j * d + k]).powi(2))
+            .sum();
+        (2.0 * log_w + (f[i] + g[j] - c * scale) / pairing.eps).exp()
+    };
+    let mut cumulative = Vec::with_capacity(b);
+    let mut acc = 0.0;
+    for i in 0..b {
+        acc += (0..b).map(|j| entry(i, j)).sum::<f64>();
+        cumulative.push(acc);
+    }
+    (0..b as u32)
+        .map(|k| {
+            let u = crate::rng::uniform4(key, [k, step, Purpose::Pair as u32, 0]);
+            let target = f64::from(u[0]) * acc;
+            let i = cumulative.partition_point(|&m| m <= target).min(b - 1);
+            let row = cumulative[i] - if i > 0 { cumulative[i - 1] } else { 0.0 };
+            let within = f64::from(u[1]) * row;
+            let mut sum = 0.0;
+            let mut j = b - 1;
+            for c in 0..b {
+                sum += entry(i, c);
+                if sum > within {
+                    j = c;
+                    break;
+                }
+            }
+            (i, j)
+        })
+        .collect()
+}
+
 /// A batch ready for the network: its input rows and regression targets.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Regression {
@@ -125,8 +237,16 @@ pub fn regression(
 ) -> Regression {
     let key = crate::rng::seed_key(seed);
     let d = layout.dim;
+    let b = pairs.len() as f64;
     let times: Vec<f64> = (0..pairs.len() as u32)
-        .map(|k| f64::from(crate::rng::uniform4(key, [k, step, Purpose::Time as u32, 0])[0]))
+        .map(|k| {
+            let u = f64::from(crate::rng::uniform4(key, [k, step, Purpose::Time as u32, 0])[0]);
+            if config.method.stratified_times() {
+                (f64::from(k) + u) / b
+            } else {
+                u
+            }
+        })
         .collect();
     let noise: Vec<f64> = (0..pairs.len() as u32)
         .flat_map(|k| {
@@ -159,10 +279,16 @@ pub fn regression_with(
         for (c, xc) in x.iter_mut().enumerate() {
             let x1 = ends.x1[j * d + c];
             match config.method {
-                Method::Icfm | Method::Otcfm => {
+                Method::Icfm | Method::Otcfm | Method::Uotfm => {
                     let x0 = ends.x0[i * d + c];
                     *xc = t * x1 + (1.0 - t) * x0 + sigma * eps(c);
                     targets.push(x1 - x0);
+                }
+                Method::Sbcfm => {
+                    let x0 = ends.x0[i * d + c];
+                    let noise = sigma * (t * (1.0 - t)).sqrt() * eps(c);
+                    *xc = t * x1 + (1.0 - t) * x0 + noise;
+                    targets.push((1.0 - 2.0 * t) / (2.0 * t * (1.0 - t) + 1e-8) * noise + x1 - x0);
                 }
                 Method::Fm => {
                     let sigma_t = 1.0 - (1.0 - sigma) * t;
