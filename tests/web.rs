@@ -17,6 +17,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use morphogen::biome::{BiomeConfig, Census, Preset, RunOptions, Width, World};
+use morphogen::flow::train::{Method, Sampler, TrainConfig, Trainer};
 use morphogen::gpu::GpuContext;
 
 const PRESET: &str = "persistence";
@@ -274,8 +275,13 @@ fn start_server() -> (u16, mpsc::Receiver<String>) {
 /// Loads the page with `query`, waits for its report, and takes a screenshot; returns
 /// the report (metrics and canvas PNG) and the screenshot.
 fn run_page(query: &str) -> (serde_json::Value, Vec<u8>) {
+    run_page_at("", query)
+}
+
+/// [`run_page`] for the page `page` of the site (`""`: the biome's).
+fn run_page_at(page: &str, query: &str) -> (serde_json::Value, Vec<u8>) {
     let (port, reports) = start_server();
-    let url = format!("http://127.0.0.1:{port}/?{query}&report=1");
+    let url = format!("http://127.0.0.1:{port}/{page}?{query}&report=1");
     let profile = std::env::temp_dir().join(format!(
         "morphogen-web-profile-{}-{port}",
         std::process::id()
@@ -382,6 +388,60 @@ fn check_against_native(name: &str, program: Option<&str>) {
 fn the_page_grows_a_biome_in_a_real_browser_like_the_native_engine() {
     check_against_native("fresh", None);
     check_against_native("evolved", Some(PROGRAM));
+}
+
+#[test]
+#[ignore = "needs the built site (web/build.sh) and Chromium; .ci/run runs it"]
+fn the_train_page_learns_a_flow_in_a_real_browser() {
+    let steps = 300;
+    let (report, page_png) = run_page_at(
+        "train.html",
+        &format!("method=otcfm&batch=64&seed=3&per_frame=25&steps={steps}"),
+    );
+    let m = &report["metrics"];
+    eprintln!("train page: {m}");
+    assert_eq!(m["step"].as_u64(), Some(steps));
+    let losses: Vec<f64> = m["losses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(losses.len(), 12, "one loss per frame of 25 steps");
+    assert!(losses.iter().all(|l| l.is_finite()));
+    // The same run natively: its first loss (a fresh network), and its losses at the
+    // page's frames. Shader compilers round differently and training amplifies that, so
+    // the page must learn as much, not the same bits.
+    let ctx = GpuContext::new().unwrap();
+    let config = TrainConfig::default()
+        .method(Method::Otcfm)
+        .batch(64)
+        .sigma(0.01)
+        .seed(3);
+    let mut trainer =
+        Trainer::new(&ctx, &config, &Sampler::EightGaussians, &Sampler::Moons).unwrap();
+    let native = trainer.train(steps as usize, &mut |_| {}).unwrap();
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let native_frames: Vec<f64> = (1..=12).map(|k| f64::from(native[25 * k - 1])).collect();
+    let (page_late, native_late) = (mean(&losses[6..]), mean(&native_frames[6..]));
+    eprintln!(
+        "first native loss {}, late mean: page {page_late:.3}, native {native_late:.3}",
+        native[0]
+    );
+    assert!(
+        page_late < 0.4 * f64::from(native[0]),
+        "the page's loss did not fall: {losses:?}"
+    );
+    assert!(
+        (page_late - native_late).abs() < 0.5 * native_late,
+        "page {losses:?} against native {native_frames:?}"
+    );
+    let out = std::env::var("MORPHOGEN_WEB_OUT").map_or_else(
+        |_| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/web-test"),
+        PathBuf::from,
+    );
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("train_page.png"), &page_png).unwrap();
 }
 
 #[test]

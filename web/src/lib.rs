@@ -1,5 +1,6 @@
-//! morphogen's biome in a web page: the same dispatcher and WGSL kernels as the native
-//! engine, on the browser's WebGPU, driven from JavaScript (`web/static/main.js`).
+//! morphogen's biome in a web page, and a flow trained live on a second page: the same
+//! dispatcher and WGSL kernels as the native engine, on the browser's WebGPU, driven from
+//! JavaScript (`web/static/main.js`, `web/static/train.js`).
 //!
 //! Nothing here blocks: every GPU wait is a promise the page awaits.
 
@@ -12,6 +13,10 @@ use morphogen::gpu::{ContextOptions, GpuContext};
 use serde_json::json;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
+
+mod train;
+
+pub use train::{create_training, FlowTraining};
 
 #[wasm_bindgen(start)]
 fn start() {

@@ -549,6 +549,15 @@ impl Trainer {
         steps: usize,
         progress: &mut dyn FnMut(&TrainProgress),
     ) -> Result<Vec<f32>> {
+        pollster::block_on(self.train_async(steps, progress))
+    }
+
+    /// [`Trainer::train`] without blocking the thread (the browser's form).
+    pub async fn train_async(
+        &mut self,
+        steps: usize,
+        progress: &mut dyn FnMut(&TrainProgress),
+    ) -> Result<Vec<f32>> {
         let models = self.config.models;
         let mut losses = Vec::with_capacity(steps * models);
         let mut done = 0;
@@ -563,9 +572,9 @@ impl Trainer {
                 None => None,
             };
             rec.submit()?;
-            let chunk = read.wait(&self.ctx)?;
+            let chunk = read.wait_async(&self.ctx).await?;
             if let Some(rounds) = rounds {
-                Auction::check(&rounds.wait(&self.ctx)?)?;
+                Auction::check(&rounds.wait_async(&self.ctx).await?)?;
             }
             if let Some(bad) = chunk.iter().position(|v| !v.is_finite()) {
                 return Err(Error::invalid(format!(
@@ -633,10 +642,17 @@ impl Trainer {
 
     /// Each model's current parameters.
     pub fn parameters(&self) -> Result<Vec<Vec<f32>>> {
-        Ok(self
-            .buffers
-            .params
-            .read(&self.ctx)?
+        pollster::block_on(self.parameters_async())
+    }
+
+    /// [`Trainer::parameters`] without blocking the thread.
+    pub async fn parameters_async(&self) -> Result<Vec<Vec<f32>>> {
+        let mut rec = self.ctx.recorder("morphogen.train.parameters");
+        let read = rec.read(&self.buffers.params)?;
+        rec.submit()?;
+        Ok(read
+            .wait_async(&self.ctx)
+            .await?
             .chunks(self.layout.params)
             .map(<[f32]>::to_vec)
             .collect())
