@@ -88,4 +88,92 @@ def integrate(field, x0, *, t0=0.0, t1=1.0, solver="tsit5", rtol=1e-5, atol=1e-5
                                 progress_callback(progress, "flow"))
 
 
+_SAMPLERS = ("8gaussians", "moons", "normal")
+_METHODS = ("icfm", "otcfm", "fm", "sbcfm", "uotfm")
+
+
+def _endpoint(what, value):
+    if isinstance(value, str):
+        if value not in _SAMPLERS:
+            raise ValueError(f"{what}={value!r}: use one of {', '.join(_SAMPLERS)} or an N x d array")
+        return value, None
+    return None, floats(what, value, 2)
+
+
+class Trainer:
+    """A flow-matching field trained on the GPU: batches drawn from ``source`` and
+    ``target`` (TorchCFM's samplers by name, or N x d point clouds drawn with
+    replacement), paired by ``method`` (``icfm``, ``otcfm`` with exact OT pairs, ``fm``
+    from N(0, I), ``sbcfm`` and ``uotfm`` with pairs from entropic and unbalanced
+    plans), TorchCFM's MLP (``width``, ``depth`` hidden layers, ``activation``) trained
+    by Adam (AdamW with ``weight_decay``), ``models`` networks side by side (seeds
+    seed..seed+models-1)."""
+
+    def __init__(self, source="8gaussians", target="moons", *, method="otcfm", sigma=0.01,
+                 batch=256, width=64, depth=3, activation="selu", time="last", residual=False,
+                 lr=1e-3, weight_decay=0.0, seed=0, models=1, eps=None, tau=None,
+                 sinkhorn_iters=100, context=None, _inner=None):
+        if _inner is not None:
+            self._inner = _inner
+            return
+        if method not in _METHODS:
+            raise ValueError(f"method={method!r}: use one of {', '.join(_METHODS)}")
+        source_name, source_points = _endpoint("source", source)
+        target_name, target_points = _endpoint("target", target)
+        settings = {
+            "method": method, "sigma": float(sigma), "batch": int(batch), "width": int(width),
+            "depth": int(depth), "activation": str(activation), "time": str(time),
+            "residual": bool(residual), "lr": float(lr), "weight_decay": float(weight_decay),
+            "seed": int(seed), "models": int(models),
+            "eps": None if eps is None else float(eps), "tau": None if tau is None else float(tau),
+            "sinkhorn_iters": int(sinkhorn_iters),
+        }
+        self._inner = _core.Trainer(context_or_default(context), json.dumps(settings),
+                                    source_name, source_points, target_name, target_points)
+
+    @classmethod
+    def resume(cls, path, context=None):
+        """Continues a run from its checkpoint (it then takes the steps the saved run
+        would have taken next)."""
+        return cls(_inner=_core.Trainer.resume(context_or_default(context), str(path)))
+
+    def train(self, steps, progress=None):
+        """Takes ``steps`` optimiser steps; returns their losses (steps x models).
+        ``progress``: a callable ``(done, total)`` or True for a tqdm bar; Ctrl-C stops."""
+        if int(steps) < 0:
+            raise ValueError(f"steps={steps}: must be >= 0")
+        return self._inner.train(int(steps), progress_callback(progress, "train"))
+
+    def losses(self):
+        """Every step's loss so far (steps x models)."""
+        return self._inner.losses()
+
+    def parameters(self):
+        """The parameters (models x P): each layer's weight (out x in) then its bias."""
+        return self._inner.parameters()
+
+    def field(self, model=0):
+        """Model ``model`` as a VelocityField for ``integrate``."""
+        return VelocityField(self._inner.field(int(model)))
+
+    def save(self, weights, spec, model=0):
+        """Writes the model in TorchCFM's layout (``MLP.load_state_dict`` takes it) and
+        its JSON spec (``VelocityField.load`` and ``morphogen flow`` take both)."""
+        self._inner.save(int(model), str(weights), str(spec))
+
+    def save_checkpoint(self, path):
+        """Writes the run's state (safetensors), whole or not at all."""
+        self._inner.save_checkpoint(str(path))
+
+    def evaluate(self, samples=1000, model=0):
+        """Dopri5 samples from held-out source points and their squared W2 to as many
+        held-out target points: a dict with ``w2_squared``, ``evaluations_per_particle``
+        and ``samples`` (N x d)."""
+        return self._inner.evaluate(int(model), int(samples))
+
+    @property
+    def step(self):
+        return self._inner.step
+
+
 from . import sde  # noqa: E402  (sde builds on VelocityField above)

@@ -5,6 +5,7 @@
 
 mod coffee;
 mod evolve;
+mod train;
 
 use std::path::PathBuf;
 
@@ -996,6 +997,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<World>()?;
     m.add_class::<coffee::Coffee>()?;
     m.add_class::<evolve::Evolution>()?;
+    m.add_class::<train::Trainer>()?;
     m.add_function(wrap_pyfunction!(coffee::coffee_coarse_grain, m)?)?;
     m.add_function(wrap_pyfunction!(coffee::coffee_schedule, m)?)?;
     m.add_function(wrap_pyfunction!(transport_solve, m)?)?;
