@@ -11,6 +11,7 @@
 //! cargo bench --bench train
 //! cargo bench --bench train -- --batches 256 --models 1 --steps 100 --no-peers --no-w2
 //! ```
+//! Each case times up to `--steps` steps (default 200) within `--budget` seconds (30).
 //! Results also go to `train.json` in `MORPHOGEN_BENCH_OUT`.
 
 use std::process::Command;
@@ -59,6 +60,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let batches: Vec<usize> = flags.list("--batches", vec![256, 1024]);
     let model_counts: Vec<usize> = flags.list("--models", vec![1, 16]);
     let steps: usize = flags.get("--steps", 200);
+    let budget: f64 = flags.get("--budget", 30.0);
     let peers = !flags.has("--no-peers");
     let setup = Setup::new("train", peers)?;
     let ctx = &setup.ctx;
@@ -101,12 +103,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         continue;
                     }
                 };
-                trainer.train(10, &mut |_| {})?;
+                trainer.train(2, &mut |_| {})?;
+                // Up to `steps` steps, stopping once the budget is spent.
                 let started = Instant::now();
-                trainer.train(steps, &mut |_| {})?;
+                let mut timed = 0;
+                while timed < steps && started.elapsed().as_secs_f64() < budget {
+                    let n = (steps - timed).min(10);
+                    trainer.train(n, &mut |_| {})?;
+                    timed += n;
+                }
                 let seconds = started.elapsed().as_secs_f64();
-                let rate = steps as f64 / seconds;
-                let profile = trainer.profile_steps(20)?;
+                let rate = timed as f64 / seconds;
+                let profile = trainer.profile_steps(timed.clamp(2, 20))?;
                 let kernel = |name: &str| {
                     profile
                         .by_kernel
@@ -133,7 +141,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .then(|| (backward + grads) / bwd_seconds / setup.peaks.fma_per_s);
                 let pair_ms = kernel(".auction") * 1e3;
                 let peer = match python {
-                    Some(p) if models == 1 => torchcfm(p, method, batch, steps.min(300)),
+                    Some(p) if models == 1 => torchcfm(p, method, batch, timed.clamp(20, 300)),
                     _ => None,
                 };
                 let peer_rate = peer.as_ref().and_then(|v| v["steps_per_second"].as_f64());
@@ -149,7 +157,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 );
                 rows.push(json!({
                     "method": method.name(), "batch": batch, "models": models,
-                    "steps_per_s": rate, "model_steps_per_s": rate * models as f64,
+                    "steps_timed": timed, "steps_per_s": rate, "model_steps_per_s": rate * models as f64,
                     "fraction_of_fma_peak": fma_frac, "backward_fraction_of_fma_peak": bwd_frac,
                     "pairing_ms_per_step": (method == Method::Otcfm).then_some(pair_ms),
                     "dispatches_per_step": profile.dispatches_per_step,

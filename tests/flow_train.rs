@@ -6,10 +6,11 @@ mod common;
 
 use common::{ctx, seed, TestRng};
 use morphogen::flow::train::reference::{self, Adam, Regression};
+use morphogen::flow::train::w2_squared_gpu;
 use morphogen::flow::train::{
     assign, hungarian, Layout, Method, NetworkShape, Sampler, TrainCheckpoint, TrainConfig, Trainer,
 };
-use morphogen::flow::{Activation, TimeInput};
+use morphogen::flow::{self, Activation, FlowConfig, Solver, TimeInput};
 
 fn random_params(layout: &Layout, rng: &mut TestRng) -> Vec<f32> {
     let mut p = layout.initial_parameters(rng.next_u64());
@@ -122,6 +123,10 @@ fn gpu_gradients_match_the_twin() {
         points: (0..40 * 3).map(|_| rng.normal() as f32).collect(),
         dim: 3,
     };
+    let points_2d = Sampler::Points {
+        points: (0..33 * 2).map(|_| rng.normal() as f32).collect(),
+        dim: 2,
+    };
     for (n, shape) in shapes().into_iter().enumerate() {
         let config = TrainConfig::default()
             .batch(24)
@@ -130,6 +135,7 @@ fn gpu_gradients_match_the_twin() {
             .models(2)
             .sigma(0.1);
         gpu_gradient_case(&config, &Sampler::EightGaussians, &Sampler::Moons, &mut rng);
+        gpu_gradient_case(&config, &Sampler::Checkerboard, &points_2d, &mut rng);
         gpu_gradient_case(
             &config.clone().method(Method::Fm),
             &Sampler::Normal { dim: 3 },
@@ -315,6 +321,18 @@ fn otcfm_reaches_a_far_lower_loss_than_icfm() {
     // I-CFM's loss keeps the variance of x1 - x0 given x_t (~8 at convergence).
     assert!(i > 4.0, "I-CFM loss {i}");
     assert!(o < 0.4 * i, "OT-CFM {o} vs I-CFM {i}");
+    // One Euler step: OT pairs give nearly straight paths, independent ones average
+    // crossing paths toward the middle.
+    let x0 = reference::sample(&src, 500, s ^ 1);
+    let x1 = reference::sample(&dst, 500, s ^ 2);
+    let euler1 = |t: &Trainer| {
+        let flow_config = FlowConfig::default().solver(Solver::Euler).steps(1);
+        let out = flow::integrate(ctx(), &t.field(0).unwrap(), &x0, &[], &flow_config).unwrap();
+        w2_squared_gpu(ctx(), &out.states, &x1, 2).unwrap()
+    };
+    let (wi, wo) = (euler1(&icfm), euler1(&ot));
+    eprintln!("Euler-1 squared W2 to held-out moons: I-CFM {wi:.3}, OT-CFM {wo:.3}");
+    assert!(wo < 0.5 * wi, "Euler-1 W2²: OT-CFM {wo} vs I-CFM {wi}");
 }
 
 /// TorchCFM's own steps (`tests/fixtures/train.json`, from `make_train_fixtures.py`: a

@@ -88,7 +88,7 @@ def integrate(field, x0, *, t0=0.0, t1=1.0, solver="tsit5", rtol=1e-5, atol=1e-5
                                 progress_callback(progress, "flow"))
 
 
-_SAMPLERS = ("8gaussians", "moons", "normal")
+_SAMPLERS = ("8gaussians", "moons", "checkerboard", "normal")
 _METHODS = ("icfm", "otcfm", "fm", "sbcfm", "uotfm")
 
 

@@ -22,8 +22,8 @@ pub struct TrainArgs {
     /// Target points (N x d `.npy`).
     #[arg(long, requires = "source", conflicts_with = "task")]
     pub target: Option<PathBuf>,
-    /// A built-in task SOURCE-TARGET of TorchCFM's samplers: 8gaussians, moons, normal
-    /// (used when no point files are given).
+    /// A built-in task SOURCE-TARGET: TorchCFM's 8gaussians and moons, FFJORD's
+    /// checkerboard, or normal (used when no point files are given).
     #[arg(long, default_value = "8gaussians-moons")]
     pub task: String,
     /// icfm, otcfm (exact OT pairs per batch), fm (Lipman's, from N(0, I)), sbcfm (pairs

@@ -13,6 +13,7 @@ const SAMPLER_EIGHT_GAUSSIANS: u32 = 0u;
 const SAMPLER_MOONS: u32 = 1u;
 const SAMPLER_NORMAL: u32 = 2u;
 const SAMPLER_POINTS: u32 = 3u;
+const SAMPLER_CHECKERBOARD: u32 = 4u;
 
 // Standard deviation of TorchCFM's eight Gaussians (covariance sqrt(0.1) I).
 const EIGHT_GAUSSIANS_STD: f32 = 0.5623413251903491;
@@ -46,6 +47,15 @@ fn builtin_coord(code: u32, key: vec2<u32>, row: u32, step: u32, purpose: u32, b
             }
             let v = select(p.y, p.x, c == 0u) + 0.2 * u;
             return 3.0 * v - 1.0;
+        }
+        case SAMPLER_CHECKERBOARD: {
+            // FFJORD's toy checkerboard: x1 ~ U[-2, 2); x2 ~ U[0, 1) - 2 k (k a fair coin)
+            // + (floor(x1) mod 2); both times 2.
+            let u = rng_uniform4(key, vec4<u32>(row, step, purpose, 0u));
+            let a = 4.0 * u.x - 2.0;
+            let parity = f32(((i32(floor(a)) % 2) + 2) % 2);
+            let b = u.y - select(0.0, 2.0, u.z >= 0.5) + parity;
+            return 2.0 * select(b, a, c == 0u);
         }
         default: {
             return rng_normal4(key, vec4<u32>(row, step, purpose, c / 4u))[c % 4u];

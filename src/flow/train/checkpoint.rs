@@ -41,6 +41,7 @@ fn sampler_json(s: &Sampler) -> Value {
     match s {
         Sampler::EightGaussians => json!({"kind": "8gaussians"}),
         Sampler::Moons => json!({"kind": "moons"}),
+        Sampler::Checkerboard => json!({"kind": "checkerboard"}),
         Sampler::Normal { dim } => json!({"kind": "normal", "dim": dim}),
         Sampler::Points { dim, .. } => json!({"kind": "points", "dim": dim}),
     }
@@ -194,6 +195,7 @@ impl TrainCheckpoint {
             match (v["kind"].as_str(), dim) {
                 (Some("8gaussians"), _) => Ok(Sampler::EightGaussians),
                 (Some("moons"), _) => Ok(Sampler::Moons),
+                (Some("checkerboard"), _) => Ok(Sampler::Checkerboard),
                 (Some("normal"), Some(dim)) => Ok(Sampler::Normal { dim }),
                 (Some("points"), Some(dim)) => {
                     let (_, points) = file.words::<f32>(tensor, Dtype::F32)?;

@@ -98,6 +98,9 @@ pub enum Sampler {
     /// TorchCFM's moons: torchdyn's `generate_moons(B, noise=0.2)` × 3 − 1, points
     /// evenly along the two arcs of each batch plus one U[0, 0.2) shift per point.
     Moons,
+    /// The checkerboard of FFJORD's toy data: x1 ~ U[−2, 2), x2 ~ U[0, 1) − 2k +
+    /// (⌊x1⌋ mod 2) with k a fair coin, both times 2: eight squares of side 2.
+    Checkerboard,
     /// Standard normal in `dim` dimensions.
     Normal {
         /// Dimension.
@@ -113,14 +116,15 @@ pub enum Sampler {
 }
 
 impl Sampler {
-    /// The sampler of a task name (`8gaussians`, `moons`, `normal`), in 2-D.
+    /// The sampler of a task name (`8gaussians`, `moons`, `checkerboard`, `normal`), in 2-D.
     pub fn from_name(name: &str) -> Result<Self> {
         match name {
             "8gaussians" => Ok(Self::EightGaussians),
             "moons" => Ok(Self::Moons),
+            "checkerboard" => Ok(Self::Checkerboard),
             "normal" => Ok(Self::Normal { dim: 2 }),
             other => Err(Error::invalid(format!(
-                "unknown sampler {other:?}; use 8gaussians, moons or normal, or give points"
+                "unknown sampler {other:?}; use 8gaussians, moons, checkerboard or normal, or give points"
             ))),
         }
     }
@@ -128,7 +132,7 @@ impl Sampler {
     /// Dimension of the points.
     pub fn dim(&self) -> usize {
         match self {
-            Self::EightGaussians | Self::Moons => 2,
+            Self::EightGaussians | Self::Moons | Self::Checkerboard => 2,
             Self::Normal { dim } | Self::Points { dim, .. } => *dim,
         }
     }
@@ -140,6 +144,7 @@ impl Sampler {
             Self::Moons => 1,
             Self::Normal { .. } => 2,
             Self::Points { .. } => 3,
+            Self::Checkerboard => 4,
         }
     }
 

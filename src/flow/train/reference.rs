@@ -40,6 +40,13 @@ fn sampler_point(
             let (x, y) = draws::moons_point(row as usize, batch, f64::from(u));
             vec![x, y]
         }
+        Sampler::Checkerboard => {
+            let u = crate::rng::uniform4(key, counter(0)).map(f64::from);
+            let a = 4.0 * u[0] - 2.0;
+            let parity = a.floor().rem_euclid(2.0);
+            let b = u[1] - if u[2] >= 0.5 { 2.0 } else { 0.0 } + parity;
+            vec![2.0 * a, 2.0 * b]
+        }
         Sampler::Normal { dim } => (0..*dim)
             .map(|j| crate::rng::normal4(key, counter((j / 4) as u32))[j % 4])
             .collect(),
@@ -414,5 +421,38 @@ impl Adam {
             params[k] -= c.step_size * self.m[k]
                 / (self.v[k].sqrt() * c.inverse_root_correction + config.adam_eps);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkerboard_points_fill_the_black_squares_evenly() {
+        let points = sample(&Sampler::Checkerboard, 8000, 5);
+        let mut counts = std::collections::HashMap::new();
+        for p in points.chunks(2) {
+            let (a, b) = (
+                (f64::from(p[0]) / 2.0).floor(),
+                (f64::from(p[1]) / 2.0).floor(),
+            );
+            assert!(
+                (a - b).rem_euclid(2.0) == 0.0,
+                "({}, {}) is in a white square",
+                p[0],
+                p[1]
+            );
+            assert!((-2.0..2.0).contains(&a) && (-2.0..2.0).contains(&b));
+            *counts.entry((a as i32, b as i32)).or_insert(0) += 1;
+        }
+        // Eight squares of 1000 expected points each: within 5 standard deviations.
+        assert_eq!(counts.len(), 8);
+        assert!(
+            counts
+                .values()
+                .all(|&c| (c as f64 - 1000.0).abs() < 5.0 * 1000f64.sqrt()),
+            "{counts:?}"
+        );
     }
 }
