@@ -25,34 +25,19 @@ use serde_json::{json, Value};
 
 fn torchcfm(python: &std::path::Path, method: Method, batch: usize, steps: usize) -> Option<Value> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let out = Command::new(python)
-        .args([
-            "benches/peers/torchcfm_train.py",
-            "--method",
-            method.name(),
-            "--batch",
-            &batch.to_string(),
-            "--steps",
-            &steps.to_string(),
-            "--warmup",
-            "10",
-            "--threads",
-            &threads.to_string(),
-        ])
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        println!(
-            "  torchcfm peer failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-        );
-        return None;
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(text.lines().last()?).ok()
+    common::peer_json(Command::new(python).args([
+        "benches/peers/torchcfm_train.py",
+        "--method",
+        method.name(),
+        "--batch",
+        &batch.to_string(),
+        "--steps",
+        &steps.to_string(),
+        "--warmup",
+        "10",
+        "--threads",
+        &threads.to_string(),
+    ]))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -190,19 +190,7 @@ fn run_peers(
     if skip_ott {
         cmd.arg("--skip-ott");
     }
-    let out = cmd.output().ok()?;
-    if !out.status.success() {
-        eprintln!(
-            "peers failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-        );
-        return None;
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(text.lines().last()?).ok()
+    common::peer_json(&mut cmd)
 }
 
 fn fmt_s(v: Option<f64>) -> String {

@@ -143,3 +143,21 @@ pub fn growth_head(d: usize, rng: &mut Rng) -> VelocityField {
     g.validate().expect("well-formed growth head");
     g
 }
+
+/// Runs a peer script and parses the JSON object on the last line of its output; on
+/// failure prints the last line of its error output and gives None.
+pub fn peer_json(cmd: &mut std::process::Command) -> Option<serde_json::Value> {
+    let out = cmd.output().ok()?;
+    if !out.status.success() {
+        println!(
+            "  peer failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        );
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.lines().last()?).ok()
+}

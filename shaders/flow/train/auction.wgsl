@@ -22,6 +22,8 @@ const NONE: i32 = -1;
 const NO_CLAIM: u32 = 0xffffffffu;
 const LOWEST: i32 = -2147483647;
 
+#import flow/train/pair_cost
+
 @group(0) @binding(0) var<storage, read> x0: array<f32>;
 @group(0) @binding(1) var<storage, read> x1: array<f32>;
 // Per model: B x B benefits.
@@ -44,16 +46,6 @@ var<workgroup> open_count: atomic<u32>;
 var<workgroup> open_flag: u32;
 var<workgroup> price_floor: atomic<i32>;
 
-fn cost(model: u32, i: u32, j: u32) -> f32 {
-    var c = 0.0;
-    let a = (model * B + i) * D;
-    let b = (model * B + j) * D;
-    for (var k = 0u; k < D; k = k + 1u) {
-        let e = x0[a + k] - x1[b + k];
-        c = c + e * e;
-    }
-    return c;
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -69,7 +61,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     // The largest cost, for the quantisation, then the benefits.
     var local_max = 0.0;
     for (var p = lid; p < B * B; p = p + WG) {
-        local_max = max(local_max, cost(model, p / B, p % B));
+        local_max = max(local_max, pair_cost(model, p / B, p % B));
     }
     reduce_max[lid] = local_max;
     workgroupBarrier();
@@ -83,7 +75,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let scale = select(0.0, f32(LEVELS) / c_max, c_max > 0.0);
     let unit = i32(B + 1u);
     for (var p = lid; p < B * B; p = p + WG) {
-        let q = i32(round(cost(model, p / B, p % B) * scale));
+        let q = i32(round(pair_cost(model, p / B, p % B) * scale));
         benefit[rows + p] = (i32(LEVELS) - q) * unit;
     }
     for (var j = lid; j < B; j = j + WG) {

@@ -26,6 +26,8 @@ const MAX_B: u32 = 1024u;
 const MAX_WG: u32 = 256u;
 const LOWEST: f32 = -3.0e38;
 
+#import flow/train/pair_cost
+
 @group(0) @binding(0) var<uniform> step: StepBlock;
 @group(0) @binding(1) var<storage, read> seeds: array<vec2<u32>>;
 @group(0) @binding(2) var<storage, read> x0: array<f32>;
@@ -41,16 +43,6 @@ var<workgroup> g: array<f32, MAX_B>;
 var<workgroup> mass: array<f32, MAX_B>;
 var<workgroup> partial: array<f32, MAX_WG>;
 
-fn raw_cost(model: u32, i: u32, j: u32) -> f32 {
-    var c = 0.0;
-    let a = (model * B + i) * D;
-    let b = (model * B + j) * D;
-    for (var k = 0u; k < D; k = k + 1u) {
-        let e = x0[a + k] - x1[b + k];
-        c = c + e * e;
-    }
-    return c;
-}
 
 // Sum (SUM) or max of every invocation's value, returned to all.
 fn workgroup_reduce(lid: u32, value: f32, sum: bool) -> f32 {
@@ -75,7 +67,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var local_sum = 0.0;
     var local_max = 0.0;
     for (var p = lid; p < B * B; p = p + WG) {
-        let c = raw_cost(model, p / B, p % B);
+        let c = pair_cost(model, p / B, p % B);
         local_sum = local_sum + c;
         local_max = max(local_max, c);
     }
@@ -86,7 +78,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let base = model * B * B * 2u;
     let transposed = base + B * B;
     for (var p = lid; p < B * B; p = p + WG) {
-        let c = raw_cost(model, p / B, p % B) * scale;
+        let c = pair_cost(model, p / B, p % B) * scale;
         costs[base + p] = c;
         costs[transposed + (p % B) * B + p / B] = c;
     }

@@ -320,9 +320,9 @@ impl Trainer {
 
         let act = f64::from(layout.activation.code());
         let params_count = layout.params as f64;
-        let mut forward = Vec::new();
-        for l in &layout.layers {
-            let kernel = ctx.kernel(&KernelDesc::new("flow/train/forward").overrides(&with(&[
+        // What every layer kernel is told of its layer.
+        let layer_overrides = |l: &super::layout::LayerSlots, extra: &[(&'static str, f64)]| {
+            with(&[
                 ("TAPE", t as f64),
                 ("PARAMS", params_count),
                 ("IN", l.inputs as f64),
@@ -330,11 +330,26 @@ impl Trainer {
                 ("P_OFF", l.params as f64),
                 ("IN_OFF", l.input as f64),
                 ("Z_OFF", l.z as f64),
-                ("H_OFF", l.h.unwrap_or(0) as f64),
-                ("HAS_H", f64::from(u8::from(l.h.is_some()))),
-                ("RESIDUAL", f64::from(u8::from(l.residual))),
-                ("ACT", act),
-            ])))?;
+            ])
+            .into_iter()
+            .chain(extra.iter().copied())
+            .collect::<Vec<_>>()
+        };
+        // Row tiles of 4 per model, as the layer kernels take them.
+        let row_tiles = models * b.div_ceil(4);
+        let mut forward = Vec::new();
+        for l in &layout.layers {
+            let kernel = ctx.kernel(&KernelDesc::new("flow/train/forward").overrides(
+                &layer_overrides(
+                    l,
+                    &[
+                        ("H_OFF", l.h.unwrap_or(0) as f64),
+                        ("HAS_H", f64::from(u8::from(l.h.is_some()))),
+                        ("RESIDUAL", f64::from(u8::from(l.residual))),
+                        ("ACT", act),
+                    ],
+                ),
+            ))?;
             let group = kernel.bind_named(
                 ctx,
                 &[
@@ -345,7 +360,7 @@ impl Trainer {
             forward.push(Pass {
                 kernel,
                 group,
-                grid: grid(rows * l.outputs),
+                grid: grid(row_tiles * l.outputs.div_ceil(4)),
                 stepped: false,
             });
         }
@@ -371,22 +386,18 @@ impl Trainer {
         };
         let mut backward = Vec::new();
         for n in (1..layout.layers.len()).rev() {
-            let l = &layout.layers[n];
-            let prev = &layout.layers[n - 1];
-            let kernel =
-                ctx.kernel(&KernelDesc::new("flow/train/backward").overrides(&with(&[
-                    ("TAPE", t as f64),
-                    ("PARAMS", params_count),
-                    ("IN", l.inputs as f64),
-                    ("OUT", l.outputs as f64),
-                    ("P_OFF", l.params as f64),
-                    ("IN_OFF", l.input as f64),
-                    ("Z_OFF", l.z as f64),
-                    ("PREV_Z_OFF", prev.z as f64),
-                    ("H_OFF", l.h.unwrap_or(0) as f64),
-                    ("RESIDUAL", f64::from(u8::from(l.residual))),
-                    ("ACT", act),
-                ])))?;
+            let (l, prev) = (&layout.layers[n], &layout.layers[n - 1]);
+            let kernel = ctx.kernel(&KernelDesc::new("flow/train/backward").overrides(
+                &layer_overrides(
+                    l,
+                    &[
+                        ("PREV_Z_OFF", prev.z as f64),
+                        ("H_OFF", l.h.unwrap_or(0) as f64),
+                        ("RESIDUAL", f64::from(u8::from(l.residual))),
+                        ("ACT", act),
+                    ],
+                ),
+            ))?;
             let group = kernel.bind_named(
                 ctx,
                 &[
@@ -398,21 +409,14 @@ impl Trainer {
             backward.push(Pass {
                 kernel,
                 group,
-                grid: grid(rows * l.inputs),
+                grid: grid(row_tiles * l.inputs.div_ceil(4)),
                 stepped: false,
             });
         }
         let mut gradients = Vec::new();
         for l in &layout.layers {
-            let kernel = ctx.kernel(&KernelDesc::new("flow/train/grad").overrides(&with(&[
-                ("TAPE", t as f64),
-                ("PARAMS", params_count),
-                ("IN", l.inputs as f64),
-                ("OUT", l.outputs as f64),
-                ("P_OFF", l.params as f64),
-                ("IN_OFF", l.input as f64),
-                ("Z_OFF", l.z as f64),
-            ])))?;
+            let kernel = ctx
+                .kernel(&KernelDesc::new("flow/train/grad").overrides(&layer_overrides(l, &[])))?;
             let group = kernel.bind_named(
                 ctx,
                 &[
@@ -421,11 +425,12 @@ impl Trainer {
                     ("grads", buffers.grads.binding()),
                 ],
             )?;
-            let count = models * (l.outputs * l.inputs + l.outputs);
+            // Tiles of 4 units x 4 columns of the input extended by the bias's column.
+            let tiles = models * l.outputs.div_ceil(4) * (l.inputs + 1).div_ceil(4);
             gradients.push(Pass {
                 kernel,
                 group,
-                grid: grid(count),
+                grid: grid(tiles),
                 stepped: false,
             });
         }
