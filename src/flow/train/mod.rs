@@ -35,6 +35,7 @@ mod config;
 mod evaluate;
 mod gpu;
 pub mod layout;
+mod passes;
 pub mod reference;
 pub mod shared;
 

@@ -1,0 +1,450 @@
+//! The trainer's resident buffers and its chain of kernels, built once per run: draw,
+//! pairing (auction or Sinkhorn), path, forward per layer, loss, backward per layer,
+//! gradients per layer, Adam.
+
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::flow::model::TimeInput;
+use crate::gpu::{GpuBuffer, GpuContext, Grid, Kernel, KernelDesc};
+
+use super::assign::Auction;
+use super::config::{Method, Sampler, TrainConfig};
+use super::layout::Layout;
+use super::shared::StepBlock;
+
+const WG: u32 = 64;
+
+/// One kernel with its bind group and grid.
+pub(super) struct Pass {
+    pub kernel: Arc<Kernel>,
+    pub group: wgpu::BindGroup,
+    pub grid: Grid,
+    /// Bound to the per-step block at a dynamic offset.
+    pub stepped: bool,
+}
+
+/// Resident buffers of a training run.
+pub(super) struct Buffers {
+    pub seeds: GpuBuffer<[u32; 2]>,
+    pub params: GpuBuffer<f32>,
+    pub grads: GpuBuffer<f32>,
+    pub moments: GpuBuffer<f32>,
+    pub losses: GpuBuffer<f32>,
+    pub steps: GpuBuffer<StepBlock>,
+    // Bound only (kept alive with the bind groups).
+    pub _bound: Vec<GpuBuffer<f32>>,
+    pub matched: GpuBuffer<u32>,
+    pub pairs: GpuBuffer<u32>,
+    pub plan_error: GpuBuffer<f32>,
+}
+
+/// A run's buffers and recorded chain.
+pub(super) struct Chain {
+    pub buffers: Buffers,
+    pub auction: Option<Auction>,
+    pub passes: Vec<Pass>,
+}
+
+/// Uploads the run's parameters and point clouds and builds every kernel of a step.
+pub(super) fn build(
+    ctx: &GpuContext,
+    config: &TrainConfig,
+    layout: &Layout,
+    (source, target): (&Sampler, &Sampler),
+    seeds: &[u64],
+    params: &[Vec<f32>],
+) -> Result<Chain> {
+    let models = config.models;
+    let (b, d, t) = (config.batch, layout.dim, layout.tape);
+    let rows = models * b;
+    let label = |name: &str| format!("morphogen.train.{name}");
+    let flat: Vec<f32> = params.concat();
+    let points = |s: &Sampler| match s {
+        Sampler::Points { points, .. } => points.clone(),
+        _ => vec![0.0],
+    };
+    let source_points = GpuBuffer::from_slice(ctx, &points(source), &label("source_points"))?;
+    let target_points = GpuBuffer::from_slice(ctx, &points(target), &label("target_points"))?;
+    let x0 = GpuBuffer::<f32>::zeroed(ctx, rows * d, &label("x0"))?;
+    let x1 = GpuBuffer::<f32>::zeroed(ctx, rows * d, &label("x1"))?;
+    let identity: Vec<u32> = (0..rows).map(|r| (r % b) as u32).collect();
+    let matched = GpuBuffer::from_slice(ctx, &identity, &label("matched"))?;
+    let entropic = config.entropic();
+    let pairs = GpuBuffer::<u32>::zeroed(
+        ctx,
+        if entropic.is_some() { rows * 2 } else { 2 },
+        &label("pairs"),
+    )?;
+    let plan_error = GpuBuffer::<f32>::zeroed(ctx, models, &label("plan_error"))?;
+    let plan_costs = GpuBuffer::<f32>::scratch(
+        ctx,
+        if entropic.is_some() {
+            models * b * b * 2
+        } else {
+            1
+        },
+        &label("plan_costs"),
+    )?;
+    let tape = GpuBuffer::<f32>::zeroed(ctx, rows * t, &label("tape"))?;
+    let back = GpuBuffer::<f32>::zeroed(ctx, rows * t, &label("back"))?;
+    let targets = GpuBuffer::<f32>::zeroed(ctx, rows * d, &label("targets"))?;
+    let row_loss = GpuBuffer::<f32>::zeroed(ctx, rows, &label("row_loss"))?;
+    let mut buffers = Buffers {
+        seeds: GpuBuffer::from_slice(
+            ctx,
+            &seeds
+                .iter()
+                .map(|&s| crate::rng::seed_key(s))
+                .collect::<Vec<_>>(),
+            &label("seeds"),
+        )?,
+        params: GpuBuffer::from_slice(ctx, &flat, &label("params"))?,
+        grads: GpuBuffer::zeroed(ctx, flat.len(), &label("grads"))?,
+        moments: GpuBuffer::zeroed(ctx, 2 * flat.len(), &label("moments"))?,
+        losses: GpuBuffer::zeroed(ctx, config.steps_per_submit * models, &label("losses"))?,
+        steps: GpuBuffer::uniform_slice(
+            ctx,
+            &vec![StepBlock::new(config, 1, 0); config.steps_per_submit],
+            &label("steps"),
+        )?,
+        _bound: Vec::new(),
+        matched,
+        pairs,
+        plan_error,
+    };
+    let auction = if config.method.exact_coupling() {
+        Some(Auction::new(
+            ctx,
+            &x0,
+            &x1,
+            &buffers.matched,
+            (models, b, d),
+            None,
+        )?)
+    } else {
+        None
+    };
+
+    let max = ctx.limits().max_compute_workgroups_per_dimension;
+    let grid = |items: usize| Grid::linear(items as u64, WG, max);
+    let common = [
+        ("WG", f64::from(WG)),
+        ("B", b as f64),
+        ("MODELS", models as f64),
+    ];
+    let with = |extra: &[(&'static str, f64)]| -> Vec<(&'static str, f64)> {
+        common.iter().chain(extra).copied().collect()
+    };
+    let mut passes = Vec::new();
+    let stepped_kernel = |shader: &str, overrides: &[(&str, f64)]| {
+        ctx.kernel(
+            &KernelDesc::new(shader)
+                .overrides(overrides)
+                .dynamic(&["step"]),
+        )
+    };
+
+    let draw = stepped_kernel(
+        "flow/train/draw",
+        &with(&[
+            ("D", d as f64),
+            ("SOURCE", f64::from(source.code())),
+            ("TARGET", f64::from(target.code())),
+            ("SOURCE_ROWS", source.rows().max(1) as f64),
+            ("TARGET_ROWS", target.rows().max(1) as f64),
+            (
+                "DRAW_SOURCE",
+                f64::from(u32::from(config.method != Method::Fm)),
+            ),
+        ]),
+    )?;
+    let group = draw.bind_named(
+        ctx,
+        &[
+            ("step", step_binding(&buffers.steps)),
+            ("seeds", buffers.seeds.binding()),
+            ("source_points", source_points.binding()),
+            ("target_points", target_points.binding()),
+            ("x0", x0.binding()),
+            ("x1", x1.binding()),
+        ],
+    )?;
+    passes.push(Pass {
+        kernel: draw,
+        group,
+        grid: grid(rows),
+        stepped: true,
+    });
+
+    if let Some(e) = &entropic {
+        let cpu = ctx.adapter().device_type.eq_ignore_ascii_case("cpu");
+        let kernel = stepped_kernel(
+            "flow/train/sinkhorn",
+            &[
+                ("WG", if cpu { 64.0 } else { 256.0 }),
+                ("B", b as f64),
+                ("D", d as f64),
+                ("EPS", e.eps),
+                (
+                    "RHO",
+                    if e.tau >= 1.0 {
+                        0.0
+                    } else {
+                        e.eps * e.tau / (1.0 - e.tau)
+                    },
+                ),
+                ("BALANCED", f64::from(u8::from(e.tau >= 1.0))),
+                ("ITERS", e.iterations as f64),
+                ("ANNEAL", super::reference::ANNEAL as f64),
+                ("NORMALIZE", f64::from(u8::from(e.normalize))),
+            ],
+        )?;
+        let group = kernel.bind_named(
+            ctx,
+            &[
+                ("step", step_binding(&buffers.steps)),
+                ("seeds", buffers.seeds.binding()),
+                ("x0", x0.binding()),
+                ("x1", x1.binding()),
+                ("costs", plan_costs.binding()),
+                ("pairs", buffers.pairs.binding()),
+                ("status", buffers.plan_error.binding()),
+            ],
+        )?;
+        passes.push(Pass {
+            kernel,
+            group,
+            grid: Grid::new(models as u32, 1, 1),
+            stepped: true,
+        });
+    }
+
+    let time = match layout.time {
+        TimeInput::Last => 0.0,
+        TimeInput::First => 1.0,
+        TimeInput::None => 2.0,
+    };
+    let path = stepped_kernel(
+        "flow/train/path",
+        &with(&[
+            ("D", d as f64),
+            ("TAPE", t as f64),
+            ("SIGMA", config.sigma),
+            ("METHOD", f64::from(config.method.path_code())),
+            (
+                "PAIRING",
+                if auction.is_some() {
+                    1.0
+                } else if entropic.is_some() {
+                    2.0
+                } else {
+                    0.0
+                },
+            ),
+            (
+                "STRATIFIED",
+                f64::from(u8::from(config.method.stratified_times())),
+            ),
+            ("TIME", time),
+        ]),
+    )?;
+    let group = path.bind_named(
+        ctx,
+        &[
+            ("step", step_binding(&buffers.steps)),
+            ("seeds", buffers.seeds.binding()),
+            ("x0", x0.binding()),
+            ("x1", x1.binding()),
+            ("matched", buffers.matched.binding()),
+            ("pairs", buffers.pairs.binding()),
+            ("tape", tape.binding()),
+            ("targets", targets.binding()),
+        ],
+    )?;
+    let path_pass = Pass {
+        kernel: path,
+        group,
+        grid: grid(rows),
+        stepped: true,
+    };
+
+    let act = f64::from(layout.activation.code());
+    let params_count = layout.params as f64;
+    // What every layer kernel is told of its layer.
+    let layer_overrides = |l: &super::layout::LayerSlots, extra: &[(&'static str, f64)]| {
+        with(&[
+            ("TAPE", t as f64),
+            ("PARAMS", params_count),
+            ("IN", l.inputs as f64),
+            ("OUT", l.outputs as f64),
+            ("P_OFF", l.params as f64),
+            ("IN_OFF", l.input as f64),
+            ("Z_OFF", l.z as f64),
+        ])
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect::<Vec<_>>()
+    };
+    // Row tiles of 4 per model, as the layer kernels take them.
+    let row_tiles = models * b.div_ceil(4);
+    let mut forward = Vec::new();
+    for l in &layout.layers {
+        let kernel = ctx.kernel(&KernelDesc::new("flow/train/forward").overrides(
+            &layer_overrides(
+                l,
+                &[
+                    ("H_OFF", l.h.unwrap_or(0) as f64),
+                    ("HAS_H", f64::from(u8::from(l.h.is_some()))),
+                    ("RESIDUAL", f64::from(u8::from(l.residual))),
+                    ("ACT", act),
+                ],
+            ),
+        ))?;
+        let group = kernel.bind_named(
+            ctx,
+            &[
+                ("params", buffers.params.binding()),
+                ("tape", tape.binding()),
+            ],
+        )?;
+        forward.push(Pass {
+            kernel,
+            group,
+            grid: grid(row_tiles * l.outputs.div_ceil(4)),
+            stepped: false,
+        });
+    }
+    let loss = ctx.kernel(&KernelDesc::new("flow/train/loss").overrides(&with(&[
+        ("D", d as f64),
+        ("TAPE", t as f64),
+        ("OUT_OFF", layout.output() as f64),
+    ])))?;
+    let group = loss.bind_named(
+        ctx,
+        &[
+            ("tape", tape.binding()),
+            ("targets", targets.binding()),
+            ("back", back.binding()),
+            ("row_loss", row_loss.binding()),
+        ],
+    )?;
+    let loss_pass = Pass {
+        kernel: loss,
+        group,
+        grid: grid(rows),
+        stepped: false,
+    };
+    let mut backward = Vec::new();
+    for n in (1..layout.layers.len()).rev() {
+        let (l, prev) = (&layout.layers[n], &layout.layers[n - 1]);
+        let kernel = ctx.kernel(&KernelDesc::new("flow/train/backward").overrides(
+            &layer_overrides(
+                l,
+                &[
+                    ("PREV_Z_OFF", prev.z as f64),
+                    ("H_OFF", l.h.unwrap_or(0) as f64),
+                    ("RESIDUAL", f64::from(u8::from(l.residual))),
+                    ("ACT", act),
+                ],
+            ),
+        ))?;
+        let group = kernel.bind_named(
+            ctx,
+            &[
+                ("params", buffers.params.binding()),
+                ("tape", tape.binding()),
+                ("back", back.binding()),
+            ],
+        )?;
+        backward.push(Pass {
+            kernel,
+            group,
+            grid: grid(row_tiles * l.inputs.div_ceil(4)),
+            stepped: false,
+        });
+    }
+    let mut gradients = Vec::new();
+    for l in &layout.layers {
+        let kernel =
+            ctx.kernel(&KernelDesc::new("flow/train/grad").overrides(&layer_overrides(l, &[])))?;
+        let group = kernel.bind_named(
+            ctx,
+            &[
+                ("tape", tape.binding()),
+                ("back", back.binding()),
+                ("grads", buffers.grads.binding()),
+            ],
+        )?;
+        // Tiles of 4 units x 4 columns of the input extended by the bias's column.
+        let tiles = models * l.outputs.div_ceil(4) * (l.inputs + 1).div_ceil(4);
+        gradients.push(Pass {
+            kernel,
+            group,
+            grid: grid(tiles),
+            stepped: false,
+        });
+    }
+    let (b1, b2) = config.betas;
+    let adam = stepped_kernel(
+        "flow/train/adam",
+        &with(&[
+            ("D", d as f64),
+            ("PARAMS", params_count),
+            ("BETA1", b1),
+            ("BETA2", b2),
+            ("EPS", config.adam_eps),
+        ]),
+    )?;
+    let group = adam.bind_named(
+        ctx,
+        &[
+            ("step", step_binding(&buffers.steps)),
+            ("params", buffers.params.binding()),
+            ("grads", buffers.grads.binding()),
+            ("moments", buffers.moments.binding()),
+            ("row_loss", row_loss.binding()),
+            ("losses", buffers.losses.binding()),
+        ],
+    )?;
+    let adam_pass = Pass {
+        kernel: adam,
+        group,
+        grid: grid(models * layout.params),
+        stepped: true,
+    };
+
+    // Order: draw, [auction between draw and path], path, forward, loss, backward,
+    // gradients, Adam. The auction is recorded separately (it is not stepped).
+    passes.push(path_pass);
+    passes.extend(forward);
+    passes.push(loss_pass);
+    passes.extend(backward);
+    passes.extend(gradients);
+    passes.push(adam_pass);
+
+    buffers._bound = vec![
+        plan_costs,
+        source_points,
+        target_points,
+        x0,
+        x1,
+        tape,
+        back,
+        targets,
+        row_loss,
+    ];
+    Ok(Chain {
+        buffers,
+        auction,
+        passes,
+    })
+}
+
+fn step_binding(steps: &GpuBuffer<StepBlock>) -> wgpu::BindingResource<'_> {
+    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+        buffer: steps.raw(),
+        offset: 0,
+        size: std::num::NonZeroU64::new(std::mem::size_of::<StepBlock>() as u64),
+    })
+}
