@@ -34,13 +34,13 @@ pub fn evaluate(ctx: &GpuContext, trainer: &Trainer, m: usize, n: usize) -> Resu
     }
     let field = trainer.field(m)?;
     let config = trainer.config();
-    let checkpoint = trainer.sampler_pair();
+    let (source, target) = trainer.sampler_pair();
     let seed = (config.seed + m as u64) ^ 0x5eed_0fe7_a1a1;
     let x0 = match config.method {
         Method::Fm => reference::sample(&Sampler::Normal { dim: field.dim }, n, seed),
-        _ => reference::sample(checkpoint.0, n, seed),
+        _ => reference::sample(source, n, seed),
     };
-    let x1 = reference::sample(checkpoint.1, n, seed.wrapping_add(1));
+    let x1 = reference::sample(target, n, seed.wrapping_add(1));
     let flow_config = FlowConfig::default()
         .solver(Solver::Dopri5)
         .tolerances(1e-5, 1e-5)
