@@ -80,6 +80,11 @@ pub struct Automaton {
     clock: GpuBuffer<u32>,
     status: GpuBuffer<u32>,
     pub(crate) out: GpuBuffer<u32>,
+    /// The coarse-graining's intermediates (summed-area table, row totals, coarse,
+    /// buckets, adjusted). Nothing reads them from the host, but the passes' bind groups
+    /// write them: they stay owned here, or the pool would hand them to another owner
+    /// while these passes still write into them.
+    _scratch: [GpuBuffer<u32>; 5],
     advance: Pass,
     walk: Pass,
     count: Pass,
@@ -215,6 +220,7 @@ impl Automaton {
             clock,
             status,
             out,
+            _scratch: [sat, row_totals, coarse, buckets, adjusted],
             attempts_per_swap: 2.0 * n as f64,
             blocks: Vec::new(),
         })
