@@ -210,17 +210,24 @@ impl<'a> Recorder<'a> {
 
     /// Submits everything recorded in one submission.
     pub fn submit(mut self) -> Result<Submitted> {
+        // The timer and the profile own the buffers their queries resolve into: they stay
+        // alive, with the recording's other temporaries, until the submit.
         let timer = match self.timer.take() {
             Some(mut timer) => {
                 timer.end(&mut self.encoder);
-                timer.read(self.ctx, &mut self.encoder)?
+                let pending = timer.read(self.ctx, &mut self.encoder)?;
+                self.kept.push(Box::new(timer));
+                pending
             }
             None => None,
         };
         let profile = match self.profile.take() {
-            Some(profile) => profile
-                .read(self.ctx, &mut self.encoder)?
-                .map(|pending| (pending, profile.used, profile.labels)),
+            Some(mut profile) => {
+                let pending = profile.read(self.ctx, &mut self.encoder)?;
+                let (used, labels) = (profile.used, std::mem::take(&mut profile.labels));
+                self.kept.push(Box::new(profile));
+                pending.map(|pending| (pending, used, labels))
+            }
             None => None,
         };
         let slot = self.slot.take();
