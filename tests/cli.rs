@@ -983,8 +983,44 @@ fn train_writes_a_loadable_model_losses_and_samples_and_resumes_exactly() {
             "{name}: a resumed run ends where the uninterrupted one does"
         );
     }
+    // SB-CFM with score networks (SF2M): both networks saved, both losses logged, and
+    // the SDE's samples measured beside the ODE's.
+    let sf2m = dir.join("sf2m");
+    let out = morphogen(&[
+        "train",
+        "--method",
+        "sbcfm",
+        "--sigma",
+        "0.2",
+        "--score",
+        "--steps",
+        "12",
+        "--batch",
+        "32",
+        "--width",
+        "16",
+        "--samples",
+        "64",
+        "--out",
+        s(&sf2m),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let csv = std::fs::read_to_string(sf2m.join("loss.csv")).unwrap();
+    assert!(csv.starts_with("step,loss_0,score_loss_0\n"), "{csv}");
+    assert_eq!(csv.lines().count(), 13);
+    let score = morphogen::flow::VelocityField::load(
+        &sf2m.join("score.safetensors"),
+        Some(&sf2m.join("score.json")),
+    )
+    .unwrap();
+    assert_eq!(score.dim, 2);
+    let summary = read_summary(&sf2m);
+    assert_eq!(summary["score"], true);
+    assert!(summary["w2_squared_sde"].as_f64().unwrap() > 0.0);
+    assert!(summary["final_score_loss"][0].as_f64().unwrap() > 0.0);
     // Bad input: exit 2, a message naming the flag, nothing written.
     for (flags, says) in [
+        (&["--score", "--sigma", "0"][..], "sigma"),
         (&["--method", "ot"][..], "--method"),
         (&["--batch", "1"][..], "batch"),
         (&["--task", "8gaussians"][..], "--task"),

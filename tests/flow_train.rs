@@ -67,9 +67,11 @@ fn twin_backpropagation_matches_finite_differences() {
         let params = to_f64(&random_params(&layout, &mut rng));
         let rows = 5;
         let width = layout.input_width();
+        // Row factors other than 1, as a score network's λ(t).
         let batch = Regression {
             inputs: (0..rows * width).map(|_| rng.normal()).collect(),
             targets: (0..rows * d).map(|_| rng.normal()).collect(),
+            weights: (0..rows).map(|_| 0.5 + 2.0 * rng.uniform()).collect(),
         };
         let (_, grad) = reference::loss_and_gradient(&layout, &params, &batch);
         let h = 1e-6;
@@ -92,26 +94,45 @@ fn twin_backpropagation_matches_finite_differences() {
     }
 }
 
+/// Every network's gradient on the first batch against the twin's: the flows', and with
+/// `config.score` the score networks' on the same draws. The pairs are the independent
+/// coupling's, or those the GPU drew from its entropic plan.
 fn gpu_gradient_case(config: &TrainConfig, source: &Sampler, target: &Sampler, rng: &mut TestRng) {
     let layout = Layout::new(target.dim(), &config.network);
-    let params: Vec<Vec<f32>> = (0..config.models)
+    let params: Vec<Vec<f32>> = (0..config.nets())
         .map(|_| random_params(&layout, rng))
         .collect();
     let trainer = Trainer::with_parameters(ctx(), config, source, target, &params).unwrap();
     let gpu = trainer.gradients().unwrap();
-    for (m, p) in params.iter().enumerate() {
+    assert_eq!(gpu.len(), config.nets());
+    let drawn = trainer.plan_pairs().unwrap().map(|(p, _)| p);
+    let b = config.batch;
+    for m in 0..config.models {
         let seed = config.seed + m as u64;
         let ends = reference::draw_endpoints(config, source, target, seed, 0);
-        let pairs = reference::pairs(seed, 0, None, config.batch);
-        let batch = reference::regression(config, &layout, &ends, &pairs, seed, 0);
-        let (_, twin) = reference::loss_and_gradient(&layout, &to_f64(p), &batch);
-        let err = normwise(&gpu[m], &twin);
-        assert!(
-            err < 1e-4,
-            "{:?} {:?} model {m}: GPU gradient off the twin's by {err:.2e} (normwise)",
-            config.method,
-            config.network
-        );
+        let pairs = match &drawn {
+            Some(p) => (0..b)
+                .map(|k| (p[2 * (m * b + k)] as usize, p[2 * (m * b + k) + 1] as usize))
+                .collect(),
+            None => reference::pairs(seed, 0, None, b),
+        };
+        let (times, noise) = reference::path_draws(config, layout.dim, b, seed, 0);
+        let flow = reference::regression_with(config, &layout, &ends, &pairs, &times, &noise);
+        let mut cases = vec![(m, "flow", flow.clone())];
+        if config.score {
+            let score = reference::score_regression(config, &flow, &times, &noise);
+            cases.push((config.models + m, "score", score));
+        }
+        for (net, what, batch) in cases {
+            let (_, twin) = reference::loss_and_gradient(&layout, &to_f64(&params[net]), &batch);
+            let err = normwise(&gpu[net], &twin);
+            assert!(
+                err < 1e-4,
+                "{:?} {:?} model {m} ({what}): GPU gradient off the twin's by {err:.2e} (normwise)",
+                config.method,
+                config.network
+            );
+        }
     }
 }
 
@@ -142,6 +163,32 @@ fn gpu_gradients_match_the_twin() {
             &points,
             &mut rng,
         );
+    }
+    // Score networks (SF2M) beside the flows, on each method's path.
+    for method in [Method::Icfm, Method::Sbcfm, Method::Fm] {
+        let config = TrainConfig::default()
+            .batch(24)
+            .network(shapes()[n_score(method)])
+            .seed(s ^ 0x5c0e)
+            .models(2)
+            .sigma(0.3)
+            .method(method)
+            .score(true);
+        let source = if method == Method::Fm {
+            Sampler::Normal { dim: 2 }
+        } else {
+            Sampler::EightGaussians
+        };
+        gpu_gradient_case(&config, &source, &Sampler::Moons, &mut rng);
+    }
+}
+
+/// A network shape per method for the score cases (time first, last, and residual).
+fn n_score(method: Method) -> usize {
+    match method {
+        Method::Sbcfm => 1,
+        Method::Fm => 2,
+        _ => 0,
     }
 }
 
@@ -511,4 +558,59 @@ fn entropic_pairs_follow_the_twins_plan_and_gradients_match() {
             );
         }
     }
+}
+
+/// SF2M's score network learns (σ²/2) ∇ log p_t. From N(0, I) to N(0, I) with the
+/// independent coupling, x_t = t x1 + (1 − t) x0 + σ ε is N(0, v(t) I) with
+/// v(t) = t² + (1 − t)² + σ², so the minimiser of mean((λ s + ε)²), λ = 2/σ, is
+/// s(x, t) = −E[ε | x_t = x] / λ = −σ² x / (2 v(t)).
+#[test]
+fn a_trained_score_network_learns_the_path_score() {
+    let s = seed("a_trained_score_network_learns_the_path_score");
+    let sigma = 0.5;
+    let config = TrainConfig::default()
+        .method(Method::Icfm)
+        .sigma(sigma)
+        .batch(512)
+        .network(NetworkShape {
+            width: 32,
+            hidden: 2,
+            ..NetworkShape::default()
+        })
+        .seed(s)
+        .score(true);
+    let normal = Sampler::Normal { dim: 2 };
+    let mut trainer = Trainer::new(ctx(), &config, &normal, &normal).unwrap();
+    let steps = 2000;
+    let losses = trainer.train(steps, &mut |_| {}).unwrap();
+    assert_eq!(losses.len(), 2 * steps);
+    let params = trainer.parameters().unwrap();
+    let layout = trainer.layout().clone();
+    let score = to_f64(&params[1]);
+    let (mut err, mut norm) = (0.0f64, 0.0f64);
+    for t in [0.2, 0.5, 0.8] {
+        let v = t * t + (1.0 - t) * (1.0 - t) + sigma * sigma;
+        for i in 0..7 {
+            for j in 0..7 {
+                let x = [-1.5 + 0.5 * f64::from(i), -1.5 + 0.5 * f64::from(j)];
+                let tape = reference::forward(&layout, &score, &[x[0], x[1], t]);
+                let out = &tape[layout.output()..layout.output() + 2];
+                for c in 0..2 {
+                    let exact = -sigma * sigma * x[c] / (2.0 * v);
+                    err += (out[c] - exact).powi(2);
+                    norm += exact * exact;
+                }
+            }
+        }
+    }
+    let relative = (err / norm).sqrt();
+    eprintln!("score network vs the exact path score: relative RMS error {relative:.3}");
+    assert!(
+        relative < 0.2,
+        "the score network is off the exact score by {relative:.3} (relative RMS)"
+    );
+    // The field the trainer hands out is the same network.
+    let field = trainer.score_field(0).unwrap();
+    assert_eq!(field.dim, 2);
+    assert!(trainer.score_field(1).is_err());
 }

@@ -107,12 +107,13 @@ class Trainer:
     from N(0, I), ``sbcfm`` and ``uotfm`` with pairs from entropic and unbalanced
     plans), TorchCFM's MLP (``width``, ``depth`` hidden layers, ``activation``) trained
     by Adam (AdamW with ``weight_decay``), ``models`` networks side by side (seeds
-    seed..seed+models-1)."""
+    seed..seed+models-1). ``score=True`` also trains a score network per model on the
+    same batches (SF2M), for sampling by dx = (v + s) dt + sigma dW."""
 
     def __init__(self, source="8gaussians", target="moons", *, method="otcfm", sigma=0.01,
                  batch=256, width=64, depth=3, activation="selu", time="last", residual=False,
                  lr=1e-3, weight_decay=0.0, seed=0, models=1, eps=None, tau=None,
-                 sinkhorn_iters=100, context=None, _inner=None):
+                 sinkhorn_iters=100, score=False, context=None, _inner=None):
         if _inner is not None:
             self._inner = _inner
             return
@@ -126,7 +127,7 @@ class Trainer:
             "residual": bool(residual), "lr": float(lr), "weight_decay": float(weight_decay),
             "seed": int(seed), "models": int(models),
             "eps": None if eps is None else float(eps), "tau": None if tau is None else float(tau),
-            "sinkhorn_iters": int(sinkhorn_iters),
+            "sinkhorn_iters": int(sinkhorn_iters), "score": bool(score),
         }
         self._inner = _core.Trainer(context_or_default(context), json.dumps(settings),
                                     source_name, source_points, target_name, target_points)
@@ -138,28 +139,35 @@ class Trainer:
         return cls(_inner=_core.Trainer.resume(context_or_default(context), str(path)))
 
     def train(self, steps, progress=None):
-        """Takes ``steps`` optimiser steps; returns their losses (steps x models).
+        """Takes ``steps`` optimiser steps; returns their losses (steps x networks: each
+        model, then each score network).
         ``progress``: a callable ``(done, total)`` or True for a tqdm bar; Ctrl-C stops."""
         if int(steps) < 0:
             raise ValueError(f"steps={steps}: must be >= 0")
         return self._inner.train(int(steps), progress_callback(progress, "train"))
 
     def losses(self):
-        """Every step's loss so far (steps x models)."""
+        """Every step's loss so far (steps x networks)."""
         return self._inner.losses()
 
     def parameters(self):
-        """The parameters (models x P): each layer's weight (out x in) then its bias."""
+        """The parameters (networks x P: the models, then their score networks): each
+        layer's weight (out x in) then its bias."""
         return self._inner.parameters()
 
     def field(self, model=0):
         """Model ``model`` as a VelocityField for ``integrate``."""
         return VelocityField(self._inner.field(int(model)))
 
-    def save(self, weights, spec, model=0):
-        """Writes the model in TorchCFM's layout (``MLP.load_state_dict`` takes it) and
-        its JSON spec (``VelocityField.load`` and ``morphogen flow`` take both)."""
-        self._inner.save(int(model), str(weights), str(spec))
+    def score_field(self, model=0):
+        """Model ``model``'s score network (``score=True``), for ``sde.Branch(v, score=s)``."""
+        return VelocityField(self._inner.score_field(int(model)))
+
+    def save(self, weights, spec, model=0, score=False):
+        """Writes the model (or with ``score=True`` its score network) in TorchCFM's
+        layout (``MLP.load_state_dict`` takes it) and its JSON spec
+        (``VelocityField.load`` and ``morphogen flow`` take both)."""
+        self._inner.save(int(model), str(weights), str(spec), bool(score))
 
     def save_checkpoint(self, path):
         """Writes the run's state (safetensors), whole or not at all."""

@@ -55,7 +55,7 @@ fn parsed<T: serde::de::DeserializeOwned>(what: &str, value: &str) -> Res<T> {
 #[pymethods]
 impl Trainer {
     /// `settings`: JSON with method, sigma, batch, lr, weight_decay, width, depth,
-    /// activation, time, residual, seed, models, eps, tau, sinkhorn_iters.
+    /// activation, time, residual, seed, models, eps, tau, sinkhorn_iters, score.
     #[new]
     #[pyo3(signature = (context, settings, source_name=None, source=None, target_name=None, target=None))]
     fn new(
@@ -90,6 +90,7 @@ impl Trainer {
             coupling_eps: num("eps"),
             tau: num("tau"),
             sinkhorn_iterations: whole("sinkhorn_iters").unwrap_or(defaults.sinkhorn_iterations),
+            score: s["score"].as_bool().unwrap_or(false),
             ..defaults
         };
         let source = sampler(source_name, source, "source")?;
@@ -120,7 +121,8 @@ impl Trainer {
     }
 
     /// Takes `steps` optimiser steps; `progress(done, total)` after each submission.
-    /// Returns this call's losses, steps x models.
+    /// Returns this call's losses, steps x networks (the models, then their score
+    /// networks).
     #[pyo3(signature = (steps, progress=None))]
     fn train<'py>(
         &mut self,
@@ -128,7 +130,7 @@ impl Trainer {
         steps: usize,
         progress: Option<Py<PyAny>>,
     ) -> Res<Bound<'py, PyAny>> {
-        let models = self.inner.config().models;
+        let models = self.inner.config().nets();
         let mut watch = Watch::new(progress);
         let inner = &mut self.inner;
         let mut losses = Vec::with_capacity(steps * models);
@@ -149,9 +151,9 @@ impl Trainer {
         array(py, losses, &[rows, models])
     }
 
-    /// Every step's loss so far, steps x models.
+    /// Every step's loss so far, steps x networks.
     fn losses<'py>(&self, py: Python<'py>) -> Res<Bound<'py, PyAny>> {
-        let models = self.inner.config().models;
+        let models = self.inner.config().nets();
         array(
             py,
             self.losses.clone(),
@@ -159,7 +161,7 @@ impl Trainer {
         )
     }
 
-    /// The parameters, models x parameters (each layer's weight, out x in, then bias).
+    /// The parameters, networks x parameters (each layer's weight, out x in, then bias).
     fn parameters<'py>(&self, py: Python<'py>) -> Res<Bound<'py, PyAny>> {
         let p = run(self.inner.parameters())?;
         let (models, n) = (p.len(), self.inner.layout().params);
@@ -173,9 +175,22 @@ impl Trainer {
         })
     }
 
-    /// Writes model `m` in TorchCFM's key layout (`net.0/2/4/6.weight|bias`) and its spec.
-    fn save(&self, m: usize, weights: PathBuf, spec: PathBuf) -> Res<()> {
-        let field = run(self.inner.field(m))?;
+    /// Model `m`'s score network (SF2M).
+    fn score_field(&self, m: usize) -> Res<VelocityField> {
+        Ok(VelocityField {
+            inner: run(self.inner.score_field(m))?,
+        })
+    }
+
+    /// Writes model `m` (or its score network) in TorchCFM's key layout
+    /// (`net.0/2/4/6.weight|bias`) and its spec.
+    #[pyo3(signature = (m, weights, spec, score=false))]
+    fn save(&self, m: usize, weights: PathBuf, spec: PathBuf, score: bool) -> Res<()> {
+        let field = run(if score {
+            self.inner.score_field(m)
+        } else {
+            self.inner.field(m)
+        })?;
         field
             .save_with_names(&weights, &spec, field.torchcfm_names())
             .map_err(to_py)

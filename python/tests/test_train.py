@@ -53,3 +53,25 @@ def test_bad_training_input_raises_value_error(context):
         flow.Trainer(batch=1, context=context)
     with pytest.raises(ValueError, match="dimension"):
         flow.Trainer(np.zeros((10, 2), np.float32), np.zeros((10, 3), np.float32), context=context)
+
+
+def test_score_networks_train_beside_the_flows(context, rng, tmp_path):
+    t = flow.Trainer("8gaussians", "moons", method="sbcfm", sigma=0.2, batch=32, width=16,
+                     models=2, score=True, seed=3, context=context)
+    out = t.train(20)
+    # Columns: the two flows, then their score networks.
+    assert out.shape == (20, 4) and np.isfinite(out).all()
+    assert t.parameters().shape[0] == 4
+    # A score loss is mean((lambda s + eps)^2): near E[eps^2] = 1 for an untrained net.
+    assert 0.3 < out[:5, 2:].mean() < 3.0
+    t.save(tmp_path / "s.safetensors", tmp_path / "s.json", model=1, score=True)
+    loaded = flow.VelocityField.load(tmp_path / "s.safetensors", tmp_path / "s.json")
+    x = rng.normal(size=(40, 2)).astype(np.float32)
+    a = flow.integrate(loaded, x, solver="rk4", steps=5, context=context)["states"][-1]
+    b = flow.integrate(t.score_field(1), x, solver="rk4", steps=5,
+                       context=context)["states"][-1]
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="sigma"):
+        flow.Trainer(score=True, sigma=0.0, context=context)
+    with pytest.raises(ValueError, match="score"):
+        flow.Trainer(method="icfm", batch=16, width=8, context=context).score_field(0)

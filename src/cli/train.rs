@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::cli::output::{bad, progress, read_points, CliResult, OutDir};
 use crate::cli::Common;
 use crate::flow::train::{
-    evaluate, Method, NetworkShape, Sampler, TrainCheckpoint, TrainConfig, Trainer,
+    evaluate, evaluate_sde, Method, NetworkShape, Sampler, TrainCheckpoint, TrainConfig, Trainer,
 };
 use crate::flow::{Activation, TimeInput};
 
@@ -41,6 +41,10 @@ pub struct TrainArgs {
     /// Sinkhorn iterations of entropic pairing.
     #[arg(long, default_value_t = 100)]
     pub sinkhorn_iters: usize,
+    /// Also train a score network per model (SF2M, on the same batches): writes
+    /// `score.safetensors` and the squared W2 of SDE samples, dx = (v + s) dt + sigma dW.
+    #[arg(long)]
+    pub score: bool,
     /// σ of the probability path.
     #[arg(long, default_value_t = 0.01)]
     pub sigma: f64,
@@ -81,7 +85,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub checkpoint_every: Option<usize>,
     /// Continue a run from its checkpoint, up to --steps in all.
-    #[arg(long, conflicts_with_all = ["source", "target", "method", "eps", "tau", "sinkhorn_iters", "sigma", "width", "depth", "activation", "time", "residual", "batch", "lr", "weight_decay", "seed", "models"])]
+    #[arg(long, conflicts_with_all = ["source", "target", "method", "eps", "tau", "sinkhorn_iters", "sigma", "width", "depth", "activation", "time", "residual", "batch", "lr", "weight_decay", "seed", "models", "score"])]
     pub resume: Option<PathBuf>,
     /// Samples integrated for `samples.png` and the squared W2 (at most 1024).
     #[arg(long, default_value_t = 1000)]
@@ -142,6 +146,7 @@ fn configure(args: &TrainArgs) -> CliResult<(TrainConfig, Sampler, Sampler)> {
         coupling_eps: args.eps,
         tau: args.tau,
         sinkhorn_iterations: args.sinkhorn_iters,
+        score: args.score,
         ..TrainConfig::default()
     };
     if !config.method.entropic_coupling() && (args.eps.is_some() || args.tau.is_some()) {
@@ -156,13 +161,17 @@ fn configure(args: &TrainArgs) -> CliResult<(TrainConfig, Sampler, Sampler)> {
     Ok((config, source, target))
 }
 
-fn loss_csv(losses: &[f32], models: usize) -> String {
+/// One row per step: each model's loss, then each score network's.
+fn loss_csv(losses: &[f32], models: usize, nets: usize) -> String {
     let mut csv = String::from("step");
     for m in 0..models {
         csv.push_str(&format!(",loss_{m}"));
     }
+    for m in 0..nets - models {
+        csv.push_str(&format!(",score_loss_{m}"));
+    }
     csv.push('\n');
-    for (k, row) in losses.chunks(models).enumerate() {
+    for (k, row) in losses.chunks(nets).enumerate() {
         csv.push_str(&(k + 1).to_string());
         for v in row {
             csv.push_str(&format!(",{v}"));
@@ -170,6 +179,14 @@ fn loss_csv(losses: &[f32], models: usize) -> String {
         csv.push('\n');
     }
     csv
+}
+
+/// The flows' columns of a loss table that also holds score networks' losses.
+fn flow_losses(losses: &[f32], models: usize, nets: usize) -> Vec<f32> {
+    losses
+        .chunks(nets)
+        .flat_map(|row| row[..models].to_vec())
+        .collect()
 }
 
 /// Runs `morphogen train`.
@@ -211,6 +228,7 @@ pub fn run(args: &TrainArgs, common: &Common) -> CliResult<()> {
     };
     let config = trainer.config().clone();
     let models = config.models;
+    let nets = config.nets();
     let out = OutDir::prepare(&args.out, args.force)?;
     let start = trainer.step();
     let remaining = args.steps - start as usize;
@@ -234,7 +252,7 @@ pub fn run(args: &TrainArgs, common: &Common) -> CliResult<()> {
             trainer
                 .checkpoint(&losses)?
                 .save(&dir.join(format!("step_{:07}.safetensors", trainer.step())))?;
-            out.write("loss.csv", loss_csv(&losses, models).as_bytes())?;
+            out.write("loss.csv", loss_csv(&losses, models, nets).as_bytes())?;
         }
     }
     bar.finish_and_clear();
@@ -242,7 +260,7 @@ pub fn run(args: &TrainArgs, common: &Common) -> CliResult<()> {
     trainer
         .checkpoint(&losses)?
         .save(&out.join("checkpoint.safetensors"))?;
-    out.write("loss.csv", loss_csv(&losses, models).as_bytes())?;
+    out.write("loss.csv", loss_csv(&losses, models, nets).as_bytes())?;
     let title = format!(
         "{} on {} pairs per batch, σ = {}, {} steps",
         config.method.name(),
@@ -252,24 +270,31 @@ pub fn run(args: &TrainArgs, common: &Common) -> CliResult<()> {
     );
     out.figure(
         "loss.png",
-        &crate::figures::engines::training_loss(&title, &losses, models)?,
+        &crate::figures::engines::training_loss(
+            &title,
+            &flow_losses(&losses, models, nets),
+            models,
+        )?,
     )?;
 
-    // Save every model; integrate model 0 from held-out source points.
-    let fields: Vec<_> = (0..models)
-        .map(|m| trainer.field(m))
-        .collect::<Result<_, _>>()?;
-    for (m, field) in fields.iter().enumerate() {
-        let stem = if m == 0 {
-            "model".to_string()
+    // Save every model (and score network); integrate model 0 from held-out source points.
+    for m in 0..models {
+        let suffix = if m == 0 {
+            String::new()
         } else {
-            format!("model_{m}")
+            format!("_{m}")
         };
-        field.save_with_names(
-            &out.join(&format!("{stem}.safetensors")),
-            &out.join(&format!("{stem}.json")),
-            field.torchcfm_names(),
-        )?;
+        let mut networks = vec![("model", trainer.field(m)?)];
+        if config.score {
+            networks.push(("score", trainer.score_field(m)?));
+        }
+        for (stem, field) in networks {
+            field.save_with_names(
+                &out.join(&format!("{stem}{suffix}.safetensors")),
+                &out.join(&format!("{stem}{suffix}.json")),
+                field.torchcfm_names(),
+            )?;
+        }
     }
     let evaluation = evaluate(&ctx, &trainer, 0, args.samples)?;
     let (w2, nfe, flow) = (
@@ -287,11 +312,16 @@ pub fn run(args: &TrainArgs, common: &Common) -> CliResult<()> {
             )?,
         )?;
     }
-    let tail = |m: usize| {
-        let steps = losses.len() / models;
+    let w2_sde = if config.score {
+        Some(evaluate_sde(&ctx, &trainer, 0, args.samples, 100)?)
+    } else {
+        None
+    };
+    let tail = |n: usize| {
+        let steps = losses.len() / nets;
         let window = steps.min(100);
         (steps - window..steps)
-            .map(|k| f64::from(losses[k * models + m]))
+            .map(|k| f64::from(losses[k * nets + n]))
             .sum::<f64>()
             / window.max(1) as f64
     };
@@ -307,7 +337,10 @@ pub fn run(args: &TrainArgs, common: &Common) -> CliResult<()> {
         "parameters": trainer.layout().params,
         "seed": config.seed,
         "final_loss": (0..models).map(tail).collect::<Vec<_>>(),
+        "score": config.score,
+        "final_score_loss": config.score.then(|| (models..nets).map(tail).collect::<Vec<_>>()),
         "w2_squared": w2,
+        "w2_squared_sde": w2_sde,
         "w2_samples": args.samples,
         "nfe_dopri5": nfe,
         "dispatches_per_step": trainer.dispatches_per_step(),

@@ -1,5 +1,6 @@
 // The loss of every row and the gradient at the network's output: thread per row.
-// diff = v - u; dL/dv = 2 diff / (B D) on the gradient tape; row_loss = sum of diff^2.
+// diff = a v - u (a the row's factor: 1 for a flow, lambda(t) for a score network);
+// dL/dv = 2 a diff / (B D) on the gradient tape; row_loss = sum of diff^2.
 // Twin: flow::train::reference::loss_and_gradient.
 
 override WG: u32 = 64u;
@@ -15,6 +16,7 @@ override OUT_OFF: u32 = 0u;
 @group(0) @binding(1) var<storage, read> targets: array<f32>;
 @group(0) @binding(2) var<storage, read_write> back: array<f32>;
 @group(0) @binding(3) var<storage, read_write> row_loss: array<f32>;
+@group(0) @binding(4) var<storage, read> weights: array<f32>;
 
 @compute @workgroup_size(WG)
 fn main(
@@ -27,11 +29,12 @@ fn main(
         return;
     }
     let scale = 2.0 / f32(B * D);
+    let a = weights[r];
     var total = 0.0;
     for (var c = 0u; c < D; c = c + 1u) {
-        let diff = tape[r * TAPE + OUT_OFF + c] - targets[r * D + c];
+        let diff = a * tape[r * TAPE + OUT_OFF + c] - targets[r * D + c];
         total = total + diff * diff;
-        back[r * TAPE + OUT_OFF + c] = scale * diff;
+        back[r * TAPE + OUT_OFF + c] = scale * a * diff;
     }
     row_loss[r] = total;
 }

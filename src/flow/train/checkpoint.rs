@@ -59,7 +59,8 @@ impl TrainCheckpoint {
     pub fn encode(&self) -> Result<Vec<u8>> {
         let c = &self.config;
         let n = &c.network;
-        let models = c.models;
+        // Every network: the flows, then their score networks.
+        let models = c.nets();
         let per_model = self.params.len() / models.max(1);
         let mut views = vec![
             (
@@ -124,7 +125,8 @@ impl TrainCheckpoint {
             "activation": to_name(n.activation),
             "time": to_name(n.time),
             "residual": n.residual,
-            "models": models,
+            "models": c.models,
+            "score": c.score,
             "steps_per_submit": c.steps_per_submit,
             "coupling_eps": c.coupling_eps,
             "tau": c.tau,
@@ -188,6 +190,8 @@ impl TrainCheckpoint {
             coupling_eps: s["coupling_eps"].as_f64(),
             tau: s["tau"].as_f64(),
             sinkhorn_iterations: whole("sinkhorn_iterations")?,
+            // Checkpoints written before score networks existed hold none.
+            score: s["score"].as_bool().unwrap_or(false),
         };
         let sampler = |key: &str, tensor: &str| -> Result<Sampler> {
             let v = file.json(key)?;
@@ -213,10 +217,10 @@ impl TrainCheckpoint {
         let params = vector("params")?;
         let (first, second) = (vector("adam_m")?, vector("adam_v")?);
         let expected =
-            config.models * super::layout::Layout::new(dst.dim(), &config.network).params;
+            config.nets() * super::layout::Layout::new(dst.dim(), &config.network).params;
         if [params.len(), first.len(), second.len()] != [expected; 3] {
             return Err(file.bad(format!(
-                "the parameters and moments must hold {expected} values each (models x parameters)"
+                "the parameters and moments must hold {expected} values each (networks x parameters)"
             )));
         }
         Ok(Self {

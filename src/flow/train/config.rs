@@ -243,6 +243,10 @@ pub struct TrainConfig {
     pub tau: Option<f64>,
     /// Sinkhorn iterations of entropic pairing.
     pub sinkhorn_iterations: usize,
+    /// Also train a score network beside each flow model (SF2M): same shape, same batch,
+    /// loss mean((λ(t) s(x_t, t) + ε)²) with λ(t) = 2 σ_t / (σ² + 1e-8), so that
+    /// dx = (v + s) dt + σ dW samples the path's marginals.
+    pub score: bool,
 }
 
 impl Default for TrainConfig {
@@ -263,6 +267,7 @@ impl Default for TrainConfig {
             coupling_eps: None,
             tau: None,
             sinkhorn_iterations: 100,
+            score: false,
         }
     }
 }
@@ -326,6 +331,18 @@ impl TrainConfig {
     pub fn coupling_eps(mut self, eps: f64) -> Self {
         self.coupling_eps = Some(eps);
         self
+    }
+
+    /// Trains a score network beside each flow model (SF2M).
+    pub fn score(mut self, score: bool) -> Self {
+        self.score = score;
+        self
+    }
+
+    /// Networks trained: each model's flow, then (with [`TrainConfig::score`]) each
+    /// model's score.
+    pub fn nets(&self) -> usize {
+        self.models * (1 + usize::from(self.score))
     }
 
     /// Sets the unbalanced pairing's τ.
@@ -420,6 +437,11 @@ impl TrainConfig {
         }
         if self.models == 0 {
             return Err(Error::invalid("train at least one model (models >= 1)"));
+        }
+        if self.score && self.sigma <= 0.0 {
+            return Err(Error::invalid(
+                "a score network needs noise on the path: set sigma > 0 (its weight is 2 sigma_t / sigma^2)",
+            ));
         }
         if self.steps_per_submit == 0 {
             return Err(Error::invalid("steps_per_submit must be at least 1"));

@@ -13,7 +13,7 @@ use super::layout::Layout;
 use super::passes::{build, Buffers, Chain, Pass};
 use super::shared::StepBlock;
 
-/// One vector per model.
+/// One vector per network: each model's flow, then (when trained) each model's score.
 pub type PerModel = Vec<Vec<f32>>;
 
 /// Progress of a training run, reported after each submission.
@@ -23,7 +23,7 @@ pub struct TrainProgress {
     pub step: u64,
     /// Steps asked for in this call.
     pub total: u64,
-    /// Each model's loss at the latest step.
+    /// Each network's loss at the latest step (the flows, then the score networks).
     pub loss: Vec<f32>,
 }
 
@@ -42,7 +42,8 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// A run from PyTorch-style initial parameters under each model's seed (seed + m).
+    /// A run from PyTorch-style initial parameters under each model's seed (seed + m; a
+    /// score network's from [`score_seed`] of it).
     pub fn new(
         ctx: &GpuContext,
         config: &TrainConfig,
@@ -51,13 +52,21 @@ impl Trainer {
     ) -> Result<Self> {
         config.validate(source, target)?;
         let layout = Layout::new(target.dim(), &config.network);
-        let params: Vec<Vec<f32>> = (0..config.models as u64)
-            .map(|m| layout.initial_parameters(config.seed + m))
+        let seeds = (0..config.models as u64).map(|m| config.seed + m);
+        let scores =
+            seeds
+                .clone()
+                .map(score_seed)
+                .take(if config.score { config.models } else { 0 });
+        let params: Vec<Vec<f32>> = seeds
+            .chain(scores)
+            .map(|s| layout.initial_parameters(s))
             .collect();
         Self::with_parameters(ctx, config, source, target, &params)
     }
 
-    /// A run from given initial parameters (one vector per model, in [`Layout`]'s order).
+    /// A run from given initial parameters (one vector per network, in [`Layout`]'s order:
+    /// the models' flows, then their score networks).
     pub fn with_parameters(
         ctx: &GpuContext,
         config: &TrainConfig,
@@ -67,10 +76,10 @@ impl Trainer {
     ) -> Result<Self> {
         config.validate(source, target)?;
         let layout = Layout::new(target.dim(), &config.network);
-        if params.len() != config.models || params.iter().any(|p| p.len() != layout.params) {
+        if params.len() != config.nets() || params.iter().any(|p| p.len() != layout.params) {
             return Err(Error::invalid(format!(
-                "initial parameters: expected {} models of {} values; got {} of lengths {:?}",
-                config.models,
+                "initial parameters: expected {} networks of {} values; got {} of lengths {:?}",
+                config.nets(),
                 layout.params,
                 params.len(),
                 params.iter().map(Vec::len).collect::<Vec<_>>()
@@ -146,7 +155,8 @@ impl Trainer {
     }
 
     /// Takes `steps` optimiser steps, `steps_per_submit` per submission, calling
-    /// `progress` after each; returns the loss of every step (steps × models).
+    /// `progress` after each; returns the loss of every step (steps × networks: the flows,
+    /// then the score networks).
     pub fn train(
         &mut self,
         steps: usize,
@@ -161,7 +171,7 @@ impl Trainer {
         steps: usize,
         progress: &mut dyn FnMut(&TrainProgress),
     ) -> Result<Vec<f32>> {
-        let models = self.config.models;
+        let models = self.config.nets();
         let mut losses = Vec::with_capacity(steps * models);
         let mut done = 0;
         while done < steps {
@@ -181,8 +191,8 @@ impl Trainer {
             }
             if let Some(bad) = chunk.iter().position(|v| !v.is_finite()) {
                 return Err(Error::invalid(format!(
-                    "the loss of model {} became {} at step {}; lower the learning rate",
-                    bad % models,
+                    "the loss of {} became {} at step {}; lower the learning rate",
+                    self.net_name(bad % models),
                     chunk[bad],
                     self.step + 1 + (bad / models) as u64
                 )));
@@ -217,7 +227,7 @@ impl Trainer {
     }
 
     /// Computes the loss and gradients of the next step's batch without updating (and
-    /// without advancing the step count): each model's parameter gradients.
+    /// without advancing the step count): each network's parameter gradients.
     pub fn gradients(&self) -> Result<Vec<Vec<f32>>> {
         self.write_step_blocks(1)?;
         let mut rec = self.ctx.recorder("morphogen.train.gradients");
@@ -243,7 +253,7 @@ impl Trainer {
         )))
     }
 
-    /// Each model's current parameters.
+    /// Each network's current parameters (the flows, then the score networks).
     pub fn parameters(&self) -> Result<Vec<Vec<f32>>> {
         pollster::block_on(self.parameters_async())
     }
@@ -261,7 +271,7 @@ impl Trainer {
             .collect())
     }
 
-    /// Each model's Adam moments (first, second).
+    /// Each network's Adam moments (first, second).
     pub fn moments(&self) -> Result<(PerModel, PerModel)> {
         let all = self.buffers.moments.read(&self.ctx)?;
         let (m, v) = all.split_at(all.len() / 2);
@@ -277,7 +287,7 @@ impl Trainer {
         second: &[f32],
         step: u64,
     ) -> Result<()> {
-        let n = self.config.models * self.layout.params;
+        let n = self.config.nets() * self.layout.params;
         if params.len() != n || first.len() != n || second.len() != n {
             return Err(Error::invalid(format!(
                 "a checkpoint of this run holds {n} parameters and as many moments of each kind; got {}, {} and {}",
@@ -330,13 +340,45 @@ impl Trainer {
 
     /// Model `m`'s network as a velocity field.
     pub fn field(&self, m: usize) -> Result<VelocityField> {
-        let params = self.parameters()?;
-        let p = params.get(m).ok_or_else(|| {
-            Error::invalid(format!(
-                "model {m} does not exist; this run trains {}",
-                params.len()
-            ))
-        })?;
-        Ok(self.layout.field(p))
+        self.network(m, false)
     }
+
+    /// Model `m`'s score network (SF2M) as a field: s(x, t), to add to the velocity in
+    /// dx = (v + s) dt + σ dW.
+    pub fn score_field(&self, m: usize) -> Result<VelocityField> {
+        if !self.config.score {
+            return Err(Error::invalid(
+                "this run trains no score networks; set TrainConfig::score (--score)",
+            ));
+        }
+        self.network(m, true)
+    }
+
+    fn network(&self, m: usize, score: bool) -> Result<VelocityField> {
+        let models = self.config.models;
+        if m >= models {
+            return Err(Error::invalid(format!(
+                "model {m} does not exist; this run trains {models}"
+            )));
+        }
+        let params = self.parameters()?;
+        Ok(self.layout.field(&params[m + usize::from(score) * models]))
+    }
+
+    /// "model m" or "the score network of model m", for network `n`.
+    fn net_name(&self, n: usize) -> String {
+        let models = self.config.models;
+        if n < models {
+            format!("model {n}")
+        } else {
+            format!("the score network of model {}", n - models)
+        }
+    }
+}
+
+/// The seed of the score network's initial parameters beside a flow model of seed `seed`.
+pub fn score_seed(seed: u64) -> u64 {
+    // A fixed odd offset (the golden ratio's bits) keeps the two networks' initial
+    // parameters apart for every seed.
+    seed ^ 0x9E37_79B9_7F4A_7C15
 }

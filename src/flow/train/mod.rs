@@ -2,7 +2,9 @@
 //! (independent, or exact optimal transport by an auction), the network's forward and
 //! backward passes and Adam in WGSL, many steps per submission and several models per
 //! dispatch. The trained network is a [`crate::flow::VelocityField`] that the integrator
-//! runs and PyTorch loads (TorchCFM's key layout).
+//! runs and PyTorch loads (TorchCFM's key layout). With [`TrainConfig::score`] each model
+//! also trains a score network on the same batches (SF2M), for sampling by the SDE
+//! dx = (v + s) dt + σ dW ([`Trainer::score_field`]).
 //!
 //! # Kernels
 //!
@@ -11,7 +13,7 @@
 //! | `draw.wgsl` | [`Trainer`] | [`reference::draw_endpoints`] | `tests/flow_train.rs` |
 //! | `auction.wgsl` | [`assign_gpu`], [`Trainer`] | [`hungarian`] (the oracle) | `tests/flow_train.rs` |
 //! | `sinkhorn.wgsl` | [`Trainer`] | [`reference::sinkhorn`], [`reference::plan_pairs`] | `tests/flow_train.rs` |
-//! | `path.wgsl` | [`Trainer`] | [`reference::pairs`], [`reference::regression`] | `tests/flow_train.rs` |
+//! | `path.wgsl` | [`Trainer`] | [`reference::pairs`], [`reference::regression`], [`reference::score_regression`] | `tests/flow_train.rs` |
 //! | `forward.wgsl`, `loss.wgsl`, `backward.wgsl`, `grad.wgsl` | [`Trainer`] | [`reference::loss_and_gradient`] | `tests/flow_train.rs` |
 //! | `adam.wgsl` | [`Trainer`] | [`reference::Adam`] | `tests/flow_train.rs` |
 //!
@@ -42,6 +44,6 @@ pub mod shared;
 pub use assign::{assign_gpu, hungarian, w2_squared_gpu};
 pub use checkpoint::TrainCheckpoint;
 pub use config::{EntropicPairing, Method, NetworkShape, Sampler, TrainConfig};
-pub use evaluate::{evaluate, Evaluation};
-pub use gpu::{PerModel, TrainProgress, Trainer};
+pub use evaluate::{evaluate, evaluate_sde, Evaluation};
+pub use gpu::{score_seed, PerModel, TrainProgress, Trainer};
 pub use layout::Layout;

@@ -56,8 +56,12 @@ pub(super) fn build(
     params: &[Vec<f32>],
 ) -> Result<Chain> {
     let models = config.models;
+    let nets = config.nets();
     let (b, d, t) = (config.batch, layout.dim, layout.tape);
+    // Rows of the models' batches, and of every network's tape (a score network has its
+    // own tape over its flow's batch).
     let rows = models * b;
+    let net_rows = nets * b;
     let label = |name: &str| format!("morphogen.train.{name}");
     let flat: Vec<f32> = params.concat();
     let points = |s: &Sampler| match s {
@@ -86,10 +90,11 @@ pub(super) fn build(
         },
         &label("plan_costs"),
     )?;
-    let tape = GpuBuffer::<f32>::zeroed(ctx, rows * t, &label("tape"))?;
-    let back = GpuBuffer::<f32>::zeroed(ctx, rows * t, &label("back"))?;
-    let targets = GpuBuffer::<f32>::zeroed(ctx, rows * d, &label("targets"))?;
-    let row_loss = GpuBuffer::<f32>::zeroed(ctx, rows, &label("row_loss"))?;
+    let tape = GpuBuffer::<f32>::zeroed(ctx, net_rows * t, &label("tape"))?;
+    let back = GpuBuffer::<f32>::zeroed(ctx, net_rows * t, &label("back"))?;
+    let targets = GpuBuffer::<f32>::zeroed(ctx, net_rows * d, &label("targets"))?;
+    let weights = GpuBuffer::<f32>::zeroed(ctx, net_rows, &label("weights"))?;
+    let row_loss = GpuBuffer::<f32>::zeroed(ctx, net_rows, &label("row_loss"))?;
     let mut buffers = Buffers {
         seeds: GpuBuffer::from_slice(
             ctx,
@@ -102,7 +107,7 @@ pub(super) fn build(
         params: GpuBuffer::from_slice(ctx, &flat, &label("params"))?,
         grads: GpuBuffer::zeroed(ctx, flat.len(), &label("grads"))?,
         moments: GpuBuffer::zeroed(ctx, 2 * flat.len(), &label("moments"))?,
-        losses: GpuBuffer::zeroed(ctx, config.steps_per_submit * models, &label("losses"))?,
+        losses: GpuBuffer::zeroed(ctx, config.steps_per_submit * nets, &label("losses"))?,
         steps: GpuBuffer::uniform_slice(
             ctx,
             &vec![StepBlock::new(config, 1, 0); config.steps_per_submit],
@@ -135,6 +140,15 @@ pub(super) fn build(
     ];
     let with = |extra: &[(&'static str, f64)]| -> Vec<(&'static str, f64)> {
         common.iter().chain(extra).copied().collect()
+    };
+    // The kernels that run per network rather than per model.
+    let per_net = [
+        ("WG", f64::from(WG)),
+        ("B", b as f64),
+        ("MODELS", nets as f64),
+    ];
+    let with_nets = |extra: &[(&'static str, f64)]| -> Vec<(&'static str, f64)> {
+        per_net.iter().chain(extra).copied().collect()
     };
     let mut passes = Vec::new();
     let stepped_kernel = |shader: &str, overrides: &[(&str, f64)]| {
@@ -228,6 +242,7 @@ pub(super) fn build(
     let path = stepped_kernel(
         "flow/train/path",
         &with(&[
+            ("NETS", nets as f64),
             ("D", d as f64),
             ("TAPE", t as f64),
             ("SIGMA", config.sigma),
@@ -260,12 +275,13 @@ pub(super) fn build(
             ("pairs", buffers.pairs.binding()),
             ("tape", tape.binding()),
             ("targets", targets.binding()),
+            ("weights", weights.binding()),
         ],
     )?;
     let path_pass = Pass {
         kernel: path,
         group,
-        grid: grid(rows),
+        grid: grid(net_rows),
         stepped: true,
     };
 
@@ -273,7 +289,7 @@ pub(super) fn build(
     let params_count = layout.params as f64;
     // What every layer kernel is told of its layer.
     let layer_overrides = |l: &super::layout::LayerSlots, extra: &[(&'static str, f64)]| {
-        with(&[
+        with_nets(&[
             ("TAPE", t as f64),
             ("PARAMS", params_count),
             ("IN", l.inputs as f64),
@@ -286,8 +302,8 @@ pub(super) fn build(
         .chain(extra.iter().copied())
         .collect::<Vec<_>>()
     };
-    // Row tiles of 4 per model, as the layer kernels take them.
-    let row_tiles = models * b.div_ceil(4);
+    // Row tiles of 4 per network, as the layer kernels take them.
+    let row_tiles = nets * b.div_ceil(4);
     let mut forward = Vec::new();
     for l in &layout.layers {
         let kernel = ctx.kernel(&KernelDesc::new("flow/train/forward").overrides(
@@ -315,7 +331,7 @@ pub(super) fn build(
             stepped: false,
         });
     }
-    let loss = ctx.kernel(&KernelDesc::new("flow/train/loss").overrides(&with(&[
+    let loss = ctx.kernel(&KernelDesc::new("flow/train/loss").overrides(&with_nets(&[
         ("D", d as f64),
         ("TAPE", t as f64),
         ("OUT_OFF", layout.output() as f64),
@@ -327,12 +343,13 @@ pub(super) fn build(
             ("targets", targets.binding()),
             ("back", back.binding()),
             ("row_loss", row_loss.binding()),
+            ("weights", weights.binding()),
         ],
     )?;
     let loss_pass = Pass {
         kernel: loss,
         group,
-        grid: grid(rows),
+        grid: grid(net_rows),
         stepped: false,
     };
     let mut backward = Vec::new();
@@ -377,7 +394,7 @@ pub(super) fn build(
             ],
         )?;
         // Tiles of 4 units x 4 columns of the input extended by the bias's column.
-        let tiles = models * l.outputs.div_ceil(4) * (l.inputs + 1).div_ceil(4);
+        let tiles = nets * l.outputs.div_ceil(4) * (l.inputs + 1).div_ceil(4);
         gradients.push(Pass {
             kernel,
             group,
@@ -388,7 +405,7 @@ pub(super) fn build(
     let (b1, b2) = config.betas;
     let adam = stepped_kernel(
         "flow/train/adam",
-        &with(&[
+        &with_nets(&[
             ("D", d as f64),
             ("PARAMS", params_count),
             ("BETA1", b1),
@@ -410,7 +427,7 @@ pub(super) fn build(
     let adam_pass = Pass {
         kernel: adam,
         group,
-        grid: grid(models * layout.params),
+        grid: grid(nets * layout.params),
         stepped: true,
     };
 
@@ -432,6 +449,7 @@ pub(super) fn build(
         tape,
         back,
         targets,
+        weights,
         row_loss,
     ];
     Ok(Chain {

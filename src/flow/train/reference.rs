@@ -223,13 +223,47 @@ pub fn plan_pairs(
         .collect()
 }
 
-/// A batch ready for the network: its input rows and regression targets.
+/// A batch ready for the network: its input rows, regression targets and the factor each
+/// row's output is scaled by before it meets its target (1 for a flow, λ(t) for a score).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Regression {
     /// B × input-width rows.
     pub inputs: Vec<f64>,
-    /// B × d targets u_t.
+    /// B × d targets: u_t for a flow, −ε for a score.
     pub targets: Vec<f64>,
+    /// B factors a: the loss is mean((a v − target)²).
+    pub weights: Vec<f64>,
+}
+
+/// The times (one per row) and noise (rows × d) drawn under `seed` for `step`
+/// (`path.wgsl`).
+pub fn path_draws(
+    config: &TrainConfig,
+    d: usize,
+    rows: usize,
+    seed: u64,
+    step: u32,
+) -> (Vec<f64>, Vec<f64>) {
+    let key = crate::rng::seed_key(seed);
+    let b = rows as f64;
+    let times: Vec<f64> = (0..rows as u32)
+        .map(|k| {
+            let u = f64::from(crate::rng::uniform4(key, [k, step, Purpose::Time as u32, 0])[0]);
+            if config.method.stratified_times() {
+                (f64::from(k) + u) / b
+            } else {
+                u
+            }
+        })
+        .collect();
+    let noise: Vec<f64> = (0..rows as u32)
+        .flat_map(|k| {
+            (0..d).map(move |c| {
+                crate::rng::normal4(key, [k, step, Purpose::Noise as u32, (c / 4) as u32])[c % 4]
+            })
+        })
+        .collect();
+    (times, noise)
 }
 
 /// x_t, t and u_t of every batch row (`path.wgsl`): t and the noise drawn under `seed`
@@ -242,27 +276,37 @@ pub fn regression(
     seed: u64,
     step: u32,
 ) -> Regression {
-    let key = crate::rng::seed_key(seed);
-    let d = layout.dim;
-    let b = pairs.len() as f64;
-    let times: Vec<f64> = (0..pairs.len() as u32)
-        .map(|k| {
-            let u = f64::from(crate::rng::uniform4(key, [k, step, Purpose::Time as u32, 0])[0]);
-            if config.method.stratified_times() {
-                (f64::from(k) + u) / b
-            } else {
-                u
-            }
-        })
-        .collect();
-    let noise: Vec<f64> = (0..pairs.len() as u32)
-        .flat_map(|k| {
-            (0..d).map(move |c| {
-                crate::rng::normal4(key, [k, step, Purpose::Noise as u32, (c / 4) as u32])[c % 4]
-            })
-        })
-        .collect();
+    let (times, noise) = path_draws(config, layout.dim, pairs.len(), seed, step);
     regression_with(config, layout, ends, pairs, &times, &noise)
+}
+
+/// σ_t of the method's path at time t.
+pub fn sigma_t(config: &TrainConfig, t: f64) -> f64 {
+    match config.method {
+        Method::Icfm | Method::Otcfm | Method::Uotfm => config.sigma,
+        Method::Sbcfm => config.sigma * (t * (1.0 - t)).sqrt(),
+        Method::Fm => 1.0 - (1.0 - config.sigma) * t,
+    }
+}
+
+/// The score network's batch beside a flow batch (SF2M): the same inputs, targets −ε and
+/// factors λ(t) = 2 σ_t / (σ² + 1e-8), for the `times` and `noise` the flow batch was
+/// built from.
+pub fn score_regression(
+    config: &TrainConfig,
+    flow: &Regression,
+    times: &[f64],
+    noise: &[f64],
+) -> Regression {
+    let denominator = config.sigma * config.sigma + 1e-8;
+    Regression {
+        inputs: flow.inputs.clone(),
+        targets: noise.iter().map(|e| -e).collect(),
+        weights: times
+            .iter()
+            .map(|&t| 2.0 * sigma_t(config, t) / denominator)
+            .collect(),
+    }
 }
 
 /// x_t and u_t of every batch row for given times (one per row) and noise (rows × d), as
@@ -312,7 +356,12 @@ pub fn regression_with(
             inputs.push(t);
         }
     }
-    Regression { inputs, targets }
+    let weights = vec![1.0; pairs.len()];
+    Regression {
+        inputs,
+        targets,
+        weights,
+    }
 }
 
 /// The tape of one row: the input, then each layer's z and h (`forward.wgsl`).
@@ -338,8 +387,8 @@ pub fn forward(layout: &Layout, params: &[f64], input: &[f64]) -> Vec<f64> {
     tape
 }
 
-/// The loss (mean over rows and dimensions of (v − u)²) and its gradient in the
-/// parameters, by backpropagation along the tapes (`loss.wgsl`, `backward.wgsl`,
+/// The loss (mean over rows and dimensions of (a v − u)², a the row's weight) and its
+/// gradient in the parameters, by backpropagation along the tapes (`loss.wgsl`, `backward.wgsl`,
 /// `grad.wgsl`).
 pub fn loss_and_gradient(layout: &Layout, params: &[f64], batch: &Regression) -> (f64, Vec<f64>) {
     let width = layout.input_width();
@@ -353,10 +402,11 @@ pub fn loss_and_gradient(layout: &Layout, params: &[f64], batch: &Regression) ->
         let tape = forward(layout, params, &batch.inputs[r * width..(r + 1) * width]);
         // The gradient tape: dL/dz at z's places, dL/dh at h's.
         let mut back = vec![0.0; layout.tape];
+        let a = batch.weights[r];
         for c in 0..d {
-            let diff = tape[out + c] - batch.targets[r * d + c];
+            let diff = a * tape[out + c] - batch.targets[r * d + c];
             loss += diff * diff;
-            back[out + c] = scale * diff;
+            back[out + c] = scale * a * diff;
         }
         for (n, l) in layout.layers.iter().enumerate().rev() {
             if let Some(h) = l.h {
