@@ -1,6 +1,7 @@
 //! Training benchmark: flow-matching steps per second on this adapter for TorchCFM's MLP
 //! (2-D, width 64, eight Gaussians to moons), with no coupling (I-CFM) and exact OT pairs
-//! (OT-CFM), batch 256 and 1024, one model and 16 side by side; the multiply-add rate of
+//! (OT-CFM: from the GPU auction, and from the host's between each step's draw and
+//! training), batch 256 and 1024, one model and 16 side by side; the multiply-add rate of
 //! the backward pass as a fraction of the adapter's measured FMA peak; TorchCFM's own
 //! loop on the same machine (torch on the CPU, POT's network simplex for the pairs) where
 //! installed; and the steps and seconds until the squared W2 of Dopri5 samples to held-out
@@ -20,7 +21,9 @@ use std::time::Instant;
 mod common;
 
 use common::{Flags, Setup};
-use morphogen::flow::train::{evaluate, Layout, Method, Sampler, TrainConfig, Trainer};
+use morphogen::flow::train::{
+    assign_host, evaluate, reference, ExactPairing, Layout, Method, Sampler, TrainConfig, Trainer,
+};
 use serde_json::{json, Value};
 
 fn torchcfm(python: &std::path::Path, method: Method, batch: usize, steps: usize) -> Option<Value> {
@@ -38,6 +41,27 @@ fn torchcfm(python: &std::path::Path, method: Method, batch: usize, steps: usize
         "--threads",
         &threads.to_string(),
     ]))
+}
+
+/// Milliseconds the host's exact pairing takes per step for `models` batches of `batch`
+/// pairs (eight Gaussians to moons), over a few batches.
+fn host_pairing_ms(batch: usize, models: usize) -> f64 {
+    let reps = 5;
+    let batches: Vec<(Vec<f32>, Vec<f32>)> = (0..reps as u64)
+        .map(|k| {
+            (
+                reference::sample(&Sampler::EightGaussians, batch, 100 + k),
+                reference::sample(&Sampler::Moons, batch, 200 + k),
+            )
+        })
+        .collect();
+    let started = Instant::now();
+    for (x0, x1) in &batches {
+        for _ in 0..models {
+            std::hint::black_box(assign_host(x0, x1, 2));
+        }
+    }
+    started.elapsed().as_secs_f64() * 1e3 / reps as f64
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -60,7 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let (src, dst) = (Sampler::EightGaussians, Sampler::Moons);
     println!(
-        "{:>7} {:>6} {:>6} | {:>9} {:>11} {:>7} {:>8} {:>9} | {:>9} {:>7}",
+        "{:>10} {:>6} {:>6} | {:>9} {:>11} {:>7} {:>8} {:>9} | {:>9} {:>7}",
         "method",
         "batch",
         "models",
@@ -75,16 +99,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rows = Vec::new();
     for &batch in &batches {
         for &models in &model_counts {
-            for method in [Method::Icfm, Method::Otcfm] {
+            // OT-CFM with its exact pairs from the GPU auction and from the host's.
+            for (method, pairing) in [
+                (Method::Icfm, ExactPairing::Auto),
+                (Method::Otcfm, ExactPairing::Device),
+                (Method::Otcfm, ExactPairing::Host),
+            ] {
                 let config = TrainConfig::default()
                     .method(method)
                     .batch(batch)
                     .models(models)
-                    .steps(steps);
+                    .steps(steps)
+                    .exact_pairing(pairing);
+                let name = match (method, pairing) {
+                    (Method::Otcfm, ExactPairing::Device) => "otcfm/gpu",
+                    (Method::Otcfm, _) => "otcfm/host",
+                    _ => method.name(),
+                };
                 let mut trainer = match Trainer::new(ctx, &config, &src, &dst) {
                     Ok(t) => t,
                     Err(e) => {
-                        println!("{:>7} {batch:>6} {models:>6} | skipped: {e}", method.name());
+                        println!("{name:>10} {batch:>6} {models:>6} | skipped: {e}");
                         continue;
                     }
                 };
@@ -124,15 +159,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let bwd_seconds = kernel(".backward") + kernel(".grad");
                 let bwd_frac = (bwd_seconds > 0.0)
                     .then(|| (backward + grads) / bwd_seconds / setup.peaks.fma_per_s);
-                let pair_ms = kernel(".auction") * 1e3;
+                let pair_ms = match pairing {
+                    ExactPairing::Host => host_pairing_ms(batch, models),
+                    _ => kernel(".auction") * 1e3,
+                };
+                // The peer runs once per method (and batch).
                 let peer = match python {
-                    Some(p) if models == 1 => torchcfm(p, method, batch, timed.clamp(20, 300)),
+                    Some(p) if models == 1 && pairing != ExactPairing::Host => {
+                        torchcfm(p, method, batch, timed.clamp(20, 300))
+                    }
                     _ => None,
                 };
+                let peer = peer.or_else(|| {
+                    (pairing == ExactPairing::Host)
+                        .then(|| rows.last().and_then(|r: &Value| r.get("torchcfm").cloned()))
+                        .flatten()
+                        .filter(|v| !v.is_null())
+                });
                 let peer_rate = peer.as_ref().and_then(|v| v["steps_per_second"].as_f64());
                 println!(
-                    "{:>7} {batch:>6} {models:>6} | {rate:>9.1} {:>11.1} {:>7.2} {:>8} {:>9} | {:>9} {:>7}",
-                    method.name(),
+                    "{name:>10} {batch:>6} {models:>6} | {rate:>9.1} {:>11.1} {:>7.2} {:>8} {:>9} | {:>9} {:>7}",
                     rate * models as f64,
                     100.0 * fma_frac,
                     bwd_frac.map_or("-".into(), |f| format!("{:.2}", 100.0 * f)),
@@ -141,7 +187,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     peer_rate.map_or("-".into(), |r| format!("{:.2}x", rate / r)),
                 );
                 rows.push(json!({
-                    "method": method.name(), "batch": batch, "models": models,
+                    "method": method.name(), "pairing": name, "batch": batch, "models": models,
                     "steps_timed": timed, "steps_per_s": rate, "model_steps_per_s": rate * models as f64,
                     "fraction_of_fma_peak": fma_frac, "backward_fraction_of_fma_peak": bwd_frac,
                     "pairing_ms_per_step": (method == Method::Otcfm).then_some(pair_ms),

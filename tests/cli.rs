@@ -1021,6 +1021,7 @@ fn train_writes_a_loadable_model_losses_and_samples_and_resumes_exactly() {
     // Bad input: exit 2, a message naming the flag, nothing written.
     for (flags, says) in [
         (&["--score", "--sigma", "0"][..], "sigma"),
+        (&["--exact-pairing", "gpu"][..], "--exact-pairing"),
         (&["--method", "ot"][..], "--method"),
         (&["--batch", "1"][..], "batch"),
         (&["--task", "8gaussians"][..], "--task"),

@@ -8,7 +8,8 @@ use common::{ctx, seed, TestRng};
 use morphogen::flow::train::reference::{self, Adam, Regression};
 use morphogen::flow::train::w2_squared_gpu;
 use morphogen::flow::train::{
-    assign, hungarian, Layout, Method, NetworkShape, Sampler, TrainCheckpoint, TrainConfig, Trainer,
+    assign, hungarian, ExactPairing, Layout, Method, NetworkShape, Sampler, TrainCheckpoint,
+    TrainConfig, Trainer,
 };
 use morphogen::flow::{self, Activation, FlowConfig, Solver, TimeInput};
 
@@ -307,14 +308,23 @@ fn the_auction_finds_the_hungarian_optimum() {
 #[test]
 fn a_model_trains_alike_alone_and_beside_others_and_resumes_exactly() {
     let s = seed("a_model_trains_alike_alone_and_beside_others_and_resumes_exactly");
-    let config = TrainConfig::default()
-        .method(Method::Otcfm)
-        .batch(32)
-        .network(NetworkShape {
-            width: 16,
-            ..NetworkShape::default()
-        })
-        .seed(s);
+    // Exact pairs from the GPU auction (inside the recorded steps) and from the host's.
+    for pairing in [ExactPairing::Device, ExactPairing::Host] {
+        let config = TrainConfig::default()
+            .method(Method::Otcfm)
+            .batch(32)
+            .network(NetworkShape {
+                width: 16,
+                ..NetworkShape::default()
+            })
+            .seed(s)
+            .exact_pairing(pairing);
+        alike_alone_beside_and_resumed(&config, s);
+    }
+}
+
+fn alike_alone_beside_and_resumed(config: &TrainConfig, s: u64) {
+    let config = config.clone();
     let (src, dst) = (Sampler::EightGaussians, Sampler::Moons);
     let mut together = Trainer::new(ctx(), &config.clone().models(3), &src, &dst).unwrap();
     together.train(6, &mut |_| {}).unwrap();
@@ -324,7 +334,8 @@ fn a_model_trains_alike_alone_and_beside_others_and_resumes_exactly() {
     assert_eq!(
         alone.parameters().unwrap()[0],
         all[2],
-        "model 2 of 3 vs alone"
+        "{:?}: model 2 of 3 vs alone",
+        config.exact_pairing
     );
 
     // Resume: 3 steps, checkpoint, a fresh trainer restored, 3 more.
@@ -337,7 +348,8 @@ fn a_model_trains_alike_alone_and_beside_others_and_resumes_exactly() {
     assert_eq!(
         second.parameters().unwrap()[0],
         all[0],
-        "resumed vs uninterrupted"
+        "{:?}: resumed vs uninterrupted",
+        config.exact_pairing
     );
 }
 

@@ -108,12 +108,15 @@ class Trainer:
     plans), TorchCFM's MLP (``width``, ``depth`` hidden layers, ``activation``) trained
     by Adam (AdamW with ``weight_decay``), ``models`` networks side by side (seeds
     seed..seed+models-1). ``score=True`` also trains a score network per model on the
-    same batches (SF2M), for sampling by dx = (v + s) dt + sigma dW."""
+    same batches (SF2M), for sampling by dx = (v + s) dt + sigma dW. ``exact_pairing``:
+    where otcfm's pairs are found (``auto``: on the host for a CPU adapter, else the GPU
+    auction; ``device``; ``host``)."""
 
     def __init__(self, source="8gaussians", target="moons", *, method="otcfm", sigma=0.01,
                  batch=256, width=64, depth=3, activation="selu", time="last", residual=False,
                  lr=1e-3, weight_decay=0.0, seed=0, models=1, eps=None, tau=None,
-                 sinkhorn_iters=100, score=False, context=None, _inner=None):
+                 sinkhorn_iters=100, score=False, exact_pairing="auto", context=None,
+                 _inner=None):
         if _inner is not None:
             self._inner = _inner
             return
@@ -128,6 +131,7 @@ class Trainer:
             "seed": int(seed), "models": int(models),
             "eps": None if eps is None else float(eps), "tau": None if tau is None else float(tau),
             "sinkhorn_iters": int(sinkhorn_iters), "score": bool(score),
+            "exact_pairing": str(exact_pairing),
         }
         self._inner = _core.Trainer(context_or_default(context), json.dumps(settings),
                                     source_name, source_points, target_name, target_points)

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use morphogen::flow::train::{
-    evaluate, Method, NetworkShape, Sampler, TrainCheckpoint, TrainConfig, Trainer as EngineTrainer,
+    evaluate, ExactPairing, Method, NetworkShape, Sampler, TrainCheckpoint, TrainConfig,
+    Trainer as EngineTrainer,
 };
 use morphogen::flow::{Activation, TimeInput};
 use numpy::PyReadonlyArrayDyn;
@@ -55,7 +56,8 @@ fn parsed<T: serde::de::DeserializeOwned>(what: &str, value: &str) -> Res<T> {
 #[pymethods]
 impl Trainer {
     /// `settings`: JSON with method, sigma, batch, lr, weight_decay, width, depth,
-    /// activation, time, residual, seed, models, eps, tau, sinkhorn_iters, score.
+    /// activation, time, residual, seed, models, eps, tau, sinkhorn_iters, score,
+    /// exact_pairing.
     #[new]
     #[pyo3(signature = (context, settings, source_name=None, source=None, target_name=None, target=None))]
     fn new(
@@ -91,6 +93,16 @@ impl Trainer {
             tau: num("tau"),
             sinkhorn_iterations: whole("sinkhorn_iters").unwrap_or(defaults.sinkhorn_iterations),
             score: s["score"].as_bool().unwrap_or(false),
+            exact_pairing: match s["exact_pairing"].as_str().unwrap_or("auto") {
+                "auto" => ExactPairing::Auto,
+                "device" => ExactPairing::Device,
+                "host" => ExactPairing::Host,
+                other => {
+                    return Err(PyValueError::new_err(format!(
+                        "exact_pairing={other:?}: use 'auto', 'device' or 'host'"
+                    )))
+                }
+            },
             ..defaults
         };
         let source = sampler(source_name, source, "source")?;

@@ -51,6 +51,8 @@ def test_bad_training_input_raises_value_error(context):
         flow.Trainer("spirals", "moons", context=context)
     with pytest.raises(ValueError, match="batch"):
         flow.Trainer(batch=1, context=context)
+    with pytest.raises(ValueError, match="exact_pairing"):
+        flow.Trainer(exact_pairing="gpu", context=context)
     with pytest.raises(ValueError, match="dimension"):
         flow.Trainer(np.zeros((10, 2), np.float32), np.zeros((10, 3), np.float32), context=context)
 

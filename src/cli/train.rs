@@ -9,7 +9,8 @@ use serde_json::json;
 use crate::cli::output::{bad, progress, read_points, CliResult, OutDir};
 use crate::cli::Common;
 use crate::flow::train::{
-    evaluate, evaluate_sde, Method, NetworkShape, Sampler, TrainCheckpoint, TrainConfig, Trainer,
+    evaluate, evaluate_sde, ExactPairing, Method, NetworkShape, Sampler, TrainCheckpoint,
+    TrainConfig, Trainer,
 };
 use crate::flow::{Activation, TimeInput};
 
@@ -41,6 +42,10 @@ pub struct TrainArgs {
     /// Sinkhorn iterations of entropic pairing.
     #[arg(long, default_value_t = 100)]
     pub sinkhorn_iters: usize,
+    /// Where otcfm's exact pairs are found: auto (the host on a CPU adapter, else the
+    /// GPU auction), device or host.
+    #[arg(long, default_value = "auto")]
+    pub exact_pairing: String,
     /// Also train a score network per model (SF2M, on the same batches): writes
     /// `score.safetensors` and the squared W2 of SDE samples, dx = (v + s) dt + sigma dW.
     #[arg(long)]
@@ -147,6 +152,16 @@ fn configure(args: &TrainArgs) -> CliResult<(TrainConfig, Sampler, Sampler)> {
         tau: args.tau,
         sinkhorn_iterations: args.sinkhorn_iters,
         score: args.score,
+        exact_pairing: match args.exact_pairing.as_str() {
+            "auto" => ExactPairing::Auto,
+            "device" => ExactPairing::Device,
+            "host" => ExactPairing::Host,
+            other => {
+                return Err(bad(format!(
+                    "--exact-pairing {other}: use auto, device or host"
+                )))
+            }
+        },
         ..TrainConfig::default()
     };
     if !config.method.entropic_coupling() && (args.eps.is_some() || args.tau.is_some()) {

@@ -9,7 +9,7 @@ use std::path::Path;
 use safetensors::Dtype;
 use serde_json::{json, Value};
 
-use super::config::{Method, NetworkShape, Sampler, TrainConfig};
+use super::config::{ExactPairing, Method, NetworkShape, Sampler, TrainConfig};
 use crate::error::{Error, Result};
 use crate::flow::model::{Activation, TimeInput};
 use crate::io::tensors::{serialize, view, TensorFile};
@@ -127,6 +127,11 @@ impl TrainCheckpoint {
             "residual": n.residual,
             "models": c.models,
             "score": c.score,
+            "exact_pairing": match c.exact_pairing {
+                ExactPairing::Auto => "auto",
+                ExactPairing::Device => "device",
+                ExactPairing::Host => "host",
+            },
             "steps_per_submit": c.steps_per_submit,
             "coupling_eps": c.coupling_eps,
             "tau": c.tau,
@@ -192,6 +197,11 @@ impl TrainCheckpoint {
             sinkhorn_iterations: whole("sinkhorn_iterations")?,
             // Checkpoints written before score networks existed hold none.
             score: s["score"].as_bool().unwrap_or(false),
+            exact_pairing: match s["exact_pairing"].as_str() {
+                Some("device") => ExactPairing::Device,
+                Some("host") => ExactPairing::Host,
+                _ => ExactPairing::Auto,
+            },
         };
         let sampler = |key: &str, tensor: &str| -> Result<Sampler> {
             let v = file.json(key)?;

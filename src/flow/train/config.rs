@@ -5,6 +5,20 @@
 use crate::error::{Error, Result};
 use crate::flow::model::{Activation, TimeInput};
 
+/// Where OT-CFM's exact pairing runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ExactPairing {
+    /// On the host for a CPU adapter (the same cores, without the auction's
+    /// barrier-bound rounds), else on the device.
+    #[default]
+    Auto,
+    /// The GPU auction, inside the recorded steps.
+    Device,
+    /// The host auction ([`crate::flow::train::assign_host`]) between each step's draw
+    /// and its training passes: one wait per step.
+    Host,
+}
+
 /// The probability path, its regression target and the minibatch coupling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
@@ -243,6 +257,8 @@ pub struct TrainConfig {
     pub tau: Option<f64>,
     /// Sinkhorn iterations of entropic pairing.
     pub sinkhorn_iterations: usize,
+    /// Where exact pairing runs (OT-CFM).
+    pub exact_pairing: ExactPairing,
     /// Also train a score network beside each flow model (SF2M): same shape, same batch,
     /// loss mean((λ(t) s(x_t, t) + ε)²) with λ(t) = 2 σ_t / (σ² + 1e-8), so that
     /// dx = (v + s) dt + σ dW samples the path's marginals.
@@ -268,6 +284,7 @@ impl Default for TrainConfig {
             tau: None,
             sinkhorn_iterations: 100,
             score: false,
+            exact_pairing: ExactPairing::Auto,
         }
     }
 }
@@ -331,6 +348,22 @@ impl TrainConfig {
     pub fn coupling_eps(mut self, eps: f64) -> Self {
         self.coupling_eps = Some(eps);
         self
+    }
+
+    /// Sets where exact pairing runs.
+    pub fn exact_pairing(mut self, pairing: ExactPairing) -> Self {
+        self.exact_pairing = pairing;
+        self
+    }
+
+    /// Whether exact pairing runs on the host for a context on `ctx`'s adapter.
+    pub fn pairs_on_host(&self, ctx: &crate::gpu::GpuContext) -> bool {
+        self.method.exact_coupling()
+            && match self.exact_pairing {
+                ExactPairing::Host => true,
+                ExactPairing::Device => false,
+                ExactPairing::Auto => ctx.adapter().device_type.eq_ignore_ascii_case("cpu"),
+            }
     }
 
     /// Trains a score network beside each flow model (SF2M).

@@ -38,6 +38,8 @@ pub struct Trainer {
     step: u64,
     buffers: Buffers,
     auction: Option<Auction>,
+    /// Exact pairing on the host between each step's draw and its training passes.
+    host_pairing: bool,
     passes: Vec<Pass>,
 }
 
@@ -101,6 +103,7 @@ impl Trainer {
             step: 0,
             buffers,
             auction,
+            host_pairing: config.pairs_on_host(ctx),
             passes,
         })
     }
@@ -128,11 +131,18 @@ impl Trainer {
     /// Records steps `first + 1 ..= first + count` (block i of the step table is step
     /// first + 1 + i) with or without the optimiser's update.
     fn record_steps(&self, rec: &mut Recorder<'_>, count: usize, update: bool) {
+        for i in 0..count {
+            self.record_passes(rec, i, 0, update);
+        }
+    }
+
+    /// Records the passes from `first` on of the step at block `i`.
+    fn record_passes(&self, rec: &mut Recorder<'_>, i: usize, first: usize, update: bool) {
         let stride = std::mem::size_of::<StepBlock>() as u32;
         let last = self.passes.len() - 1;
-        for i in 0..count {
+        {
             let offset = [i as u32 * stride];
-            for (n, pass) in self.passes.iter().enumerate() {
+            for (n, pass) in self.passes.iter().enumerate().skip(first) {
                 if n == last && !update {
                     break;
                 }
@@ -145,6 +155,56 @@ impl Trainer {
                 }
             }
         }
+    }
+
+    /// Draws the batches of the step at block `i` and pairs them exactly on the host,
+    /// leaving every model's permutation in `matched` for the step's path pass.
+    async fn pair_on_host(&self, i: usize) -> Result<()> {
+        let mut rec = self.ctx.recorder("morphogen.train.draw");
+        let draw = &self.passes[0];
+        let offset = [i as u32 * std::mem::size_of::<StepBlock>() as u32];
+        rec.dispatch_at(&draw.kernel, &draw.group, &offset, draw.grid);
+        let x0 = rec.read(&self.buffers.x0)?;
+        let x1 = rec.read(&self.buffers.x1)?;
+        rec.submit()?;
+        let (x0, x1) = (
+            x0.wait_async(&self.ctx).await?,
+            x1.wait_async(&self.ctx).await?,
+        );
+        let d = self.layout.dim;
+        let per_model = self.config.batch * d;
+        let matched: Vec<u32> = x0
+            .chunks(per_model)
+            .zip(x1.chunks(per_model))
+            .flat_map(|(a, b)| super::assign_host(a, b, d))
+            .collect();
+        self.buffers.matched.write(&self.ctx, &matched)
+    }
+
+    /// Records the training passes of the steps at blocks `0..count` into `rec`, pairing
+    /// each on the host first when it pairs there (then each step but the last is
+    /// submitted on its own, as the next one's pairing waits for its draw).
+    async fn record_chunk<'r>(
+        &'r self,
+        mut rec: Recorder<'r>,
+        count: usize,
+        update: bool,
+    ) -> Result<Recorder<'r>> {
+        if !self.host_pairing {
+            self.record_steps(&mut rec, count, update);
+            return Ok(rec);
+        }
+        drop(rec);
+        for i in 0..count {
+            self.pair_on_host(i).await?;
+            let mut rec = self.ctx.recorder("morphogen.train.steps");
+            self.record_passes(&mut rec, i, 1, update);
+            if i + 1 == count {
+                return Ok(rec);
+            }
+            rec.submit()?;
+        }
+        Ok(self.ctx.recorder("morphogen.train.steps"))
     }
 
     fn write_step_blocks(&self, count: usize) -> Result<()> {
@@ -177,8 +237,8 @@ impl Trainer {
         while done < steps {
             let count = (steps - done).min(self.config.steps_per_submit);
             self.write_step_blocks(count)?;
-            let mut rec = self.ctx.recorder("morphogen.train.steps");
-            self.record_steps(&mut rec, count, true);
+            let rec = self.ctx.recorder("morphogen.train.steps");
+            let mut rec = self.record_chunk(rec, count, true).await?;
             let read = rec.read_range(&self.buffers.losses, 0, count * models)?;
             let rounds = match &self.auction {
                 Some(a) => Some(rec.read(&a.status)?),
@@ -209,17 +269,30 @@ impl Trainer {
         Ok(losses)
     }
 
-    /// Takes `steps` optimiser steps (at most `steps_per_submit`) in one profiled
-    /// submission: where the time went, kernel by kernel (needs timestamp queries for the
+    /// Takes `steps` optimiser steps (at most `steps_per_submit`; one when pairing on the
+    /// host) in one profiled submission: where the time went, kernel by kernel (needs timestamp queries for the
     /// kernels' times).
     pub fn profile_steps(&mut self, steps: usize) -> Result<StepProfile> {
-        let n = steps.clamp(1, self.config.steps_per_submit);
+        // With pairing on the host each step waits for its draw: one step is profiled,
+        // its draw and pairing (host time) left out.
+        let n = if self.host_pairing {
+            1
+        } else {
+            steps.clamp(1, self.config.steps_per_submit)
+        };
         self.write_step_blocks(n)?;
         let passes = (n * self.dispatches_per_step()) as u32;
+        if self.host_pairing {
+            pollster::block_on(self.pair_on_host(0))?;
+        }
         let mut rec = self
             .ctx
             .profiled_recorder("morphogen.train.profile", passes)?;
-        self.record_steps(&mut rec, n, true);
+        if self.host_pairing {
+            self.record_passes(&mut rec, 0, 1, true);
+        } else {
+            self.record_steps(&mut rec, n, true);
+        }
         let dispatches = rec.dispatch_count();
         let (timing, passes) = rec.submit()?.wait_passes(&self.ctx)?;
         self.step += n as u64;
@@ -230,8 +303,8 @@ impl Trainer {
     /// without advancing the step count): each network's parameter gradients.
     pub fn gradients(&self) -> Result<Vec<Vec<f32>>> {
         self.write_step_blocks(1)?;
-        let mut rec = self.ctx.recorder("morphogen.train.gradients");
-        self.record_steps(&mut rec, 1, false);
+        let rec = self.ctx.recorder("morphogen.train.gradients");
+        let mut rec = pollster::block_on(self.record_chunk(rec, 1, false))?;
         let grads = rec.read(&self.buffers.grads)?;
         rec.submit()?;
         Ok(grads

@@ -1,5 +1,7 @@
 //! Training flow-matching fields on the GPU: minibatches drawn and paired on the device
-//! (independent, or exact optimal transport by an auction), the network's forward and
+//! (independent, exact optimal transport by an auction, or pairs drawn from an entropic
+//! plan; on a CPU adapter the exact pairs come from [`assign_host`] between each step's
+//! draw and its training passes, see [`ExactPairing`]), the network's forward and
 //! backward passes and Adam in WGSL, many steps per submission and several models per
 //! dispatch. The trained network is a [`crate::flow::VelocityField`] that the integrator
 //! runs and PyTorch loads (TorchCFM's key layout). With [`TrainConfig::score`] each model
@@ -32,6 +34,7 @@
 //! ```
 
 pub mod assign;
+mod assign_host;
 mod checkpoint;
 mod config;
 mod evaluate;
@@ -42,8 +45,9 @@ pub mod reference;
 pub mod shared;
 
 pub use assign::{assign_gpu, hungarian, w2_squared_gpu};
+pub use assign_host::assign_host;
 pub use checkpoint::TrainCheckpoint;
-pub use config::{EntropicPairing, Method, NetworkShape, Sampler, TrainConfig};
+pub use config::{EntropicPairing, ExactPairing, Method, NetworkShape, Sampler, TrainConfig};
 pub use evaluate::{evaluate, evaluate_sde, Evaluation};
 pub use gpu::{score_seed, PerModel, TrainProgress, Trainer};
 pub use layout::Layout;

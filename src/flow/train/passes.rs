@@ -35,6 +35,9 @@ pub(super) struct Buffers {
     // Bound only (kept alive with the bind groups).
     pub _bound: Vec<GpuBuffer<f32>>,
     pub matched: GpuBuffer<u32>,
+    /// Every model's batch: source and target points (models × B × d).
+    pub x0: GpuBuffer<f32>,
+    pub x1: GpuBuffer<f32>,
     pub pairs: GpuBuffer<u32>,
     pub plan_error: GpuBuffer<f32>,
 }
@@ -115,14 +118,17 @@ pub(super) fn build(
         )?,
         _bound: Vec::new(),
         matched,
+        x0,
+        x1,
         pairs,
         plan_error,
     };
-    let auction = if config.method.exact_coupling() {
+    let host_pairing = config.pairs_on_host(ctx);
+    let auction = if config.method.exact_coupling() && !host_pairing {
         Some(Auction::new(
             ctx,
-            &x0,
-            &x1,
+            &buffers.x0,
+            &buffers.x1,
             &buffers.matched,
             (models, b, d),
             None,
@@ -180,8 +186,8 @@ pub(super) fn build(
             ("seeds", buffers.seeds.binding()),
             ("source_points", source_points.binding()),
             ("target_points", target_points.binding()),
-            ("x0", x0.binding()),
-            ("x1", x1.binding()),
+            ("x0", buffers.x0.binding()),
+            ("x1", buffers.x1.binding()),
         ],
     )?;
     passes.push(Pass {
@@ -219,8 +225,8 @@ pub(super) fn build(
             &[
                 ("step", step_binding(&buffers.steps)),
                 ("seeds", buffers.seeds.binding()),
-                ("x0", x0.binding()),
-                ("x1", x1.binding()),
+                ("x0", buffers.x0.binding()),
+                ("x1", buffers.x1.binding()),
                 ("costs", plan_costs.binding()),
                 ("pairs", buffers.pairs.binding()),
                 ("status", buffers.plan_error.binding()),
@@ -249,7 +255,7 @@ pub(super) fn build(
             ("METHOD", f64::from(config.method.path_code())),
             (
                 "PAIRING",
-                if auction.is_some() {
+                if config.method.exact_coupling() {
                     1.0
                 } else if entropic.is_some() {
                     2.0
@@ -269,8 +275,8 @@ pub(super) fn build(
         &[
             ("step", step_binding(&buffers.steps)),
             ("seeds", buffers.seeds.binding()),
-            ("x0", x0.binding()),
-            ("x1", x1.binding()),
+            ("x0", buffers.x0.binding()),
+            ("x1", buffers.x1.binding()),
             ("matched", buffers.matched.binding()),
             ("pairs", buffers.pairs.binding()),
             ("tape", tape.binding()),
@@ -444,8 +450,6 @@ pub(super) fn build(
         plan_costs,
         source_points,
         target_points,
-        x0,
-        x1,
         tape,
         back,
         targets,
