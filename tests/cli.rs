@@ -1018,10 +1018,36 @@ fn train_writes_a_loadable_model_losses_and_samples_and_resumes_exactly() {
     assert_eq!(summary["score"], true);
     assert!(summary["w2_squared_sde"].as_f64().unwrap() > 0.0);
     assert!(summary["final_score_loss"][0].as_f64().unwrap() > 0.0);
+    // A sigma sweep: one model per value, in the same dispatches.
+    let sweep = dir.join("sweep");
+    let out = morphogen(&[
+        "train",
+        "--method",
+        "icfm",
+        "--sigma",
+        "0.05,0.5",
+        "--steps",
+        "4",
+        "--batch",
+        "32",
+        "--width",
+        "16",
+        "--samples",
+        "64",
+        "--out",
+        s(&sweep),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary = read_summary(&sweep);
+    assert_eq!(summary["models"], 2);
+    assert_eq!(summary["sigmas"], serde_json::json!([0.05, 0.5]));
+    assert!(sweep.join("model_1.safetensors").is_file());
     // Bad input: exit 2, a message naming the flag, nothing written.
     for (flags, says) in [
         (&["--score", "--sigma", "0"][..], "sigma"),
         (&["--exact-pairing", "gpu"][..], "--exact-pairing"),
+        (&["--sigma", "0.1,x"][..], "--sigma"),
+        (&["--sigma", "0.1,0.2", "--models", "3"][..], "--models"),
         (&["--method", "ot"][..], "--method"),
         (&["--batch", "1"][..], "batch"),
         (&["--task", "8gaussians"][..], "--task"),

@@ -626,3 +626,62 @@ fn a_trained_score_network_learns_the_path_score() {
     assert_eq!(field.dim, 2);
     assert!(trainer.score_field(1).is_err());
 }
+
+/// A σ sweep trains model m as a run of its own with σ = sigmas[m] would, bit for bit:
+/// the flows and their score networks, on the I-CFM and Lipman paths.
+#[test]
+fn a_sigma_sweep_trains_each_model_as_alone() {
+    let s = seed("a_sigma_sweep_trains_each_model_as_alone");
+    for method in [Method::Icfm, Method::Fm] {
+        let sigmas = [0.05, 0.3, 0.7];
+        let config = TrainConfig::default()
+            .method(method)
+            .batch(32)
+            .network(NetworkShape {
+                width: 16,
+                ..NetworkShape::default()
+            })
+            .seed(s)
+            .score(true)
+            .sigma_sweep(&sigmas);
+        let source = if method == Method::Fm {
+            Sampler::Normal { dim: 2 }
+        } else {
+            Sampler::EightGaussians
+        };
+        let mut sweep = Trainer::new(ctx(), &config, &source, &Sampler::Moons).unwrap();
+        sweep.train(4, &mut |_| {}).unwrap();
+        let all = sweep.parameters().unwrap();
+        for m in 0..sigmas.len() {
+            let mut alone =
+                Trainer::new(ctx(), &config.for_model(m), &source, &Sampler::Moons).unwrap();
+            alone.train(4, &mut |_| {}).unwrap();
+            let one = alone.parameters().unwrap();
+            assert_eq!(
+                one[0], all[m],
+                "{method:?}: flow of model {m} (sigma {})",
+                sigmas[m]
+            );
+            assert_eq!(one[1], all[3 + m], "{method:?}: score of model {m}");
+        }
+        // The sigmas differ enough to give different networks.
+        assert_ne!(all[0], all[1]);
+    }
+    let bad = TrainConfig::default()
+        .models(2)
+        .sigma_sweep(&[0.1])
+        .models(2);
+    assert!(bad
+        .validate(&Sampler::EightGaussians, &Sampler::Moons)
+        .unwrap_err()
+        .to_string()
+        .contains("one sigma per model"));
+    let sb = TrainConfig::default()
+        .method(Method::Sbcfm)
+        .sigma_sweep(&[0.1, 0.2]);
+    assert!(sb
+        .validate(&Sampler::EightGaussians, &Sampler::Moons)
+        .unwrap_err()
+        .to_string()
+        .contains("--eps"));
+}

@@ -108,7 +108,8 @@ class Trainer:
     plans), TorchCFM's MLP (``width``, ``depth`` hidden layers, ``activation``) trained
     by Adam (AdamW with ``weight_decay``), ``models`` networks side by side (seeds
     seed..seed+models-1). ``score=True`` also trains a score network per model on the
-    same batches (SF2M), for sampling by dx = (v + s) dt + sigma dW. ``exact_pairing``:
+    same batches (SF2M), for sampling by dx = (v + s) dt + sigma dW. A list of ``sigma``
+    values trains one model per value in the same dispatches (a sweep). ``exact_pairing``:
     where otcfm's pairs are found (``auto``: on the host for a CPU adapter, else the GPU
     auction; ``device``; ``host``)."""
 
@@ -124,6 +125,12 @@ class Trainer:
             raise ValueError(f"method={method!r}: use one of {', '.join(_METHODS)}")
         source_name, source_points = _endpoint("source", source)
         target_name, target_points = _endpoint("target", target)
+        sweep = None
+        if np.ndim(sigma) == 1:
+            sweep = [float(v) for v in np.asarray(sigma, dtype=np.float64)]
+            if not sweep:
+                raise ValueError("sigma=[]: give a number or one value per model")
+            sigma = sweep[0]
         settings = {
             "method": method, "sigma": float(sigma), "batch": int(batch), "width": int(width),
             "depth": int(depth), "activation": str(activation), "time": str(time),
@@ -132,6 +139,7 @@ class Trainer:
             "eps": None if eps is None else float(eps), "tau": None if tau is None else float(tau),
             "sinkhorn_iters": int(sinkhorn_iters), "score": bool(score),
             "exact_pairing": str(exact_pairing),
+            "sigmas": sweep,
         }
         self._inner = _core.Trainer(context_or_default(context), json.dumps(settings),
                                     source_name, source_points, target_name, target_points)

@@ -57,7 +57,7 @@ fn parsed<T: serde::de::DeserializeOwned>(what: &str, value: &str) -> Res<T> {
 impl Trainer {
     /// `settings`: JSON with method, sigma, batch, lr, weight_decay, width, depth,
     /// activation, time, residual, seed, models, eps, tau, sinkhorn_iters, score,
-    /// exact_pairing.
+    /// exact_pairing, sigmas (a sweep: one model per value).
     #[new]
     #[pyo3(signature = (context, settings, source_name=None, source=None, target_name=None, target=None))]
     fn new(
@@ -74,7 +74,7 @@ impl Trainer {
         let whole = |k: &str| s[k].as_u64().map(|v| v as usize);
         let text = |k: &str| s[k].as_str().unwrap_or_default().to_string();
         let defaults = TrainConfig::default();
-        let config = TrainConfig {
+        let mut config = TrainConfig {
             method: run(Method::from_name(&text("method")))?,
             sigma: num("sigma").unwrap_or(defaults.sigma),
             batch: whole("batch").unwrap_or(defaults.batch),
@@ -105,6 +105,17 @@ impl Trainer {
             },
             ..defaults
         };
+        if let Some(list) = s["sigmas"].as_array() {
+            let sigmas: Vec<f64> = list.iter().filter_map(serde_json::Value::as_f64).collect();
+            if config.models != 1 && config.models != sigmas.len() {
+                return Err(PyValueError::new_err(format!(
+                    "sigma gives {} values, one model each; models={} disagrees",
+                    sigmas.len(),
+                    config.models
+                )));
+            }
+            config = config.sigma_sweep(&sigmas);
+        }
         let source = sampler(source_name, source, "source")?;
         let target = sampler(target_name, target, "target")?;
         let inner = run(EngineTrainer::new(

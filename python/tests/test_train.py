@@ -77,3 +77,14 @@ def test_score_networks_train_beside_the_flows(context, rng, tmp_path):
         flow.Trainer(score=True, sigma=0.0, context=context)
     with pytest.raises(ValueError, match="score"):
         flow.Trainer(method="icfm", batch=16, width=8, context=context).score_field(0)
+
+
+def test_a_sigma_sweep_trains_one_model_per_value(context):
+    sweep = flow.Trainer(method="icfm", sigma=[0.05, 0.5], batch=32, width=16, seed=5,
+                         context=context)
+    assert sweep.train(3).shape == (3, 2)
+    alone = flow.Trainer(method="icfm", sigma=0.5, batch=32, width=16, seed=6, context=context)
+    alone.train(3)
+    np.testing.assert_array_equal(sweep.parameters()[1], alone.parameters()[0])
+    with pytest.raises(ValueError, match="models"):
+        flow.Trainer(sigma=[0.1, 0.2], models=3, context=context)

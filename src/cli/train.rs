@@ -50,9 +50,10 @@ pub struct TrainArgs {
     /// `score.safetensors` and the squared W2 of SDE samples, dx = (v + s) dt + sigma dW.
     #[arg(long)]
     pub score: bool,
-    /// σ of the probability path.
-    #[arg(long, default_value_t = 0.01)]
-    pub sigma: f64,
+    /// σ of the probability path; a comma-separated list trains one model per value in
+    /// the same dispatches (a sweep).
+    #[arg(long, default_value = "0.01")]
+    pub sigma: String,
     /// Width of the hidden layers.
     #[arg(long, default_value_t = 64)]
     pub width: usize,
@@ -138,9 +139,27 @@ fn configure(args: &TrainArgs) -> CliResult<(TrainConfig, Sampler, Sampler)> {
         time: named::<TimeInput>("--time", &args.time, "last, first, none")?,
         residual: args.residual,
     };
-    let config = TrainConfig {
+    let sigmas: Vec<f64> = args
+        .sigma
+        .split(',')
+        .map(|v| v.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| {
+            bad(format!(
+                "--sigma {}: give a number or a comma-separated list",
+                args.sigma
+            ))
+        })?;
+    if sigmas.len() > 1 && args.models != 1 && args.models != sigmas.len() {
+        return Err(bad(format!(
+            "--sigma gives {} values, one model each; --models {} disagrees",
+            sigmas.len(),
+            args.models
+        )));
+    }
+    let mut config = TrainConfig {
         method: Method::from_name(&args.method).map_err(|e| bad(format!("--method: {e}")))?,
-        sigma: args.sigma,
+        sigma: sigmas[0],
         batch: args.batch,
         steps: args.steps,
         lr: args.lr,
@@ -164,6 +183,9 @@ fn configure(args: &TrainArgs) -> CliResult<(TrainConfig, Sampler, Sampler)> {
         },
         ..TrainConfig::default()
     };
+    if sigmas.len() > 1 {
+        config = config.sigma_sweep(&sigmas);
+    }
     if !config.method.entropic_coupling() && (args.eps.is_some() || args.tau.is_some()) {
         return Err(bad(format!(
             "--eps and --tau set the entropic pairing of sbcfm and uotfm, not {}",
@@ -346,6 +368,7 @@ pub fn run(args: &TrainArgs, common: &Common) -> CliResult<()> {
         "plan_marginal_error": plan_error,
         "method": config.method.name(),
         "sigma": config.sigma,
+        "sigmas": (0..models).map(|m| config.sigma_of(m)).collect::<Vec<_>>(),
         "batch": config.batch,
         "steps": trainer.step(),
         "models": models,

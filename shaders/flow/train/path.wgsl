@@ -14,7 +14,6 @@ override MODELS: u32 = 1u;
 // MODELS flows, then MODELS score networks when they are trained.
 override NETS: u32 = 1u;
 override TAPE: u32 = 1u;
-override SIGMA: f32 = 0.01;
 // 0: t x1 + (1 - t) x0 + sigma eps with target x1 - x0; 1: Lipman's flow matching;
 // 2: the Brownian bridge of SB-CFM, sigma sqrt(t (1 - t)).
 override METHOD: u32 = 0u;
@@ -37,6 +36,8 @@ override TIME: u32 = 0u;
 @group(0) @binding(6) var<storage, read_write> tape: array<f32>;
 @group(0) @binding(7) var<storage, read_write> targets: array<f32>;
 @group(0) @binding(8) var<storage, read_write> weights: array<f32>;
+// Each model's sigma (a sweep, or the same for every model).
+@group(0) @binding(9) var<storage, read> sigmas: array<f32>;
 
 @compute @workgroup_size(WG)
 fn main(
@@ -54,6 +55,7 @@ fn main(
     let k = r % B;
     // The pair table is the model's.
     let pr = model * B + k;
+    let sigma = sigmas[model];
     let key = seeds[model];
     var i = k;
     var j = k;
@@ -69,31 +71,31 @@ fn main(
     let t = select(draw, (f32(k) + draw) / f32(B), STRATIFIED);
     let first = select(0u, 1u, TIME == 1u);
     let at = r * TAPE;
-    var sigma_t = SIGMA;
+    var sigma_t = sigma;
     for (var c = 0u; c < D; c = c + 1u) {
         let eps = rng_normal4(key, vec4<u32>(k, step.step, PURPOSE_NOISE, c / 4u))[c % 4u];
         let b = x1[(model * B + j) * D + c];
         var x = 0.0;
         var v = 0.0;
         if (METHOD == 1u) {
-            sigma_t = 1.0 - (1.0 - SIGMA) * t;
+            sigma_t = 1.0 - (1.0 - sigma) * t;
             x = t * b + sigma_t * eps;
-            v = (b - (1.0 - SIGMA) * x) / sigma_t;
+            v = (b - (1.0 - sigma) * x) / sigma_t;
         } else if (METHOD == 2u) {
             let a = x0[(model * B + i) * D + c];
-            sigma_t = SIGMA * sqrt(t * (1.0 - t));
+            sigma_t = sigma * sqrt(t * (1.0 - t));
             let noise = sigma_t * eps;
             x = t * b + (1.0 - t) * a + noise;
             v = (1.0 - 2.0 * t) / (2.0 * t * (1.0 - t) + 1e-8) * noise + b - a;
         } else {
             let a = x0[(model * B + i) * D + c];
-            x = t * b + (1.0 - t) * a + SIGMA * eps;
+            x = t * b + (1.0 - t) * a + sigma * eps;
             v = b - a;
         }
         tape[at + first + c] = x;
         targets[r * D + c] = select(v, -eps, score);
     }
-    weights[r] = select(1.0, 2.0 * sigma_t / (SIGMA * SIGMA + 1e-8), score);
+    weights[r] = select(1.0, 2.0 * sigma_t / (sigma * sigma + 1e-8), score);
     if (TIME == 0u) {
         tape[at + D] = t;
     }

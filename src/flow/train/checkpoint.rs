@@ -114,6 +114,7 @@ impl TrainCheckpoint {
         let settings = json!({
             "method": c.method.name(),
             "sigma": c.sigma,
+            "sigmas": c.sigmas,
             "batch": c.batch,
             "steps": c.steps,
             "lr": c.lr,
@@ -173,6 +174,10 @@ impl TrainCheckpoint {
         let config = TrainConfig {
             method: Method::from_name(text("method")?).map_err(|e| file.bad(e.to_string()))?,
             sigma: num("sigma")?,
+            sigmas: s["sigmas"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_f64).collect())
+                .unwrap_or_default(),
             batch: whole("batch")?,
             steps: whole("steps")?,
             lr: num("lr")?,

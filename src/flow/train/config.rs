@@ -231,6 +231,9 @@ pub struct TrainConfig {
     pub method: Method,
     /// σ of the path.
     pub sigma: f64,
+    /// A σ per model (a sweep: model m trains with `sigmas[m]`); empty: every model
+    /// uses `sigma`.
+    pub sigmas: Vec<f64>,
     /// Pairs per batch.
     pub batch: usize,
     /// Optimiser steps.
@@ -270,6 +273,7 @@ impl Default for TrainConfig {
         Self {
             method: Method::Icfm,
             sigma: 0.01,
+            sigmas: Vec::new(),
             batch: 256,
             steps: 20_000,
             lr: 1e-3,
@@ -299,6 +303,7 @@ impl TrainConfig {
     /// Sets σ.
     pub fn sigma(mut self, sigma: f64) -> Self {
         self.sigma = sigma;
+        self.sigmas.clear();
         self
     }
 
@@ -366,6 +371,29 @@ impl TrainConfig {
             }
     }
 
+    /// Trains model m with σ = `sigmas[m]` (one model per value: sets `models`).
+    pub fn sigma_sweep(mut self, sigmas: &[f64]) -> Self {
+        self.sigmas = sigmas.to_vec();
+        self.models = sigmas.len();
+        self
+    }
+
+    /// Model m's σ.
+    pub fn sigma_of(&self, m: usize) -> f64 {
+        self.sigmas.get(m).copied().unwrap_or(self.sigma)
+    }
+
+    /// This configuration for model m alone (its own σ and seed): what the twin and a
+    /// single-model run of model m use.
+    pub fn for_model(&self, m: usize) -> Self {
+        let mut one = self.clone();
+        one.sigma = self.sigma_of(m);
+        one.sigmas.clear();
+        one.seed = self.seed + m as u64;
+        one.models = 1;
+        one
+    }
+
     /// Trains a score network beside each flow model (SF2M).
     pub fn score(mut self, score: bool) -> Self {
         self.score = score;
@@ -418,17 +446,35 @@ impl TrainConfig {
                 target.dim()
             )));
         }
-        if !(self.sigma.is_finite() && self.sigma >= 0.0) {
+        if !self.sigmas.is_empty() && self.sigmas.len() != self.models {
             return Err(Error::invalid(format!(
-                "sigma must be finite and >= 0; got {}",
-                self.sigma
+                "a sigma sweep gives one sigma per model: {} sigmas for {} models",
+                self.sigmas.len(),
+                self.models
             )));
         }
-        if self.method == Method::Fm && self.sigma >= 1.0 {
-            return Err(Error::invalid(format!(
-                "flow matching from noise needs sigma < 1; got {}",
-                self.sigma
-            )));
+        if !self.sigmas.is_empty() && self.method.entropic_coupling() && self.coupling_eps.is_none()
+        {
+            return Err(Error::invalid(
+                "the entropic pairing's eps is shared by the models: give it (--eps) for a sigma sweep",
+            ));
+        }
+        for sigma in std::iter::once(self.sigma).chain(self.sigmas.iter().copied()) {
+            if !(sigma.is_finite() && sigma >= 0.0) {
+                return Err(Error::invalid(format!(
+                    "sigma must be finite and >= 0; got {sigma}"
+                )));
+            }
+            if self.method == Method::Fm && sigma >= 1.0 {
+                return Err(Error::invalid(format!(
+                    "flow matching from noise needs sigma < 1; got {sigma}"
+                )));
+            }
+            if self.score && sigma <= 0.0 {
+                return Err(Error::invalid(
+                    "a score network needs noise on the path: set sigma > 0 (its weight is 2 sigma_t / sigma^2)",
+                ));
+            }
         }
         if self.batch < 2 {
             return Err(Error::invalid(format!(
@@ -471,11 +517,7 @@ impl TrainConfig {
         if self.models == 0 {
             return Err(Error::invalid("train at least one model (models >= 1)"));
         }
-        if self.score && self.sigma <= 0.0 {
-            return Err(Error::invalid(
-                "a score network needs noise on the path: set sigma > 0 (its weight is 2 sigma_t / sigma^2)",
-            ));
-        }
+
         if self.steps_per_submit == 0 {
             return Err(Error::invalid("steps_per_submit must be at least 1"));
         }

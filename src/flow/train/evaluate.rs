@@ -88,7 +88,7 @@ pub fn evaluate_sde(
     let (x0, x1) = held_out(trainer, m, n, dim);
     let config = SdeConfig::default()
         .solver(SdeSolver::Sra1)
-        .diffusion(Diffusion::Constant(trainer.config().sigma))
+        .diffusion(Diffusion::Constant(trainer.config().sigma_of(m)))
         .steps(steps)
         .seed(trainer.config().seed ^ 0x5de5_eed5);
     let out = simulate(ctx, &[branch], &x0, &[], &[], &config)?;

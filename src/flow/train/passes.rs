@@ -98,6 +98,8 @@ pub(super) fn build(
     let targets = GpuBuffer::<f32>::zeroed(ctx, net_rows * d, &label("targets"))?;
     let weights = GpuBuffer::<f32>::zeroed(ctx, net_rows, &label("weights"))?;
     let row_loss = GpuBuffer::<f32>::zeroed(ctx, net_rows, &label("row_loss"))?;
+    let sigmas: Vec<f32> = (0..models).map(|m| config.sigma_of(m) as f32).collect();
+    let sigmas = GpuBuffer::from_slice(ctx, &sigmas, &label("sigmas"))?;
     let mut buffers = Buffers {
         seeds: GpuBuffer::from_slice(
             ctx,
@@ -251,7 +253,6 @@ pub(super) fn build(
             ("NETS", nets as f64),
             ("D", d as f64),
             ("TAPE", t as f64),
-            ("SIGMA", config.sigma),
             ("METHOD", f64::from(config.method.path_code())),
             (
                 "PAIRING",
@@ -282,6 +283,7 @@ pub(super) fn build(
             ("tape", tape.binding()),
             ("targets", targets.binding()),
             ("weights", weights.binding()),
+            ("sigmas", sigmas.binding()),
         ],
     )?;
     let path_pass = Pass {
@@ -455,6 +457,7 @@ pub(super) fn build(
         targets,
         weights,
         row_loss,
+        sigmas,
     ];
     Ok(Chain {
         buffers,
