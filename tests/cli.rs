@@ -983,27 +983,22 @@ fn train_writes_a_loadable_model_losses_and_samples_and_resumes_exactly() {
             "{name}: a resumed run ends where the uninterrupted one does"
         );
     }
+    // Short runs on small batches and networks, with `flags` and the output directory.
+    let small = |flags: &[&str], out: &Path| {
+        let mut args = vec!["train", "--batch", "32", "--width", "16", "--samples", "64"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["--out", s(out)]);
+        morphogen(&args)
+    };
     // SB-CFM with score networks (SF2M): both networks saved, both losses logged, and
     // the SDE's samples measured beside the ODE's.
     let sf2m = dir.join("sf2m");
-    let out = morphogen(&[
-        "train",
-        "--method",
-        "sbcfm",
-        "--sigma",
-        "0.2",
-        "--score",
-        "--steps",
-        "12",
-        "--batch",
-        "32",
-        "--width",
-        "16",
-        "--samples",
-        "64",
-        "--out",
-        s(&sf2m),
-    ]);
+    let out = small(
+        &[
+            "--method", "sbcfm", "--sigma", "0.2", "--score", "--steps", "12",
+        ],
+        &sf2m,
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let csv = std::fs::read_to_string(sf2m.join("loss.csv")).unwrap();
     assert!(csv.starts_with("step,loss_0,score_loss_0\n"), "{csv}");
@@ -1020,23 +1015,10 @@ fn train_writes_a_loadable_model_losses_and_samples_and_resumes_exactly() {
     assert!(summary["final_score_loss"][0].as_f64().unwrap() > 0.0);
     // A sigma sweep: one model per value, in the same dispatches.
     let sweep = dir.join("sweep");
-    let out = morphogen(&[
-        "train",
-        "--method",
-        "icfm",
-        "--sigma",
-        "0.05,0.5",
-        "--steps",
-        "4",
-        "--batch",
-        "32",
-        "--width",
-        "16",
-        "--samples",
-        "64",
-        "--out",
-        s(&sweep),
-    ]);
+    let out = small(
+        &["--method", "icfm", "--sigma", "0.05,0.5", "--steps", "4"],
+        &sweep,
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let summary = read_summary(&sweep);
     assert_eq!(summary["models"], 2);

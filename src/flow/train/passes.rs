@@ -141,23 +141,20 @@ pub(super) fn build(
 
     let max = ctx.limits().max_compute_workgroups_per_dimension;
     let grid = |items: usize| Grid::linear(items as u64, WG, max);
-    let common = [
-        ("WG", f64::from(WG)),
-        ("B", b as f64),
-        ("MODELS", models as f64),
-    ];
-    let with = |extra: &[(&'static str, f64)]| -> Vec<(&'static str, f64)> {
-        common.iter().chain(extra).copied().collect()
+    // What every kernel is told: its workgroup, the batch, and how many models (or, for
+    // the kernels that run per network, networks) it serves.
+    let with_count = |count: usize, extra: &[(&'static str, f64)]| -> Vec<(&'static str, f64)> {
+        [
+            ("WG", f64::from(WG)),
+            ("B", b as f64),
+            ("MODELS", count as f64),
+        ]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect()
     };
-    // The kernels that run per network rather than per model.
-    let per_net = [
-        ("WG", f64::from(WG)),
-        ("B", b as f64),
-        ("MODELS", nets as f64),
-    ];
-    let with_nets = |extra: &[(&'static str, f64)]| -> Vec<(&'static str, f64)> {
-        per_net.iter().chain(extra).copied().collect()
-    };
+    let with = |extra: &[(&'static str, f64)]| with_count(models, extra);
+    let with_nets = |extra: &[(&'static str, f64)]| with_count(nets, extra);
     let mut passes = Vec::new();
     let stepped_kernel = |shader: &str, overrides: &[(&str, f64)]| {
         ctx.kernel(
