@@ -1,7 +1,7 @@
 //! Training benchmark: flow-matching steps per second on this adapter for TorchCFM's MLP
 //! (2-D, width 64, eight Gaussians to moons), with no coupling (I-CFM) and exact OT pairs
 //! (OT-CFM: from the GPU auction, and from the host's between each step's draw and
-//! training), batch 256 and 1024, one model and 16 side by side; the multiply-add rate of
+//! training) and pairs drawn from an entropic plan (SB-CFM, σ = 0.1), batch 256 and 1024, one model and 16 side by side; the multiply-add rate of
 //! the backward pass as a fraction of the adapter's measured FMA peak; TorchCFM's own
 //! loop on the same machine (torch on the CPU, POT's network simplex for the pairs) where
 //! installed; and the steps and seconds until the squared W2 of Dopri5 samples to held-out
@@ -26,10 +26,18 @@ use morphogen::flow::train::{
 };
 use serde_json::{json, Value};
 
-fn torchcfm(python: &std::path::Path, method: Method, batch: usize, steps: usize) -> Option<Value> {
+fn torchcfm(
+    python: &std::path::Path,
+    method: Method,
+    batch: usize,
+    steps: usize,
+    sigma: f64,
+) -> Option<Value> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     common::peer_json(Command::new(python).args([
         "benches/peers/torchcfm_train.py",
+        "--sigma",
+        &sigma.to_string(),
         "--method",
         method.name(),
         "--batch",
@@ -99,14 +107,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rows = Vec::new();
     for &batch in &batches {
         for &models in &model_counts {
-            // OT-CFM with its exact pairs from the GPU auction and from the host's.
+            // OT-CFM with its exact pairs from the GPU auction and from the host's; SB-CFM
+            // with pairs from the entropic plan at sigma = 0.1 (eps = 2 sigma^2 = 0.02: at
+            // the tutorial's sigma = 0.01 POT's Sinkhorn underflows).
             for (method, pairing) in [
                 (Method::Icfm, ExactPairing::Auto),
                 (Method::Otcfm, ExactPairing::Device),
                 (Method::Otcfm, ExactPairing::Host),
+                (Method::Sbcfm, ExactPairing::Auto),
             ] {
+                let sigma = if method == Method::Sbcfm { 0.1 } else { 0.01 };
                 let config = TrainConfig::default()
                     .method(method)
+                    .sigma(sigma)
                     .batch(batch)
                     .models(models)
                     .steps(steps)
@@ -161,12 +174,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .then(|| (backward + grads) / bwd_seconds / setup.peaks.fma_per_s);
                 let pair_ms = match pairing {
                     ExactPairing::Host => host_pairing_ms(batch, models),
+                    _ if method == Method::Sbcfm => kernel(".sinkhorn") * 1e3,
                     _ => kernel(".auction") * 1e3,
                 };
                 // The peer runs once per method (and batch).
+                // No peer for SB-CFM: TorchCFM's entropic plan is POT's Sinkhorn at
+                // reg = 2 sigma^2, which underflows on these costs (up to ~100) and reverts
+                // to the uniform plan with a warning: its rate would be the I-CFM loop's.
                 let peer = match python {
-                    Some(p) if models == 1 && pairing != ExactPairing::Host => {
-                        torchcfm(p, method, batch, timed.clamp(20, 300))
+                    Some(p)
+                        if models == 1
+                            && pairing != ExactPairing::Host
+                            && method != Method::Sbcfm =>
+                    {
+                        torchcfm(p, method, batch, timed.clamp(20, 300), sigma)
                     }
                     _ => None,
                 };
@@ -182,7 +203,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     rate * models as f64,
                     100.0 * fma_frac,
                     bwd_frac.map_or("-".into(), |f| format!("{:.2}", 100.0 * f)),
-                    if method == Method::Otcfm { format!("{pair_ms:.2}") } else { "-".into() },
+                    if method == Method::Icfm { "-".into() } else { format!("{pair_ms:.2}") },
                     peer_rate.map_or("-".into(), |r| format!("{r:.1}")),
                     peer_rate.map_or("-".into(), |r| format!("{:.2}x", rate / r)),
                 );
@@ -190,7 +211,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     "method": method.name(), "pairing": name, "batch": batch, "models": models,
                     "steps_timed": timed, "steps_per_s": rate, "model_steps_per_s": rate * models as f64,
                     "fraction_of_fma_peak": fma_frac, "backward_fraction_of_fma_peak": bwd_frac,
-                    "pairing_ms_per_step": (method == Method::Otcfm).then_some(pair_ms),
+                    "pairing_ms_per_step": (method != Method::Icfm).then_some(pair_ms),
+                    "sigma": sigma,
                     "dispatches_per_step": profile.dispatches_per_step,
                     "overhead_fraction": profile.overhead_fraction(),
                     "by_kernel_ms_per_step": profile.by_kernel.iter().map(|(k, s)| json!([k, s * 1e3 / profile.steps as f64])).collect::<Vec<_>>(),

@@ -1,6 +1,6 @@
 """Times TorchCFM's 2-D training loop on the CPU, as a peer for morphogen's flow benchmark.
 
-    python benches/peers/torchcfm_train.py --method {icfm,otcfm} --batch B --steps K \
+    python benches/peers/torchcfm_train.py --method {icfm,otcfm,sbcfm} --batch B --steps K \
         --warmup W --threads T [--sigma 0.01] [--seed 0] [--pairing-only]
 
 Install the peer first: see torchcfm_requirements.txt (CPU use of PyPI's torch wheel).
@@ -8,9 +8,12 @@ Install the peer first: see torchcfm_requirements.txt (CPU use of PyPI's torch w
 One training step is what TorchCFM's 2-D tutorial does per iteration, built from the
 library's own pieces: draw B source points (torchcfm.utils.sample_8gaussians) and B target
 points (sample_moons), call sample_location_and_conditional_flow(x0, x1) of
-ConditionalFlowMatcher(sigma) (icfm) or ExactOptimalTransportConditionalFlowMatcher(sigma)
+ConditionalFlowMatcher(sigma) (icfm), ExactOptimalTransportConditionalFlowMatcher(sigma)
 (otcfm: an exact B x B OT plan from POT's network simplex, ot.emd, then B pairs drawn from
-it), regress MLP(dim=2, time_varying=True, w=64) on [xt, t] to ut with the mean squared
+it) or SchrodingerBridgeConditionalFlowMatcher(sigma, ot_method="sinkhorn") (sbcfm: POT's
+Sinkhorn with reg = 2 sigma^2, then B pairs drawn from the plan; at the 2-D task's costs
+that kernel underflows for sigma up to ~1 and TorchCFM reverts to the uniform plan with a
+warning, so the benchmark does not call it), regress MLP(dim=2, time_varying=True, w=64) on [xt, t] to ut with the mean squared
 error, and take one Adam step (lr 1e-3). W untimed warm-up steps come first; then K steps
 are timed as a whole with time.perf_counter. torch runs on T intra-op threads; POT's
 solver keeps TorchCFM's default of one thread.
@@ -32,7 +35,7 @@ import time
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--method", choices=["icfm", "otcfm"], required=True)
+    p.add_argument("--method", choices=["icfm", "otcfm", "sbcfm"], required=True)
     p.add_argument("--batch", type=int, required=True)
     p.add_argument("--steps", type=int, required=True)
     p.add_argument("--warmup", type=int, default=20)
@@ -58,6 +61,7 @@ def main():
     from torchcfm.conditional_flow_matching import (
         ConditionalFlowMatcher,
         ExactOptimalTransportConditionalFlowMatcher,
+        SchrodingerBridgeConditionalFlowMatcher,
     )
     from torchcfm.models.models import MLP
     from torchcfm.utils import sample_8gaussians, sample_moons
@@ -68,6 +72,8 @@ def main():
 
     if args.method == "icfm":
         matcher = ConditionalFlowMatcher(sigma=args.sigma)
+    elif args.method == "sbcfm":
+        matcher = SchrodingerBridgeConditionalFlowMatcher(sigma=args.sigma, ot_method="sinkhorn")
     else:
         matcher = ExactOptimalTransportConditionalFlowMatcher(sigma=args.sigma)
 
