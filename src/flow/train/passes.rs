@@ -155,16 +155,49 @@ pub(super) fn build(
     };
     let with = |extra: &[(&'static str, f64)]| with_count(models, extra);
     let with_nets = |extra: &[(&'static str, f64)]| with_count(nets, extra);
-    let mut passes = Vec::new();
-    let stepped_kernel = |shader: &str, overrides: &[(&str, f64)]| {
-        ctx.kernel(
-            &KernelDesc::new(shader)
-                .overrides(overrides)
-                .dynamic(&["step"]),
-        )
+    // Every buffer of the run under the name the kernels give it: each kernel binds the
+    // ones it declares.
+    let table: Vec<(&str, wgpu::BindingResource<'_>)> = vec![
+        ("step", step_binding(&buffers.steps)),
+        ("seeds", buffers.seeds.binding()),
+        ("source_points", source_points.binding()),
+        ("target_points", target_points.binding()),
+        ("x0", buffers.x0.binding()),
+        ("x1", buffers.x1.binding()),
+        ("matched", buffers.matched.binding()),
+        ("pairs", buffers.pairs.binding()),
+        ("costs", plan_costs.binding()),
+        ("status", buffers.plan_error.binding()),
+        ("sigmas", sigmas.binding()),
+        ("tape", tape.binding()),
+        ("targets", targets.binding()),
+        ("weights", weights.binding()),
+        ("back", back.binding()),
+        ("row_loss", row_loss.binding()),
+        ("params", buffers.params.binding()),
+        ("grads", buffers.grads.binding()),
+        ("moments", buffers.moments.binding()),
+        ("losses", buffers.losses.binding()),
+    ];
+    // A kernel of `shader` with `overrides`, bound from the table; `stepped` ones read the
+    // step's block at a dynamic offset.
+    let pass = |shader: &str, overrides: &[(&str, f64)], grid: Grid, stepped: bool| {
+        let desc = KernelDesc::new(shader).overrides(overrides);
+        let kernel = ctx.kernel(&if stepped {
+            desc.dynamic(&["step"])
+        } else {
+            desc
+        })?;
+        let group = kernel.bind_from(ctx, &[&table])?;
+        Result::Ok(Pass {
+            kernel,
+            group,
+            grid,
+            stepped,
+        })
     };
 
-    let draw = stepped_kernel(
+    let mut passes = vec![pass(
         "flow/train/draw",
         &with(&[
             ("D", d as f64),
@@ -177,118 +210,62 @@ pub(super) fn build(
                 f64::from(u32::from(config.method != Method::Fm)),
             ),
         ]),
-    )?;
-    let group = draw.bind_named(
-        ctx,
-        &[
-            ("step", step_binding(&buffers.steps)),
-            ("seeds", buffers.seeds.binding()),
-            ("source_points", source_points.binding()),
-            ("target_points", target_points.binding()),
-            ("x0", buffers.x0.binding()),
-            ("x1", buffers.x1.binding()),
-        ],
-    )?;
-    passes.push(Pass {
-        kernel: draw,
-        group,
-        grid: grid(rows),
-        stepped: true,
-    });
-
+        grid(rows),
+        true,
+    )?];
     if let Some(e) = &entropic {
         let cpu = ctx.adapter().device_type.eq_ignore_ascii_case("cpu");
-        let kernel = stepped_kernel(
+        let rho = if e.tau >= 1.0 {
+            0.0
+        } else {
+            e.eps * e.tau / (1.0 - e.tau)
+        };
+        passes.push(pass(
             "flow/train/sinkhorn",
             &[
                 ("WG", if cpu { 64.0 } else { 256.0 }),
                 ("B", b as f64),
                 ("D", d as f64),
                 ("EPS", e.eps),
-                (
-                    "RHO",
-                    if e.tau >= 1.0 {
-                        0.0
-                    } else {
-                        e.eps * e.tau / (1.0 - e.tau)
-                    },
-                ),
+                ("RHO", rho),
                 ("BALANCED", f64::from(u8::from(e.tau >= 1.0))),
                 ("ITERS", e.iterations as f64),
                 ("ANNEAL", super::reference::ANNEAL as f64),
                 ("NORMALIZE", f64::from(u8::from(e.normalize))),
             ],
-        )?;
-        let group = kernel.bind_named(
-            ctx,
-            &[
-                ("step", step_binding(&buffers.steps)),
-                ("seeds", buffers.seeds.binding()),
-                ("x0", buffers.x0.binding()),
-                ("x1", buffers.x1.binding()),
-                ("costs", plan_costs.binding()),
-                ("pairs", buffers.pairs.binding()),
-                ("status", buffers.plan_error.binding()),
-            ],
-        )?;
-        passes.push(Pass {
-            kernel,
-            group,
-            grid: Grid::new(models as u32, 1, 1),
-            stepped: true,
-        });
+            Grid::new(models as u32, 1, 1),
+            true,
+        )?);
     }
-
     let time = match layout.time {
         TimeInput::Last => 0.0,
         TimeInput::First => 1.0,
         TimeInput::None => 2.0,
     };
-    let path = stepped_kernel(
+    let pairing = if config.method.exact_coupling() {
+        1.0
+    } else if entropic.is_some() {
+        2.0
+    } else {
+        0.0
+    };
+    passes.push(pass(
         "flow/train/path",
         &with(&[
             ("NETS", nets as f64),
             ("D", d as f64),
             ("TAPE", t as f64),
             ("METHOD", f64::from(config.method.path_code())),
-            (
-                "PAIRING",
-                if config.method.exact_coupling() {
-                    1.0
-                } else if entropic.is_some() {
-                    2.0
-                } else {
-                    0.0
-                },
-            ),
+            ("PAIRING", pairing),
             (
                 "STRATIFIED",
                 f64::from(u8::from(config.method.stratified_times())),
             ),
             ("TIME", time),
         ]),
-    )?;
-    let group = path.bind_named(
-        ctx,
-        &[
-            ("step", step_binding(&buffers.steps)),
-            ("seeds", buffers.seeds.binding()),
-            ("x0", buffers.x0.binding()),
-            ("x1", buffers.x1.binding()),
-            ("matched", buffers.matched.binding()),
-            ("pairs", buffers.pairs.binding()),
-            ("tape", tape.binding()),
-            ("targets", targets.binding()),
-            ("weights", weights.binding()),
-            ("sigmas", sigmas.binding()),
-        ],
-    )?;
-    let path_pass = Pass {
-        kernel: path,
-        group,
-        grid: grid(net_rows),
-        stepped: true,
-    };
+        grid(net_rows),
+        true,
+    )?);
 
     let act = f64::from(layout.activation.code());
     let params_count = layout.params as f64;
@@ -309,106 +286,51 @@ pub(super) fn build(
     };
     // Row tiles of 4 per network, as the layer kernels take them.
     let row_tiles = nets * b.div_ceil(4);
-    let mut forward = Vec::new();
     for l in &layout.layers {
-        let kernel = ctx.kernel(&KernelDesc::new("flow/train/forward").overrides(
-            &layer_overrides(
-                l,
-                &[
-                    ("H_OFF", l.h.unwrap_or(0) as f64),
-                    ("HAS_H", f64::from(u8::from(l.h.is_some()))),
-                    ("RESIDUAL", f64::from(u8::from(l.residual))),
-                    ("ACT", act),
-                ],
-            ),
-        ))?;
-        let group = kernel.bind_named(
-            ctx,
+        let overrides = layer_overrides(
+            l,
             &[
-                ("params", buffers.params.binding()),
-                ("tape", tape.binding()),
+                ("H_OFF", l.h.unwrap_or(0) as f64),
+                ("HAS_H", f64::from(u8::from(l.h.is_some()))),
+                ("RESIDUAL", f64::from(u8::from(l.residual))),
+                ("ACT", act),
             ],
-        )?;
-        forward.push(Pass {
-            kernel,
-            group,
-            grid: grid(row_tiles * l.outputs.div_ceil(4)),
-            stepped: false,
-        });
+        );
+        let tiles = row_tiles * l.outputs.div_ceil(4);
+        passes.push(pass("flow/train/forward", &overrides, grid(tiles), false)?);
     }
-    let loss = ctx.kernel(&KernelDesc::new("flow/train/loss").overrides(&with_nets(&[
-        ("D", d as f64),
-        ("TAPE", t as f64),
-        ("OUT_OFF", layout.output() as f64),
-    ])))?;
-    let group = loss.bind_named(
-        ctx,
-        &[
-            ("tape", tape.binding()),
-            ("targets", targets.binding()),
-            ("back", back.binding()),
-            ("row_loss", row_loss.binding()),
-            ("weights", weights.binding()),
-        ],
-    )?;
-    let loss_pass = Pass {
-        kernel: loss,
-        group,
-        grid: grid(net_rows),
-        stepped: false,
-    };
-    let mut backward = Vec::new();
+    passes.push(pass(
+        "flow/train/loss",
+        &with_nets(&[
+            ("D", d as f64),
+            ("TAPE", t as f64),
+            ("OUT_OFF", layout.output() as f64),
+        ]),
+        grid(net_rows),
+        false,
+    )?);
     for n in (1..layout.layers.len()).rev() {
         let (l, prev) = (&layout.layers[n], &layout.layers[n - 1]);
-        let kernel = ctx.kernel(&KernelDesc::new("flow/train/backward").overrides(
-            &layer_overrides(
-                l,
-                &[
-                    ("PREV_Z_OFF", prev.z as f64),
-                    ("H_OFF", l.h.unwrap_or(0) as f64),
-                    ("RESIDUAL", f64::from(u8::from(l.residual))),
-                    ("ACT", act),
-                ],
-            ),
-        ))?;
-        let group = kernel.bind_named(
-            ctx,
+        let overrides = layer_overrides(
+            l,
             &[
-                ("params", buffers.params.binding()),
-                ("tape", tape.binding()),
-                ("back", back.binding()),
+                ("PREV_Z_OFF", prev.z as f64),
+                ("H_OFF", l.h.unwrap_or(0) as f64),
+                ("RESIDUAL", f64::from(u8::from(l.residual))),
+                ("ACT", act),
             ],
-        )?;
-        backward.push(Pass {
-            kernel,
-            group,
-            grid: grid(row_tiles * l.inputs.div_ceil(4)),
-            stepped: false,
-        });
+        );
+        let tiles = row_tiles * l.inputs.div_ceil(4);
+        passes.push(pass("flow/train/backward", &overrides, grid(tiles), false)?);
     }
-    let mut gradients = Vec::new();
     for l in &layout.layers {
-        let kernel =
-            ctx.kernel(&KernelDesc::new("flow/train/grad").overrides(&layer_overrides(l, &[])))?;
-        let group = kernel.bind_named(
-            ctx,
-            &[
-                ("tape", tape.binding()),
-                ("back", back.binding()),
-                ("grads", buffers.grads.binding()),
-            ],
-        )?;
         // Tiles of 4 units x 4 columns of the input extended by the bias's column.
         let tiles = nets * l.outputs.div_ceil(4) * (l.inputs + 1).div_ceil(4);
-        gradients.push(Pass {
-            kernel,
-            group,
-            grid: grid(tiles),
-            stepped: false,
-        });
+        let overrides = layer_overrides(l, &[]);
+        passes.push(pass("flow/train/grad", &overrides, grid(tiles), false)?);
     }
     let (b1, b2) = config.betas;
-    let adam = stepped_kernel(
+    passes.push(pass(
         "flow/train/adam",
         &with_nets(&[
             ("D", d as f64),
@@ -417,33 +339,11 @@ pub(super) fn build(
             ("BETA2", b2),
             ("EPS", config.adam_eps),
         ]),
-    )?;
-    let group = adam.bind_named(
-        ctx,
-        &[
-            ("step", step_binding(&buffers.steps)),
-            ("params", buffers.params.binding()),
-            ("grads", buffers.grads.binding()),
-            ("moments", buffers.moments.binding()),
-            ("row_loss", row_loss.binding()),
-            ("losses", buffers.losses.binding()),
-        ],
-    )?;
-    let adam_pass = Pass {
-        kernel: adam,
-        group,
-        grid: grid(nets * layout.params),
-        stepped: true,
-    };
-
-    // Order: draw, [auction between draw and path], path, forward, loss, backward,
-    // gradients, Adam. The auction is recorded separately (it is not stepped).
-    passes.push(path_pass);
-    passes.extend(forward);
-    passes.push(loss_pass);
-    passes.extend(backward);
-    passes.extend(gradients);
-    passes.push(adam_pass);
+        grid(nets * layout.params),
+        true,
+    )?);
+    // Order: draw, [Sinkhorn], path, forward, loss, backward, gradients, Adam; the
+    // auction is recorded separately, between the draw and the path (it is not stepped).
 
     buffers._bound = vec![
         plan_costs,
