@@ -6,7 +6,7 @@
 // column within the row), as TorchCFM and UOT-FM draw them. Unbalanced updates scale the
 // potentials by tau = rho / (rho + eps), rho = eps tau / (1 - tau) at the final eps.
 // Writes pairs[(model B + k) 2 + {0, 1}] and status[model] = the plan's row-marginal L1
-// error. Twin: flow::train::reference::{sinkhorn, draw_plan_pairs}.
+// error. Twin: flow::train::reference::{sinkhorn, plan_pairs}.
 
 override WG: u32 = 64u;
 override B: u32 = 256u;
@@ -38,8 +38,9 @@ const LOWEST: f32 = -3.0e38;
 @group(0) @binding(5) var<storage, read_write> pairs: array<u32>;
 @group(0) @binding(6) var<storage, read_write> status: array<f32>;
 
-var<workgroup> f: array<f32, MAX_B>;
-var<workgroup> g: array<f32, MAX_B>;
+// The potentials: f at 0..B, g at G..G + B.
+const G: u32 = MAX_B;
+var<workgroup> potentials: array<f32, 2 * MAX_B>;
 var<workgroup> mass: array<f32, MAX_B>;
 var<workgroup> partial: array<f32, MAX_WG>;
 
@@ -59,6 +60,23 @@ fn workgroup_reduce(lid: u32, value: f32, sum: bool) -> f32 {
     // Nobody writes `partial` again before everyone has read it.
     workgroupBarrier();
     return out;
+}
+
+// A potential's update at index k, one half-iteration: -tau eps (log w + LSE over l of
+// (other_l - C) / eps), with the other potential at `other` and the costs C read at
+// `block` + l B + k (the costs for g, their transpose for f, so neighbouring invocations
+// read neighbouring entries). Two passes (the largest term, then the sum of
+// exponentials): one exp per entry and no divergent branch.
+fn soft_update(other: u32, block: u32, k: u32, eps: f32, tau: f32, log_w: f32) -> f32 {
+    var m = LOWEST;
+    for (var l = 0u; l < B; l = l + 1u) {
+        m = max(m, potentials[other + l] - costs[block + l * B + k]);
+    }
+    var sum = 0.0;
+    for (var l = 0u; l < B; l = l + 1u) {
+        sum = sum + exp((potentials[other + l] - costs[block + l * B + k] - m) / eps);
+    }
+    return -tau * (eps * log_w + m + eps * log(sum));
 }
 
 @compute @workgroup_size(WG)
@@ -85,37 +103,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     storageBarrier();
     let log_w = -log(f32(B));
     for (var i = lid; i < B; i = i + WG) {
-        f[i] = 0.0;
-        g[i] = 0.0;
+        potentials[i] = 0.0;
+        potentials[G + i] = 0.0;
     }
     workgroupBarrier();
     for (var n = 0u; n < ITERS; n = n + 1u) {
         let eps = max(EPS, c_max * exp2(-f32(n / ANNEAL)));
         let tau = select(RHO / (RHO + eps), 1.0, BALANCED);
-        // Two passes per row (the largest term, then the sum of exponentials): one exp
-        // per entry and no divergent branch.
         for (var i = lid; i < B; i = i + WG) {
-            var m = LOWEST;
-            for (var j = 0u; j < B; j = j + 1u) {
-                m = max(m, g[j] - costs[transposed + j * B + i]);
-            }
-            var sum = 0.0;
-            for (var j = 0u; j < B; j = j + 1u) {
-                sum = sum + exp((g[j] - costs[transposed + j * B + i] - m) / eps);
-            }
-            f[i] = -tau * (eps * log_w + m + eps * log(sum));
+            potentials[i] = soft_update(G, transposed, i, eps, tau, log_w);
         }
         workgroupBarrier();
         for (var j = lid; j < B; j = j + WG) {
-            var m = LOWEST;
-            for (var i = 0u; i < B; i = i + 1u) {
-                m = max(m, f[i] - costs[base + i * B + j]);
-            }
-            var sum = 0.0;
-            for (var i = 0u; i < B; i = i + 1u) {
-                sum = sum + exp((f[i] - costs[base + i * B + j] - m) / eps);
-            }
-            g[j] = -tau * (eps * log_w + m + eps * log(sum));
+            potentials[G + j] = soft_update(0u, base, j, eps, tau, log_w);
         }
         workgroupBarrier();
     }
@@ -124,7 +124,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     for (var i = lid; i < B; i = i + WG) {
         var r = 0.0;
         for (var j = 0u; j < B; j = j + 1u) {
-            r = r + exp(2.0 * log_w + (f[i] + g[j] - costs[base + i * B + j]) / EPS);
+            r = r + exp(2.0 * log_w + (potentials[i] + potentials[G + j] - costs[base + i * B + j]) / EPS);
         }
         mass[i] = r;
         error = error + abs(r - exp(log_w));
@@ -160,7 +160,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         var acc = 0.0;
         var j = B - 1u;
         for (var c = 0u; c < B; c = c + 1u) {
-            acc = acc + exp(2.0 * log_w + (f[i] + g[c] - costs[base + i * B + c]) / EPS);
+            acc = acc + exp(2.0 * log_w + (potentials[i] + potentials[G + c] - costs[base + i * B + c]) / EPS);
             if (acc > within) {
                 j = c;
                 break;
