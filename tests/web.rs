@@ -42,6 +42,7 @@ fn mime(path: &Path) -> &'static str {
     match path.extension().and_then(|e| e.to_str()) {
         Some("html") => "text/html; charset=utf-8",
         Some("js") => "text/javascript",
+        Some("css") => "text/css",
         Some("wasm") => "application/wasm",
         Some("json") => "application/json",
         _ => "application/octet-stream",

@@ -32,7 +32,8 @@ rm -rf "$OUT.tmp"
 mkdir -p "$OUT.tmp/pkg"
 wasm-bindgen --target web --no-typescript --out-dir "$OUT.tmp/pkg" \
     target/wasm32-unknown-unknown/release/morphogen_web.wasm
-cp web/static/index.html web/static/main.js web/static/train.html web/static/train.js "$OUT.tmp/"
+cp web/static/index.html web/static/main.js web/static/train.html web/static/train.js \
+  web/static/page.js web/static/page.css "$OUT.tmp/"
 rm -rf "$OUT"
 mv "$OUT.tmp" "$OUT"
 echo "== site in $OUT ($(du -sh "$OUT" | cut -f1)); serve it, e.g. python3 -m http.server -d $OUT 8000"

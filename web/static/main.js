@@ -5,9 +5,8 @@
 // (the end-to-end test reads them).
 
 import init, { create } from "./pkg/morphogen_web.js";
+import { $, loadModule, params, status, webGpuName } from "./page.js";
 
-const $ = (id) => document.getElementById(id);
-const params = new URLSearchParams(location.search);
 const target = params.has("steps") ? Number(params.get("steps")) : Infinity;
 const report = params.get("report") === "1";
 // The Okabe-Ito colours the native figures use, one dash pattern per series as well, so
@@ -44,23 +43,6 @@ let busy = false;
 let history = [];
 let programBytes = null;
 let gpuName = "WebGPU";
-
-function status(text, error = false) {
-  $("status").textContent = text;
-  $("status").className = error ? "error" : "";
-}
-
-function noWebGpu() {
-  status(
-    "This page needs WebGPU, and this browser does not offer it.\n" +
-      "Chrome and Edge have it from version 113 on Windows, macOS and ChromeOS; on Linux, " +
-      "depending on version and driver, turn on chrome://flags/#enable-unsafe-webgpu and " +
-      "#enable-vulkan (headless: --enable-unsafe-webgpu --enable-features=Vulkan). Safari " +
-      "has it from 26, Firefox from 141 on Windows (elsewhere: Nightly, or dom.webgpu.enabled " +
-      "in about:config).",
-    true,
-  );
-}
 
 for (const key of ["preset", "height", "width", "seed", "zoom"]) {
   if (params.has(key)) $(key).value = params.get(key);
@@ -272,22 +254,14 @@ $("program").onchange = async (e) => {
 };
 
 async function main() {
-  if (!navigator.gpu) return noWebGpu();
-  const adapter = await navigator.gpu.requestAdapter();
-  if (!adapter) return noWebGpu();
-  const info = adapter.info || {};
-  gpuName = `WebGPU (${[info.vendor, info.architecture, info.description].filter(Boolean).join(" ")})`;
+  gpuName = await webGpuName();
+  if (!gpuName) return;
   if (params.has("program")) {
     const response = await fetch(params.get("program"));
     if (!response.ok) return status(`program ${params.get("program")}: HTTP ${response.status}`, true);
     programBytes = new Uint8Array(await response.arrayBuffer());
   }
-  try {
-    await init();
-  } catch (e) {
-    return status(`the WebAssembly module failed to load: ${e}`, true);
-  }
-  await reset();
+  if (await loadModule(init)) await reset();
 }
 
 main();

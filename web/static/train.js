@@ -5,9 +5,8 @@
 // (the end-to-end test reads them).
 
 import init, { create_training } from "./pkg/morphogen_web.js";
+import { $, loadModule, params, status, webGpuName } from "./page.js";
 
-const $ = (id) => document.getElementById(id);
-const params = new URLSearchParams(location.search);
 const target = params.has("steps") ? Number(params.get("steps")) : Infinity;
 const report = params.get("report") === "1";
 const redraw = 200;
@@ -22,11 +21,6 @@ let busy = false;
 let losses = [];
 let lastDrawn = -1;
 let gpuName = "WebGPU";
-
-function status(text, error = false) {
-  $("status").textContent = text;
-  $("status").className = error ? "error" : "";
-}
 
 // World coordinates [-8, 8]^2 onto the square canvas.
 function toCanvas(x, y) {
@@ -150,17 +144,9 @@ $("pause").onclick = () => {
 };
 
 async function main() {
-  if (!navigator.gpu) return status("This page needs WebGPU; see the biome page for the browsers that have it.", true);
-  const adapter = await navigator.gpu.requestAdapter();
-  if (!adapter) return status("This browser offers WebGPU but no adapter.", true);
-  const info = adapter.info || {};
-  gpuName = `WebGPU (${[info.vendor, info.architecture, info.description].filter(Boolean).join(" ")})`;
-  try {
-    await init();
-  } catch (e) {
-    return status(`the WebAssembly module failed to load: ${e}`, true);
-  }
-  await reset();
+  gpuName = await webGpuName();
+  if (!gpuName) return;
+  if (await loadModule(init)) await reset();
 }
 
 main();
