@@ -26,7 +26,10 @@ def test_balanced_plans_match_pot(context, rng):
     # Entries agree to 1e-4 of the plan's largest (small entries carry f32 rounding).
     np.testing.assert_allclose(plan, reference, rtol=0, atol=1e-4 * reference.max())
     sol = coupling.solution
-    assert sol.converged and sol.marginal_error < 1e-5
+    # tol = 1e-6 keeps the plan within the bound above; for some inputs it lies below
+    # the f32 floor (2e-6 after 5000 iterations), so the solve may end unconverged: the
+    # marginals must still hold to 1e-5.
+    assert sol.marginal_error < 1e-5
     np.testing.assert_allclose(sol.primal_cost, np.sum(M * reference), rtol=1e-4)
 
 
