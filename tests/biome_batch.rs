@@ -157,7 +157,8 @@ fn a_batch_refuses_what_it_does_not_hold() {
     assert!(batch.reset(&[], 0).is_err());
     let fits = Worlds::max_batch(ctx(), &config);
     assert!(fits >= 2, "{fits}");
-    let huge = config.clone().height(4000).width(Width::Columns(8000));
+    // Beyond what any grid of 4 bytes a cell can bind (on lavapipe; GPUs may bind more).
+    let huge = config.clone().height(8192).width(Width::Columns(16384));
     let err = Worlds::new(ctx(), &huge, &[1]).err().map(|e| e.to_string());
     assert!(
         err.as_deref()
@@ -175,5 +176,81 @@ fn a_batch_refuses_what_it_does_not_hold() {
         err.as_deref()
             .is_some_and(|e| e.contains(&format!("at most {fits}"))),
         "{err:?}"
+    );
+}
+
+/// A context whose storage bindings hold `bytes` at most (the device's own limit stays).
+fn capped_ctx(bytes: u64) -> morphogen::gpu::GpuContext {
+    use morphogen::gpu::{ContextOptions, GpuContext};
+    GpuContext::with_options(&ContextOptions::default().binding_cap(bytes)).unwrap()
+}
+
+#[test]
+fn a_world_beyond_one_binding_runs_exactly_as_within_one() {
+    let s = seed("a_world_beyond_one_binding_runs_exactly_as_within_one");
+    let mut rng = TestRng::new(s);
+    // Bindings of 6 bytes a cell: the state (24 bytes a cell) and the previous state are
+    // bound in 4 windows, the offers in 3, the reproduction candidates in 2; the 4-byte
+    // grids, the programs and the per-agent scratch (for 1 agent in 16 cells) in one.
+    let (h, w) = (128u32, 144u32);
+    let cells = (h * w) as usize;
+    let mut config = test_config(h, w);
+    config.agents.slots = 2;
+    config.agents.mutator = Mutator::Basic {
+        sd: 0.05,
+        change_perc: 0.5,
+    };
+    let mut state = random_world(&mut rng, &config);
+    // A sparse world: most agents of the random world become AIR, so the agents stay
+    // within the capped scratch (checked below).
+    for i in 0..cells {
+        if morphogen::biome::kind::is_agent(state.types[i]) && rng.uniform() < 0.85 {
+            state.types[i] = morphogen::biome::kind::AIR;
+            state.ids[i] = 0;
+            for v in &mut state.state[i * state.channels..(i + 1) * state.channels] {
+                *v = 0.0;
+            }
+        }
+        if state.ids[i] >= config.agents.slots {
+            state.ids[i] = 0;
+        }
+    }
+    let programs = random_programs(&mut rng, &config);
+    let cap = (cells * 6) as u64;
+    assert!(
+        programs.data.len() as u64 * 4 <= cap,
+        "the programs ({} bytes) must fit one capped binding ({cap})",
+        programs.data.len() * 4
+    );
+    let parts = [WorldParts {
+        state,
+        programs,
+        seed: s,
+    }];
+    let capped = capped_ctx(cap);
+    let mut banked = Worlds::from_parts(&capped, &config, &parts, 0).unwrap();
+    let mut plain = Worlds::from_parts(ctx(), &config, &parts, 0).unwrap();
+    assert_eq!(banked.state_windows(), 4);
+    assert_eq!(plain.state_windows(), 1);
+    let steps = 24;
+    let banked_rows = run_batch(&mut banked, steps, 8);
+    let plain_rows = run_batch(&mut plain, steps, 8);
+    let capacity = cap / 96;
+    let most = plain_rows[0].iter().map(Census::agents).max().unwrap();
+    assert!(
+        most < capacity,
+        "{most} agents outgrew the capped scratch ({capacity}); the test needs a sparser world"
+    );
+    let flowers = plain_rows[0]
+        .iter()
+        .map(|c| c.by_specialization()[3])
+        .max()
+        .unwrap();
+    assert!(flowers > 0, "no flowers: reproduction was not exercised");
+    assert_eq!(banked_rows, plain_rows);
+    assert_eq!(banked.download(0).unwrap(), plain.download(0).unwrap());
+    assert_eq!(
+        banked.render(0, 1).unwrap().rgba,
+        plain.render(0, 1).unwrap().rgba
     );
 }

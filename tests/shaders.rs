@@ -4,6 +4,7 @@
 //! separated by spaces, alternatives by `|`, an empty alternative meaning "unset"; every
 //! combination is validated.
 
+use morphogen::biome::banked_grid_sources;
 use morphogen::flow::{
     network_source, roles_network_source, Activation, Dense, TimeInput, VelocityField,
 };
@@ -53,10 +54,10 @@ fn dense(inputs: usize, outputs: usize) -> Dense {
     }
 }
 
-/// Generated snippets for sample networks, by import name: a plain field, and a residual
+/// Generated snippets by import name, two samples: a plain field, and a residual
 /// scalar potential (their generated code takes different paths; the SDE's three roles
 /// get a velocity alone, then a potential for each role).
-fn sample_networks() -> Vec<[(&'static str, String); 2]> {
+fn sample_networks() -> Vec<Vec<(String, String)>> {
     let plain = VelocityField::from_layers(
         2,
         TimeInput::Last,
@@ -73,21 +74,28 @@ fn sample_networks() -> Vec<[(&'static str, String); 2]> {
         ..plain.clone()
     };
     scalar.validate().unwrap();
+    // The biome's banked grids: one window (a world within one binding), and three.
     vec![
         [
-            ("flow/net", network_source(&plain, 4).unwrap()),
+            ("flow/net".to_string(), network_source(&plain, 4).unwrap()),
             (
-                "flow/roles",
+                "flow/roles".to_string(),
                 roles_network_source([Some(&plain), None, None], 4).unwrap(),
             ),
-        ],
+        ]
+        .into_iter()
+        .chain(banked_grid_sources(1))
+        .collect(),
         [
-            ("flow/net", network_source(&scalar, 1).unwrap()),
+            ("flow/net".to_string(), network_source(&scalar, 1).unwrap()),
             (
-                "flow/roles",
+                "flow/roles".to_string(),
                 roles_network_source([Some(&scalar), Some(&scalar), Some(&scalar)], 1).unwrap(),
             ),
-        ],
+        ]
+        .into_iter()
+        .chain(banked_grid_sources(3))
+        .collect(),
     ]
 }
 

@@ -1,4 +1,5 @@
 // Aging, the last sub-step: every agent cell grows one step older.
+//! generated: biome/state_write
 
 override WG: u32 = 64u;
 
@@ -7,7 +8,7 @@ override WG: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> types: array<u32>;
-@group(0) @binding(2) var<storage, read_write> state: array<f32>;
+#import biome/state_write
 
 @compute @workgroup_size(WG)
 fn main(
@@ -21,6 +22,6 @@ fn main(
     }
     if (is_agent(types[cell])) {
         let i = cell * params.channels + AGE;
-        state[i] = state[i] + 1.0;
+        state_put(i, state_at(i) + 1.0);
     }
 }

@@ -5,6 +5,8 @@
 // on top (a VOID filled by AIR becomes AIR with zero state; a slide's target becomes the
 // EARTH with its state and id; a spawn's target becomes an UNSPECIALIZED child with the
 // parent's age and id). Cells that no op touches are left as they are.
+//! generated: biome/prev_state_read
+//! generated: biome/state_write
 
 override WG: u32 = 64u;
 
@@ -15,10 +17,10 @@ override WG: u32 = 64u;
 @group(0) @binding(1) var<storage, read> proposal: array<u32>;
 @group(0) @binding(2) var<storage, read> choice: array<u32>;
 @group(0) @binding(3) var<storage, read> prev_types: array<u32>;
-@group(0) @binding(4) var<storage, read> prev_state: array<f32>;
+#import biome/prev_state_read
 @group(0) @binding(5) var<storage, read> prev_ids: array<u32>;
 @group(0) @binding(6) var<storage, read_write> types: array<u32>;
-@group(0) @binding(7) var<storage, read_write> state: array<f32>;
+#import biome/state_write
 @group(0) @binding(8) var<storage, read_write> ids: array<u32>;
 @group(0) @binding(9) var<storage, read> spawn: array<f32>;
 @group(0) @binding(10) var<storage, read> list_pos: array<u32>;
@@ -28,7 +30,7 @@ const SPAWN_STRIDE: u32 = 12u;
 // What a spawning agent can spend: its nutrients above the spawn cost.
 fn spendable(actor: u32) -> vec2<f32> {
     let b = actor * params.channels;
-    let own = vec2<f32>(prev_state[b + EARTH_NUTRIENT], prev_state[b + AIR_NUTRIENT]);
+    let own = vec2<f32>(prev_state_at(b + EARTH_NUTRIENT), prev_state_at(b + AIR_NUTRIENT));
     return max(own - params.spawn_cost, vec2<f32>(0.0));
 }
 
@@ -37,7 +39,7 @@ fn take(cell: u32, source: u32) {
     types[cell] = prev_types[source];
     ids[cell] = prev_ids[source];
     for (var ch = 0u; ch < params.channels; ch = ch + 1u) {
-        state[cell * params.channels + ch] = prev_state[source * params.channels + ch];
+        state_put(cell * params.channels + ch, prev_state_at(source * params.channels + ch));
     }
 }
 
@@ -62,10 +64,10 @@ fn main(
                 let payload = list_pos[cell] * SPAWN_STRIDE;
                 let keep = spendable(cell) * (1.0 - spawn[payload]);
                 let b = cell * params.channels;
-                state[b + EARTH_NUTRIENT] = keep.x;
-                state[b + AIR_NUTRIENT] = keep.y;
+                state_put(b + EARTH_NUTRIENT, keep.x);
+                state_put(b + AIR_NUTRIENT, keep.y);
                 for (var j = 0u; j + AGENT_STATE < params.channels; j = j + 1u) {
-                    state[b + AGENT_STATE + j] = prev_state[b + AGENT_STATE + j] + spawn[payload + 5u + j];
+                    state_put(b + AGENT_STATE + j, prev_state_at(b + AGENT_STATE + j) + spawn[payload + 5u + j]);
                 }
             }
         }
@@ -78,7 +80,7 @@ fn main(
             types[cell] = AIR;
             ids[cell] = 0u;
             for (var ch = 0u; ch < params.channels; ch = ch + 1u) {
-                state[cell * params.channels + ch] = 0.0;
+                state_put(cell * params.channels + ch, 0.0);
             }
         } else if (actor_type == EARTH) {
             take(cell, actor);
@@ -88,12 +90,12 @@ fn main(
             let b = cell * params.channels;
             types[cell] = UNSPECIALIZED;
             ids[cell] = prev_ids[actor];
-            state[b + INTEGRITY] = 0.0;
-            state[b + AGE] = prev_state[actor * params.channels + AGE];
-            state[b + EARTH_NUTRIENT] = child.x;
-            state[b + AIR_NUTRIENT] = child.y;
+            state_put(b + INTEGRITY, 0.0);
+            state_put(b + AGE, prev_state_at(actor * params.channels + AGE));
+            state_put(b + EARTH_NUTRIENT, child.x);
+            state_put(b + AIR_NUTRIENT, child.y);
             for (var j = 0u; j + AGENT_STATE < params.channels; j = j + 1u) {
-                state[b + AGENT_STATE + j] = spawn[payload + 1u + j];
+                state_put(b + AGENT_STATE + j, spawn[payload + 1u + j]);
             }
         }
     }

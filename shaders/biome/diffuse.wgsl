@@ -5,6 +5,8 @@
 // total by the agents around it gives each the fraction clip(v / T, 0, 1) of its ask and
 // keeps max(v - T, 0).
 // Output per cell: (fraction earth, fraction air, kept earth, kept air).
+//! generated: biome/state_read
+//! generated: biome/offer_write
 
 override WG: u32 = 64u;
 
@@ -13,8 +15,8 @@ override WG: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> types: array<u32>;
-@group(0) @binding(2) var<storage, read> state: array<f32>;
-@group(0) @binding(3) var<storage, read_write> offer: array<vec4<f32>>;
+#import biome/state_read
+#import biome/offer_write
 
 const DIFFUSION_RATE: f32 = 0.1;
 
@@ -25,13 +27,13 @@ fn medium(cell: u32) -> vec4<f32> {
     let base = cell * params.channels;
     var v = vec4<f32>(0.0);
     if (t == EARTH) {
-        v.x = state[base + EARTH_NUTRIENT];
+        v.x = state_at(base + EARTH_NUTRIENT);
         v.z = 1.0;
     } else if (t == IMMOVABLE) {
         v.x = params.material_cap.x;
         v.z = 1.0;
     } else if (t == AIR) {
-        v.y = state[base + AIR_NUTRIENT];
+        v.y = state_at(base + AIR_NUTRIENT);
         v.w = 1.0;
     } else if (t == SUN) {
         v.y = params.material_cap.y;
@@ -69,5 +71,5 @@ fn main(
     let available = (own.xy + DIFFUSION_RATE * flow) * is_medium;
     let fraction = clamp(available / max(asked, vec2<f32>(1e-6)), vec2<f32>(0.0), vec2<f32>(1.0));
     let kept = max(available - asked, vec2<f32>(0.0));
-    offer[cell] = vec4<f32>(fraction, kept);
+    offer_put(cell, vec4<f32>(fraction, kept));
 }

@@ -3,6 +3,8 @@
 // nutrient dies (to AIR if it ran out of earth nutrient, EARTH if of air nutrient, VOID
 // if of both). Material cells keep what they did not give. The agents still living are
 // listed for the exclusive ops (biome/enlist; `control` cleared before this pass).
+//! generated: biome/offer_read
+//! generated: biome/state_write
 
 override WG: u32 = 64u;
 
@@ -11,9 +13,9 @@ override WG: u32 = 64u;
 #import biome/enlist
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> offer: array<vec4<f32>>;
+#import biome/offer_read
 @group(0) @binding(2) var<storage, read_write> types: array<u32>;
-@group(0) @binding(3) var<storage, read_write> state: array<f32>;
+#import biome/state_write
 @group(0) @binding(4) var<storage, read_write> ids: array<u32>;
 @group(0) @binding(5) var<storage, read_write> list: array<u32>;
 @group(0) @binding(6) var<storage, read_write> list_pos: array<u32>;
@@ -32,23 +34,23 @@ fn main(
     }
     let t = types[cell];
     let base = cell * params.channels;
-    var nutrients = offer[cell].zw;
+    var nutrients = offer_at(cell).zw;
     if (is_agent(t)) {
         var fractions = vec2<f32>(0.0);
         let at = place_of(cell);
         for (var k = 0u; k < 9u; k = k + 1u) {
             let n = neighbor_at(at, k);
             if (n >= 0) {
-                fractions = fractions + offer[u32(n)].xy;
+                fractions = fractions + offer_at(u32(n)).xy;
             }
         }
         let ask = params.absorption * vec2<f32>(f32(t == ROOT), f32(t == LEAF));
-        let own = vec2<f32>(state[base + EARTH_NUTRIENT], state[base + AIR_NUTRIENT]);
+        let own = vec2<f32>(state_at(base + EARTH_NUTRIENT), state_at(base + AIR_NUTRIENT));
         let lost = params.dissipation * dissipation_rate(t);
         nutrients = clamp(own + ask * fractions - lost, vec2<f32>(0.0), params.nutrient_cap);
     }
     let half_life = params.max_lifetime * 0.5;
-    let age = state[base + AGE];
+    let age = state_at(base + AGE);
     if (age >= half_life) {
         nutrients = nutrients * max(1.0 - (age - half_life) / half_life, 0.0);
     }
@@ -56,11 +58,11 @@ fn main(
         types[cell] = select(0u, EARTH, nutrients.x != 0.0) + select(0u, AIR, nutrients.y != 0.0);
         ids[cell] = 0u;
         for (var ch = 0u; ch < params.channels; ch = ch + 1u) {
-            state[base + ch] = 0.0;
+            state_put(base + ch, 0.0);
         }
     }
-    state[base + EARTH_NUTRIENT] = nutrients.x;
-    state[base + AIR_NUTRIENT] = nutrients.y;
+    state_put(base + EARTH_NUTRIENT, nutrients.x);
+    state_put(base + AIR_NUTRIENT, nutrients.y);
     if (is_agent(types[cell])) {
         enlist(cell);
     }

@@ -7,6 +7,8 @@
 // world: world w's slot counts at [w * slots, (w + 1) * slots), its candidates from its
 // first cell on, counted in control[CONTROL_CANDIDATES + w].
 // control: see biome/control.
+//! generated: biome/state_read
+//! generated: biome/candidates_write
 
 override WG: u32 = 64u;
 
@@ -20,12 +22,12 @@ override WG: u32 = 64u;
 @group(0) @binding(2) var<storage, read> programs: array<f32>;
 @group(0) @binding(3) var<storage, read> slot_ok: array<u32>;
 @group(0) @binding(4) var<storage, read> types: array<u32>;
-@group(0) @binding(5) var<storage, read> state: array<f32>;
+#import biome/state_read
 @group(0) @binding(6) var<storage, read> ids: array<u32>;
 @group(0) @binding(7) var<storage, read> list: array<u32>;
 @group(0) @binding(8) var<storage, read_write> control: array<atomic<u32>>;
 @group(0) @binding(9) var<storage, read_write> id_counts: array<atomic<u32>>;
-@group(0) @binding(10) var<storage, read_write> candidates: array<vec2<u32>>;
+#import biome/candidates_write
 @group(0) @binding(11) var<storage, read> seeds: array<vec2<u32>>;
 
 @compute @workgroup_size(WG)
@@ -58,6 +60,6 @@ fn main(
     let world = world_of(cell);
     let entry = atomicAdd(&control[CONTROL_CANDIDATES + world], 1u);
     if (entry < world_cells()) {
-        candidates[world_base(world) + entry] = vec2<u32>(bitcast<u32>(key), cell);
+        candidates_put(world_base(world) + entry, vec2<u32>(bitcast<u32>(key), cell));
     }
 }

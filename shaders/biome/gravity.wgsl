@@ -2,6 +2,7 @@
 // that falls (EARTH, or an agent with no structural integrity left) swaps type, state and
 // id with an intangible cell below. Rows are visited in order, so a falling stack moves
 // down by exactly one cell per step.
+//! generated: biome/state_write
 
 override WG: u32 = 64u;
 
@@ -10,7 +11,7 @@ override WG: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> types: array<u32>;
-@group(0) @binding(2) var<storage, read_write> state: array<f32>;
+#import biome/state_write
 @group(0) @binding(3) var<storage, read_write> ids: array<u32>;
 
 @compute @workgroup_size(WG)
@@ -32,7 +33,7 @@ fn main(
         let upper = top + u32(r) * w;
         let lower = upper + w;
         let t = types[upper];
-        let unsupported = !is_structural(t) || state[upper * s + INTEGRITY] <= 0.0;
+        let unsupported = !is_structural(t) || state_at(upper * s + INTEGRITY) <= 0.0;
         if (falls(t) && is_intangible(below_type) && unsupported) {
             types[upper] = below_type;
             types[lower] = t;
@@ -40,9 +41,9 @@ fn main(
             ids[upper] = ids[lower];
             ids[lower] = id;
             for (var ch = 0u; ch < s; ch = ch + 1u) {
-                let v = state[upper * s + ch];
-                state[upper * s + ch] = state[lower * s + ch];
-                state[lower * s + ch] = v;
+                let v = state_at(upper * s + ch);
+                state_put(upper * s + ch, state_at(lower * s + ch));
+                state_put(lower * s + ch, v);
             }
             // The intangible cell moved up into row r.
         } else {

@@ -4,6 +4,8 @@
 // the first reads the state's integrity channel (SRC_STATE), the last writes it back
 // (DST_STATE).
 //! variants: SRC_STATE|DST_STATE|
+//! generated: biome/state_read
+//! generated: biome/state_write
 
 override WG: u32 = 64u;
 
@@ -12,12 +14,20 @@ override WG: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> types: array<u32>;
+#ifdef SRC_STATE
+#import biome/state_read
+#else
 @group(0) @binding(2) var<storage, read> src: array<f32>;
+#endif
+#ifdef DST_STATE
+#import biome/state_write
+#else
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;
+#endif
 
 fn integrity_at(cell: u32) -> f32 {
 #ifdef SRC_STATE
-    return src[cell * params.channels + INTEGRITY];
+    return state_at(cell * params.channels + INTEGRITY);
 #else
     return src[cell];
 #endif
@@ -49,7 +59,7 @@ fn main(
         value = max(best - structure_decay(t), 0.0);
     }
 #ifdef DST_STATE
-    dst[cell * params.channels + INTEGRITY] = value;
+    state_put(cell * params.channels + INTEGRITY, value);
 #else
     dst[cell] = value;
 #endif

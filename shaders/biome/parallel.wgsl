@@ -5,6 +5,7 @@
 // negative, no more than the agent holds, and a specialization change only if its cost
 // is affordable. Output per listed agent in `share` (SHARE_STRIDE floats): the 9 x 2 sent
 // amounts (slot 4: minus what leaves), the state change, the new type.
+//! generated: biome/state_read
 
 override WG: u32 = 64u;
 
@@ -17,7 +18,7 @@ override WG: u32 = 64u;
 @group(0) @binding(2) var<storage, read> programs: array<f32>;
 @group(0) @binding(3) var<storage, read> slot_ok: array<u32>;
 @group(0) @binding(4) var<storage, read> types: array<u32>;
-@group(0) @binding(5) var<storage, read> state: array<f32>;
+#import biome/state_read
 @group(0) @binding(6) var<storage, read> ids: array<u32>;
 @group(0) @binding(7) var<storage, read> list: array<u32>;
 @group(0) @binding(8) var<storage, read> control: array<u32>;

@@ -2,6 +2,7 @@
 // neighbour (and itself) sent it, clips its nutrients to [0, cap] (the agent cap for
 // agents, the material cap for the rest), and an agent that ran its program adds its
 // state change and takes its new type.
+//! generated: biome/state_write
 
 override WG: u32 = 64u;
 
@@ -17,7 +18,7 @@ override WG: u32 = 64u;
 @group(0) @binding(5) var<storage, read> list_pos: array<u32>;
 @group(0) @binding(6) var<storage, read> control: array<u32>;
 @group(0) @binding(7) var<storage, read_write> types: array<u32>;
-@group(0) @binding(8) var<storage, read_write> state: array<f32>;
+#import biome/state_write
 
 @group(0) @binding(9) var<uniform> table: Table;
 
@@ -63,16 +64,16 @@ fn main(
     let s = params.channels;
     let base = cell * s;
     let cap = select(params.material_cap, params.nutrient_cap, is_agent(t));
-    let before = vec2<f32>(state[base + EARTH_NUTRIENT], state[base + AIR_NUTRIENT]);
+    let before = vec2<f32>(state_at(base + EARTH_NUTRIENT), state_at(base + AIR_NUTRIENT));
     let clipped = clamp(before + received, vec2<f32>(0.0), cap);
     if (any(clipped != before)) {
-        state[base + EARTH_NUTRIENT] = clipped.x;
-        state[base + AIR_NUTRIENT] = clipped.y;
+        state_put(base + EARTH_NUTRIENT, clipped.x);
+        state_put(base + AIR_NUTRIENT, clipped.y);
     }
     if (own != NOT_LISTED) {
         let rec = own * SHARE_STRIDE;
         for (var j = 0u; j + AGENT_STATE < s; j = j + 1u) {
-            state[base + AGENT_STATE + j] = state[base + AGENT_STATE + j] + share[rec + 18u + j];
+            state_put(base + AGENT_STATE + j, state_at(base + AGENT_STATE + j) + share[rec + 18u + j]);
         }
         types[cell] = u32(share[rec + 22u]);
     }

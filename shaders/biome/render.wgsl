@@ -1,6 +1,7 @@
 // Rendering: one thread per output pixel of the world zoomed `params.zoom` times (nearest
 // neighbour). Colours by type; EARTH and AIR shaded by their nutrient, agents tinted by
 // their program id's hue and darkened with age. Pixels are packed RGBA8.
+//! generated: biome/state_read
 
 override WG: u32 = 64u;
 
@@ -9,7 +10,7 @@ override WG: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> types: array<u32>;
-@group(0) @binding(2) var<storage, read> state: array<f32>;
+#import biome/state_read
 @group(0) @binding(3) var<storage, read> ids: array<u32>;
 @group(0) @binding(4) var<storage, read_write> image: array<u32>;
 
@@ -67,14 +68,14 @@ fn main(
     let base = cell * params.channels;
     var c = base_colour(t);
     if (t == EARTH) {
-        c = c * (0.3 + 0.7 * state[base + EARTH_NUTRIENT] / params.material_cap.x);
+        c = c * (0.3 + 0.7 * state_at(base + EARTH_NUTRIENT) / params.material_cap.x);
     } else if (t == AIR) {
-        c = c * (0.3 + 0.7 * state[base + AIR_NUTRIENT] / params.material_cap.y);
+        c = c * (0.3 + 0.7 * state_at(base + AIR_NUTRIENT) / params.material_cap.y);
     } else if (is_agent(t)) {
         let hue = fract(f32(ids[cell]) * 41.0 / 137.0);
         let tint = vec3<f32>(hue_channel(hue + 1.0 / 3.0), hue_channel(hue), hue_channel(hue - 1.0 / 3.0));
         c = 0.85 * c + 0.15 * tint;
-        c = c * (0.3 + 0.7 * (1.0 - state[base + AGE] / params.max_lifetime));
+        c = c * (0.3 + 0.7 * (1.0 - state_at(base + AGE) / params.max_lifetime));
     }
     image[pixel] = to_byte(c.x) | (to_byte(c.y) << 8u) | (to_byte(c.z) << 16u) | (255u << 24u);
 }

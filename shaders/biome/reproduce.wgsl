@@ -11,6 +11,8 @@
 // nutrients, and the flower is removed either way.
 // control: the world's candidate count. The world's census row of `params.record_slot`:
 // [10] executed picks, [11] seeds placed, [15] successful intercepted picks.
+//! generated: biome/state_write
+//! generated: biome/candidates_read
 
 override WG: u32 = 256u;
 
@@ -24,11 +26,11 @@ override WG: u32 = 256u;
 @group(0) @binding(2) var<storage, read_write> programs: array<f32>;
 @group(0) @binding(3) var<storage, read_write> slot_ok: array<u32>;
 @group(0) @binding(4) var<storage, read_write> types: array<u32>;
-@group(0) @binding(5) var<storage, read_write> state: array<f32>;
+#import biome/state_write
 @group(0) @binding(6) var<storage, read_write> ids: array<u32>;
 @group(0) @binding(7) var<storage, read> control: array<u32>;
 @group(0) @binding(8) var<storage, read> id_counts: array<u32>;
-@group(0) @binding(9) var<storage, read> candidates: array<vec2<u32>>;
+#import biome/candidates_read
 @group(0) @binding(10) var<storage, read_write> census: array<u32>;
 @group(0) @binding(11) var<storage, read> seeds: array<vec2<u32>>;
 
@@ -153,7 +155,7 @@ fn main(
         var key = 0.0;
         var item = NONE;
         for (var c = lid; c < count; c = c + WG) {
-            let cand = candidates[base + c];
+            let cand = candidates_at(base + c);
             var taken = false;
             for (var j = 0u; j < i; j = j + 1u) {
                 taken = taken || picked[j] == cand.y;
@@ -216,7 +218,7 @@ fn main(
         executed = executed + 1u;
         if (intercepting) {
             let fb = flower * params.channels;
-            let stored = vec2<f32>(state[fb + EARTH_NUTRIENT], state[fb + AIR_NUTRIENT]) - params.reproduce_cost;
+            let stored = vec2<f32>(state_at(fb + EARTH_NUTRIENT), state_at(fb + AIR_NUTRIENT)) - params.reproduce_cost;
             if (all(stored >= params.repr_min_energy)) {
                 intercepted = intercepted + 1u;
             }
@@ -273,16 +275,16 @@ fn main(
             let row = fertile_row(seed_col);
             let s = params.channels;
             let fb = flower * s;
-            let stored = vec2<f32>(state[fb + EARTH_NUTRIENT], state[fb + AIR_NUTRIENT]) - params.reproduce_cost;
+            let stored = vec2<f32>(state_at(fb + EARTH_NUTRIENT), state_at(fb + AIR_NUTRIENT)) - params.reproduce_cost;
             for (var dr = 0u; dr < 2u; dr = dr + 1u) {
                 let cell = base + (row + dr) * w + seed_col;
                 types[cell] = UNSPECIALIZED;
                 ids[cell] = child_id;
                 for (var ch = 0u; ch < s; ch = ch + 1u) {
-                    state[cell * s + ch] = 0.0;
+                    state_put(cell * s + ch, 0.0);
                 }
-                state[cell * s + EARTH_NUTRIENT] = stored.x * 0.5;
-                state[cell * s + AIR_NUTRIENT] = stored.y * 0.5;
+                state_put(cell * s + EARTH_NUTRIENT, stored.x * 0.5);
+                state_put(cell * s + AIR_NUTRIENT, stored.y * 0.5);
             }
             placed = placed + 1u;
         }
@@ -296,7 +298,7 @@ fn main(
                 types[flower] = VOID;
                 ids[flower] = 0u;
                 for (var ch = 0u; ch < params.channels; ch = ch + 1u) {
-                    state[flower * params.channels + ch] = 0.0;
+                    state_put(flower * params.channels + ch, 0.0);
                 }
             }
         }

@@ -1,6 +1,7 @@
 // Soil balance, one thread per column of each world: at the topmost AIR/SUN cell over EARTH/IMMOVABLE,
 // earth too high up turns to AIR and air too low down turns to EARTH, each with
 // probability 0.05 per step. Only recorded when the limit is above zero.
+//! generated: biome/state_write
 
 override WG: u32 = 64u;
 
@@ -9,7 +10,7 @@ override WG: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> types: array<u32>;
-@group(0) @binding(2) var<storage, read_write> state: array<f32>;
+#import biome/state_write
 @group(0) @binding(3) var<storage, read_write> ids: array<u32>;
 @group(0) @binding(4) var<storage, read> seeds: array<vec2<u32>>;
 
@@ -19,7 +20,7 @@ fn reset(cell: u32, t: u32) {
     types[cell] = t;
     ids[cell] = 0u;
     for (var ch = 0u; ch < params.channels; ch = ch + 1u) {
-        state[cell * params.channels + ch] = 0.0;
+        state_put(cell * params.channels + ch, 0.0);
     }
 }
 

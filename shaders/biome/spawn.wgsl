@@ -5,6 +5,7 @@
 // agent holds at least the spawn cost. Payload per listed agent in `spawn` (SPAWN_STRIDE
 // floats, by list position): the child's share of the spendable nutrients, the child's internal state,
 // the parent's state change.
+//! generated: biome/state_read
 
 override WG: u32 = 64u;
 
@@ -18,7 +19,7 @@ override WG: u32 = 64u;
 @group(0) @binding(2) var<storage, read> programs: array<f32>;
 @group(0) @binding(3) var<storage, read> slot_ok: array<u32>;
 @group(0) @binding(4) var<storage, read> types: array<u32>;
-@group(0) @binding(5) var<storage, read> state: array<f32>;
+#import biome/state_read
 @group(0) @binding(6) var<storage, read> ids: array<u32>;
 @group(0) @binding(7) var<storage, read> list: array<u32>;
 @group(0) @binding(8) var<storage, read> control: array<u32>;

@@ -85,7 +85,7 @@ fn load_window(cell: u32) {
             win_types[k] = types[u32(n)];
             win_ids[k] = ids[u32(n)];
             for (var ch = 0u; ch < s; ch = ch + 1u) {
-                let v = state[u32(n) * s + ch];
+                let v = state_at(u32(n) * s + ch);
                 win_state[k * MAX_CHANNELS + ch] = v;
                 win_norm[k * MAX_CHANNELS + ch] = normalise(ch, v);
             }

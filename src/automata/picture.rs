@@ -19,6 +19,41 @@ pub struct Image {
 }
 
 impl Image {
+    /// The image shrunk by `factor` on each side, each pixel the mean of a `factor` x
+    /// `factor` block (partial blocks at the right and bottom edges average what they hold).
+    pub fn downscaled(&self, factor: u32) -> Image {
+        let f = factor.max(1);
+        if f == 1 {
+            return self.clone();
+        }
+        let (w, h) = (self.width.div_ceil(f), self.height.div_ceil(f));
+        let mut rgba = vec![0u8; (w * h * 4) as usize];
+        for y in 0..h {
+            for x in 0..w {
+                let mut sum = [0u32; 4];
+                let mut n = 0u32;
+                for sy in y * f..((y + 1) * f).min(self.height) {
+                    for sx in x * f..((x + 1) * f).min(self.width) {
+                        let at = ((sy * self.width + sx) * 4) as usize;
+                        for (c, s) in sum.iter_mut().enumerate() {
+                            *s += u32::from(self.rgba[at + c]);
+                        }
+                        n += 1;
+                    }
+                }
+                let at = ((y * w + x) * 4) as usize;
+                for (c, s) in sum.iter().enumerate() {
+                    rgba[at + c] = ((s + n / 2) / n) as u8;
+                }
+            }
+        }
+        Image {
+            width: w,
+            height: h,
+            rgba,
+        }
+    }
+
     /// Writes the image as a PNG file, whole or not at all.
     pub fn save(&self, path: &Path) -> Result<()> {
         crate::io::write_png(path, self.width, self.height, &self.rgba)
@@ -27,10 +62,14 @@ impl Image {
 
 /// Frames gathered during a run, written as one animated PNG or GIF. It holds at most
 /// [`TimeLapse::MAX_FRAMES`] frames (or the cap given): beyond that it keeps every other
-/// frame, evenly spaced, so a run of any length keeps its memory bounded.
+/// frame, evenly spaced, so a run of any length keeps its memory bounded. Frames larger
+/// than [`TimeLapse::MAX_PIXELS`] are kept shrunk by the smallest whole factor that fits
+/// (the first frame's factor serves them all).
 #[derive(Debug)]
 pub struct TimeLapse {
     frames: Thinned<Image>,
+    /// The first frame's shrink factor.
+    factor: Option<u32>,
 }
 
 impl Default for TimeLapse {
@@ -43,6 +82,9 @@ impl TimeLapse {
     /// Frames kept by default.
     pub const MAX_FRAMES: usize = 240;
 
+    /// Pixels a kept frame holds at most.
+    pub const MAX_PIXELS: u64 = 1 << 19;
+
     /// An empty time-lapse of at most [`TimeLapse::MAX_FRAMES`] frames.
     pub fn new() -> Self {
         Self::with_cap(Self::MAX_FRAMES)
@@ -52,6 +94,7 @@ impl TimeLapse {
     pub fn with_cap(cap: usize) -> Self {
         Self {
             frames: Thinned::new(cap),
+            factor: None,
         }
     }
 
@@ -62,6 +105,16 @@ impl TimeLapse {
 
     /// Adds a frame; every frame must have the first frame's size.
     pub fn push(&mut self, frame: Image) -> Result<()> {
+        let factor = *self.factor.get_or_insert_with(|| {
+            let kept =
+                |f: u32| u64::from(frame.width.div_ceil(f)) * u64::from(frame.height.div_ceil(f));
+            let mut f = 1u32;
+            while kept(f) > Self::MAX_PIXELS {
+                f += 1;
+            }
+            f
+        });
+        let frame = frame.downscaled(factor);
         if let Some(first) = self.frames.items().first() {
             if (first.width, first.height) != (frame.width, frame.height) {
                 return Err(Error::invalid(format!(
@@ -153,5 +206,45 @@ impl TimeLapse {
     #[cfg(feature = "gif")]
     pub fn save_gif(&self, path: &Path, fps: u16) -> Result<()> {
         crate::io::write_atomic(path, &self.encode_gif(fps)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn downscaling_averages_blocks_and_keeps_the_edges() {
+        // 3 x 2 pixels, grey levels 0, 10, 20 / 30, 40, 50: blocks of 2 x 2 leave the
+        // means of {0, 10, 30, 40} and {20, 50}.
+        let rgba: Vec<u8> = [0u8, 10, 20, 30, 40, 50]
+            .iter()
+            .flat_map(|&v| [v, v, v, 255])
+            .collect();
+        let image = Image {
+            width: 3,
+            height: 2,
+            rgba,
+        };
+        let small = image.downscaled(2);
+        assert_eq!((small.width, small.height), (2, 1));
+        assert_eq!(small.rgba, [20, 20, 20, 255, 35, 35, 35, 255]);
+        assert_eq!(image.downscaled(1), image);
+    }
+
+    #[test]
+    fn a_time_lapse_keeps_large_frames_within_its_pixel_budget() {
+        let frame = |v: u8| Image {
+            width: 2000,
+            height: 700,
+            rgba: vec![v; 2000 * 700 * 4],
+        };
+        let mut lapse = TimeLapse::new();
+        lapse.push(frame(7)).unwrap();
+        lapse.push(frame(9)).unwrap();
+        let kept = &lapse.frames.items()[1];
+        assert!(u64::from(kept.width) * u64::from(kept.height) <= TimeLapse::MAX_PIXELS);
+        assert_eq!((kept.width, kept.height), (1000, 350));
+        assert!(kept.rgba.iter().all(|&v| v == 9));
     }
 }

@@ -47,6 +47,7 @@
 
 pub mod agent_logic;
 mod agents;
+mod banks;
 mod checkpoint;
 mod config;
 pub mod evolve;
@@ -63,6 +64,8 @@ mod world;
 pub use crate::automata::{Image, TimeLapse};
 pub use crate::gpu::StepProfile;
 pub use agents::MAX_REPRODUCTIONS_PER_STEP;
+#[doc(hidden)]
+pub use banks::sample_sources as banked_grid_sources;
 pub use checkpoint::Checkpoint;
 pub use config::{BiomeConfig, Layout, Preset, Width};
 pub use metrics::{Census, Reproductions, RunTotals};

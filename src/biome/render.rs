@@ -12,6 +12,17 @@ use crate::gpu::{GpuBuffer, Grid, KernelDesc};
 const WG: u32 = 64;
 
 impl Worlds {
+    /// The largest zoom up to `zoom` (at least 1) whose picture fits one storage binding:
+    /// large worlds are drawn smaller than asked.
+    pub fn zoom_that_fits(&self, zoom: u32) -> u32 {
+        let cells = self.height() as u64 * self.width() as u64;
+        let mut z = zoom.max(1);
+        while z > 1 && cells * u64::from(z) * u64::from(z) * 4 > self.ctx.max_binding_bytes() {
+            z -= 1;
+        }
+        z
+    }
+
     /// Renders world `world` of the batch, each cell a `zoom × zoom` square.
     pub fn render(&self, world: usize, zoom: u32) -> Result<Image> {
         pollster::block_on(self.render_async(world, zoom))
@@ -43,20 +54,24 @@ impl Worlds {
         let params = GpuBuffer::uniform(&self.ctx, &params, "morphogen.biome.render.params")?;
         let image: GpuBuffer<u32> =
             GpuBuffer::zeroed(&self.ctx, pixels as usize, "morphogen.biome.render.image")?;
-        let kernel = self
-            .ctx
-            .kernel(&KernelDesc::new("biome/render").overrides(&[("WG", f64::from(WG))]))?;
         let g = &self.grids;
-        let group = kernel.bind_named(
-            &self.ctx,
-            &[
-                ("params", params.binding()),
-                ("types", g.types.binding()),
-                ("state", g.state.binding()),
-                ("ids", g.ids.binding()),
-                ("image", image.binding()),
-            ],
+        let state = &g.banks.state;
+        let accessors = [(state.import(false), state.source(false))];
+        let generated = [(accessors[0].0.as_str(), accessors[0].1.as_str())];
+        let kernel = self.ctx.kernel(
+            &KernelDesc::new("biome/render")
+                .generated(&generated)
+                .overrides(&[("WG", f64::from(WG))]),
         )?;
+        let windows = state.bindings(&g.state);
+        let mut bindings = vec![
+            ("params", params.binding()),
+            ("types", g.types.binding()),
+            ("ids", g.ids.binding()),
+            ("image", image.binding()),
+        ];
+        bindings.extend(windows.iter().map(|(n, r)| (n.as_str(), r.clone())));
+        let group = kernel.bind_named(&self.ctx, &bindings)?;
         let mut rec = self.ctx.recorder("morphogen.biome.render");
         rec.dispatch(
             &kernel,

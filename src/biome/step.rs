@@ -140,19 +140,34 @@ impl StepKernels {
             "morphogen.biome.census",
         )?;
         let p = params_binding(&params);
+        // The grids bound in windows, and the accessors the kernels import for them.
+        let b = &g.banks;
+        let windows: Vec<(String, wgpu::BindingResource<'_>)> = [
+            b.state.bindings(&g.state),
+            b.prev_state.bindings(&g.prev_state),
+            b.offer.bindings(&g.offer),
+            b.candidates.bindings(&a.candidates),
+        ]
+        .concat();
+        let windows: Vec<(&str, wgpu::BindingResource<'_>)> = windows
+            .iter()
+            .map(|(n, r)| (n.as_str(), r.clone()))
+            .collect();
+        let sources = b.sources();
+        let generated: Vec<(&str, &str)> = sources
+            .iter()
+            .map(|(n, s)| (n.as_str(), s.as_str()))
+            .collect();
         // Every kernel's bindings by the names of their WGSL variables, from one table:
         // the names mean the same buffer in every biome kernel.
         let [ia, ib] = &g.integrity;
         let table: Vec<(&str, wgpu::BindingResource<'_>)> = vec![
             ("params", p.clone()),
             ("types", g.types.binding()),
-            ("state", g.state.binding()),
             ("ids", g.ids.binding()),
-            ("offer", g.offer.binding()),
             ("proposal", g.proposal.binding()),
             ("choice", g.choice.binding()),
             ("prev_types", g.prev_types.binding()),
-            ("prev_state", g.prev_state.binding()),
             ("prev_ids", g.prev_ids.binding()),
             ("agent", a.layout_block.binding()),
             ("programs", a.programs.binding()),
@@ -181,23 +196,31 @@ impl StepKernels {
                 &KernelDesc::new(shader)
                     .dynamic(&["params"])
                     .defines(defines)
+                    .generated(&generated)
                     .overrides(&[("WG", f64::from(wg))]),
             )?;
-            let group = kernel.bind_from(ctx, &[extra, &table])?;
+            let group = kernel.bind_from(ctx, &[extra, &windows, &table])?;
             Ok(Pass { kernel, group })
         };
         let pass = |shader: &str| build(shader, &[], WG, &[]);
-        let integrity_pass = |define: &[&str], src: wgpu::BindingResource<'_>, dst| {
-            build("biome/integrity", define, WG, &[("src", src), ("dst", dst)])
+        // The first pass reads the state's integrity channel, the last writes it (both
+        // through the state's accessors); the passes between ping-pong.
+        let integrity_pass = |define: &[&str], src: &GpuBuffer<f32>, dst: &GpuBuffer<f32>| {
+            build(
+                "biome/integrity",
+                define,
+                WG,
+                &[("src", src.binding()), ("dst", dst.binding())],
+            )
         };
         Ok(Self {
             soil: pass("biome/soil")?,
             integrity: [
-                integrity_pass(&["SRC_STATE"], g.state.binding(), ia.binding())?,
-                integrity_pass(&[], ia.binding(), ib.binding())?,
-                integrity_pass(&[], ib.binding(), ia.binding())?,
-                integrity_pass(&[], ia.binding(), ib.binding())?,
-                integrity_pass(&["DST_STATE"], ib.binding(), g.state.binding())?,
+                integrity_pass(&["SRC_STATE"], ib, ia)?,
+                integrity_pass(&[], ia, ib)?,
+                integrity_pass(&[], ib, ia)?,
+                integrity_pass(&[], ia, ib)?,
+                integrity_pass(&["DST_STATE"], ib, ia)?,
             ],
             gravity: pass("biome/gravity")?,
             agent_list: pass("biome/agent_list")?,
@@ -510,12 +533,13 @@ pub fn bytes_per_cell_step(channels: usize) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use crate::gpu::preprocess::preprocess;
+    use crate::biome::banks::{sample_sources, KERNEL_STORAGE_BINDINGS};
+    use crate::gpu::KernelDesc;
 
-    /// Storage buffers one biome kernel may bind, for the browser page: WebGPU's portable
-    /// default is 8; in Chromium's software adapter a reproduction kernel with 10 runs and
-    /// one with 12 stopped the page.
-    const BROWSER_STORAGE_BUFFERS: usize = 10;
+    /// Storage buffers one biome kernel may bind (with its grids in one window each), for
+    /// the browser page: WebGPU's portable default is 8; in Chromium's software adapter a
+    /// reproduction kernel with 10 runs and one with 12 stopped the page.
+    const BROWSER_STORAGE_BUFFERS: usize = KERNEL_STORAGE_BINDINGS as usize;
 
     #[test]
     fn every_biome_kernel_fits_the_browsers_storage_bindings() {
@@ -541,7 +565,16 @@ mod tests {
             "render",
         ];
         for name in kernels {
-            let source = preprocess(&format!("biome/{name}"), &[]).unwrap();
+            let sources = sample_sources(1);
+            let generated: Vec<(&str, &str)> = sources
+                .iter()
+                .map(|(n, s)| (n.as_str(), s.as_str()))
+                .collect();
+            let shader = format!("biome/{name}");
+            let source = KernelDesc::new(&shader)
+                .generated(&generated)
+                .source()
+                .unwrap();
             let module = naga::front::wgsl::parse_str(&source).unwrap();
             let storage = module
                 .global_variables

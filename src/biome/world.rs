@@ -2,6 +2,7 @@
 //! and moving worlds between host and device.
 
 use crate::biome::agents::AgentTables;
+use crate::biome::banks::Banks;
 use crate::biome::config::BiomeConfig;
 use std::path::Path;
 
@@ -27,12 +28,16 @@ pub(crate) struct Grids {
     /// Exclusive ops: each cell's proposed slot, each target's accepted slot.
     pub proposal: GpuBuffer<u32>,
     pub choice: GpuBuffer<u32>,
+    /// How the grids wider than 4 bytes a cell are bound (in windows beyond one binding).
+    pub banks: Banks,
 }
 
 impl Grids {
     fn new(ctx: &GpuContext, cells: usize, channels: usize) -> Result<Self> {
+        let banks = Banks::plan(ctx, cells, channels)?;
         let label = |name: &str| format!("morphogen.biome.{name}");
         Ok(Self {
+            banks,
             types: GpuBuffer::zeroed(ctx, cells, &label("types"))?,
             state: GpuBuffer::zeroed(ctx, cells * channels, &label("state"))?,
             ids: GpuBuffer::zeroed(ctx, cells, &label("ids"))?,
@@ -125,22 +130,36 @@ impl Worlds {
         for p in parts {
             check_shape(config, &p.state)?;
         }
-        let state_bytes = (parts[0].state.cells() * parts[0].state.channels * 4) as u64;
-        let limit = ctx.max_binding_bytes();
-        if state_bytes > limit {
-            return Err(Error::LimitExceeded {
-                what: format!(
-                    "the state of a {}x{} world ({} channels)",
-                    parts[0].state.height, parts[0].state.width, parts[0].state.channels
-                ),
-                requested: state_bytes,
+        let world_cells = parts[0].state.cells();
+        check_cells(
+            ctx,
+            (world_cells * parts.len()) as u64,
+            parts[0].state.channels,
+        )
+        .map_err(|e| match e {
+            Error::LimitExceeded {
+                requested,
                 limit,
-                limit_name: "max_storage_buffer_binding_size",
-                hint: "use a smaller world or fewer agent state channels",
-            });
-        }
+                limit_name,
+                hint,
+                ..
+            } => Error::LimitExceeded {
+                what: format!(
+                    "{} world(s) of {}x{} ({} state channels)",
+                    parts.len(),
+                    parts[0].state.height,
+                    parts[0].state.width,
+                    parts[0].state.channels
+                ),
+                requested,
+                limit,
+                limit_name,
+                hint,
+            },
+            other => other,
+        })?;
         let fits = Self::max_batch(ctx, config);
-        if parts.len() > fits {
+        if parts.len() > 1 && parts.len() > fits {
             let (h, w) = (config.height, config.columns());
             return Err(Error::invalid(format!(
                 "{} worlds of {h}x{w} do not fit one batch on this adapter; at most {fits} \
@@ -148,7 +167,6 @@ impl Worlds {
                 parts.len()
             )));
         }
-        let world_cells = parts[0].state.cells();
         let channels = parts[0].state.channels;
         let cells = world_cells * parts.len();
         let grids = Grids::new(ctx, cells, channels)?;
@@ -195,30 +213,41 @@ impl Worlds {
         Ok(())
     }
 
-    /// The most worlds of `config` one batch can hold on this adapter: their state (4 +
-    /// `agent_state_size` f32 channels per cell) and programs each live in one storage
-    /// binding, every listed agent has room in the per-agent scratch, and the per-world
-    /// workgroups fit one dispatch.
+    /// The most worlds of `config` one batch can hold on this adapter: the batch's grids
+    /// fit (see [`Worlds::max_cells`]), its programs live in one storage binding, every
+    /// listed agent has room in the per-agent scratch, and the per-world workgroups fit one
+    /// dispatch. A single world larger than this still runs alone (its agents beyond the
+    /// scratch's room are skipped and counted).
     pub fn max_batch(ctx: &GpuContext, config: &BiomeConfig) -> usize {
         let limit = ctx.max_binding_bytes();
         let cells = u64::from(config.height) * u64::from(config.columns());
-        let state = cells * config.state_channels() as u64 * 4;
+        let channels = config.state_channels();
         let scratch = cells * (crate::biome::agents::SHARE_STRIDE as u64) * 4;
         let layout = ProgramLayout::new(config.agents.model, config.agent_state_size as usize);
         let programs = u64::from(config.agents.slots) * config.agents.stride(&layout) as u64 * 4;
         let by = |bytes: u64| limit.checked_div(bytes).unwrap_or(u64::MAX);
         let groups = u64::from(ctx.limits().max_compute_workgroups_per_dimension);
-        by(state)
-            .min(by(scratch))
+        let bound = by(scratch)
             .min(by(programs))
             .min(groups)
-            .min(usize::MAX as u64) as usize
+            .min(usize::MAX as u64);
+        largest(bound, |w| check_cells(ctx, cells * w, channels).is_ok()) as usize
     }
 
-    /// The most cells a world of `config`'s agent state can have on this adapter: its
-    /// state (4 + `agent_state_size` f32 channels per cell) lives in one storage binding.
+    /// The most cells a world of `config`'s agent state can have on this adapter. The
+    /// 4-byte grids (types, ids and the scratch of the sub-steps) each live in one storage
+    /// binding; the wider ones (the state, 4 + `agent_state_size` f32 channels per cell,
+    /// and the energy offers, 16 bytes) in one buffer each, bound in windows.
     pub fn max_cells(ctx: &GpuContext, config: &BiomeConfig) -> u64 {
-        ctx.max_binding_bytes() / (config.state_channels() as u64 * 4)
+        let channels = config.state_channels();
+        largest(ctx.max_binding_bytes() / 4, |cells| {
+            check_cells(ctx, cells, channels).is_ok()
+        })
+    }
+
+    /// Windows the batch's state is bound in: 1 while it fits one storage binding.
+    pub fn state_windows(&self) -> usize {
+        self.grids.banks.state.windows()
     }
 
     fn check_world(&self, world: usize) -> Result<()> {
@@ -387,4 +416,47 @@ fn check_shape(config: &BiomeConfig, state: &WorldState) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Checks that the grids of `cells` cells with `channels` state channels fit this adapter.
+fn check_cells(ctx: &GpuContext, cells: u64, channels: usize) -> Result<()> {
+    let binding = ctx.max_binding_bytes();
+    if cells * 4 > binding {
+        return Err(Error::LimitExceeded {
+            what: format!("the 4-byte grids of {cells} cells"),
+            requested: cells * 4,
+            limit: binding,
+            limit_name: "max_storage_buffer_binding_size",
+            hint: "the type, id and scratch grids each live in one storage binding; use a \
+                   smaller world or fewer worlds per batch",
+        });
+    }
+    let buffer = ctx.limits().max_buffer_size;
+    let widest = cells * (channels as u64 * 4).max(16);
+    if widest > buffer {
+        return Err(Error::LimitExceeded {
+            what: format!("the state and offer grids of {cells} cells"),
+            requested: widest,
+            limit: buffer,
+            limit_name: "max_buffer_size",
+            hint: "each of them lives in one buffer; use a smaller world or fewer worlds \
+                   per batch",
+        });
+    }
+    Banks::plan(ctx, cells as usize, channels).map(|_| ())
+}
+
+/// The largest n in 0..=bound with `fits(n)`, for a `fits` true up to some n and false
+/// beyond.
+fn largest(bound: u64, fits: impl Fn(u64) -> bool) -> u64 {
+    let (mut lo, mut hi) = (0u64, bound);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if fits(mid) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    lo
 }

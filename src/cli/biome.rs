@@ -441,7 +441,7 @@ impl Track {
     }
 
     fn save_frame(&mut self, worlds: &Worlds, w: usize, zoom: u32) -> CliResult<()> {
-        let mut image = worlds.render(w, zoom)?;
+        let mut image = worlds.render(w, worlds.zoom_that_fits(zoom))?;
         let step = worlds.steps_done();
         // The step counter in a corner; the rest is the world's pixels.
         crate::figures::label_rgba(
@@ -538,7 +538,7 @@ pub fn grow(
         track.write_metrics(&titles[w])?;
         track.lapse.save_gif(&track.out.join("timelapse.gif"), 15)?;
         worlds
-            .render(w, plan.zoom.max(4))?
+            .render(w, worlds.zoom_that_fits(plan.zoom.max(4)))?
             .save(&track.out.join("final.png"))?;
         let totals = &track.totals;
         summaries.push(json!({

@@ -95,8 +95,9 @@ pub fn run(common: &Common, peaks: bool) -> CliResult<()> {
     );
     let side = (largest_world as f64).sqrt() as u64;
     println!(
-        "Largest biome world: {largest_world} cells (e.g. {side} x {side}): its state, {} \
-         f32 per cell, lives in one storage binding",
+        "Largest biome world: {largest_world} cells (e.g. {side} x {side}): its 4-byte grids \
+         live in one storage binding each, its state ({} f32 per cell) and offers in one \
+         buffer each, bound in windows",
         biome.state_channels()
     );
     println!(

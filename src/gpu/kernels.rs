@@ -45,13 +45,13 @@ impl Binding {
 }
 
 /// The kinds of a kernel's group-0 bindings, read from its WGSL with naga: `uniform`,
-/// `storage, read` and `storage, read_write` variables at bindings 0..n (no gaps), the
-/// variables named in `dynamic` (uniforms, where the kernel declares them) bound with a
-/// dynamic offset.
+/// `storage, read` and `storage, read_write` variables, in binding order (numbers may
+/// skip: generated snippets declare theirs in ranges of their own), the variables named in
+/// `dynamic` (uniforms, where the kernel declares them) bound with a dynamic offset.
 fn reflect_bindings(
     source: &str,
     dynamic: &[&str],
-) -> std::result::Result<Vec<(String, Binding)>, String> {
+) -> std::result::Result<Vec<(u32, String, Binding)>, String> {
     let module = naga::front::wgsl::parse_str(source).map_err(|e| e.emit_to_string(source))?;
     let mut found: Vec<(u32, String, Binding)> = Vec::new();
     for (_, var) in module.global_variables.iter() {
@@ -85,17 +85,13 @@ fn reflect_bindings(
         found.push((slot.binding, name, kind));
     }
     found.sort_by_key(|(b, _, _)| *b);
-    for (i, (b, _, _)) in found.iter().enumerate() {
-        if *b != i as u32 {
-            return Err(format!(
-                "bindings must run 0..n without gaps; {i} is missing"
-            ));
-        }
+    if let Some(w) = found.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(format!(
+            "`{}` and `{}` share binding {}",
+            w[0].1, w[1].1, w[0].0
+        ));
     }
-    Ok(found
-        .into_iter()
-        .map(|(_, name, kind)| (name, kind))
-        .collect())
+    Ok(found)
 }
 
 /// Everything that identifies a kernel variant.
@@ -220,6 +216,8 @@ pub struct Kernel {
     bindings: Vec<Binding>,
     /// The WGSL variable of each binding.
     names: Vec<String>,
+    /// The `@binding` number of each binding.
+    slots: Vec<u32>,
     label: String,
 }
 
@@ -298,10 +296,8 @@ impl GpuContext {
         }
         let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
             .iter()
-            .map(|(_, kind)| *kind)
-            .enumerate()
-            .map(|(i, b)| wgpu::BindGroupLayoutEntry {
-                binding: i as u32,
+            .map(|&(slot, _, b)| wgpu::BindGroupLayoutEntry {
+                binding: slot,
                 visibility: wgpu::ShaderStages::COMPUTE,
                 ty: b.ty(),
                 count: None,
@@ -337,8 +333,9 @@ impl GpuContext {
         Ok(Kernel {
             pipeline,
             layout,
-            names: bindings.iter().map(|(name, _)| name.clone()).collect(),
-            bindings: bindings.into_iter().map(|(_, kind)| kind).collect(),
+            names: bindings.iter().map(|(_, name, _)| name.clone()).collect(),
+            slots: bindings.iter().map(|(slot, _, _)| *slot).collect(),
+            bindings: bindings.into_iter().map(|(_, _, kind)| kind).collect(),
             label,
         })
     }
@@ -363,9 +360,9 @@ impl Kernel {
         }
         let entries: Vec<wgpu::BindGroupEntry<'_>> = resources
             .iter()
-            .enumerate()
-            .map(|(i, r)| wgpu::BindGroupEntry {
-                binding: i as u32,
+            .zip(&self.slots)
+            .map(|(r, &slot)| wgpu::BindGroupEntry {
+                binding: slot,
                 resource: r.clone(),
             })
             .collect();
