@@ -6,7 +6,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use crate::error::{Error, Result};
-use crate::gpu::{GpuBuffer, GpuContext, Grid, KernelDesc, Recorder};
+use crate::gpu::{GpuBuffer, GpuContext, Grid, KernelDesc, Recorder, Submitted, Timing};
 use crate::transport::config::CostStorage;
 use crate::transport::dispatch::Windows;
 use crate::transport::problem::{Geometry, Problem};
@@ -196,16 +196,41 @@ impl Clouds<'_> {
 /// [`CostStorage::Matrix`] streams. Points are limited as there (up to 64 dimensions, the
 /// points in one binding); a problem given as a matrix returns it.
 pub fn cost_matrix(ctx: &GpuContext, problem: &Problem) -> Result<Vec<f32>> {
+    if !matches!(problem.geometry, Geometry::Points { .. }) {
+        return Ok((0..problem.n())
+            .flat_map(|i| (0..problem.m()).map(move |j| (i, j)))
+            .map(|(i, j)| problem.cost(i, j) as f32)
+            .collect());
+    }
+    let (pending, submitted) = record_build(ctx, problem, false, |rec, c| rec.read(c))?;
+    submitted.wait(ctx)?;
+    pending.wait(ctx)
+}
+
+/// How long building `problem`'s cost matrix takes on the GPU, without reading it back
+/// (the kernels' own rate; [`cost_matrix`] also pays the transfer). Points only.
+pub fn time_cost_matrix(ctx: &GpuContext, problem: &Problem) -> Result<Timing> {
+    let ((), submitted) = record_build(ctx, problem, true, |_, _| Ok(()))?;
+    submitted.wait(ctx)
+}
+
+/// Uploads `problem`'s points, records the build (timed where asked) and `then` on the
+/// matrix, and submits.
+fn record_build<R>(
+    ctx: &GpuContext,
+    problem: &Problem,
+    timed: bool,
+    then: impl FnOnce(&mut Recorder<'_>, &GpuBuffer<f32>) -> Result<R>,
+) -> Result<(R, Submitted)> {
     let Geometry::Points {
         source,
         target,
         cost,
     } = &problem.geometry
     else {
-        return Ok((0..problem.n())
-            .flat_map(|i| (0..problem.m()).map(move |j| (i, j)))
-            .map(|(i, j)| problem.cost(i, j) as f32)
-            .collect());
+        return Err(Error::invalid(
+            "a cost matrix is built from point clouds; this problem gives its matrix",
+        ));
     };
     let xs = GpuBuffer::from_slice(ctx, source.points(), "morphogen.transport.source")?;
     let ys = GpuBuffer::from_slice(ctx, target.points(), "morphogen.transport.target")?;
@@ -226,9 +251,13 @@ pub fn cost_matrix(ctx: &GpuContext, problem: &Problem) -> Result<Vec<f32>> {
         ctx.max_binding_bytes(),
         ctx.limits().min_storage_buffer_offset_alignment,
     )?;
-    let mut rec = ctx.recorder("morphogen.transport.cost_matrix");
+    let label = "morphogen.transport.cost_matrix";
+    let mut rec = if timed {
+        ctx.timed_recorder(label)?
+    } else {
+        ctx.recorder(label)
+    };
     let c = clouds.record_rows(ctx, &mut rec, &windows)?;
-    let pending = rec.read(&c)?;
-    rec.submit()?;
-    pending.wait(ctx)
+    let result = then(&mut rec, &c)?;
+    Ok((result, rec.submit()?))
 }

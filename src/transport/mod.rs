@@ -45,7 +45,7 @@ mod solver;
 mod workspace;
 
 pub use config::{Anderson, Convention, CostStorage, Epsilon, Marginal, SinkhornConfig};
-pub use cost_matrix::cost_matrix;
+pub use cost_matrix::{cost_matrix, time_cost_matrix};
 pub use coupling::{Coupling, Gradients, MAX_PLAN_ENTRIES};
 pub use divergence::{
     sinkhorn_divergence, sinkhorn_divergence_cpu, sinkhorn_divergence_grad, solve_chain, Divergence,
