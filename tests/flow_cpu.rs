@@ -384,6 +384,33 @@ fn slot_counts_wide_layers_and_short_dispatches_give_the_same_particles() {
     let x = particles(&mut rng, 37, 2);
     let config = FlowConfig::default().save_at(&[0.5, 1.0]);
     check("wide layer", &field, &x, &[], &config);
+    check(
+        "wide layer, fixed steps",
+        &field,
+        &x,
+        &[],
+        &config.clone().solver(Solver::Rk4).steps(7),
+    );
+    check(
+        "wide layer, shared steps",
+        &field,
+        &x,
+        &[],
+        &config.clone().shared_step(true),
+    );
+    // Where the adapter has subgroups, the wide layer's weights come through subgroup
+    // broadcasts (every lane of a subgroup evaluates in step, those past the 37 particles
+    // riding along): the same bits as every invocation reading every weight, exact
+    // divergences (tangent passes) included.
+    eprintln!("subgroups: {:?}", ctx().subgroups());
+    for logp in [LogDensity::Off, LogDensity::Exact] {
+        let on = config.clone().log_density(logp, 1);
+        let a = flow::integrate(ctx(), &field, &x, &[], &on).unwrap();
+        let b = flow::integrate(ctx(), &field, &x, &[], &on.clone().subgroups(false)).unwrap();
+        assert_eq!(a.states, b.states, "{logp:?}");
+        assert_eq!(a.evaluations, b.evaluations, "{logp:?}");
+        assert_eq!(a.log_density_change, b.log_density_change, "{logp:?}");
+    }
     // Each particle's arithmetic is the same whichever slot carries it, so slot counts
     // (37 is a multiple of none) and shorter dispatches change no bit.
     let base = flow::integrate(ctx(), &field, &x, &[], &config).unwrap();

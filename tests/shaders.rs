@@ -6,7 +6,8 @@
 
 use morphogen::biome::banked_grid_sources;
 use morphogen::flow::{
-    network_source, roles_network_source, Activation, Dense, TimeInput, VelocityField,
+    network_source, network_source_with_lanes, roles_network_source, Activation, Dense, TimeInput,
+    VelocityField,
 };
 use morphogen::gpu::preprocess::{shader_names, shader_source, validate_wgsl};
 use morphogen::gpu::KernelDesc;
@@ -74,6 +75,13 @@ fn sample_networks() -> Vec<Vec<(String, String)>> {
         ..plain.clone()
     };
     scalar.validate().unwrap();
+    let wide = VelocityField::from_layers(
+        2,
+        TimeInput::Last,
+        Activation::Silu,
+        vec![dense(3, 80), dense(80, 80), dense(80, 2)],
+    )
+    .unwrap();
     // The biome's banked grids: one window (a world within one binding), and three.
     vec![
         [
@@ -95,6 +103,20 @@ fn sample_networks() -> Vec<Vec<(String, String)>> {
         ]
         .into_iter()
         .chain(banked_grid_sources(3))
+        .collect(),
+        // A wide layer (looped inputs) with its weights broadcast across 8 subgroup lanes.
+        [
+            (
+                "flow/net".to_string(),
+                network_source_with_lanes(&wide, 2, 8).unwrap(),
+            ),
+            (
+                "flow/roles".to_string(),
+                roles_network_source([Some(&plain), None, None], 2).unwrap(),
+            ),
+        ]
+        .into_iter()
+        .chain(banked_grid_sources(1))
         .collect(),
     ]
 }

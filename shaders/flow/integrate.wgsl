@@ -33,7 +33,10 @@
 // host reduces to decide: 0 start (derivative at t0; norms of y and f for the initial
 // step), 1 probe step of the initial step, 2 attempt (candidate state and squared scaled
 // error), 3 commit (saves and the new state).
-//! variants: DIM_4|DIM_16|DIM_64 WEIGHTS_UNIFORM| SHARED|
+//! variants: DIM_4|DIM_16|DIM_64 WEIGHTS_UNIFORM| SHARED| SUBGROUP_WEIGHTS|
+#ifdef SUBGROUP_WEIGHTS
+diagnostic(off, subgroup_uniformity);
+#endif
 //! generated: flow/net
 
 override WG: u32 = 64u;
@@ -727,7 +730,10 @@ fn finish_fixed() {
 }
 
 // Runs the invocation's evaluations: the start, then up to flow.budget step attempts (or,
-// SHARED, this phase's evaluations).
+// SHARED, this phase's evaluations). Each pass of the outer loop settles the phases that
+// need no evaluation, then makes one. With SUBGROUP_WEIGHTS the network's weights are
+// broadcast across the subgroup, so its invocations evaluate in step: one that has
+// finished rides along (its slots not live) until every invocation of the subgroup has.
 fn advance(dir: f32) {
 #ifdef SHARED
     var next = shared_begin(dir);
@@ -737,45 +743,65 @@ fn advance(dir: f32) {
     var attempts = 0u;
     var stage = 1u;
     loop {
-        if (next == NEXT_DONE) {
-            break;
-        }
-        if (next == NEXT_START) {
-            if (!prepare_start(dir)) {
-                next = NEXT_ATTEMPT;
-                continue;
-            }
-        } else if (next == NEXT_ATTEMPT) {
-            if (attempts == flow.budget || !begin_attempt(dir)) {
+        // Phases without an evaluation, until one needs it (or the work is done).
+        loop {
+            if (next == NEXT_DONE) {
                 break;
             }
-            attempts = attempts + 1u;
-            stage = 1u;
-            next = NEXT_STAGE;
-            continue;
-        } else if (next == NEXT_STAGE) {
-            if (stage == flow.stages) {
-                combine_stages();
-#ifdef SHARED
-                next = NEXT_DONE;
-#else
-                if (flow.adaptive == 1u) {
-                    finish_adaptive();
+            if (next == NEXT_START) {
+                if (!prepare_start(dir)) {
                     next = NEXT_ATTEMPT;
-                } else if (prepare_fixed_end(dir)) {
-                    next = NEXT_FIXED_END;
-                } else {
-                    finish_fixed();
-                    next = NEXT_ATTEMPT;
-                }
-#endif
-                if (next != NEXT_FIXED_END) {
                     continue;
                 }
-            } else {
-                prepare_stage(stage);
+            } else if (next == NEXT_ATTEMPT) {
+                if (attempts == flow.budget || !begin_attempt(dir)) {
+                    next = NEXT_DONE;
+                    break;
+                }
+                attempts = attempts + 1u;
+                stage = 1u;
+                next = NEXT_STAGE;
+                continue;
+            } else if (next == NEXT_STAGE) {
+                if (stage == flow.stages) {
+                    combine_stages();
+#ifdef SHARED
+                    next = NEXT_DONE;
+#else
+                    if (flow.adaptive == 1u) {
+                        finish_adaptive();
+                        next = NEXT_ATTEMPT;
+                    } else if (prepare_fixed_end(dir)) {
+                        next = NEXT_FIXED_END;
+                    } else {
+                        finish_fixed();
+                        next = NEXT_ATTEMPT;
+                    }
+#endif
+                    if (next != NEXT_FIXED_END) {
+                        continue;
+                    }
+                } else {
+                    prepare_stage(stage);
+                }
+            }
+            break;
+        }
+        let done = next == NEXT_DONE;
+#ifdef SUBGROUP_WEIGHTS
+        if (subgroupAll(done)) {
+            break;
+        }
+        if (done) {
+            for (var s = 0u; s < slot_count(); s = s + 1u) {
+                live[s] = false;
             }
         }
+#else
+        if (done) {
+            break;
+        }
+#endif
         rhs_all();
         if (next == NEXT_START) {
             consume_start(dir);
@@ -789,7 +815,7 @@ fn advance(dir: f32) {
         } else if (next == NEXT_FIXED_END) {
             finish_fixed();
             next = NEXT_ATTEMPT;
-        } else {
+        } else if (next != NEXT_DONE) {
             next = NEXT_DONE;
         }
     }
@@ -803,11 +829,20 @@ fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
+#ifdef SUBGROUP_WEIGHTS
+    @builtin(subgroup_invocation_id) lane: u32,
+#endif
 ) {
     let first = (linear_workgroup(wid, nwg) * WG + lid) * SLOTS;
+#ifdef SUBGROUP_WEIGHTS
+    // Invocations past the particles ride along with no slot present (the subgroup's
+    // network passes need every lane).
+    net_lane = lane;
+#else
     if (first >= flow.count) {
         return;
     }
+#endif
     let key = vec2<u32>(flow.seed_lo, flow.seed_hi);
     for (var s = 0u; s < slot_count(); s = s + 1u) {
         present[s] = first + s < flow.count;

@@ -30,6 +30,6 @@ pub use config::{FlowConfig, FlowResult, LogDensity};
 pub use datasets::eight_gaussians;
 pub use gpu::{integrate, integrate_populations, integrate_with_progress, FlowProgress};
 pub use model::{Activation, Dense, ModelSpec, TimeInput, VelocityField};
-pub use network_kernel::{network_source, roles_network_source};
+pub use network_kernel::{network_source, network_source_with_lanes, roles_network_source};
 pub use reference::{integrate_cpu, integrate_cpu_populations};
 pub use tableau::{Solver, Tableau};

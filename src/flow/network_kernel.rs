@@ -23,7 +23,8 @@ pub(crate) const MAX_GENERATED_WIDTH: usize = 1024;
 const UNROLLED_INPUTS: usize = 64;
 
 /// Outputs whose accumulators a wide layer keeps in registers at once, per slot count
-/// (about 16 accumulators per invocation).
+/// (about 16 accumulators per invocation; 32 ran the 4x256 network 1.4x faster on
+/// lavapipe with subgroup loads but took its pipeline's compile from 12 s to 16 s).
 fn out_block(slots: usize) -> usize {
     (16 / slots.max(1)).clamp(2, 16)
 }
@@ -46,6 +47,11 @@ pub(crate) struct NetworkShape {
     scalar: bool,
     /// Particles one invocation evaluates together.
     pub slots: usize,
+    /// Wide layers' weights: 0 reads each weight in every invocation; n (a power of two
+    /// no larger than the subgroup) reads n of a block's weights at once, one per lane of
+    /// n, and broadcasts each to the subgroup. The kernel sets `net_lane` (its subgroup
+    /// invocation id) and calls the network in subgroup-uniform control flow.
+    pub lanes: usize,
 }
 
 impl NetworkShape {
@@ -78,7 +84,20 @@ impl NetworkShape {
             layers,
             scalar: field.scalar,
             slots: slots.max(1),
+            lanes: 0,
         })
+    }
+
+    /// The shape with wide layers' weights broadcast across `lanes` subgroup lanes (0:
+    /// read by every invocation).
+    pub(crate) fn with_lanes(mut self, lanes: usize) -> Self {
+        self.lanes = lanes;
+        self
+    }
+
+    /// Whether some layer loops over its inputs (the layers subgroup loads serve).
+    pub(crate) fn has_wide_layer(&self) -> bool {
+        self.layers.iter().any(|l| l.inputs > UNROLLED_INPUTS)
     }
 
     /// Whether the output is a scalar potential.
@@ -120,6 +139,11 @@ impl NetworkShape {
         let mut s = String::new();
         write_header(&mut s, &[self.describe()], self.slots, self.width());
         let _ = writeln!(s, "const NET_SCALAR: bool = {};", self.scalar);
+        let _ = writeln!(
+            s,
+            "// This invocation's subgroup lane (wide layers' broadcast loads)."
+        );
+        let _ = writeln!(s, "var<private> net_lane: u32;");
         self.write_pass(&mut s, false, "net_forward");
         self.write_pass(&mut s, true, "net_tangent");
         s
@@ -213,6 +237,7 @@ impl NetworkShape {
         let bias = offset + ins * outs;
         let block = out_block(self.slots);
         let full = outs / block * block;
+        let lanes = self.lanes;
         let write_block = |s: &mut String, width: usize| {
             for j in 0..width {
                 for p in 0..self.slots {
@@ -229,11 +254,32 @@ impl NetworkShape {
                     let _ = writeln!(s, "            let t{p} = {src_t}[{p}][i];");
                 }
             }
+            if lanes > 0 {
+                // Lane l of each group of `lanes` reads output c·lanes + l's weight (the
+                // last chunk's spare lanes repeat its last output).
+                for c in 0..width.div_ceil(lanes) {
+                    let last = width - 1 - c * lanes;
+                    let _ = writeln!(
+                        s,
+                        "            let lw{c} = weight({offset}u + (ob + {}u + min(net_lane & {}u, {last}u)) * {ins}u + i);",
+                        c * lanes,
+                        lanes - 1
+                    );
+                }
+            }
             for j in 0..width {
-                let _ = writeln!(
-                    s,
-                    "            let w{j} = weight({offset}u + (ob + {j}u) * {ins}u + i);"
-                );
+                if let Some(chunk) = j.checked_div(lanes) {
+                    let _ = writeln!(
+                        s,
+                        "            let w{j} = subgroupBroadcast(lw{chunk}, {}u);",
+                        j - chunk * lanes
+                    );
+                } else {
+                    let _ = writeln!(
+                        s,
+                        "            let w{j} = weight({offset}u + (ob + {j}u) * {ins}u + i);"
+                    );
+                }
                 for p in 0..self.slots {
                     let _ = writeln!(s, "            z{j}_{p} = fma(w{j}, a{p}, z{j}_{p});");
                     if tangent {
@@ -358,6 +404,17 @@ pub(crate) fn roles_source(roles: &[Option<NetworkShape>; 3], slots: usize) -> S
 /// particles per invocation (for reading, or for validating kernels that import it).
 pub fn network_source(field: &VelocityField, slots: usize) -> Result<String> {
     Ok(NetworkShape::of(field, slots)?.source())
+}
+
+/// [`network_source`] with wide layers' weights broadcast across `lanes` subgroup lanes
+/// (as the integrator generates it where the adapter has subgroups).
+#[doc(hidden)]
+pub fn network_source_with_lanes(
+    field: &VelocityField,
+    slots: usize,
+    lanes: usize,
+) -> Result<String> {
+    Ok(NetworkShape::of(field, slots)?.with_lanes(lanes).source())
 }
 
 /// The WGSL that the SDE kernel imports as `flow/roles` for a branch's velocity, score

@@ -295,7 +295,17 @@ impl Resident {
         let times = config.save_times();
         let (c, b, e, a, stages) = tableau_params(config);
         let [seed_lo, seed_hi] = crate::rng::seed_key(config.seed);
-        let shape = NetworkShape::of(field, config.slots_for(aug))?;
+        let mut shape = NetworkShape::of(field, config.slots_for(aug))?;
+        // Wide layers read their weights once per subgroup where the adapter allows (not
+        // in browsers, whose WGSL would need `enable subgroups`).
+        if let Some((smallest, _)) = ctx.subgroups() {
+            let native = !cfg!(target_arch = "wasm32");
+            if native && config.subgroups && smallest >= 4 && shape.has_wide_layer() {
+                let lanes = (smallest as usize).min(16);
+                shape = shape.with_lanes(1 << lanes.ilog2());
+                defines.push("SUBGROUP_WEIGHTS");
+            }
+        }
         let net_source = shape.source();
         let params = FlowParams {
             count: n as u32,
