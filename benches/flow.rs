@@ -6,6 +6,7 @@
 //! benches/peers/setup.sh                 # once: diffrax (JAX) in benches/peers/.venv
 //! cargo bench --bench flow               # N in {1e4, 1e5, 1e6}; TorchCFM's MLP (d = 2) and a 4x256 SiLU net (d = 64)
 //! cargo bench --bench flow -- --sizes 10000 --nets small --budget 300 --no-peers --slots 2
+//! cargo bench --bench flow -- --sizes 10000 --nets large --no-subgroups   # wide layers without subgroup broadcasts
 //! ```
 //!
 //! Tsit5 with rtol = atol = 1e-5 for everyone. The error is the largest distance at t = 1
@@ -30,6 +31,8 @@ struct Args {
     peers: bool,
     /// Particles per invocation (0: the engine's choice).
     slots: usize,
+    /// Wide layers read every weight in every invocation (no subgroup broadcasts).
+    no_subgroups: bool,
 }
 
 fn parse_args() -> Args {
@@ -40,6 +43,7 @@ fn parse_args() -> Args {
         budget: flags.get("--budget", 120.0),
         peers: !flags.has("--no-peers"),
         slots: flags.get("--slots", 0),
+        no_subgroups: flags.has("--no-subgroups"),
     }
 }
 
@@ -102,7 +106,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let config = FlowConfig::default()
                 .solver(Solver::Tsit5)
                 .tolerances(1e-5, 1e-5)
-                .slots(args.slots);
+                .slots(args.slots)
+                .subgroups(!args.no_subgroups);
             // Warm up the pipelines on a few particles (the first size of a network builds
             // them: its warm-up time is the pipeline's compile), then time the whole set.
             let warm = Instant::now();
@@ -235,7 +240,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "particle_steps_per_s": steps / seconds, "error": error, "fraction_of_fma_limit": fma_frac,
                 "dopri5_evaluations_per_particle": own_evals,
                 "shared_step_dopri5_evaluations_per_particle": shared_evals,
-                "warmup_seconds": warmup, "slots": args.slots,
+                "warmup_seconds": warmup, "slots": args.slots, "subgroups": !args.no_subgroups,
                 "diffrax": peer.as_ref().map(|p| json!({"seconds": p["seconds"], "evaluations_per_particle": p["evaluations_per_particle"], "error": peer_error})),
             }));
         }
