@@ -72,8 +72,9 @@ pub struct FlowConfig {
     /// Particles one GPU invocation advances together (1 to 8; 0 chooses): each weight
     /// read feeds this many multiply-adds, and the invocation's private state grows with
     /// it. Default 0: 4 for states of up to 16 dimensions, 2 above (where the shader
-    /// compile time grows with slots x state size on lavapipe: 15 s for 4 slots at d = 64;
-    /// 2 slots compile as fast as 1 there and run the 4x256 network 1.8x faster).
+    /// compile time grows with slots x state size on lavapipe: at d = 64 a cold compile
+    /// takes 8 s with 1 slot and 13 s with 2 for a 4x256 network, which 2 slots run 1.26x
+    /// faster; 4 slots take 15 s or more).
     pub slots: usize,
     /// Where the adapter has subgroup operations (subgroups of at least 4), layers wider
     /// than 64 inputs read a block of weights once per subgroup, one per lane, and
