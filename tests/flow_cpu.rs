@@ -129,8 +129,12 @@ fn check(label: &str, field: &VelocityField, x: &[f32], cond: &[f32], config: &F
          cpu {cpu_worst:.2e}; evaluations gpu {} cpu {}",
         gpu.evaluations[0], cpu.evaluations[0]
     );
+    // The floor scales with the tolerance: the twin's own error is sometimes far below
+    // what the tolerance promises (seen: 2.7e-5 against the GPU's 1.3e-4 at 1e-5, a
+    // backward Tsit5 run, seed 1796304569153792248).
+    let floor = 10.0 * config.atol.max(config.rtol);
     assert!(
-        gpu_error <= 3.0 * cpu_error + 2e-5,
+        gpu_error <= 3.0 * cpu_error + floor,
         "{label}: gpu RMS error {gpu_error} vs cpu {cpu_error}"
     );
     assert!(
@@ -138,9 +142,11 @@ fn check(label: &str, field: &VelocityField, x: &[f32], cond: &[f32], config: &F
         "{label}: gpu worst error {gpu_worst} vs cpu {cpu_worst}"
     );
     // f32 and f64 error norms can fall on either side of 1 now and then: allow 10% or one
-    // more (or fewer) step per particle.
+    // more (or fewer) step per particle; with a shared step one such flip moves the whole
+    // batch's step sequence, and a second can follow, so two there.
     let (eg, ec): (u32, u32) = (gpu.evaluations.iter().sum(), cpu.evaluations.iter().sum());
-    let one_step = 7 * gpu.evaluations.len() as u32;
+    let flips = if config.shared_step { 2 } else { 1 };
+    let one_step = flips * 7 * gpu.evaluations.len() as u32;
     assert!(
         eg.abs_diff(ec) <= (ec / 10).max(one_step),
         "{label}: evaluations {eg} vs {ec}"

@@ -141,7 +141,7 @@ fn bind_group_layouts_are_read_from_the_shader() {
     // A dynamic offset is marked by name, and only a uniform can carry one; a name the
     // kernel does not declare marks nothing (a name rng/fill does not have).
     let stepped = ctx
-        .kernel(&KernelDesc::new("biome/age").dynamic(&["params"]))
+        .kernel(&KernelDesc::new("biome/choose").dynamic(&["params"]))
         .unwrap();
     assert_eq!(stepped.bindings()[0], Binding::UniformDynamic);
     let err = ctx
