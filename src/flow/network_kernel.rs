@@ -175,7 +175,10 @@ impl NetworkShape {
                 offset = bias + outs;
                 continue;
             }
-            let _ = writeln!(s, "    for (var o = 0u; o < {outs}u; o = o + 1u) {{");
+            let _ = writeln!(
+                s,
+                "    for (var o = 0u; o < net_count({outs}u); o = o + 1u) {{"
+            );
             let _ = writeln!(s, "        let row = {offset}u + o * {ins}u;");
             let _ = writeln!(s, "        let bias = weight({bias}u + o);");
             for p in 0..self.slots {
@@ -247,7 +250,10 @@ impl NetworkShape {
                     }
                 }
             }
-            let _ = writeln!(s, "        for (var i = 0u; i < {ins}u; i = i + 1u) {{");
+            let _ = writeln!(
+                s,
+                "        for (var i = 0u; i < net_count({ins}u); i = i + 1u) {{"
+            );
             for p in 0..self.slots {
                 let _ = writeln!(s, "            let a{p} = {src}[{p}][i];");
                 if tangent {
@@ -316,7 +322,7 @@ impl NetworkShape {
         if full > 0 {
             let _ = writeln!(
                 s,
-                "    for (var ob = 0u; ob < {full}u; ob = ob + {block}u) {{"
+                "    for (var ob = 0u; ob < net_count({full}u); ob = ob + {block}u) {{"
             );
             write_block(s, block);
             let _ = writeln!(s, "    }}");
@@ -345,8 +351,8 @@ impl NetworkShape {
     }
 }
 
-/// `SLOTS`, `NET_WIDTH` and the private arrays `act`, `tan`, `act_b`, `tan_b`
-/// (`[slot][unit]`) that the passes share.
+/// `SLOTS`, `NET_WIDTH`, the private arrays `act`, `tan`, `act_b`, `tan_b` (`[slot][unit]`)
+/// that the passes share, and `net_count`.
 fn write_header(s: &mut String, networks: &[String], slots: usize, width: usize) {
     let _ = writeln!(
         s,
@@ -354,6 +360,15 @@ fn write_header(s: &mut String, networks: &[String], slots: usize, width: usize)
         networks.join("; ")
     );
     let _ = writeln!(s, "const SLOTS: u32 = {slots}u;");
+    // Loops over a layer's units run `net_count(n)` times: n, through a value the shader
+    // compiler cannot see (the importer's slot count is never 0), so it keeps them loops.
+    // Unrolled whole, they took lavapipe's pipeline creation for a d = 64 integrator with
+    // two slots from 0.5 s to 4 s (its LLVM compile at the first dispatch, 8 to 13 s, is
+    // the integrator's own).
+    let _ = writeln!(
+        s,
+        "fn net_count(n: u32) -> u32 {{\n    return select(n, 0u, slot_count() == 0u);\n}}"
+    );
     let _ = writeln!(s, "const NET_WIDTH: u32 = {width}u;");
     for name in ["act", "tan", "act_b", "tan_b"] {
         let _ = writeln!(
@@ -469,7 +484,10 @@ mod tests {
         let src = shape.source();
         // Forward and tangent passes: one input loop per block loop (80 outputs in blocks
         // of 8 for 2 slots), and the 80 -> 2 layer's remainder block.
-        assert_eq!(src.matches("for (var i = 0u; i < 80u;").count(), 2);
+        assert_eq!(
+            src.matches("for (var i = 0u; i < net_count(80u);").count(),
+            2
+        );
         assert_eq!(src.matches("for (var ob = 0u;").count(), 0);
         assert!(src.contains("let a1 = act_b[1][i];"));
         assert!(src.contains("z1_1 = fma(w1, a1, z1_1);"));
@@ -488,7 +506,7 @@ mod tests {
         // 100 outputs of 1 slot: six blocks of 16 in a loop, then a block of 4.
         let src = wide.source();
         assert_eq!(
-            src.matches("for (var ob = 0u; ob < 96u; ob = ob + 16u)")
+            src.matches("for (var ob = 0u; ob < net_count(96u); ob = ob + 16u)")
                 .count(),
             2
         );
