@@ -7,6 +7,9 @@
 //! batch (every kernel covers the batch; each world keeps its seed, programs and census,
 //! and runs bit for bit as it runs alone); a [`World`] is a batch of one.
 //! [`mod@reference`] is the CPU twin of every sub-step, drawing the same random numbers.
+//! The grids wider than 4 bytes a cell (state, previous state, offers, reproduction
+//! candidates) are bound in windows of at most one storage binding, which kernels reach
+//! through generated accessors (`banks`), so a world is not limited to one binding.
 //!
 //! ```no_run
 //! use morphogen::biome::{BiomeConfig, Preset, RunOptions, World};
