@@ -77,8 +77,9 @@ impl World {
         Self::from_parts(ctx, &cp.config, &cp.world, &cp.programs, cp.seed, cp.step)
     }
 
-    /// The most cells a world of `config`'s agent state can have on this adapter: its
-    /// state (4 + `agent_state_size` f32 channels per cell) lives in one storage binding.
+    /// The most cells a world of `config`'s agent state can have on this adapter (see
+    /// [`Worlds::max_cells`]: the 4-byte grids each in one storage binding, the state and
+    /// offers bound in windows).
     pub fn max_cells(ctx: &GpuContext, config: &BiomeConfig) -> u64 {
         Worlds::max_cells(ctx, config)
     }
