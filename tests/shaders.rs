@@ -6,8 +6,8 @@
 
 use morphogen::biome::banked_grid_sources;
 use morphogen::flow::{
-    network_source, network_source_with_lanes, roles_network_source, Activation, Dense, TimeInput,
-    VelocityField,
+    integrate_state_source, network_source, network_source_with_lanes, roles_network_source,
+    sde_state_source, Activation, Dense, TimeInput, VelocityField,
 };
 use morphogen::gpu::preprocess::{shader_names, shader_source, validate_wgsl};
 use morphogen::gpu::KernelDesc;
@@ -90,6 +90,11 @@ fn sample_networks() -> Vec<Vec<(String, String)>> {
                 "flow/roles".to_string(),
                 roles_network_source([Some(&plain), None, None], 4).unwrap(),
             ),
+            (
+                "flow/integrate_state".to_string(),
+                integrate_state_source(4, 3),
+            ),
+            ("flow/sde_state".to_string(), sde_state_source(4, 3)),
         ]
         .into_iter()
         .chain(banked_grid_sources(1))
@@ -100,20 +105,32 @@ fn sample_networks() -> Vec<Vec<(String, String)>> {
                 "flow/roles".to_string(),
                 roles_network_source([Some(&scalar), Some(&scalar), Some(&scalar)], 1).unwrap(),
             ),
+            (
+                "flow/integrate_state".to_string(),
+                integrate_state_source(1, 65),
+            ),
+            ("flow/sde_state".to_string(), sde_state_source(1, 65)),
         ]
         .into_iter()
         .chain(banked_grid_sources(3))
         .collect(),
-        // A wide layer (looped inputs) with its weights broadcast across 8 subgroup lanes.
+        // A wide layer (looped inputs) with its weights broadcast across 8 subgroup lanes,
+        // with rows split over several private arrays (4 slots of 80 units, of 65
+        // components, and 28 stages).
         [
             (
                 "flow/net".to_string(),
-                network_source_with_lanes(&wide, 2, 8).unwrap(),
+                network_source_with_lanes(&wide, 4, 8).unwrap(),
             ),
             (
                 "flow/roles".to_string(),
-                roles_network_source([Some(&plain), None, None], 2).unwrap(),
+                roles_network_source([Some(&wide), None, Some(&plain)], 4).unwrap(),
             ),
+            (
+                "flow/integrate_state".to_string(),
+                integrate_state_source(4, 65),
+            ),
+            ("flow/sde_state".to_string(), sde_state_source(4, 65)),
         ]
         .into_iter()
         .chain(banked_grid_sources(1))

@@ -38,6 +38,7 @@
 diagnostic(off, subgroup_uniformity);
 #endif
 //! generated: flow/net
+//! generated: flow/integrate_state
 
 override WG: u32 = 64u;
 // The log-density mode (flow.logp) fixed at pipeline creation, so a kernel without
@@ -52,6 +53,7 @@ const MAX_STAGES: u32 = 7u;
 #import rng
 #import activations
 #import flow/net
+#import flow/integrate_state
 #import flow/slot_field
 
 struct Flow {
@@ -174,11 +176,11 @@ fn tab_a(i: u32, j: u32) -> f32 {
     return flow.a[k >> 2u][k & 3u];
 }
 
-// Per slot: the stage input (state and time) and output of rhs_all().
-var<private> y_in: array<array<f32, MAX_A>, SLOTS>;
+// Per slot: the stage time of rhs_all() (its input state y_in, output f_out and
+// Hutchinson probe, like the state y, the candidate y_new and the stages k, are rows of
+// flow/integrate_state: row s of y_in through y_in_at(s, c), stage j of slot s at row
+// s * MAX_STAGES + j of k).
 var<private> t_in: array<f32, SLOTS>;
-var<private> f_out: array<array<f32, MAX_A>, SLOTS>;
-var<private> probe: array<array<f32, MAX_A>, SLOTS>;
 // Per slot: whether this evaluation is the particle's own (it counts), and the count.
 var<private> live: array<bool, SLOTS>;
 var<private> evaluations: array<u32, SLOTS>;
@@ -238,13 +240,13 @@ fn rhs_all() {
         if (fd) {
             for (var s = 0u; s < slot_count(); s = s + 1u) {
                 if (up_side) {
-                    let x = y_in[s][fk];
+                    let x = y_in_at(s, fk);
                     let delta = flow.fd_step * max(1.0, abs(x));
                     fd_x[s] = x;
                     fd_up[s] = x + delta;
                     fd_down[s] = x - delta;
                 }
-                y_in[s][fk] = select(fd_down[s], fd_up[s], up_side);
+                y_in_put(s, fk, select(fd_down[s], fd_up[s], up_side));
             }
         }
         var unit = q;
@@ -255,28 +257,28 @@ fn rhs_all() {
         for (var s = 0u; s < slot_count(); s = s + 1u) {
             if (tangent_logp) {
                 if (LOGP == LOGP_EXACT) {
-                    div[s] = div[s] + tan[s][q];
+                    div[s] = div[s] + tan_at(s, q);
                 } else {
                     for (var c = 0u; c < dim; c = c + 1u) {
-                        div[s] = div[s] + probe[s][c] * tan[s][c];
+                        div[s] = div[s] + probe_at(s, c) * tan_at(s, c);
                     }
                 }
                 for (var i = 0u; i < dim; i = i + 1u) {
-                    f_out[s][i] = act[s][i];
+                    f_out_put(s, i, act_at(s, i));
                 }
             } else if (value) {
                 if (NET_SCALAR) {
-                    f_out[s][q] = tan[s][0];
+                    f_out_put(s, q, tan_at(s, 0));
                 } else {
                     for (var i = 0u; i < dim; i = i + 1u) {
-                        f_out[s][i] = act[s][i];
+                        f_out_put(s, i, act_at(s, i));
                     }
                 }
             } else {
-                let component = select(act[s][fk], tan[s][0], NET_SCALAR);
+                let component = select(act_at(s, fk), tan_at(s, 0), NET_SCALAR);
                 fd_diff[s] = fd_diff[s] + select(-1.0, 1.0, up_side) * component;
                 if (!up_side) {
-                    y_in[s][fk] = fd_x[s];
+                    y_in_put(s, fk, fd_x[s]);
                     div[s] = div[s] + fd_diff[s] / (fd_up[s] - fd_down[s]);
                     fd_diff[s] = 0.0;
                 }
@@ -285,15 +287,11 @@ fn rhs_all() {
     }
     if (LOGP != LOGP_OFF) {
         for (var s = 0u; s < slot_count(); s = s + 1u) {
-            f_out[s][dim] = -div[s];
+            f_out_put(s, dim, -div[s]);
         }
     }
 }
 
-// Per slot: the state, the stages, the candidate.
-var<private> y: array<array<f32, MAX_A>, SLOTS>;
-var<private> k: array<array<array<f32, MAX_A>, MAX_STAGES>, SLOTS>;
-var<private> y_new: array<array<f32, MAX_A>, SLOTS>;
 // Per slot: the particle, its record, and this step's start, length and participation.
 var<private> particle: array<u32, SLOTS>;
 var<private> present: array<bool, SLOTS>;
@@ -315,9 +313,9 @@ fn prepare_stage(i: u32) {
         for (var c = 0u; c < flow.aug; c = c + 1u) {
             var acc = 0.0;
             for (var j = 0u; j < i; j = j + 1u) {
-                acc = fma(tab_a(i, j), k[s][j][c], acc);
+                acc = fma(tab_a(i, j), k_at(s * MAX_STAGES + j, c), acc);
             }
-            y_in[s][c] = fma(step_h[s], acc, y[s][c]);
+            y_in_put(s, c, fma(step_h[s], acc, y_at(s, c)));
         }
         t_in[s] = step_t[s] + tab_c(i) * step_h[s];
     }
@@ -328,7 +326,7 @@ fn consume_stage(i: u32) {
     for (var s = 0u; s < slot_count(); s = s + 1u) {
         if (running[s]) {
             for (var c = 0u; c < flow.aug; c = c + 1u) {
-                k[s][i][c] = f_out[s][c];
+                k_put(s * MAX_STAGES + i, c, f_out_at(s, c));
             }
         }
     }
@@ -341,9 +339,9 @@ fn combine_stages() {
             for (var c = 0u; c < flow.aug; c = c + 1u) {
                 var acc = 0.0;
                 for (var j = 0u; j < flow.stages; j = j + 1u) {
-                    acc = fma(tab_b(j), k[s][j][c], acc);
+                    acc = fma(tab_b(j), k_at(s * MAX_STAGES + j, c), acc);
                 }
-                y_new[s][c] = fma(step_h[s], acc, y[s][c]);
+                y_new_put(s, c, fma(step_h[s], acc, y_at(s, c)));
             }
         }
     }
@@ -366,7 +364,7 @@ fn save_step(s: u32, t: f32, h: f32, t_end: f32, with_end_slope: bool) {
         let base = (m[s].next_save * flow.total + p) * flow.aug;
         if (theta >= 1.0 || !with_end_slope) {
             for (var c = 0u; c < flow.aug; c = c + 1u) {
-                saved[base + c] = y_new[s][c];
+                saved[base + c] = y_new_at(s, c);
             }
         } else {
             let t2 = theta * theta;
@@ -376,7 +374,7 @@ fn save_step(s: u32, t: f32, h: f32, t_end: f32, with_end_slope: bool) {
             let h01 = -2.0 * t3 + 3.0 * t2;
             let h11 = t3 - t2;
             for (var c = 0u; c < flow.aug; c = c + 1u) {
-                saved[base + c] = h00 * y[s][c] + h10 * h * k[s][0][c] + h01 * y_new[s][c] + h11 * h * f_out[s][c];
+                saved[base + c] = h00 * y_at(s, c) + h10 * h * k_at(s * MAX_STAGES, c) + h01 * y_new_at(s, c) + h11 * h * f_out_at(s, c);
             }
         }
         m[s].next_save = m[s].next_save + 1u;
@@ -389,9 +387,9 @@ fn error_norm(s: u32, h: f32) -> f32 {
     for (var c = 0u; c < flow.aug; c = c + 1u) {
         var acc = 0.0;
         for (var j = 0u; j < flow.stages; j = j + 1u) {
-            acc = fma(tab_e(j), k[s][j][c], acc);
+            acc = fma(tab_e(j), k_at(s * MAX_STAGES + j, c), acc);
         }
-        let scale = flow.atol + flow.rtol * max(abs(y[s][c]), abs(y_new[s][c]));
+        let scale = flow.atol + flow.rtol * max(abs(y_at(s, c)), abs(y_new_at(s, c)));
         let r = h * acc / scale;
         sum = fma(r, r, sum);
     }
@@ -407,9 +405,9 @@ fn initial_probe(s: u32, t0: f32, dir: f32) {
     var d0 = 0.0;
     var d1 = 0.0;
     for (var c = 0u; c < flow.aug; c = c + 1u) {
-        let sc = flow.atol + abs(y[s][c]) * flow.rtol;
-        d0 = d0 + (y[s][c] / sc) * (y[s][c] / sc);
-        d1 = d1 + (k[s][0][c] / sc) * (k[s][0][c] / sc);
+        let sc = flow.atol + abs(y_at(s, c)) * flow.rtol;
+        d0 = d0 + (y_at(s, c) / sc) * (y_at(s, c) / sc);
+        d1 = d1 + (k_at(s * MAX_STAGES, c) / sc) * (k_at(s * MAX_STAGES, c) / sc);
     }
     d0 = sqrt(d0 / f32(flow.aug));
     d1 = sqrt(d1 / f32(flow.aug));
@@ -420,7 +418,7 @@ fn initial_probe(s: u32, t0: f32, dir: f32) {
     init_h0[s] = h0;
     init_d1[s] = d1;
     for (var c = 0u; c < flow.aug; c = c + 1u) {
-        y_in[s][c] = y[s][c] + dir * h0 * k[s][0][c];
+        y_in_put(s, c, y_at(s, c) + dir * h0 * k_at(s * MAX_STAGES, c));
     }
     t_in[s] = t0 + dir * h0;
 }
@@ -431,8 +429,8 @@ fn initial_step(s: u32) -> f32 {
     let d1 = init_d1[s];
     var d2 = 0.0;
     for (var c = 0u; c < flow.aug; c = c + 1u) {
-        let sc = flow.atol + abs(y[s][c]) * flow.rtol;
-        let r = (f_out[s][c] - k[s][0][c]) / sc;
+        let sc = flow.atol + abs(y_at(s, c)) * flow.rtol;
+        let r = (f_out_at(s, c) - k_at(s * MAX_STAGES, c)) / sc;
         d2 = d2 + r * r;
     }
     d2 = sqrt(d2 / f32(flow.aug)) / h0;
@@ -444,11 +442,18 @@ fn initial_step(s: u32) -> f32 {
 }
 
 #ifdef SHARED
-// Squared norm of v scaled by atol + rtol |y|, summed over the components of slot s.
-fn scaled_square(s: u32, v: array<f32, MAX_A>) -> f32 {
+// Squared norm of v scaled by atol + rtol |y|, summed over the components of slot s:
+// v = y (what = 0), f_out (1) or f_out - k[0] (2).
+fn scaled_square(s: u32, what: u32) -> f32 {
     var sum = 0.0;
     for (var c = 0u; c < flow.aug; c = c + 1u) {
-        let r = v[c] / (flow.atol + abs(y[s][c]) * flow.rtol);
+        var v = y_at(s, c);
+        if (what == 1u) {
+            v = f_out_at(s, c);
+        } else if (what == 2u) {
+            v = f_out_at(s, c) - k_at(s * MAX_STAGES, c);
+        }
+        let r = v / (flow.atol + abs(y_at(s, c)) * flow.rtol);
         sum = fma(r, r, sum);
     }
     return sum;
@@ -475,14 +480,14 @@ fn shared_begin(dir: f32) -> u32 {
         }
         if (phase == PHASE_START) {
             for (var c = 0u; c < flow.aug; c = c + 1u) {
-                y_in[s][c] = y[s][c];
-                y_new[s][c] = y[s][c];
+                y_in_put(s, c, y_at(s, c));
+                y_new_put(s, c, y_at(s, c));
             }
             save_step(s, flow.t0, dir, flow.t0, false);
             t_in[s] = flow.t0;
         } else {
             for (var c = 0u; c < flow.aug; c = c + 1u) {
-                y_in[s][c] = y[s][c] + flow.shared_h * k[s][0][c];
+                y_in_put(s, c, y_at(s, c) + flow.shared_h * k_at(s * MAX_STAGES, c));
             }
             t_in[s] = flow.t0 + flow.shared_h;
         }
@@ -502,17 +507,13 @@ fn shared_end(dir: f32) {
         switch phase {
             case PHASE_START: {
                 for (var c = 0u; c < flow.aug; c = c + 1u) {
-                    ys[base + flow.aug + c] = f_out[s][c];
+                    ys[base + flow.aug + c] = f_out_at(s, c);
                 }
-                errs[p] = scaled_square(s, y[s]);
-                errs[flow.total + p] = scaled_square(s, f_out[s]);
+                errs[p] = scaled_square(s, 0u);
+                errs[flow.total + p] = scaled_square(s, 1u);
             }
             case PHASE_PROBE: {
-                var diff: array<f32, MAX_A>;
-                for (var c = 0u; c < flow.aug; c = c + 1u) {
-                    diff[c] = f_out[s][c] - k[s][0][c];
-                }
-                errs[p] = scaled_square(s, diff);
+                errs[p] = scaled_square(s, 2u);
                 errs[flow.total + p] = 0.0;
             }
             case PHASE_ATTEMPT: {
@@ -521,12 +522,12 @@ fn shared_end(dir: f32) {
                 for (var c = 0u; c < flow.aug; c = c + 1u) {
                     var acc = 0.0;
                     for (var j = 0u; j < flow.stages; j = j + 1u) {
-                        acc = fma(tab_e(j), k[s][j][c], acc);
+                        acc = fma(tab_e(j), k_at(s * MAX_STAGES + j, c), acc);
                     }
-                    let r = h * acc / (flow.atol + flow.rtol * max(abs(y[s][c]), abs(y_new[s][c])));
+                    let r = h * acc / (flow.atol + flow.rtol * max(abs(y_at(s, c)), abs(y_new_at(s, c))));
                     sum = fma(r, r, sum);
-                    cand[p * 2u * flow.aug + c] = y_new[s][c];
-                    cand[p * 2u * flow.aug + flow.aug + c] = k[s][flow.stages - 1u][c];
+                    cand[p * 2u * flow.aug + c] = y_new_at(s, c);
+                    cand[p * 2u * flow.aug + flow.aug + c] = k_at(s * MAX_STAGES + flow.stages - 1u, c);
                 }
                 errs[p] = sum;
                 errs[flow.total + p] = 0.0;
@@ -535,14 +536,14 @@ fn shared_end(dir: f32) {
                 let t = flow.shared_t;
                 let h = flow.shared_h;
                 for (var c = 0u; c < flow.aug; c = c + 1u) {
-                    y_new[s][c] = cand[p * 2u * flow.aug + c];
-                    f_out[s][c] = cand[p * 2u * flow.aug + flow.aug + c];
+                    y_new_put(s, c, cand[p * 2u * flow.aug + c]);
+                    f_out_put(s, c, cand[p * 2u * flow.aug + flow.aug + c]);
                 }
                 let last = dir * (flow.t1 - (t + h)) <= 0.01 * abs(h);
                 save_step(s, t, h, select(t + h, flow.t1, last), true);
                 for (var c = 0u; c < flow.aug; c = c + 1u) {
-                    ys[base + c] = y_new[s][c];
-                    ys[base + flow.aug + c] = f_out[s][c];
+                    ys[base + c] = y_new_at(s, c);
+                    ys[base + flow.aug + c] = f_out_at(s, c);
                 }
             }
         }
@@ -572,8 +573,8 @@ fn prepare_start(dir: f32) -> bool {
             starting = true;
             m[s].t = flow.t0;
             for (var c = 0u; c < flow.aug; c = c + 1u) {
-                y_in[s][c] = y[s][c];
-                y_new[s][c] = y[s][c];
+                y_in_put(s, c, y_at(s, c));
+                y_new_put(s, c, y_at(s, c));
             }
             // Saves at t0 are the initial state.
             save_step(s, flow.t0, dir, flow.t0, false);
@@ -588,7 +589,7 @@ fn consume_start(dir: f32) {
     for (var s = 0u; s < slot_count(); s = s + 1u) {
         if (running[s]) {
             for (var c = 0u; c < flow.aug; c = c + 1u) {
-                k[s][0][c] = f_out[s][c];
+                k_put(s * MAX_STAGES, c, f_out_at(s, c));
             }
             if (flow.adaptive == 1u) {
                 initial_probe(s, flow.t0, dir);
@@ -655,14 +656,14 @@ fn finish_adaptive() {
         if (norm <= 1.0) {
             // FSAL: the last stage is the derivative at the new state.
             for (var c = 0u; c < flow.aug; c = c + 1u) {
-                f_out[s][c] = k[s][flow.stages - 1u][c];
+                f_out_put(s, c, k_at(s * MAX_STAGES + flow.stages - 1u, c));
             }
             let t_end = select(t + h, flow.t1, last);
             save_step(s, t, h, t_end, true);
             m[s].t = t_end;
             for (var c = 0u; c < flow.aug; c = c + 1u) {
-                y[s][c] = y_new[s][c];
-                k[s][0][c] = f_out[s][c];
+                y_put(s, c, y_new_at(s, c));
+                k_put(s * MAX_STAGES, c, f_out_at(s, c));
             }
             m[s].accepted = m[s].accepted + 1u;
             if (last) {
@@ -694,7 +695,7 @@ fn prepare_fixed_end(dir: f32) -> bool {
             }
             need = inside || !step_last[s];
             for (var c = 0u; c < flow.aug; c = c + 1u) {
-                y_in[s][c] = y_new[s][c];
+                y_in_put(s, c, y_new_at(s, c));
             }
             t_in[s] = t_next;
         }
@@ -717,9 +718,9 @@ fn finish_fixed() {
         save_step(s, t, h, t_next, need);
         m[s].t = t_next;
         for (var c = 0u; c < flow.aug; c = c + 1u) {
-            y[s][c] = y_new[s][c];
+            y_put(s, c, y_new_at(s, c));
             if (need) {
-                k[s][0][c] = f_out[s][c];
+                k_put(s * MAX_STAGES, c, f_out_at(s, c));
             }
         }
         m[s].accepted = m[s].accepted + 1u;
@@ -866,22 +867,24 @@ fn main(
         }
         let base = p * 2u * flow.aug;
         for (var c = 0u; c < flow.aug; c = c + 1u) {
-            y[s][c] = ys[base + c];
-            k[s][0][c] = ys[base + flow.aug + c];
+            y_put(s, c, ys[base + c]);
+            k_put(s * MAX_STAGES, c, ys[base + flow.aug + c]);
         }
         if (flow.logp == LOGP_HUTCHINSON) {
             for (var c = 0u; c < flow.dim; c = c + 1u) {
                 let words = philox4x32_10(vec4<u32>(p + flow.index_offset, c / 4u, 0x68757463u, 0u), key);
-                probe[s][c] = select(-1.0, 1.0, (words[c % 4u] & 1u) == 0u);
+                probe_put(s, c, select(-1.0, 1.0, (words[c % 4u] & 1u) == 0u));
             }
         }
     }
     for (var s = 1u; s < slot_count(); s = s + 1u) {
         if (!present[s]) {
             cond_base[s] = cond_base[0];
-            y[s] = y[0];
-            k[s][0] = k[0][0];
-            y_in[s] = y[0];
+            for (var c = 0u; c < flow.aug; c = c + 1u) {
+                y_put(s, c, y_at(0u, c));
+                k_put(s * MAX_STAGES, c, k_at(0u, c));
+                y_in_put(s, c, y_at(0u, c));
+            }
             t_in[s] = flow.t0;
         }
     }
@@ -896,8 +899,8 @@ fn main(
 #ifndef SHARED
         let base = p * 2u * flow.aug;
         for (var c = 0u; c < flow.aug; c = c + 1u) {
-            ys[base + c] = y[s][c];
-            ys[base + flow.aug + c] = k[s][0][c];
+            ys[base + c] = y_at(s, c);
+            ys[base + flow.aug + c] = k_at(s * MAX_STAGES, c);
         }
         if (m[s].status == STATUS_RUNNING) {
             let at = atomicAdd(&counter[0], 1u);

@@ -19,6 +19,7 @@
 // into chunks, slots or dispatches, and both schemes see the same Brownian path.
 //! variants: DIM_4|DIM_16|DIM_64 WEIGHTS_UNIFORM|
 //! generated: flow/roles
+//! generated: flow/sde_state
 
 override WG: u32 = 64u;
 
@@ -28,6 +29,7 @@ override WG: u32 = 64u;
 #import rng
 #import activations
 #import flow/roles
+#import flow/sde_state
 #import flow/slot_input
 
 const NO_SAVE: u32 = 0xffffffffu;
@@ -129,11 +131,10 @@ fn cond_value(s: u32, i: u32) -> f32 {
     return consts[cond_base[s] + i];
 }
 
-// The network input of each slot, and its time.
-var<private> y_in: array<array<f32, MAX_A>, SLOTS>;
+// Each slot's time, and growth rate at its network input (the input y_in, its drift
+// drift_out, the state y, the noise xi1 and xi2 and the first stage's drift a1 are rows
+// of flow/sde_state, one per slot).
 var<private> t_in: array<f32, SLOTS>;
-// Drift and growth rate at y_in.
-var<private> drift_out: array<array<f32, MAX_A>, SLOTS>;
 var<private> rate: array<f32, SLOTS>;
 
 fn layout_of(r: u32) -> InputLayout {
@@ -147,7 +148,7 @@ fn role_pass(r: u32, tangent: bool, unit: u32) {
     let x_off = load_inputs(layout_of(r));
     if (tangent) {
         for (var s = 0u; s < slot_count(); s = s + 1u) {
-            tan[s][x_off + unit] = 1.0;
+            tan_put(s, x_off + unit, 1.0);
         }
     }
     switch r {
@@ -190,15 +191,15 @@ fn drift(t: f32, dir: f32) {
             let last = select(sde.dim, k + 1u, gradient);
             for (var s = 0u; s < slot_count(); s = s + 1u) {
                 if (r == 2u) {
-                    rate[s] = act[s][0];
+                    rate[s] = act_at(s, 0);
                     continue;
                 }
                 for (var c = first; c < last; c = c + 1u) {
-                    let value = select(act[s][c], tan[s][0], gradient);
+                    let value = select(act_at(s, c), tan_at(s, 0), gradient);
                     if (r == 0u) {
-                        drift_out[s][c] = value;
+                        drift_out_put(s, c, value);
                     } else {
-                        drift_out[s][c] = fma(dir, value, drift_out[s][c]);
+                        drift_out_put(s, c, fma(dir, value, drift_out_at(s, c)));
                     }
                 }
             }
@@ -213,10 +214,6 @@ fn sigma_at(t: f32) -> f32 {
     return sde.sigma;
 }
 
-var<private> y: array<array<f32, MAX_A>, SLOTS>;
-var<private> xi1: array<array<f32, MAX_A>, SLOTS>;
-var<private> xi2: array<array<f32, MAX_A>, SLOTS>;
-var<private> a1: array<array<f32, MAX_A>, SLOTS>;
 var<private> rate1: array<f32, SLOTS>;
 // Chunk index of each slot's particle.
 var<private> particle: array<u32, SLOTS>;
@@ -228,11 +225,11 @@ fn draw_noise(step: u32) {
         for (var c = 0u; c < sde.dim; c = c + 2u) {
             let counter = vec4<u32>(global, step, (sde.branch << 16u) | (c >> 1u), NOISE_TAG);
             let z = rng_normal4(key, counter);
-            xi1[s][c] = z.x;
-            xi2[s][c] = z.y;
+            xi1_put(s, c, z.x);
+            xi2_put(s, c, z.y);
             if (c + 1u < sde.dim) {
-                xi1[s][c + 1u] = z.z;
-                xi2[s][c + 1u] = z.w;
+                xi1_put(s, c + 1u, z.z);
+                xi2_put(s, c + 1u, z.w);
             }
         }
     }
@@ -249,16 +246,16 @@ fn step(t: f32, h: f32) {
     for (var stage = 0u; stage < stages; stage = stage + 1u) {
         for (var s = 0u; s < slot_count(); s = s + 1u) {
             for (var c = 0u; c < sde.dim; c = c + 1u) {
-                let chi = 0.5 * root * (xi1[s][c] + xi2[s][c] * 0.5773502691896258);
-                let later = y[s][c] + 0.75 * h * a1[s][c] + 1.5 * s_end * chi;
-                y_in[s][c] = select(y[s][c], later, stage == 1u);
+                let chi = 0.5 * root * (xi1_at(s, c) + xi2_at(s, c) * 0.5773502691896258);
+                let later = y_at(s, c) + 0.75 * h * a1_at(s, c) + 1.5 * s_end * chi;
+                y_in_put(s, c, select(y_at(s, c), later, stage == 1u));
             }
         }
         drift(t + select(0.0, 0.75 * h, stage == 1u), dir);
         if (stage == 0u) {
             for (var s = 0u; s < slot_count(); s = s + 1u) {
                 for (var c = 0u; c < sde.dim; c = c + 1u) {
-                    a1[s][c] = drift_out[s][c];
+                    a1_put(s, c, drift_out_at(s, c));
                 }
                 rate1[s] = rate[s];
             }
@@ -268,21 +265,21 @@ fn step(t: f32, h: f32) {
     for (var s = 0u; s < slot_count(); s = s + 1u) {
         if (sde.solver == SDE_EULER_MARUYAMA) {
             for (var c = 0u; c < sde.dim; c = c + 1u) {
-                y[s][c] = y[s][c] + h * a1[s][c] + s_start * root * xi1[s][c];
+                y_put(s, c, y_at(s, c) + h * a1_at(s, c) + s_start * root * xi1_at(s, c));
             }
             if (sde.growth != GROWTH_NONE) {
-                y[s][wc] = fma(h, rate1[s], y[s][wc]);
+                y_put(s, wc, fma(h, rate1[s], y_at(s, wc)));
             }
             continue;
         }
         for (var c = 0u; c < sde.dim; c = c + 1u) {
-            let chi = 0.5 * root * (xi1[s][c] + xi2[s][c] * 0.5773502691896258);
-            let dw = root * xi1[s][c];
-            let deterministic = h * (a1[s][c] / 3.0 + 2.0 * drift_out[s][c] / 3.0);
-            y[s][c] = y[s][c] + deterministic + s_end * (dw - chi) + s_start * chi;
+            let chi = 0.5 * root * (xi1_at(s, c) + xi2_at(s, c) * 0.5773502691896258);
+            let dw = root * xi1_at(s, c);
+            let deterministic = h * (a1_at(s, c) / 3.0 + 2.0 * drift_out_at(s, c) / 3.0);
+            y_put(s, c, y_at(s, c) + deterministic + s_end * (dw - chi) + s_start * chi);
         }
         if (sde.growth != GROWTH_NONE) {
-            y[s][wc] = y[s][wc] + h * (rate1[s] / 3.0 + 2.0 * rate[s] / 3.0);
+            y_put(s, wc, y_at(s, wc) + h * (rate1[s] / 3.0 + 2.0 * rate[s] / 3.0));
         }
     }
 }
@@ -308,7 +305,7 @@ fn main(
         }
         let base = (row0 + p) * sde.aug;
         for (var c = 0u; c < sde.aug; c = c + 1u) {
-            y[s][c] = ys[base + c];
+            y_put(s, c, ys[base + c]);
         }
     }
     for (var k = 0u; k < sde.steps; k = k + 1u) {
@@ -321,12 +318,12 @@ fn main(
         }
         let row = row0 + particle[s];
         for (var c = 0u; c < sde.aug; c = c + 1u) {
-            ys[row * sde.aug + c] = y[s][c];
+            ys[row * sde.aug + c] = y_at(s, c);
         }
         if (sde.save_slot != NO_SAVE) {
             let at = (sde.save_slot * sde.rows + row) * sde.aug;
             for (var c = 0u; c < sde.aug; c = c + 1u) {
-                saved[at + c] = y[s][c];
+                saved[at + c] = y_at(s, c);
             }
         }
     }

@@ -2,8 +2,8 @@
 // flow/net: one call of the network per pass over every slot's input (flow/slot_input;
 // flow::eval on the CPU).
 //
-// The importing kernel provides what flow/slot_input needs and `probe` (each slot's
-// tangent direction for Hutchinson passes).
+// The importing kernel provides what flow/slot_input needs and `probe_at(slot, i)` (each
+// slot's tangent direction for Hutchinson passes).
 
 #import flow/slot_input
 
@@ -15,10 +15,10 @@ fn network_pass(shape: InputLayout, tangent: bool, unit: u32, use_probe: bool) {
         for (var s = 0u; s < slot_count(); s = s + 1u) {
             if (use_probe) {
                 for (var c = 0u; c < shape.dim; c = c + 1u) {
-                    tan[s][x_off + c] = probe[s][c];
+                    tan_put(s, x_off + c, probe_at(s, c));
                 }
             } else {
-                tan[s][x_off + unit] = 1.0;
+                tan_put(s, x_off + unit, 1.0);
             }
         }
         net_tangent();

@@ -71,10 +71,9 @@ pub struct FlowConfig {
     pub central_step: f64,
     /// Particles one GPU invocation advances together (1 to 8; 0 chooses): each weight
     /// read feeds this many multiply-adds, and the invocation's private state grows with
-    /// it. Default 0: 4 for states of up to 16 dimensions, 2 above (where the shader
-    /// compile time grows with slots x state size on lavapipe: at d = 64 a cold compile
-    /// takes 8 s with 1 slot and 13 s with 2 for a 4x256 network, which 2 slots run 1.26x
-    /// faster; 4 slots take 15 s or more).
+    /// it. Default 0: 4 for states of up to 16 dimensions, 2 above (at d = 64, 2 slots
+    /// run a 4x256 network 1.26x faster than 1; a cold compile on lavapipe takes about
+    /// 8 s with either, and grows with the accumulators a wide layer keeps, slots x 16).
     pub slots: usize,
     /// Where the adapter has subgroup operations (subgroups of at least 4), layers wider
     /// than 64 inputs read a block of weights once per subgroup, one per lane, and

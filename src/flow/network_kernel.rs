@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 
 use crate::error::{Error, Result};
 use crate::flow::model::VelocityField;
+use crate::flow::private_rows::PrivateRows;
 
 /// Widest layer the generated kernels take (inputs unrolled per output: the source
 /// grows with the widest fan-in).
@@ -52,6 +53,9 @@ pub(crate) struct NetworkShape {
     /// n, and broadcasts each to the subgroup. The kernel sets `net_lane` (its subgroup
     /// invocation id) and calls the network in subgroup-uniform control flow.
     pub lanes: usize,
+    /// Row length of the shared activation arrays: 0 for this network's own width; the
+    /// SDE's roles share arrays as wide as their widest network.
+    array_width: usize,
 }
 
 impl NetworkShape {
@@ -85,6 +89,7 @@ impl NetworkShape {
             scalar: field.scalar,
             slots: slots.max(1),
             lanes: 0,
+            array_width: 0,
         })
     }
 
@@ -114,6 +119,21 @@ impl NetworkShape {
             .unwrap_or(1)
     }
 
+    /// The activation rows `name` (`act`, `tan`, `act_b`, `tan_b`; one per slot).
+    fn rows(&self, name: &str) -> PrivateRows {
+        let width = if self.array_width == 0 {
+            self.width()
+        } else {
+            self.array_width
+        };
+        PrivateRows::new(name, self.slots, width)
+    }
+
+    /// Element `index` (WGSL) of slot `p`'s row of the activation array `name`.
+    fn at(&self, name: &str, p: usize, index: &str) -> String {
+        self.rows(name).cell(p, index)
+    }
+
     /// Loop iterations of one pass of the generated network (for drivers that stop a
     /// shader after a number of them): one per output, and for the layers that loop over
     /// their inputs, one per input and block of outputs.
@@ -131,8 +151,8 @@ impl NetworkShape {
             .sum()
     }
 
-    /// The `flow/net` snippet: `SLOTS`, `NET_WIDTH`, `NET_SCALAR`, the private arrays
-    /// `act` and `tan` (`[slot][unit]`: the input on entry, the output on exit), and
+    /// The `flow/net` snippet: `SLOTS`, `NET_WIDTH`, `NET_SCALAR`, the private rows
+    /// `act` and `tan` (row = slot: the input on entry, the output on exit), and
     /// `net_forward()` / `net_tangent()` (the latter also pushes `tan` through as a
     /// forward-mode tangent).
     pub(crate) fn source(&self) -> String {
@@ -192,20 +212,25 @@ impl NetworkShape {
             }
             for p in 0..self.slots {
                 let skip = if layer.residual {
-                    format!(" + {src}[{p}][o]")
+                    format!(" + {}", self.at(src, p, "o"))
                 } else {
                     String::new()
                 };
-                let _ = writeln!(s, "        {dst}[{p}][o] = activate({code}u, z{p}){skip};");
+                let _ = writeln!(
+                    s,
+                    "        {} = activate({code}u, z{p}){skip};",
+                    self.at(dst, p, "o")
+                );
                 if tangent {
                     let skip = if layer.residual {
-                        format!(" + {src_t}[{p}][o]")
+                        format!(" + {}", self.at(src_t, p, "o"))
                     } else {
                         String::new()
                     };
                     let _ = writeln!(
                         s,
-                        "        {dst_t}[{p}][o] = activate_derivative({code}u, z{p}) * dz{p}{skip};"
+                        "        {} = activate_derivative({code}u, z{p}) * dz{p}{skip};",
+                        self.at(dst_t, p, "o")
                     );
                 }
             }
@@ -217,9 +242,20 @@ impl NetworkShape {
             let outs = self.layers.last().map_or(0, |l| l.outputs);
             for p in 0..self.slots {
                 for o in 0..outs {
-                    let _ = writeln!(s, "    act[{p}][{o}] = act_b[{p}][{o}];");
+                    let o = format!("{o}u");
+                    let _ = writeln!(
+                        s,
+                        "    {} = {};",
+                        self.at("act", p, &o),
+                        self.at("act_b", p, &o)
+                    );
                     if tangent {
-                        let _ = writeln!(s, "    tan[{p}][{o}] = tan_b[{p}][{o}];");
+                        let _ = writeln!(
+                            s,
+                            "    {} = {};",
+                            self.at("tan", p, &o),
+                            self.at("tan_b", p, &o)
+                        );
                     }
                 }
             }
@@ -255,9 +291,9 @@ impl NetworkShape {
                 "        for (var i = 0u; i < net_count({ins}u); i = i + 1u) {{"
             );
             for p in 0..self.slots {
-                let _ = writeln!(s, "            let a{p} = {src}[{p}][i];");
+                let _ = writeln!(s, "            let a{p} = {};", self.at(src, p, "i"));
                 if tangent {
-                    let _ = writeln!(s, "            let t{p} = {src_t}[{p}][i];");
+                    let _ = writeln!(s, "            let t{p} = {};", self.at(src_t, p, "i"));
                 }
             }
             if lanes > 0 {
@@ -299,20 +335,22 @@ impl NetworkShape {
                     let o = format!("ob + {j}u");
                     let skip = |buf: &str| {
                         if layer.residual {
-                            format!(" + {buf}[{p}][{o}]")
+                            format!(" + {}", self.at(buf, p, &o))
                         } else {
                             String::new()
                         }
                     };
                     let _ = writeln!(
                         s,
-                        "        {dst}[{p}][{o}] = activate({code}u, z{j}_{p}){};",
+                        "        {} = activate({code}u, z{j}_{p}){};",
+                        self.at(dst, p, &o),
                         skip(src)
                     );
                     if tangent {
                         let _ = writeln!(
                             s,
-                            "        {dst_t}[{p}][{o}] = activate_derivative({code}u, z{j}_{p}) * dz{j}_{p}{};",
+                            "        {} = activate_derivative({code}u, z{j}_{p}) * dz{j}_{p}{};",
+                            self.at(dst_t, p, &o),
                             skip(src_t)
                         );
                     }
@@ -339,11 +377,16 @@ impl NetworkShape {
         let _ = writeln!(s, "        {{");
         let _ = writeln!(s, "            let w = weight(row + {index});");
         for p in 0..self.slots {
-            let _ = writeln!(s, "            z{p} = fma(w, {src}[{p}][{index}], z{p});");
+            let _ = writeln!(
+                s,
+                "            z{p} = fma(w, {}, z{p});",
+                self.at(src, p, index)
+            );
             if tangent {
                 let _ = writeln!(
                     s,
-                    "            dz{p} = fma(w, {src_t}[{p}][{index}], dz{p});"
+                    "            dz{p} = fma(w, {}, dz{p});",
+                    self.at(src_t, p, index)
                 );
             }
         }
@@ -351,8 +394,9 @@ impl NetworkShape {
     }
 }
 
-/// `SLOTS`, `NET_WIDTH`, the private arrays `act`, `tan`, `act_b`, `tan_b` (`[slot][unit]`)
-/// that the passes share, and `net_count`.
+/// `SLOTS`, `NET_WIDTH`, the private rows `act`, `tan`, `act_b`, `tan_b` (row = slot,
+/// reached through `act_at(slot, unit)` and `act_put(slot, unit, v)`) that the passes
+/// share, and `net_count`.
 fn write_header(s: &mut String, networks: &[String], slots: usize, width: usize) {
     let _ = writeln!(
         s,
@@ -363,18 +407,14 @@ fn write_header(s: &mut String, networks: &[String], slots: usize, width: usize)
     // Loops over a layer's units run `net_count(n)` times: n, through a value the shader
     // compiler cannot see (the importer's slot count is never 0), so it keeps them loops.
     // Unrolled whole, they took lavapipe's pipeline creation for a d = 64 integrator with
-    // two slots from 0.5 s to 4 s (its LLVM compile at the first dispatch, 8 to 13 s, is
-    // the integrator's own).
+    // two slots from 0.5 s to 4 s.
     let _ = writeln!(
         s,
         "fn net_count(n: u32) -> u32 {{\n    return select(n, 0u, slot_count() == 0u);\n}}"
     );
     let _ = writeln!(s, "const NET_WIDTH: u32 = {width}u;");
     for name in ["act", "tan", "act_b", "tan_b"] {
-        let _ = writeln!(
-            s,
-            "var<private> {name}: array<array<f32, {width}>, {slots}>;"
-        );
+        s.push_str(&PrivateRows::new(name, slots, width).declare());
     }
 }
 
@@ -396,6 +436,11 @@ pub(crate) fn roles_source(roles: &[Option<NetworkShape>; 3], slots: usize) -> S
     for (r, role) in roles.iter().enumerate() {
         match role {
             Some(net) => {
+                let net = NetworkShape {
+                    array_width: width,
+                    slots,
+                    ..net.clone()
+                };
                 let mut pass = String::new();
                 net.write_pass(&mut pass, false, &format!("net_forward_{r}"));
                 // Velocity and score potentials give their gradients; a growth head
@@ -469,7 +514,8 @@ mod tests {
         assert_eq!(src.matches("fn net_forward").count(), 1);
         assert_eq!(src.matches("for (var o").count(), 6);
         assert!(src.contains("const NET_WIDTH: u32 = 8u;"));
-        assert!(src.contains("act[3][7u]"));
+        // Four slots of 8 units share one array, row = slot.
+        assert!(src.contains("act[3][7u]"), "{src}");
         assert!(!src.contains("for (var i"));
         assert_eq!(shape.width(), 8);
         assert_eq!(shape.loop_iterations(), 8 + 8 + 2);
@@ -489,7 +535,7 @@ mod tests {
             2
         );
         assert_eq!(src.matches("for (var ob = 0u;").count(), 0);
-        assert!(src.contains("let a1 = act_b[1][i];"));
+        assert!(src.contains("let a1 = act_b[1][i];"), "{src}");
         assert!(src.contains("z1_1 = fma(w1, a1, z1_1);"));
         assert_eq!(shape.loop_iterations(), 80 + 81);
         let wide = NetworkShape::of(

@@ -11,6 +11,7 @@ use crate::flow::config::{FlowConfig, FlowResult, LogDensity};
 use crate::flow::model::VelocityField;
 use crate::flow::network_kernel::NetworkShape;
 use crate::flow::pack::{time_input, PackedWeights};
+use crate::flow::private_rows::integrate_state_source;
 use crate::gpu::{GpuBuffer, GpuContext, Grid, KernelDesc};
 
 pub(crate) const WG: u32 = 64;
@@ -169,6 +170,8 @@ pub(crate) struct Resident {
     pub flow: GpuBuffer<FlowParams>,
     /// The generated `flow/net` snippet of the network's shape.
     net_source: String,
+    /// The generated `flow/integrate_state` snippet (the slots' state rows).
+    state_source: String,
     weights: GpuBuffer<f32>,
     consts: GpuBuffer<f32>,
     pub ys: GpuBuffer<f32>,
@@ -195,7 +198,10 @@ impl Resident {
         if shared {
             defines.push("SHARED");
         }
-        let generated = [("flow/net", self.net_source.as_str())];
+        let generated = [
+            ("flow/net", self.net_source.as_str()),
+            ("flow/integrate_state", self.state_source.as_str()),
+        ];
         let kernel = ctx.kernel(
             &KernelDesc::new("flow/integrate")
                 .defines(&defines)
@@ -307,6 +313,7 @@ impl Resident {
             }
         }
         let net_source = shape.source();
+        let state_source = integrate_state_source(shape.slots, aug);
         let params = FlowParams {
             count: n as u32,
             total: n as u32,
@@ -378,6 +385,7 @@ impl Resident {
             params,
             flow: flow_buf,
             net_source,
+            state_source,
             weights,
             consts,
             ys,

@@ -12,6 +12,7 @@ use crate::flow::inputs::validate_particles;
 use crate::flow::model::VelocityField;
 use crate::flow::network_kernel::{roles_source, NetworkShape};
 use crate::flow::pack::{time_input, PackedWeights};
+use crate::flow::private_rows::sde_state_source;
 use crate::flow::resident::{state_define, MESA_HINT};
 use crate::flow::sde::config::{Branch, Diffusion, Growth, SdeConfig, SdeResult, SdeSolver};
 use crate::flow::sde::reference::{assemble, initial_state};
@@ -422,7 +423,11 @@ fn prepare_chunk(
                 defines.push("WEIGHTS_UNIFORM");
             }
             let source = roles_source(shape, slots);
-            let generated = [("flow/roles", source.as_str())];
+            let state = sde_state_source(slots, aug);
+            let generated = [
+                ("flow/roles", source.as_str()),
+                ("flow/sde_state", state.as_str()),
+            ];
             let kernel = ctx.kernel(
                 &KernelDesc::new("flow/sde")
                     .dynamic(&["sde"])
