@@ -45,8 +45,6 @@ override WG: u32 = 64u;
 // tangents compiles no tangent pass of the network.
 override LOGP: u32 = 0u;
 
-const MAX_STAGES: u32 = 7u;
-
 #import flow/sizes
 #import flow/codes
 #import grid
@@ -178,8 +176,8 @@ fn tab_a(i: u32, j: u32) -> f32 {
 
 // Per slot: the stage time of rhs_all() (its input state y_in, output f_out and
 // Hutchinson probe, like the state y, the candidate y_new and the stages k, are rows of
-// flow/integrate_state: row s of y_in through y_in_at(s, c), stage j of slot s at row
-// s * MAX_STAGES + j of k).
+// flow/integrate_state: row s of y_in through y_in_at(s, c), stage j of slot s through
+// stage_at(s, j, c)).
 var<private> t_in: array<f32, SLOTS>;
 // Per slot: whether this evaluation is the particle's own (it counts), and the count.
 var<private> live: array<bool, SLOTS>;
@@ -313,7 +311,7 @@ fn prepare_stage(i: u32) {
         for (var c = 0u; c < flow.aug; c = c + 1u) {
             var acc = 0.0;
             for (var j = 0u; j < i; j = j + 1u) {
-                acc = fma(tab_a(i, j), k_at(s * MAX_STAGES + j, c), acc);
+                acc = fma(tab_a(i, j), stage_at(s, j, c), acc);
             }
             y_in_put(s, c, fma(step_h[s], acc, y_at(s, c)));
         }
@@ -326,7 +324,7 @@ fn consume_stage(i: u32) {
     for (var s = 0u; s < slot_count(); s = s + 1u) {
         if (running[s]) {
             for (var c = 0u; c < flow.aug; c = c + 1u) {
-                k_put(s * MAX_STAGES + i, c, f_out_at(s, c));
+                stage_put(s, i, c, f_out_at(s, c));
             }
         }
     }
@@ -339,7 +337,7 @@ fn combine_stages() {
             for (var c = 0u; c < flow.aug; c = c + 1u) {
                 var acc = 0.0;
                 for (var j = 0u; j < flow.stages; j = j + 1u) {
-                    acc = fma(tab_b(j), k_at(s * MAX_STAGES + j, c), acc);
+                    acc = fma(tab_b(j), stage_at(s, j, c), acc);
                 }
                 y_new_put(s, c, fma(step_h[s], acc, y_at(s, c)));
             }
@@ -374,7 +372,7 @@ fn save_step(s: u32, t: f32, h: f32, t_end: f32, with_end_slope: bool) {
             let h01 = -2.0 * t3 + 3.0 * t2;
             let h11 = t3 - t2;
             for (var c = 0u; c < flow.aug; c = c + 1u) {
-                saved[base + c] = h00 * y_at(s, c) + h10 * h * k_at(s * MAX_STAGES, c) + h01 * y_new_at(s, c) + h11 * h * f_out_at(s, c);
+                saved[base + c] = h00 * y_at(s, c) + h10 * h * stage_at(s, 0u, c) + h01 * y_new_at(s, c) + h11 * h * f_out_at(s, c);
             }
         }
         m[s].next_save = m[s].next_save + 1u;
@@ -387,7 +385,7 @@ fn error_norm(s: u32, h: f32) -> f32 {
     for (var c = 0u; c < flow.aug; c = c + 1u) {
         var acc = 0.0;
         for (var j = 0u; j < flow.stages; j = j + 1u) {
-            acc = fma(tab_e(j), k_at(s * MAX_STAGES + j, c), acc);
+            acc = fma(tab_e(j), stage_at(s, j, c), acc);
         }
         let scale = flow.atol + flow.rtol * max(abs(y_at(s, c)), abs(y_new_at(s, c)));
         let r = h * acc / scale;
@@ -407,7 +405,7 @@ fn initial_probe(s: u32, t0: f32, dir: f32) {
     for (var c = 0u; c < flow.aug; c = c + 1u) {
         let sc = flow.atol + abs(y_at(s, c)) * flow.rtol;
         d0 = d0 + (y_at(s, c) / sc) * (y_at(s, c) / sc);
-        d1 = d1 + (k_at(s * MAX_STAGES, c) / sc) * (k_at(s * MAX_STAGES, c) / sc);
+        d1 = d1 + (stage_at(s, 0u, c) / sc) * (stage_at(s, 0u, c) / sc);
     }
     d0 = sqrt(d0 / f32(flow.aug));
     d1 = sqrt(d1 / f32(flow.aug));
@@ -418,7 +416,7 @@ fn initial_probe(s: u32, t0: f32, dir: f32) {
     init_h0[s] = h0;
     init_d1[s] = d1;
     for (var c = 0u; c < flow.aug; c = c + 1u) {
-        y_in_put(s, c, y_at(s, c) + dir * h0 * k_at(s * MAX_STAGES, c));
+        y_in_put(s, c, y_at(s, c) + dir * h0 * stage_at(s, 0u, c));
     }
     t_in[s] = t0 + dir * h0;
 }
@@ -430,7 +428,7 @@ fn initial_step(s: u32) -> f32 {
     var d2 = 0.0;
     for (var c = 0u; c < flow.aug; c = c + 1u) {
         let sc = flow.atol + abs(y_at(s, c)) * flow.rtol;
-        let r = (f_out_at(s, c) - k_at(s * MAX_STAGES, c)) / sc;
+        let r = (f_out_at(s, c) - stage_at(s, 0u, c)) / sc;
         d2 = d2 + r * r;
     }
     d2 = sqrt(d2 / f32(flow.aug)) / h0;
@@ -451,7 +449,7 @@ fn scaled_square(s: u32, what: u32) -> f32 {
         if (what == 1u) {
             v = f_out_at(s, c);
         } else if (what == 2u) {
-            v = f_out_at(s, c) - k_at(s * MAX_STAGES, c);
+            v = f_out_at(s, c) - stage_at(s, 0u, c);
         }
         let r = v / (flow.atol + abs(y_at(s, c)) * flow.rtol);
         sum = fma(r, r, sum);
@@ -487,7 +485,7 @@ fn shared_begin(dir: f32) -> u32 {
             t_in[s] = flow.t0;
         } else {
             for (var c = 0u; c < flow.aug; c = c + 1u) {
-                y_in_put(s, c, y_at(s, c) + flow.shared_h * k_at(s * MAX_STAGES, c));
+                y_in_put(s, c, y_at(s, c) + flow.shared_h * stage_at(s, 0u, c));
             }
             t_in[s] = flow.t0 + flow.shared_h;
         }
@@ -522,12 +520,12 @@ fn shared_end(dir: f32) {
                 for (var c = 0u; c < flow.aug; c = c + 1u) {
                     var acc = 0.0;
                     for (var j = 0u; j < flow.stages; j = j + 1u) {
-                        acc = fma(tab_e(j), k_at(s * MAX_STAGES + j, c), acc);
+                        acc = fma(tab_e(j), stage_at(s, j, c), acc);
                     }
                     let r = h * acc / (flow.atol + flow.rtol * max(abs(y_at(s, c)), abs(y_new_at(s, c))));
                     sum = fma(r, r, sum);
                     cand[p * 2u * flow.aug + c] = y_new_at(s, c);
-                    cand[p * 2u * flow.aug + flow.aug + c] = k_at(s * MAX_STAGES + flow.stages - 1u, c);
+                    cand[p * 2u * flow.aug + flow.aug + c] = stage_at(s, flow.stages - 1u, c);
                 }
                 errs[p] = sum;
                 errs[flow.total + p] = 0.0;
@@ -589,7 +587,7 @@ fn consume_start(dir: f32) {
     for (var s = 0u; s < slot_count(); s = s + 1u) {
         if (running[s]) {
             for (var c = 0u; c < flow.aug; c = c + 1u) {
-                k_put(s * MAX_STAGES, c, f_out_at(s, c));
+                stage_put(s, 0u, c, f_out_at(s, c));
             }
             if (flow.adaptive == 1u) {
                 initial_probe(s, flow.t0, dir);
@@ -656,14 +654,14 @@ fn finish_adaptive() {
         if (norm <= 1.0) {
             // FSAL: the last stage is the derivative at the new state.
             for (var c = 0u; c < flow.aug; c = c + 1u) {
-                f_out_put(s, c, k_at(s * MAX_STAGES + flow.stages - 1u, c));
+                f_out_put(s, c, stage_at(s, flow.stages - 1u, c));
             }
             let t_end = select(t + h, flow.t1, last);
             save_step(s, t, h, t_end, true);
             m[s].t = t_end;
             for (var c = 0u; c < flow.aug; c = c + 1u) {
                 y_put(s, c, y_new_at(s, c));
-                k_put(s * MAX_STAGES, c, f_out_at(s, c));
+                stage_put(s, 0u, c, f_out_at(s, c));
             }
             m[s].accepted = m[s].accepted + 1u;
             if (last) {
@@ -720,7 +718,7 @@ fn finish_fixed() {
         for (var c = 0u; c < flow.aug; c = c + 1u) {
             y_put(s, c, y_new_at(s, c));
             if (need) {
-                k_put(s * MAX_STAGES, c, f_out_at(s, c));
+                stage_put(s, 0u, c, f_out_at(s, c));
             }
         }
         m[s].accepted = m[s].accepted + 1u;
@@ -868,7 +866,7 @@ fn main(
         let base = p * 2u * flow.aug;
         for (var c = 0u; c < flow.aug; c = c + 1u) {
             y_put(s, c, ys[base + c]);
-            k_put(s * MAX_STAGES, c, ys[base + flow.aug + c]);
+            stage_put(s, 0u, c, ys[base + flow.aug + c]);
         }
         if (flow.logp == LOGP_HUTCHINSON) {
             for (var c = 0u; c < flow.dim; c = c + 1u) {
@@ -882,7 +880,7 @@ fn main(
             cond_base[s] = cond_base[0];
             for (var c = 0u; c < flow.aug; c = c + 1u) {
                 y_put(s, c, y_at(0u, c));
-                k_put(s * MAX_STAGES, c, k_at(0u, c));
+                stage_put(s, 0u, c, stage_at(0u, 0u, c));
                 y_in_put(s, c, y_at(0u, c));
             }
             t_in[s] = flow.t0;
@@ -900,7 +898,7 @@ fn main(
         let base = p * 2u * flow.aug;
         for (var c = 0u; c < flow.aug; c = c + 1u) {
             ys[base + c] = y_at(s, c);
-            ys[base + flow.aug + c] = k_at(s * MAX_STAGES, c);
+            ys[base + flow.aug + c] = stage_at(s, 0u, c);
         }
         if (m[s].status == STATUS_RUNNING) {
             let at = atomicAdd(&counter[0], 1u);

@@ -56,8 +56,8 @@ pub(crate) struct NetworkShape {
     /// n, and broadcasts each to the subgroup. The kernel sets `net_lane` (its subgroup
     /// invocation id) and calls the network in subgroup-uniform control flow.
     pub lanes: usize,
-    /// Row length of the shared activation arrays: 0 for this network's own width; the
-    /// SDE's roles share arrays as wide as their widest network.
+    /// Row length of the activation arrays: the network's own width, or for the SDE's
+    /// roles, which share arrays, the widest role's.
     array_width: usize,
 }
 
@@ -87,13 +87,15 @@ impl NetworkShape {
                 residual: field.residual && l > 0 && l < last && layer.inputs == layer.outputs,
             })
             .collect();
-        Ok(Self {
+        let mut shape = Self {
             layers,
             scalar: field.scalar,
             slots: slots.max(1),
             lanes: 0,
             array_width: 0,
-        })
+        };
+        shape.array_width = shape.width();
+        Ok(shape)
     }
 
     /// The shape with wide layers' weights broadcast across `lanes` subgroup lanes (0:
@@ -124,12 +126,7 @@ impl NetworkShape {
 
     /// The activation rows `name` (`act`, `tan`, `act_b`, `tan_b`; one per slot).
     fn rows(&self, name: &str) -> PrivateRows {
-        let width = if self.array_width == 0 {
-            self.width()
-        } else {
-            self.array_width
-        };
-        PrivateRows::new(name, self.slots, width)
+        activation_rows(name, self.slots, self.array_width)
     }
 
     /// Element `index` (WGSL) of slot `p`'s row of the activation array `name`.
@@ -160,7 +157,7 @@ impl NetworkShape {
     /// forward-mode tangent).
     pub(crate) fn source(&self) -> String {
         let mut s = String::new();
-        write_header(&mut s, &[self.describe()], self.slots, self.width());
+        write_header(&mut s, &[self.describe()], self.slots, self.array_width);
         let _ = writeln!(s, "const NET_SCALAR: bool = {};", self.scalar);
         let _ = writeln!(
             s,
@@ -417,8 +414,13 @@ fn write_header(s: &mut String, networks: &[String], slots: usize, width: usize)
     );
     let _ = writeln!(s, "const NET_WIDTH: u32 = {width}u;");
     for name in ["act", "tan", "act_b", "tan_b"] {
-        s.push_str(&PrivateRows::new(name, slots, width).declare());
+        s.push_str(&activation_rows(name, slots, width).declare());
     }
+}
+
+/// The activation rows `name`: one row of `width` units per slot.
+fn activation_rows(name: &str, slots: usize, width: usize) -> PrivateRows {
+    PrivateRows::new(name, slots, width)
 }
 
 /// The `flow/roles` snippet of the SDE kernel: up to three networks (velocity, score,

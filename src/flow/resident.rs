@@ -11,7 +11,7 @@ use crate::flow::config::{FlowConfig, FlowResult, LogDensity};
 use crate::flow::model::VelocityField;
 use crate::flow::network_kernel::NetworkShape;
 use crate::flow::pack::{time_input, PackedWeights};
-use crate::flow::private_rows::integrate_state_source;
+use crate::flow::private_rows::{integrate_state_source, state_variant};
 use crate::gpu::{GpuBuffer, GpuContext, Grid, KernelDesc};
 
 pub(crate) const WG: u32 = 64;
@@ -83,15 +83,10 @@ pub(crate) struct Meta {
 
 /// The kernel variant that holds `aug` state components (dimension `d` plus extras).
 pub(crate) fn state_define(aug: usize, d: usize) -> Result<&'static str> {
-    Ok(match aug {
-        0..=5 => "DIM_4",
-        6..=17 => "DIM_16",
-        18..=65 => "DIM_64",
-        _ => {
-            return Err(Error::invalid(format!(
-                "the flow kernels take states of at most 64 dimensions; this one has {d}"
-            )))
-        }
+    state_variant(aug).map(|(define, _)| define).ok_or_else(|| {
+        Error::invalid(format!(
+            "the flow kernels take states of at most 64 dimensions; this one has {d}"
+        ))
     })
 }
 
