@@ -28,7 +28,7 @@ const UNROLLED_INPUTS: usize = 64;
 /// lavapipe with subgroup loads but took its pipeline's compile from 12 s to 16 s). The
 /// accumulators set most of lavapipe's compile time for a d = 64 network: 8 per
 /// invocation compiled the one-slot 4x256 integrator in 3.6 s instead of 9.5 s but ran it
-/// 20-35% slower, and 4 per slot with two slots 30-45% slower.
+/// 21-39% slower, and 4 per slot with two slots 30-47% slower (two runs each).
 fn out_block(slots: usize) -> usize {
     (16 / slots.max(1)).clamp(2, 16)
 }
