@@ -383,6 +383,64 @@ fn shared_steps_match_their_twin_and_cost_more_than_per_particle_steps() {
 }
 
 #[test]
+fn runs_of_wide_layers_match_the_twin_at_every_slot_count() {
+    let mut rng = TestRng::new(seed("layer_runs"));
+    // 9 -> 72 -> 72 -> 72 -> 80 -> 8 with residual links: every layer after the first
+    // loops over its inputs. With two slots (blocks of 8 outputs) those four share one
+    // body, whose table carries their sizes, the square layers' residual links and the
+    // output's identity activation; with one slot (blocks of 16) only the two square
+    // layers do, and with three (blocks of 5) none.
+    let mut field = random_net(
+        &mut rng,
+        &[9, 72, 72, 72, 80, 8],
+        Activation::Silu,
+        TimeInput::Last,
+    );
+    field.residual = true;
+    field.validate().unwrap();
+    let x = particles(&mut rng, 29, 8);
+    let config = FlowConfig::default()
+        .solver(Solver::Rk4)
+        .steps(6)
+        .save_at(&[0.5, 1.0])
+        .log_density(LogDensity::Exact, 1);
+    let two = flow::integrate(ctx(), &field, &x, &[], &config.clone().slots(2)).unwrap();
+    let cpu = flow::integrate_cpu(&field, &x, &[], &config).unwrap();
+    let w = worst(&two, &cpu);
+    eprintln!("wide layers in one body: GPU vs CPU twin {w:.2e}");
+    assert!(w < 2e-5, "{w}");
+    assert!(two.log_density_change.is_some());
+    for slots in [1, 3] {
+        let other = flow::integrate(ctx(), &field, &x, &[], &config.clone().slots(slots)).unwrap();
+        assert_eq!(other.states, two.states, "{slots} slots");
+        assert_eq!(
+            other.log_density_change, two.log_density_change,
+            "{slots} slots"
+        );
+    }
+    // A scalar potential's gradient pushes tangents through the shared body as well.
+    let mut potential = random_net(
+        &mut rng,
+        &[9, 72, 72, 72, 8],
+        Activation::Silu,
+        TimeInput::Last,
+    );
+    potential.layers.pop();
+    potential.layers.extend(random_layers(&mut rng, &[72, 1]));
+    potential.scalar = true;
+    potential.residual = true;
+    potential.validate().unwrap();
+    let config = FlowConfig::default().solver(Solver::Rk4).steps(6);
+    let gpu = flow::integrate(ctx(), &potential, &x, &[], &config.clone().slots(2)).unwrap();
+    let cpu = flow::integrate_cpu(&potential, &x, &[], &config).unwrap();
+    let w = worst(&gpu, &cpu);
+    eprintln!("gradient of a potential with wide layers in one body: GPU vs CPU twin {w:.2e}");
+    assert!(w < 2e-5, "{w}");
+    let one = flow::integrate(ctx(), &potential, &x, &[], &config.clone().slots(1)).unwrap();
+    assert_eq!(one.states, gpu.states, "1 slot");
+}
+
+#[test]
 fn slot_counts_wide_layers_and_short_dispatches_give_the_same_particles() {
     let mut rng = TestRng::new(seed("slots"));
     // A 96-unit layer takes the generated network's looped-input path.

@@ -6,9 +6,10 @@
 //! stay in registers or plain (non-gathered) private memory, and one load of each weight
 //! feeds `SLOTS` multiply-adds; the loop over a layer's outputs stays a loop, which keeps
 //! the source (and the shader compile) linear in the number of parameters rather than
-//! quadratic. Weights are read through the importing kernel's `fn weight(i: u32) -> f32`
-//! at offsets fixed by the shape (the packing of `flow::pack`), so
-//! networks of one shape share one pipeline.
+//! quadratic, and consecutive wide layers share one body that a loop runs once per layer
+//! (the compile then does not grow with depth). Weights are read through the importing
+//! kernel's `fn weight(i: u32) -> f32` at offsets fixed by the shape (the packing of
+//! `flow::pack`), so networks of one shape share one pipeline.
 
 use std::fmt::Write as _;
 
@@ -24,11 +25,10 @@ pub(crate) const MAX_GENERATED_WIDTH: usize = 1024;
 const UNROLLED_INPUTS: usize = 64;
 
 /// Outputs whose accumulators a wide layer keeps in registers at once, per slot count
-/// (about 16 accumulators per invocation; 32 ran the 4x256 network 1.4x faster on
-/// lavapipe with subgroup loads but took its pipeline's compile from 12 s to 16 s). The
-/// accumulators set most of lavapipe's compile time for a d = 64 network: 8 per
-/// invocation compiled the one-slot 4x256 integrator in 3.6 s instead of 9.5 s but ran it
-/// 21-39% slower, and 4 per slot with two slots 30-47% slower (two runs each).
+/// (about 16 accumulators per invocation). With one body per run of wide layers, 32 ran
+/// the two-slot 4x256 integrator about 10% faster on lavapipe but took its cold compile
+/// from 4.1-5.1 s to 5.0-6.3 s, past the 5 s the pipelines are held to; 8 per invocation
+/// ran it 21-39% slower (one body per layer then).
 fn out_block(slots: usize) -> usize {
     (16 / slots.max(1)).clamp(2, 16)
 }
@@ -41,6 +41,18 @@ struct LayerShape {
     /// Activation code of `shaders/common/activations.wgsl`.
     activation: u32,
     residual: bool,
+}
+
+/// Where a wide layer's body finds its weights: WGSL expressions for its weight offset,
+/// input and output counts, and whether it adds its input (`true`, `false` or a run-time
+/// test). A body in a run of layers (`raw`) leaves its sums unactivated: the run's copy
+/// back applies the activation and the residual link.
+struct WideAt {
+    offset: String,
+    inputs: String,
+    outputs: String,
+    residual: String,
+    raw: bool,
 }
 
 /// What the generated source depends on: layer sizes, activations, residual links,
@@ -139,16 +151,24 @@ impl NetworkShape {
     /// their inputs, one per input and block of outputs.
     pub(crate) fn loop_iterations(&self) -> usize {
         let block = out_block(self.slots);
-        self.layers
-            .iter()
-            .map(|l| {
-                if l.inputs > UNROLLED_INPUTS {
-                    l.outputs.div_ceil(block) * (1 + l.inputs)
+        let mut total = 0;
+        let mut l = 0;
+        while l < self.layers.len() {
+            let run = self.run_at(l);
+            for layer in &self.layers[l..l + run] {
+                total += if layer.inputs > UNROLLED_INPUTS {
+                    layer.outputs.div_ceil(block) * (1 + layer.inputs)
                 } else {
-                    l.outputs
+                    layer.outputs
+                };
+                if run > 1 {
+                    // The run's own pass and its copy back.
+                    total += 1 + layer.outputs;
                 }
-            })
-            .sum()
+            }
+            l += run;
+        }
+        total
     }
 
     /// The `flow/net` snippet: `SLOTS`, `NET_WIDTH`, `NET_SCALAR`, the private rows
@@ -178,21 +198,67 @@ impl NetworkShape {
             .join(", ")
     }
 
+    /// Layers from `l` on that share one loop body with layer `l` (at least 1): wide
+    /// layers whose outputs are all equal or all whole blocks, so one body serves each
+    /// (their sizes, weight offsets, activations and residual links come from a table the
+    /// loop walks).
+    fn run_at(&self, l: usize) -> usize {
+        let first = &self.layers[l];
+        if first.inputs <= UNROLLED_INPUTS {
+            return 1;
+        }
+        let block = out_block(self.slots);
+        let wide = self.layers[l..]
+            .iter()
+            .take_while(|m| m.inputs > UNROLLED_INPUTS)
+            .count();
+        let equal = self.layers[l..l + wide]
+            .iter()
+            .take_while(|m| m.outputs == first.outputs)
+            .count();
+        let blocks = self.layers[l..l + wide]
+            .iter()
+            .take_while(|m| m.outputs % block == 0)
+            .count();
+        equal.max(blocks).max(1)
+    }
+
     fn write_pass(&self, s: &mut String, tangent: bool, name: &str) {
         let _ = writeln!(s, "\nfn {name}() {{");
         let mut offset = 0usize;
-        // Layers alternate between (act, tan) and (act_b, tan_b).
+        // Layers alternate between (act, tan) and (act_b, tan_b); a run of layers sharing
+        // one body copies its output back into its input rows.
         let bufs = [("act", "tan"), ("act_b", "tan_b")];
-        for (l, layer) in self.layers.iter().enumerate() {
-            let (src, src_t) = bufs[l % 2];
-            let (dst, dst_t) = bufs[(l + 1) % 2];
+        let mut parity = 0;
+        let mut l = 0;
+        while l < self.layers.len() {
+            let run = self.run_at(l);
+            if run > 1 {
+                offset = self.write_layer_run(s, tangent, l, run, offset, parity);
+                l += run;
+                continue;
+            }
+            let layer = &self.layers[l];
+            let (src, src_t) = bufs[parity];
+            let (dst, dst_t) = bufs[1 - parity];
+            parity = 1 - parity;
             let (ins, outs) = (layer.inputs, layer.outputs);
             let bias = offset + ins * outs;
             let code = layer.activation;
             let _ = writeln!(s, "    // layer {l}: {ins} -> {outs}");
             if ins > UNROLLED_INPUTS {
-                self.write_wide_layer(s, tangent, l, offset);
+                let at = WideAt {
+                    offset: format!("{offset}u"),
+                    inputs: format!("{ins}u"),
+                    outputs: format!("{outs}u"),
+                    residual: if layer.residual { "true" } else { "false" }.to_string(),
+                    raw: false,
+                };
+                let _ = writeln!(s, "    {{");
+                self.write_wide_layer(s, tangent, l, (src, src_t), (dst, dst_t), &at);
+                let _ = writeln!(s, "    }}");
                 offset = bias + outs;
+                l += 1;
                 continue;
             }
             let _ = writeln!(
@@ -236,9 +302,10 @@ impl NetworkShape {
             }
             let _ = writeln!(s, "    }}");
             offset = bias + outs;
+            l += 1;
         }
         // The output ends in act (and tan).
-        if self.layers.len() % 2 == 1 {
+        if parity == 1 {
             let outs = self.layers.last().map_or(0, |l| l.outputs);
             for p in 0..self.slots {
                 for o in 0..outs {
@@ -267,20 +334,41 @@ impl NetworkShape {
     /// minutes to compile on lavapipe and spilled): its outputs in blocks of
     /// [`out_block`] whose accumulators stay in registers while a loop walks the inputs,
     /// so each activation loaded at a run-time index feeds a block of multiply-adds.
-    fn write_wide_layer(&self, s: &mut String, tangent: bool, l: usize, offset: usize) {
+    ///
+    /// The layer's weight offset, input count and residual link are the WGSL expressions
+    /// of `at` (constants for a layer of its own, table entries in a run of layers).
+    fn write_wide_layer(
+        &self,
+        s: &mut String,
+        tangent: bool,
+        l: usize,
+        (src, src_t): (&str, &str),
+        (dst, dst_t): (&str, &str),
+        at: &WideAt,
+    ) {
         let layer = &self.layers[l];
-        let bufs = [("act", "tan"), ("act_b", "tan_b")];
-        let (src, src_t) = bufs[l % 2];
-        let (dst, dst_t) = bufs[(l + 1) % 2];
-        let (ins, outs, code) = (layer.inputs, layer.outputs, layer.activation);
-        let bias = offset + ins * outs;
+        let (outs, code) = (layer.outputs, layer.activation);
+        let (offset, ins) = (&at.offset, &at.inputs);
+        let _ = writeln!(s, "        let lo = {offset};");
+        let _ = writeln!(s, "        let li = {ins};");
+        let _ = writeln!(s, "        let lb = lo + li * {};", at.outputs);
+        let residual = at.residual != "false";
+        if residual && !at.raw {
+            let _ = writeln!(s, "        let lr = {};", at.residual);
+        }
         let block = out_block(self.slots);
+        // A run's layers are all `outs` wide or all whole blocks (then `at.outputs`).
         let full = outs / block * block;
+        let full_expr = if full == outs {
+            at.outputs.clone()
+        } else {
+            format!("{full}u")
+        };
         let lanes = self.lanes;
         let write_block = |s: &mut String, width: usize| {
             for j in 0..width {
                 for p in 0..self.slots {
-                    let _ = writeln!(s, "        var z{j}_{p} = weight({bias}u + ob + {j}u);");
+                    let _ = writeln!(s, "        var z{j}_{p} = weight(lb + ob + {j}u);");
                     if tangent {
                         let _ = writeln!(s, "        var dz{j}_{p} = 0.0;");
                     }
@@ -288,7 +376,7 @@ impl NetworkShape {
             }
             let _ = writeln!(
                 s,
-                "        for (var i = 0u; i < net_count({ins}u); i = i + 1u) {{"
+                "        for (var i = 0u; i < net_count(li); i = i + 1u) {{"
             );
             for p in 0..self.slots {
                 let _ = writeln!(s, "            let a{p} = {};", self.at(src, p, "i"));
@@ -303,7 +391,7 @@ impl NetworkShape {
                     let last = width - 1 - c * lanes;
                     let _ = writeln!(
                         s,
-                        "            let lw{c} = weight({offset}u + (ob + {}u + min(net_lane & {}u, {last}u)) * {ins}u + i);",
+                        "            let lw{c} = weight(lo + (ob + {}u + min(net_lane & {}u, {last}u)) * li + i);",
                         c * lanes,
                         lanes - 1
                     );
@@ -319,7 +407,7 @@ impl NetworkShape {
                 } else {
                     let _ = writeln!(
                         s,
-                        "            let w{j} = weight({offset}u + (ob + {j}u) * {ins}u + i);"
+                        "            let w{j} = weight(lo + (ob + {j}u) * li + i);"
                     );
                 }
                 for p in 0..self.slots {
@@ -333,25 +421,37 @@ impl NetworkShape {
             for j in 0..width {
                 for p in 0..self.slots {
                     let o = format!("ob + {j}u");
-                    let skip = |buf: &str| {
-                        if layer.residual {
-                            format!(" + {}", self.at(buf, p, &o))
+                    // A residual link adds the layer's input (`select` keeps a value
+                    // without one exactly as it is).
+                    let link = |value: String, buf: &str| {
+                        if residual {
+                            format!("select({value}, {value} + {}, lr)", self.at(buf, p, &o))
                         } else {
-                            String::new()
+                            value
                         }
                     };
+                    if at.raw {
+                        let _ = writeln!(s, "        {} = z{j}_{p};", self.at(dst, p, &o));
+                        if tangent {
+                            let _ = writeln!(s, "        {} = dz{j}_{p};", self.at(dst_t, p, &o));
+                        }
+                        continue;
+                    }
                     let _ = writeln!(
                         s,
-                        "        {} = activate({code}u, z{j}_{p}){};",
+                        "        {} = {};",
                         self.at(dst, p, &o),
-                        skip(src)
+                        link(format!("activate({code}u, z{j}_{p})"), src)
                     );
                     if tangent {
                         let _ = writeln!(
                             s,
-                            "        {} = activate_derivative({code}u, z{j}_{p}) * dz{j}_{p}{};",
+                            "        {} = {};",
                             self.at(dst_t, p, &o),
-                            skip(src_t)
+                            link(
+                                format!("activate_derivative({code}u, z{j}_{p}) * dz{j}_{p}"),
+                                src_t
+                            )
                         );
                     }
                 }
@@ -360,7 +460,7 @@ impl NetworkShape {
         if full > 0 {
             let _ = writeln!(
                 s,
-                "    for (var ob = 0u; ob < net_count({full}u); ob = ob + {block}u) {{"
+                "    for (var ob = 0u; ob < net_count({full_expr}); ob = ob + {block}u) {{"
             );
             write_block(s, block);
             let _ = writeln!(s, "    }}");
@@ -370,6 +470,107 @@ impl NetworkShape {
             write_block(s, outs - full);
             let _ = writeln!(s, "    }}");
         }
+    }
+
+    /// Layers `l..l + run` (see [`Self::run_at`]) as one loop over a table of (weight
+    /// offset, inputs, outputs, residual link) and activations around one wide-layer
+    /// body: each pass reads the rows of `parity`, writes its sums to the others, and
+    /// copies them back through the activation (and the residual link), so the source
+    /// and the shader compile hold one body for the whole run. Returns the weight offset
+    /// after the run.
+    fn write_layer_run(
+        &self,
+        s: &mut String,
+        tangent: bool,
+        l: usize,
+        run: usize,
+        mut offset: usize,
+        parity: usize,
+    ) -> usize {
+        let bufs = [("act", "tan"), ("act_b", "tan_b")];
+        let (src, src_t) = bufs[parity];
+        let (dst, dst_t) = bufs[1 - parity];
+        let layers = &self.layers[l..l + run];
+        let mut sizes = Vec::with_capacity(run);
+        for (k, layer) in layers.iter().enumerate() {
+            let (ins, outs) = (layer.inputs, layer.outputs);
+            let _ = writeln!(s, "    // layer {}: {ins} -> {outs}", l + k);
+            sizes.push(format!(
+                "vec4<u32>({offset}u, {ins}u, {outs}u, {}u)",
+                u32::from(layer.residual)
+            ));
+            offset += ins * outs + outs;
+        }
+        let codes: Vec<String> = layers
+            .iter()
+            .map(|m| format!("{}u", m.activation))
+            .collect();
+        let _ = writeln!(
+            s,
+            "    var sizes{l} = array<vec4<u32>, {run}>({});",
+            sizes.join(", ")
+        );
+        let code = if layers.iter().all(|m| m.activation == layers[0].activation) {
+            codes[0].clone()
+        } else {
+            let _ = writeln!(
+                s,
+                "    var codes{l} = array<u32, {run}>({});",
+                codes.join(", ")
+            );
+            format!("codes{l}[h]")
+        };
+        let per = |field: &str, value: fn(&LayerShape) -> usize| {
+            if layers.iter().all(|m| value(m) == value(&layers[0])) {
+                format!("{}u", value(&layers[0]))
+            } else {
+                format!("sizes{l}[h].{field}")
+            }
+        };
+        let residual = if layers.iter().all(|m| m.residual) {
+            "true".to_string()
+        } else if layers.iter().any(|m| m.residual) {
+            format!("sizes{l}[h].w != 0u")
+        } else {
+            "false".to_string()
+        };
+        let at = WideAt {
+            offset: format!("sizes{l}[h].x"),
+            inputs: per("y", |m| m.inputs),
+            outputs: per("z", |m| m.outputs),
+            residual: residual.clone(),
+            raw: true,
+        };
+        let _ = writeln!(
+            s,
+            "    for (var h = 0u; h < net_count({run}u); h = h + 1u) {{"
+        );
+        self.write_wide_layer(s, tangent, l, (src, src_t), (dst, dst_t), &at);
+        let _ = writeln!(s, "        let code = {code};");
+        let _ = writeln!(s, "        let lr = {residual};");
+        let _ = writeln!(
+            s,
+            "        for (var u = 0u; u < net_count({}); u = u + 1u) {{",
+            at.outputs
+        );
+        for p in 0..self.slots {
+            let (z, into) = (self.at(dst, p, "u"), self.at(src, p, "u"));
+            let _ = writeln!(s, "            let v{p} = activate(code, {z});");
+            if tangent {
+                let (dz, into_t) = (self.at(dst_t, p, "u"), self.at(src_t, p, "u"));
+                let _ = writeln!(
+                    s,
+                    "            let dv{p} = activate_derivative(code, {z}) * {dz};"
+                );
+                let _ = writeln!(
+                    s,
+                    "            {into_t} = select(dv{p}, dv{p} + {into_t}, lr);"
+                );
+            }
+            let _ = writeln!(s, "            {into} = select(v{p}, v{p} + {into}, lr);");
+        }
+        let _ = writeln!(s, "        }}\n    }}");
+        offset
     }
 
     /// The multiply-adds of input `index` (a WGSL expression) for every slot.
@@ -536,9 +737,10 @@ mod tests {
         // Forward and tangent passes: one input loop per block loop (80 outputs in blocks
         // of 8 for 2 slots), and the 80 -> 2 layer's remainder block.
         assert_eq!(
-            src.matches("for (var i = 0u; i < net_count(80u);").count(),
+            src.matches("for (var i = 0u; i < net_count(li);").count(),
             2
         );
+        assert_eq!(src.matches("let li = 80u;").count(), 2);
         assert_eq!(src.matches("for (var ob = 0u;").count(), 0);
         assert!(src.contains("let a1 = act_b[1][i];"), "{src}");
         assert!(src.contains("z1_1 = fma(w1, a1, z1_1);"));
@@ -563,5 +765,71 @@ mod tests {
         );
         assert!(src.contains("let ob = 96u;"));
         assert_eq!(wide.loop_iterations(), 100 + 7 * 101 + 101);
+    }
+
+    #[test]
+    fn wide_layers_of_whole_blocks_share_one_body() {
+        // 65 -> 256 -> 256 -> 256 -> 256 -> 64 in blocks of 8 (two slots): one loop over
+        // the five layers' table around one body; the activation (SiLU, then the output's
+        // identity) and the middle layers' residual links are applied in the copy back.
+        let sizes = [65, 256, 256, 256, 256, 64];
+        let layers = sizes.windows(2).map(|w| dense(w[0], w[1])).collect();
+        let mut field =
+            VelocityField::from_layers(64, TimeInput::Last, Activation::Silu, layers).unwrap();
+        field.residual = true;
+        let shape = NetworkShape::of(&field, 2).unwrap();
+        let src = shape.source();
+        let forward =
+            &src[src.find("fn net_forward").unwrap()..src.find("fn net_tangent").unwrap()];
+        assert_eq!(
+            forward
+                .matches("for (var i = 0u; i < net_count(li);")
+                .count(),
+            1
+        );
+        assert_eq!(forward.matches("activate(").count(), 2, "{forward}");
+        // Offsets: 65 * 256 + 256 = 16896, then 256 * 256 + 256 = 65792 per layer.
+        assert!(
+            forward.contains(
+                "var sizes0 = array<vec4<u32>, 5>(vec4<u32>(0u, 65u, 256u, 0u), \
+                 vec4<u32>(16896u, 256u, 256u, 1u), vec4<u32>(82688u, 256u, 256u, 1u), \
+                 vec4<u32>(148480u, 256u, 256u, 1u), vec4<u32>(214272u, 256u, 64u, 0u));"
+            ),
+            "{forward}"
+        );
+        assert!(forward.contains("let code = codes0[h];"), "{forward}");
+        assert!(forward.contains("let lr = sizes0[h].w != 0u;"), "{forward}");
+        assert!(forward.contains("net_count(sizes0[h].z)"), "{forward}");
+        // The run writes act_b and copies back into act, where the output stays.
+        assert!(
+            forward.contains("act_1[u] = select(v1, v1 + act_1[u], lr);"),
+            "{forward}"
+        );
+        assert!(!forward.contains("act_0[0u] = act_b_0[0u];"), "{forward}");
+        let per_layer = |ins: usize, outs: usize| outs.div_ceil(8) * (1 + ins) + 1 + outs;
+        assert_eq!(
+            shape.loop_iterations(),
+            per_layer(65, 256) + 3 * per_layer(256, 256) + per_layer(256, 64)
+        );
+        // With one slot (blocks of 16) and outputs of 100, only the equal layers share.
+        let sizes = [65, 100, 100, 64];
+        let layers = sizes.windows(2).map(|w| dense(w[0], w[1])).collect();
+        let field =
+            VelocityField::from_layers(64, TimeInput::Last, Activation::Silu, layers).unwrap();
+        let shape = NetworkShape::of(&field, 1).unwrap();
+        let src = shape.source();
+        let forward =
+            &src[src.find("fn net_forward").unwrap()..src.find("fn net_tangent").unwrap()];
+        assert!(
+            forward.contains("var sizes0 = array<vec4<u32>, 2>("),
+            "{forward}"
+        );
+        assert!(forward.contains("let code = 2u;"), "{forward}");
+        assert_eq!(
+            forward
+                .matches("for (var i = 0u; i < net_count(li);")
+                .count(),
+            3
+        );
     }
 }
