@@ -79,7 +79,8 @@ fn sample_networks() -> Vec<Vec<(String, String)>> {
         2,
         TimeInput::Last,
         Activation::Silu,
-        vec![dense(3, 80), dense(80, 80), dense(80, 2)],
+        // Two 80 x 80 layers: one body in a loop over their table.
+        vec![dense(3, 80), dense(80, 80), dense(80, 80), dense(80, 2)],
     )
     .unwrap();
     // The biome's banked grids: one window (a world within one binding), and three.
