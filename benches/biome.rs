@@ -309,11 +309,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let top: Vec<String> = p
             .by_kernel
             .iter()
-            .take(8)
+            .take(12)
             .map(|(k, s)| {
                 format!(
                     "{} {:.0}%",
-                    k.trim_start_matches("biome/"),
+                    k.trim_start_matches("morphogen.biome."),
                     100.0 * s / total
                 )
             })
