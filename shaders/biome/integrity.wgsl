@@ -3,11 +3,16 @@
 // 0, everything else 0. Five passes run per step, ping-ponging between two scratch arrays;
 // the first reads the state's integrity channel (SRC_STATE), the last writes it back
 // (DST_STATE).
+// An invocation walks a strip of BAND rows of one column (`Strip` in common/biome.wgsl),
+// keeping the largest value of the row above and of its own row (over the column and its
+// two neighbours) from the row before, so each cell costs three reads of the previous
+// pass instead of nine.
 //! variants: SRC_STATE|DST_STATE|
 //! generated: biome/state_read
 //! generated: biome/state_write
 
 override WG: u32 = 64u;
+override BAND: u32 = 8u;
 
 #import grid
 #import biome
@@ -33,34 +38,57 @@ fn integrity_at(cell: u32) -> f32 {
 #endif
 }
 
+// A row outside the world. Any value of at most 0 leaves the result exact: a window whose
+// largest value is at most 0 gives max(best - decay, 0) = 0 either way.
+const OUTSIDE: f32 = 0.0;
+
+// The largest integrity in `row` at the strip's column and its neighbours within the
+// world; OUTSIDE for a row beyond it.
+fn row_max(s: Strip, row: i32) -> f32 {
+    if (row < 0 || row >= i32(params.height)) {
+        return OUTSIDE;
+    }
+    let cell = strip_cell(s, row);
+    var m = integrity_at(cell);
+    if (s.col > 0) {
+        m = max(m, integrity_at(cell - 1u));
+    }
+    if (s.col + 1 < i32(params.width)) {
+        m = max(m, integrity_at(cell + 1u));
+    }
+    return m;
+}
+
 @compute @workgroup_size(WG)
 fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let cell = linear_workgroup(wid, nwg) * WG + lid;
-    if (cell >= cell_count()) {
+    var s: Strip;
+    if (!strip_of(linear_workgroup(wid, nwg) * WG + lid, BAND, &s)) {
         return;
     }
-    let t = types[cell];
-    var value = 0.0;
-    if (t == IMMOVABLE) {
-        value = params.struct_cap;
-    } else if (t == EARTH || is_agent(t)) {
-        var best = integrity_at(cell);
-        let at = place_of(cell);
-        for (var k = 0u; k < 9u; k = k + 1u) {
-            let n = neighbor_at(at, k);
-            if (n >= 0) {
-                best = max(best, integrity_at(u32(n)));
-            }
+    var above = row_max(s, i32(s.first) - 1);
+    var here = row_max(s, i32(s.first));
+    for (var r = 0u; r < s.rows; r = r + 1u) {
+        let row = i32(s.first + r);
+        let below = row_max(s, row + 1);
+        let cell = strip_cell(s, row);
+        let t = types[cell];
+        var value = 0.0;
+        if (t == IMMOVABLE) {
+            value = params.struct_cap;
+        } else if (t == EARTH || is_agent(t)) {
+            let best = max(max(above, here), below);
+            value = max(best - structure_decay(t), 0.0);
         }
-        value = max(best - structure_decay(t), 0.0);
-    }
 #ifdef DST_STATE
-    state_put(cell * params.channels + INTEGRITY, value);
+        state_put(cell * params.channels + INTEGRITY, value);
 #else
-    dst[cell] = value;
+        dst[cell] = value;
 #endif
+        above = here;
+        here = below;
+    }
 }

@@ -2,8 +2,12 @@
 // AIR picks one of its 8 neighbours uniformly and proposes to fill it if it is VOID.
 // EARTH that cannot fall picks left or right uniformly and proposes to slide there if
 // that cell and the one below it are intangible.
+// An invocation walks a strip of BAND rows of one column (`Strip` in common/biome.wgsl)
+// with the 3x3 window of types in registers, reading three new cells per row instead of
+// nine.
 
 override WG: u32 = 64u;
+override BAND: u32 = 8u;
 
 #import grid
 #import biome/draws
@@ -13,11 +17,22 @@ override WG: u32 = 64u;
 @group(0) @binding(2) var<storage, read_write> proposal: array<u32>;
 @group(0) @binding(3) var<storage, read> seeds: array<vec2<u32>>;
 
-fn type_or_out(n: i32) -> u32 {
-    if (n < 0) {
-        return OUT_OF_BOUNDS;
+// The types of `row` at `col` and its two neighbours (left, centre, right), OUT_OF_BOUNDS
+// outside the world.
+fn row_types(s: Strip, row: i32) -> vec3<u32> {
+    var r = vec3<u32>(OUT_OF_BOUNDS);
+    if (row < 0 || row >= i32(params.height)) {
+        return r;
     }
-    return types[u32(n)];
+    let cell = strip_cell(s, row);
+    r.y = types[cell];
+    if (s.col > 0) {
+        r.x = types[cell - 1u];
+    }
+    if (s.col + 1 < i32(params.width)) {
+        r.z = types[cell + 1u];
+    }
+    return r;
 }
 
 @compute @workgroup_size(WG)
@@ -26,37 +41,49 @@ fn main(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let cell = linear_workgroup(wid, nwg) * WG + lid;
-    if (cell >= cell_count()) {
+    var s: Strip;
+    if (!strip_of(linear_workgroup(wid, nwg) * WG + lid, BAND, &s)) {
         return;
     }
-    let t = types[cell];
-    let at = place_of(cell);
+    var above = row_types(s, i32(s.first) - 1);
+    var here = row_types(s, i32(s.first));
+    for (var r = 0u; r < s.rows; r = r + 1u) {
+        let row = i32(s.first + r);
+        let below = row_types(s, row + 1);
+        let window = array<vec3<u32>, 3>(above, here, below);
+        let cell = strip_cell(s, row);
+        proposal[cell] = propose(cell, window);
+        above = here;
+        here = below;
+    }
+}
+
+// The slot the cell proposes, given its window of types (slot k at window[k / 3][k % 3]).
+fn propose(cell: u32, window: array<vec3<u32>, 3>) -> u32 {
+    let t = window[1].y;
     var slot = NO_SLOT;
     // The draw is keyed by cell and step: a cell whose draw cannot matter skips it.
     if (t == AIR) {
         var any_void = false;
         for (var k = 0u; k < 9u; k = k + 1u) {
-            any_void = any_void || (k != 4u && type_or_out(neighbor_at(at, k)) == VOID);
+            any_void = any_void || (k != 4u && window[k / 3u][k % 3u] == VOID);
         }
         if (any_void) {
             let j = pick_below(step_bits(cell, STREAM_EXCLUSIVE, 0u).x, 8u);
             let k = select(j + 1u, j, j < 4u);
-            if (type_or_out(neighbor_at(at, k)) == VOID) {
+            if (window[k / 3u][k % 3u] == VOID) {
                 slot = k;
             }
         }
     } else if (t == EARTH) {
-        let left = is_intangible(type_or_out(neighbor_at(at, 3u)))
-            && is_intangible(type_or_out(neighbor_at(at, 6u)));
-        let right = is_intangible(type_or_out(neighbor_at(at, 5u)))
-            && is_intangible(type_or_out(neighbor_at(at, 8u)));
-        if (!is_intangible(type_or_out(neighbor_at(at, 7u))) && (left || right)) {
+        let left = is_intangible(window[1].x) && is_intangible(window[2].x);
+        let right = is_intangible(window[1].z) && is_intangible(window[2].z);
+        if (!is_intangible(window[2].y) && (left || right)) {
             let side = select(5u, 3u, pick_below(step_bits(cell, STREAM_EXCLUSIVE, 0u).x, 2u) == 0u);
             if (select(right, left, side == 3u)) {
                 slot = side;
             }
         }
     }
-    proposal[cell] = slot;
+    return slot;
 }

@@ -10,6 +10,9 @@
 //! The grids wider than 4 bytes a cell (state, previous state, offers, reproduction
 //! candidates) are bound in windows of at most one storage binding, which kernels reach
 //! through generated accessors (`banks`), so a world is not limited to one binding.
+//! Kernels that read a cell's 3x3 window (integrity, diffusion, the exclusive ops'
+//! proposals and choices) walk column strips of eight rows with the window in registers
+//! (`Strip` in `shaders/common/biome.wgsl`), three reads a cell instead of nine.
 //!
 //! ```no_run
 //! use morphogen::biome::{BiomeConfig, Preset, RunOptions, World};

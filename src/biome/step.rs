@@ -186,10 +186,10 @@ impl StepKernels {
             ("census", census_counts.binding()),
             ("counts", census_counts.binding()),
         ];
-        let build = |shader: &str,
-                     defines: &[&str],
-                     wg: u32,
-                     extra: &[(&str, wgpu::BindingResource<'_>)]|
+        let build_with = |shader: &str,
+                          defines: &[&str],
+                          overrides: &[(&str, f64)],
+                          extra: &[(&str, wgpu::BindingResource<'_>)]|
          -> Result<Pass> {
             // `params`, where a kernel has it, is the step's block at its dynamic offset.
             let kernel = ctx.kernel(
@@ -197,19 +197,34 @@ impl StepKernels {
                     .dynamic(&["params"])
                     .defines(defines)
                     .generated(&generated)
-                    .overrides(&[("WG", f64::from(wg))]),
+                    .overrides(overrides),
             )?;
             let group = kernel.bind_from(ctx, &[extra, &windows, &table])?;
             Ok(Pass { kernel, group })
         };
+        let build = |shader: &str,
+                     defines: &[&str],
+                     wg: u32,
+                     extra: &[(&str, wgpu::BindingResource<'_>)]| {
+            build_with(shader, defines, &[("WG", f64::from(wg))], extra)
+        };
         let pass = |shader: &str| build(shader, &[], WG, &[]);
         // The first pass reads the state's integrity channel, the last writes it (both
         // through the state's accessors); the passes between ping-pong.
+        // Kernels over column strips of BAND rows (`Worlds::strips`).
+        let walker =
+            |shader: &str, defines: &[&str], extra: &[(&str, wgpu::BindingResource<'_>)]| {
+                build_with(
+                    shader,
+                    defines,
+                    &[("WG", f64::from(WG)), ("BAND", f64::from(BAND))],
+                    extra,
+                )
+            };
         let integrity_pass = |define: &[&str], src: &GpuBuffer<f32>, dst: &GpuBuffer<f32>| {
-            build(
+            walker(
                 "biome/integrity",
                 define,
-                WG,
                 &[("src", src.binding()), ("dst", dst.binding())],
             )
         };
@@ -229,11 +244,11 @@ impl StepKernels {
             reproduce: build("biome/reproduce", &[], REPRODUCE_WG, &[])?,
             parallel: pass("biome/parallel")?,
             parallel_apply: pass("biome/parallel_apply")?,
-            diffuse: pass("biome/diffuse")?,
+            diffuse: walker("biome/diffuse", &[], &[])?,
             energy: pass("biome/energy")?,
-            propose: pass("biome/propose")?,
+            propose: walker("biome/propose", &[], &[])?,
             spawn: pass("biome/spawn")?,
-            choose: pass("biome/choose")?,
+            choose: walker("biome/choose", &[], &[])?,
             apply: pass("biome/apply")?,
             age: pass("biome/age")?,
             census: pass("biome/census")?,
@@ -243,6 +258,9 @@ impl StepKernels {
         })
     }
 }
+
+/// Rows of one column an invocation walks in the kernels that walk down columns.
+const BAND: u32 = 8;
 
 /// Workgroup size of the kernels with one workgroup per world (reproduction, the id count).
 const REPRODUCE_WG: u32 = 64;
@@ -302,6 +320,12 @@ impl Worlds {
         self.dispatch_once(rec, &self.kernels.agent_args);
     }
 
+    /// Column strips of [`BAND`] rows in the whole batch (one invocation each of the
+    /// kernels that walk down a column: integrity and diffusion).
+    fn strips(&self) -> usize {
+        self.height().div_ceil(BAND as usize) * self.width() * self.count()
+    }
+
     /// Cells of the whole batch.
     fn cells(&self) -> usize {
         self.world_cells() * self.count()
@@ -325,7 +349,7 @@ impl Worlds {
             }
             SubStep::Integrity => {
                 for pass in &k.integrity {
-                    self.dispatch(rec, pass, block, cells);
+                    self.dispatch(rec, pass, block, self.strips());
                 }
             }
             SubStep::Gravity => self.dispatch(rec, &k.gravity, block, columns),
@@ -342,7 +366,7 @@ impl Worlds {
             }
             SubStep::Energy => {
                 rec.clear(&self.agents.control);
-                self.dispatch(rec, &k.diffuse, block, cells);
+                self.dispatch(rec, &k.diffuse, block, self.strips());
                 self.dispatch(rec, &k.energy, block, cells);
             }
             SubStep::Exclusive => {
@@ -354,9 +378,9 @@ impl Worlds {
                 } else {
                     self.record_agent_list(rec, block);
                 }
-                self.dispatch(rec, &k.propose, block, cells);
+                self.dispatch(rec, &k.propose, block, self.strips());
                 self.dispatch_agents(rec, &k.spawn, block);
-                self.dispatch(rec, &k.choose, block, cells);
+                self.dispatch(rec, &k.choose, block, self.strips());
                 self.dispatch(rec, &k.apply, block, cells);
             }
             SubStep::Aging => self.dispatch(rec, &k.age, block, cells),
