@@ -388,8 +388,8 @@ fn runs_of_wide_layers_match_the_twin_at_every_slot_count() {
     // 9 -> 72 -> 72 -> 72 -> 80 -> 8 with residual links: every layer after the first
     // loops over its inputs. With two slots (blocks of 8 outputs) those four share one
     // body, whose table carries their sizes, the square layers' residual links and the
-    // output's identity activation; with one slot (blocks of 16) only the two square
-    // layers do, and with three (blocks of 5) none.
+    // output's identity activation; with one or three slots (blocks of 16 or 5, neither
+    // dividing 72) only the two square layers do, with a remainder block.
     let mut field = random_net(
         &mut rng,
         &[9, 72, 72, 72, 80, 8],
