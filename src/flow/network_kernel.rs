@@ -43,16 +43,12 @@ struct LayerShape {
     residual: bool,
 }
 
-/// Where a wide layer's body finds its weights: WGSL expressions for its weight offset,
-/// input and output counts, and whether it adds its input (`true`, `false` or a run-time
-/// test). A body in a run of layers (`raw`) leaves its sums unactivated: the run's copy
-/// back applies the activation and the residual link.
+/// Where a wide layer's body finds its weights: WGSL expressions for its weight offset
+/// and its input and output counts (constants, or entries of its run's table).
 struct WideAt {
     offset: String,
     inputs: String,
     outputs: String,
-    residual: String,
-    raw: bool,
 }
 
 /// What the generated source depends on: layer sizes, activations, residual links,
@@ -148,27 +144,20 @@ impl NetworkShape {
 
     /// Loop iterations of one pass of the generated network (for drivers that stop a
     /// shader after a number of them): one per output, and for the layers that loop over
-    /// their inputs, one per input and block of outputs.
+    /// their inputs, one per input and block of outputs, one per output copied back and
+    /// one for their run's loop.
     pub(crate) fn loop_iterations(&self) -> usize {
         let block = out_block(self.slots);
-        let mut total = 0;
-        let mut l = 0;
-        while l < self.layers.len() {
-            let run = self.run_at(l);
-            for layer in &self.layers[l..l + run] {
-                total += if layer.inputs > UNROLLED_INPUTS {
-                    layer.outputs.div_ceil(block) * (1 + layer.inputs)
+        self.layers
+            .iter()
+            .map(|l| {
+                if l.inputs > UNROLLED_INPUTS {
+                    l.outputs.div_ceil(block) * (1 + l.inputs) + l.outputs + 1
                 } else {
-                    layer.outputs
-                };
-                if run > 1 {
-                    // The run's own pass and its copy back.
-                    total += 1 + layer.outputs;
+                    l.outputs
                 }
-            }
-            l += run;
-        }
-        total
+            })
+            .sum()
     }
 
     /// The `flow/net` snippet: `SLOTS`, `NET_WIDTH`, `NET_SCALAR`, the private rows
@@ -198,15 +187,12 @@ impl NetworkShape {
             .join(", ")
     }
 
-    /// Layers from `l` on that share one loop body with layer `l` (at least 1): wide
-    /// layers whose outputs are all equal or all whole blocks, so one body serves each
-    /// (their sizes, weight offsets, activations and residual links come from a table the
-    /// loop walks).
+    /// Wide layers from the wide layer `l` on that share one loop body with it (at least
+    /// 1): their outputs are all equal or all whole blocks, so one body serves each (their
+    /// sizes, weight offsets, activations and residual links come from a table the loop
+    /// walks).
     fn run_at(&self, l: usize) -> usize {
         let first = &self.layers[l];
-        if first.inputs <= UNROLLED_INPUTS {
-            return 1;
-        }
         let block = out_block(self.slots);
         let wide = self.layers[l..]
             .iter()
@@ -226,14 +212,14 @@ impl NetworkShape {
     fn write_pass(&self, s: &mut String, tangent: bool, name: &str) {
         let _ = writeln!(s, "\nfn {name}() {{");
         let mut offset = 0usize;
-        // Layers alternate between (act, tan) and (act_b, tan_b); a run of layers sharing
-        // one body copies its output back into its input rows.
+        // Written-out layers alternate between (act, tan) and (act_b, tan_b); a run of
+        // wide layers copies its output back into its input rows.
         let bufs = [("act", "tan"), ("act_b", "tan_b")];
         let mut parity = 0;
         let mut l = 0;
         while l < self.layers.len() {
-            let run = self.run_at(l);
-            if run > 1 {
+            if self.layers[l].inputs > UNROLLED_INPUTS {
+                let run = self.run_at(l);
                 offset = self.write_layer_run(s, tangent, l, run, offset, parity);
                 l += run;
                 continue;
@@ -246,21 +232,6 @@ impl NetworkShape {
             let bias = offset + ins * outs;
             let code = layer.activation;
             let _ = writeln!(s, "    // layer {l}: {ins} -> {outs}");
-            if ins > UNROLLED_INPUTS {
-                let at = WideAt {
-                    offset: format!("{offset}u"),
-                    inputs: format!("{ins}u"),
-                    outputs: format!("{outs}u"),
-                    residual: if layer.residual { "true" } else { "false" }.to_string(),
-                    raw: false,
-                };
-                let _ = writeln!(s, "    {{");
-                self.write_wide_layer(s, tangent, l, (src, src_t), (dst, dst_t), &at);
-                let _ = writeln!(s, "    }}");
-                offset = bias + outs;
-                l += 1;
-                continue;
-            }
             let _ = writeln!(
                 s,
                 "    for (var o = 0u; o < net_count({outs}u); o = o + 1u) {{"
@@ -333,10 +304,8 @@ impl NetworkShape {
     /// A layer of more than `UNROLLED_INPUTS` inputs (written out, a 256-input body took
     /// minutes to compile on lavapipe and spilled): its outputs in blocks of
     /// [`out_block`] whose accumulators stay in registers while a loop walks the inputs,
-    /// so each activation loaded at a run-time index feeds a block of multiply-adds.
-    ///
-    /// The layer's weight offset, input count and residual link are the WGSL expressions
-    /// of `at` (constants for a layer of its own, table entries in a run of layers).
+    /// so each activation loaded at a run-time index feeds a block of multiply-adds. The
+    /// body writes the sums (and tangents) to `dst`; its run applies the activation.
     fn write_wide_layer(
         &self,
         s: &mut String,
@@ -346,16 +315,11 @@ impl NetworkShape {
         (dst, dst_t): (&str, &str),
         at: &WideAt,
     ) {
-        let layer = &self.layers[l];
-        let (outs, code) = (layer.outputs, layer.activation);
+        let outs = self.layers[l].outputs;
         let (offset, ins) = (&at.offset, &at.inputs);
         let _ = writeln!(s, "        let lo = {offset};");
         let _ = writeln!(s, "        let li = {ins};");
         let _ = writeln!(s, "        let lb = lo + li * {};", at.outputs);
-        let residual = at.residual != "false";
-        if residual && !at.raw {
-            let _ = writeln!(s, "        let lr = {};", at.residual);
-        }
         let block = out_block(self.slots);
         // A run's layers are all `outs` wide or all whole blocks (then `at.outputs`).
         let full = outs / block * block;
@@ -421,38 +385,9 @@ impl NetworkShape {
             for j in 0..width {
                 for p in 0..self.slots {
                     let o = format!("ob + {j}u");
-                    // A residual link adds the layer's input (`select` keeps a value
-                    // without one exactly as it is).
-                    let link = |value: String, buf: &str| {
-                        if residual {
-                            format!("select({value}, {value} + {}, lr)", self.at(buf, p, &o))
-                        } else {
-                            value
-                        }
-                    };
-                    if at.raw {
-                        let _ = writeln!(s, "        {} = z{j}_{p};", self.at(dst, p, &o));
-                        if tangent {
-                            let _ = writeln!(s, "        {} = dz{j}_{p};", self.at(dst_t, p, &o));
-                        }
-                        continue;
-                    }
-                    let _ = writeln!(
-                        s,
-                        "        {} = {};",
-                        self.at(dst, p, &o),
-                        link(format!("activate({code}u, z{j}_{p})"), src)
-                    );
+                    let _ = writeln!(s, "        {} = z{j}_{p};", self.at(dst, p, &o));
                     if tangent {
-                        let _ = writeln!(
-                            s,
-                            "        {} = {};",
-                            self.at(dst_t, p, &o),
-                            link(
-                                format!("activate_derivative({code}u, z{j}_{p}) * dz{j}_{p}"),
-                                src_t
-                            )
-                        );
+                        let _ = writeln!(s, "        {} = dz{j}_{p};", self.at(dst_t, p, &o));
                     }
                 }
             }
@@ -472,9 +407,9 @@ impl NetworkShape {
         }
     }
 
-    /// Layers `l..l + run` (see [`Self::run_at`]) as one loop over a table of (weight
-    /// offset, inputs, outputs, residual link) and activations around one wide-layer
-    /// body: each pass reads the rows of `parity`, writes its sums to the others, and
+    /// The wide layers `l..l + run` (see [`Self::run_at`]; a layer of its own is a run
+    /// of one, with constants for the table) as one loop over a table of (weight offset,
+    /// inputs, outputs, residual link) and activations around one wide-layer body: each pass reads the rows of `parity`, writes its sums to the others, and
     /// copies them back through the activation (and the residual link), so the source
     /// and the shader compile hold one body for the whole run. Returns the weight offset
     /// after the run.
@@ -491,6 +426,7 @@ impl NetworkShape {
         let (src, src_t) = bufs[parity];
         let (dst, dst_t) = bufs[1 - parity];
         let layers = &self.layers[l..l + run];
+        let first_offset = offset;
         let mut sizes = Vec::with_capacity(run);
         for (k, layer) in layers.iter().enumerate() {
             let (ins, outs) = (layer.inputs, layer.outputs);
@@ -505,11 +441,13 @@ impl NetworkShape {
             .iter()
             .map(|m| format!("{}u", m.activation))
             .collect();
-        let _ = writeln!(
-            s,
-            "    var sizes{l} = array<vec4<u32>, {run}>({});",
-            sizes.join(", ")
-        );
+        if run > 1 {
+            let _ = writeln!(
+                s,
+                "    var sizes{l} = array<vec4<u32>, {run}>({});",
+                sizes.join(", ")
+            );
+        }
         let code = if layers.iter().all(|m| m.activation == layers[0].activation) {
             codes[0].clone()
         } else {
@@ -535,11 +473,13 @@ impl NetworkShape {
             "false".to_string()
         };
         let at = WideAt {
-            offset: format!("sizes{l}[h].x"),
+            offset: if run == 1 {
+                format!("{first_offset}u")
+            } else {
+                format!("sizes{l}[h].x")
+            },
             inputs: per("y", |m| m.inputs),
             outputs: per("z", |m| m.outputs),
-            residual: residual.clone(),
-            raw: true,
         };
         let _ = writeln!(
             s,
@@ -744,7 +684,8 @@ mod tests {
         assert_eq!(src.matches("for (var ob = 0u;").count(), 0);
         assert!(src.contains("let a1 = act_b[1][i];"), "{src}");
         assert!(src.contains("z1_1 = fma(w1, a1, z1_1);"));
-        assert_eq!(shape.loop_iterations(), 80 + 81);
+        // The wide layer: 81 per output block, 2 copied back, 1 for its run's loop.
+        assert_eq!(shape.loop_iterations(), 80 + 81 + 2 + 1);
         let wide = NetworkShape::of(
             &VelocityField::from_layers(
                 2,
@@ -764,7 +705,7 @@ mod tests {
             2
         );
         assert!(src.contains("let ob = 96u;"));
-        assert_eq!(wide.loop_iterations(), 100 + 7 * 101 + 101);
+        assert_eq!(wide.loop_iterations(), 100 + (7 * 101 + 101) + (101 + 3));
     }
 
     #[test]
