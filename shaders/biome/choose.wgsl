@@ -22,17 +22,12 @@ const OUTSIDE: u32 = 0xffffffffu;
 // The proposals of `row` at the strip's column and its two neighbours (left, centre,
 // right).
 fn proposals(s: Strip, row: i32) -> vec3<u32> {
+    let c = strip_row(s, row);
     var r = vec3<u32>(OUTSIDE);
-    if (row < 0 || row >= i32(params.height)) {
-        return r;
-    }
-    let cell = strip_cell(s, row);
-    r.y = proposal[cell];
-    if (s.col > 0) {
-        r.x = proposal[cell - 1u];
-    }
-    if (s.col + 1 < i32(params.width)) {
-        r.z = proposal[cell + 1u];
+    for (var k = 0u; k < 3u; k = k + 1u) {
+        if (c[k] >= 0) {
+            r[k] = proposal[u32(c[k])];
+        }
     }
     return r;
 }

@@ -54,25 +54,25 @@ struct Row {
     right: vec4<f32>,
 }
 
-fn cell_view(s: Strip, row: i32, dc: i32, t: ptr<function, u32>) -> vec4<f32> {
-    let col = s.col + dc;
-    if (row < 0 || row >= i32(params.height) || col < 0 || col >= i32(params.width)) {
+// The medium of `cell` (-1: outside the world) and its type in `t`.
+fn cell_view(cell: i32, t: ptr<function, u32>) -> vec4<f32> {
+    if (cell < 0) {
         *t = OUT_OF_BOUNDS;
         return vec4<f32>(0.0);
     }
-    let cell = u32(i32(strip_cell(s, row)) + dc);
-    *t = types[cell];
-    return medium(cell, *t);
+    *t = types[u32(cell)];
+    return medium(u32(cell), *t);
 }
 
 fn row_at(s: Strip, row: i32) -> Row {
+    let c = strip_row(s, row);
     var r: Row;
     var t = 0u;
-    r.left = cell_view(s, row, -1, &t);
+    r.left = cell_view(c.x, &t);
     r.t.x = t;
-    r.centre = cell_view(s, row, 0, &t);
+    r.centre = cell_view(c.y, &t);
     r.t.y = t;
-    r.right = cell_view(s, row, 1, &t);
+    r.right = cell_view(c.z, &t);
     r.t.z = t;
     return r;
 }

@@ -45,16 +45,16 @@ const OUTSIDE: f32 = 0.0;
 // The largest integrity in `row` at the strip's column and its neighbours within the
 // world; OUTSIDE for a row beyond it.
 fn row_max(s: Strip, row: i32) -> f32 {
-    if (row < 0 || row >= i32(params.height)) {
+    let c = strip_row(s, row);
+    if (c.y < 0) {
         return OUTSIDE;
     }
-    let cell = strip_cell(s, row);
-    var m = integrity_at(cell);
-    if (s.col > 0) {
-        m = max(m, integrity_at(cell - 1u));
+    var m = integrity_at(u32(c.y));
+    if (c.x >= 0) {
+        m = max(m, integrity_at(u32(c.x)));
     }
-    if (s.col + 1 < i32(params.width)) {
-        m = max(m, integrity_at(cell + 1u));
+    if (c.z >= 0) {
+        m = max(m, integrity_at(u32(c.z)));
     }
     return m;
 }

@@ -20,17 +20,12 @@ override BAND: u32 = 8u;
 // The types of `row` at `col` and its two neighbours (left, centre, right), OUT_OF_BOUNDS
 // outside the world.
 fn row_types(s: Strip, row: i32) -> vec3<u32> {
+    let c = strip_row(s, row);
     var r = vec3<u32>(OUT_OF_BOUNDS);
-    if (row < 0 || row >= i32(params.height)) {
-        return r;
-    }
-    let cell = strip_cell(s, row);
-    r.y = types[cell];
-    if (s.col > 0) {
-        r.x = types[cell - 1u];
-    }
-    if (s.col + 1 < i32(params.width)) {
-        r.z = types[cell + 1u];
+    for (var k = 0u; k < 3u; k = k + 1u) {
+        if (c[k] >= 0) {
+            r[k] = types[u32(c[k])];
+        }
     }
     return r;
 }

@@ -223,6 +223,18 @@ fn strip_cell(s: Strip, row: i32) -> u32 {
     return s.base + u32(row) * params.width + u32(s.col);
 }
 
+// The cells of `row` at the strip's column and its two neighbours (left, centre, right),
+// -1 for each that lies outside the world.
+fn strip_row(s: Strip, row: i32) -> vec3<i32> {
+    if (row < 0 || row >= i32(params.height)) {
+        return vec3<i32>(-1);
+    }
+    let c = i32(strip_cell(s, row));
+    let left = select(-1, c - 1, s.col > 0);
+    let right = select(-1, c + 1, s.col + 1 < i32(params.width));
+    return vec3<i32>(left, c, right);
+}
+
 // Uniform index in [0, m) from 32 random bits: the high word of bits * m.
 fn pick_below(bits: u32, m: u32) -> u32 {
     return mul_hi_lo(bits, m).x;
