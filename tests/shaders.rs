@@ -4,7 +4,7 @@
 //! separated by spaces, alternatives by `|`, an empty alternative meaning "unset"; every
 //! combination is validated.
 
-use morphogen::biome::banked_grid_sources;
+use morphogen::biome::{agent_nets_source, banked_grid_sources};
 use morphogen::flow::{
     integrate_state_source, network_source, network_source_with_lanes, roles_network_source,
     sde_state_source, Activation, Dense, TimeInput, VelocityField,
@@ -83,7 +83,8 @@ fn sample_networks() -> Vec<Vec<(String, String)>> {
         vec![dense(3, 80), dense(80, 80), dense(80, 80), dense(80, 2)],
     )
     .unwrap();
-    // The biome's banked grids: one window (a world within one binding), and three.
+    // The biome's banked grids: one window (a world within one binding), and three; its
+    // agent networks for internal states of 2, 1 and 4 channels.
     vec![
         [
             ("flow/net".to_string(), network_source(&plain, 4).unwrap()),
@@ -99,6 +100,7 @@ fn sample_networks() -> Vec<Vec<(String, String)>> {
         ]
         .into_iter()
         .chain(banked_grid_sources(1))
+        .chain([("biome/nets".to_string(), agent_nets_source(2))])
         .collect(),
         [
             ("flow/net".to_string(), network_source(&scalar, 1).unwrap()),
@@ -114,6 +116,7 @@ fn sample_networks() -> Vec<Vec<(String, String)>> {
         ]
         .into_iter()
         .chain(banked_grid_sources(3))
+        .chain([("biome/nets".to_string(), agent_nets_source(1))])
         .collect(),
         // A wide layer (looped inputs) with its weights broadcast across 8 subgroup lanes,
         // with rows split over several private arrays (4 slots of 80 units, of 65
@@ -135,6 +138,7 @@ fn sample_networks() -> Vec<Vec<(String, String)>> {
         ]
         .into_iter()
         .chain(banked_grid_sources(1))
+        .chain([("biome/nets".to_string(), agent_nets_source(4))])
         .collect(),
     ]
 }

@@ -6,12 +6,14 @@
 // is affordable. Output per listed agent in `share` (SHARE_STRIDE floats): the 9 x 2 sent
 // amounts (slot 4: minus what leaves), the state change, the new type.
 //! generated: biome/state_read
+//! generated: biome/nets
 
 override WG: u32 = 64u;
 
 #import grid
 #import agent
 #import biome/listed
+#import biome/nets
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<uniform> agent: AgentLayout;
@@ -25,49 +27,6 @@ override WG: u32 = 64u;
 @group(0) @binding(9) var<storage, read_write> share: array<f32>;
 
 const SHARE_STRIDE: u32 = 24u;
-
-// The energy network of the extended programs for the nine neighbours at once: its input
-// for neighbour k is the agent's own normalised state, k's, and k's specialization one-hot
-// (none for materials). The nine share every weight, so each weight read serves nine sums;
-// each sum still adds its inputs in order, as the network run alone adds them.
-fn denm_net_all(spec: u32, net_out: ptr<function, array<vec2<f32>, 9>>) {
-    let net = agent.denm_net;
-    let c = params.channels;
-    let b1 = vec2<f32>(p(net.b1 + spec * 2u), p(net.b1 + spec * 2u + 1u));
-    var sp: array<u32, 9>;
-    for (var k = 0u; k < 9u; k = k + 1u) {
-        (*net_out)[k] = b1;
-        let t = win_types[k];
-        sp[k] = select(SPECS, t - UNSPECIALIZED, is_agent(t));
-    }
-    let rows = net.w0 + spec * net.inputs * HIDDEN;
-    for (var j = 0u; j < HIDDEN; j = j + 1u) {
-        var own = p(net.b0 + spec * HIDDEN + j);
-        for (var ch = 0u; ch < c; ch = ch + 1u) {
-            own = own + norm(4u, ch) * p(rows + ch * HIDDEN + j);
-        }
-        var acc: array<f32, 9>;
-        for (var k = 0u; k < 9u; k = k + 1u) {
-            acc[k] = own;
-        }
-        for (var ch = 0u; ch < c; ch = ch + 1u) {
-            let w = p(rows + (c + ch) * HIDDEN + j);
-            for (var k = 0u; k < 9u; k = k + 1u) {
-                acc[k] = acc[k] + norm(k, ch) * w;
-            }
-        }
-        for (var s = 0u; s < SPECS; s = s + 1u) {
-            let w = p(rows + (2u * c + s) * HIDDEN + j);
-            for (var k = 0u; k < 9u; k = k + 1u) {
-                acc[k] = acc[k] + select(0.0, 1.0, sp[k] == s) * w;
-            }
-        }
-        let w1 = vec2<f32>(p(net.w1 + (spec * HIDDEN + j) * 2u), p(net.w1 + (spec * HIDDEN + j) * 2u + 1u));
-        for (var k = 0u; k < 9u; k = k + 1u) {
-            (*net_out)[k] = (*net_out)[k] + max(acc[k], 0.0) * w1;
-        }
-    }
-}
 
 @compute @workgroup_size(WG)
 fn main(
@@ -96,7 +55,7 @@ fn main(
     }
     if (agent.extended != 0u) {
         fill_avg_and_self(&x);
-        run_net(agent.dsm, spec, &x, &out);
+        state_net(spec, &x, &out);
         for (var j = 0u; j < a; j = j + 1u) {
             share[base + 18u + j] = clip_residual(norm(4u, AGENT_STATE + j), out[j]);
         }
@@ -117,7 +76,7 @@ fn main(
     }
     if (agent.extended != 0u) {
         // x still holds what the state network read.
-        run_net(agent.nsl_net, spec, &x, &out);
+        spec_net(spec, &x, &out);
         for (var o = 0u; o < SPECS; o = o + 1u) {
             logits[o] = logits[o] + out[o];
         }
@@ -126,7 +85,7 @@ fn main(
     // Energy shares: relu'd logits over agent neighbours (self included).
     var shares: array<vec2<f32>, 9>;
     if (agent.extended != 0u) {
-        denm_net_all(spec, &shares);
+        energy_nets(spec, &shares);
     }
     var total = vec2<f32>(0.0);
     for (var k = 0u; k < 9u; k = k + 1u) {

@@ -6,6 +6,7 @@
 // floats, by list position): the child's share of the spendable nutrients, the child's internal state,
 // the parent's state change.
 //! generated: biome/state_read
+//! generated: biome/nets
 
 override WG: u32 = 64u;
 
@@ -13,6 +14,7 @@ override WG: u32 = 64u;
 #import agent
 #import biome/listed
 #import biome/draws
+#import biome/nets
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<uniform> agent: AgentLayout;
@@ -94,7 +96,7 @@ fn main(
             x[n + ch] = dx;
             x[n + c + ch] = dy;
         }
-        run_net(agent.excl_net, spec, &x, &out);
+        spawn_net(spec, &x, &out);
         for (var k = 0u; k < 9u; k = k + 1u) {
             logits[k] = logits[k] + out[k];
         }

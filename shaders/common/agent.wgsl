@@ -1,6 +1,7 @@
 // BasicAgentLogic on the GPU: the program table's layout, what an agent perceives (its
-// 3x3 window, loaded into private memory), and the residual networks. Kernels that
-// import this declare `agent: AgentLayout`, `programs: array<f32>` and the grids
+// 3x3 window, loaded into private memory) and the inputs of its networks (the networks
+// themselves are generated for the state size: `biome::nets`). Kernels that import this
+// declare `agent: AgentLayout`, `programs: array<f32>` and the grids
 // `types`, `state`, `ids` besides `params`. The CPU twin is `biome::agent_logic`.
 
 #import biome
@@ -134,26 +135,6 @@ fn average_type(t: u32) -> f32 {
         }
     }
     return n;
-}
-
-// relu(x W0[spec] + b0[spec]) W1[spec] + b1[spec], one hidden unit at a time (its sum in
-// a register, inputs in order).
-fn run_net(net: NetAt, spec: u32, x: ptr<function, array<f32, 34>>, out: ptr<function, array<f32, 17>>) {
-    for (var o = 0u; o < net.outputs; o = o + 1u) {
-        (*out)[o] = p(net.b1 + spec * net.outputs + o);
-    }
-    let rows = net.w0 + spec * net.inputs * HIDDEN;
-    for (var j = 0u; j < HIDDEN; j = j + 1u) {
-        var acc = p(net.b0 + spec * HIDDEN + j);
-        for (var i = 0u; i < net.inputs; i = i + 1u) {
-            acc = acc + (*x)[i] * p(rows + i * HIDDEN + j);
-        }
-        let h = max(acc, 0.0);
-        let row = net.w1 + (spec * HIDDEN + j) * net.outputs;
-        for (var o = 0u; o < net.outputs; o = o + 1u) {
-            (*out)[o] = (*out)[o] + h * p(row + o);
-        }
-    }
 }
 
 // Fills x[0..10 + channels) with the neighbour type averages and the normalised own state;

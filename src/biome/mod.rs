@@ -58,6 +58,7 @@ mod checkpoint;
 mod config;
 pub mod evolve;
 mod metrics;
+mod nets;
 mod params;
 pub mod program;
 pub mod reference;
@@ -75,6 +76,8 @@ pub use banks::sample_sources as banked_grid_sources;
 pub use checkpoint::Checkpoint;
 pub use config::{BiomeConfig, Layout, Preset, Width};
 pub use metrics::{Census, Reproductions, RunTotals};
+#[doc(hidden)]
+pub use nets::nets_source as agent_nets_source;
 pub use program::{
     load_program, program_from_npy, save_program, AgentConfig, AgentModel, Mutator, ProgramLayout,
     ProgramTable,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::biome::agents::AgentTables;
 use crate::biome::metrics::{Census, Reproductions, CENSUS_COUNTERS};
+use crate::biome::nets;
 use crate::biome::params::StepParams;
 use crate::biome::world::{Grids, Worlds};
 use crate::error::Result;
@@ -153,7 +154,11 @@ impl StepKernels {
             .iter()
             .map(|(n, r)| (n.as_str(), r.clone()))
             .collect();
-        let sources = b.sources();
+        let mut sources = b.sources();
+        sources.push((
+            nets::IMPORT.to_string(),
+            nets::nets_source(a.layout.agent_state_size),
+        ));
         let generated: Vec<(&str, &str)> = sources
             .iter()
             .map(|(n, s)| (n.as_str(), s.as_str()))
