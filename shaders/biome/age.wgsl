@@ -1,10 +1,13 @@
-// Aging, the last sub-step: every agent cell grows one step older.
+// Aging, the last sub-step: every agent cell grows one step older. In whole steps the
+// exclusive ops' last kernel does this (biome/apply with AGING); this kernel runs the
+// sub-step on its own.
 //! generated: biome/state_write
 
 override WG: u32 = 64u;
 
 #import grid
 #import biome
+#import biome/aging
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> types: array<u32>;
@@ -20,8 +23,5 @@ fn main(
     if (cell >= cell_count()) {
         return;
     }
-    if (is_agent(types[cell])) {
-        let i = cell * params.channels + AGE;
-        state_put(i, state_at(i) + 1.0);
-    }
+    grow_older(cell);
 }

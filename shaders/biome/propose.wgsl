@@ -4,7 +4,10 @@
 // that cell and the one below it are intangible.
 // An invocation walks a strip of BAND rows of one column (`Strip` in common/biome.wgsl)
 // with the 3x3 window of types in registers, reading three new cells per row instead of
-// nine.
+// nine. With AGENT_ARGS (whole steps) its first invocation also writes the dispatch
+// arguments of the agent kernels that follow over the list energy left (instead of
+// biome/agent_args: one dispatch fewer).
+//! variants: |AGENT_ARGS
 
 override WG: u32 = 64u;
 override BAND: u32 = 8u;
@@ -16,6 +19,14 @@ override BAND: u32 = 8u;
 @group(0) @binding(1) var<storage, read> types: array<u32>;
 @group(0) @binding(2) var<storage, read_write> proposal: array<u32>;
 @group(0) @binding(3) var<storage, read> seeds: array<vec2<u32>>;
+#ifdef AGENT_ARGS
+#import biome/agent_dispatch
+// Workgroup size of the kernels over the agent list.
+override AGENT_WG: u32 = 64u;
+@group(0) @binding(4) var<storage, read> control: array<u32>;
+@group(0) @binding(5) var<storage, read_write> args: array<u32>;
+@group(0) @binding(6) var<uniform> table: Table;
+#endif
 
 // The types of `row` at `col` and its two neighbours (left, centre, right), OUT_OF_BOUNDS
 // outside the world.
@@ -36,6 +47,11 @@ fn main(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
+#ifdef AGENT_ARGS
+    if (all(wid == vec3<u32>(0u)) && lid == 0u) {
+        write_agent_args(AGENT_WG);
+    }
+#endif
     var s: Strip;
     if (!strip_of(linear_workgroup(wid, nwg) * WG + lid, BAND, &s)) {
         return;

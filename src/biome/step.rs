@@ -110,9 +110,13 @@ pub(crate) struct StepKernels {
     diffuse: Pass,
     energy: Pass,
     propose: Pass,
+    /// `propose` also writing the agent kernels' dispatch arguments (whole steps).
+    propose_args: Pass,
     spawn: Pass,
     choose: Pass,
     apply: Pass,
+    /// `apply` with the aging sub-step fused in (whole steps).
+    apply_aging: Pass,
     age: Pass,
     census: Pass,
     census_ids: Pass,
@@ -252,9 +256,20 @@ impl StepKernels {
             diffuse: walker("biome/diffuse", &[], &[])?,
             energy: pass("biome/energy")?,
             propose: walker("biome/propose", &[], &[])?,
+            propose_args: build_with(
+                "biome/propose",
+                &["AGENT_ARGS"],
+                &[
+                    ("WG", f64::from(WG)),
+                    ("BAND", f64::from(BAND)),
+                    ("AGENT_WG", f64::from(WG)),
+                ],
+                &[],
+            )?,
             spawn: pass("biome/spawn")?,
             choose: walker("biome/choose", &[], &[])?,
             apply: pass("biome/apply")?,
+            apply_aging: build("biome/apply", &["AGING"], WG, &[])?,
             age: pass("biome/age")?,
             census: pass("biome/census")?,
             census_ids: build("biome/census_ids", &[], REPRODUCE_WG, &[])?,
@@ -337,10 +352,11 @@ impl Worlds {
     }
 
     /// Records one sub-step with the parameter block `block`. In a whole step
-    /// (`in_step`) the exclusive ops take the agent list energy left (the survivors); run
-    /// alone, they list the agents themselves. (Reproduction does not add its seeds to the
-    /// list for the parallel op: that kernel would need more storage bindings than
-    /// browsers allow.)
+    /// (`in_step`) the exclusive ops take the agent list energy left (the survivors)
+    /// where, run alone, they list the agents themselves; and their last kernel also runs
+    /// the aging sub-step, which then records nothing. (Reproduction does not add
+    /// its seeds to the list for the parallel op: that kernel would need more storage
+    /// bindings than browsers allow.)
     fn record_substep(&self, rec: &mut Recorder<'_>, sub: SubStep, block: usize, in_step: bool) {
         let k = &self.kernels;
         let g = &self.grids;
@@ -378,17 +394,27 @@ impl Worlds {
                 rec.copy(&g.types, &g.prev_types);
                 rec.copy(&g.state, &g.prev_state);
                 rec.copy(&g.ids, &g.prev_ids);
-                if in_step {
-                    self.dispatch_once(rec, &k.agent_args);
+                // In a whole step the proposals' kernel writes the dispatch arguments
+                // for the list energy left.
+                let propose = if in_step {
+                    &k.propose_args
                 } else {
                     self.record_agent_list(rec, block);
-                }
-                self.dispatch(rec, &k.propose, block, self.strips());
+                    &k.propose
+                };
+                self.dispatch(rec, propose, block, self.strips());
                 self.dispatch_agents(rec, &k.spawn, block);
                 self.dispatch(rec, &k.choose, block, self.strips());
-                self.dispatch(rec, &k.apply, block, cells);
+                // In whole steps the aging sub-step, which comes next, runs in the same
+                // kernel: one dispatch fewer.
+                let apply = if in_step { &k.apply_aging } else { &k.apply };
+                self.dispatch(rec, apply, block, cells);
             }
-            SubStep::Aging => self.dispatch(rec, &k.age, block, cells),
+            SubStep::Aging => {
+                if !in_step {
+                    self.dispatch(rec, &k.age, block, cells);
+                }
+            }
         }
     }
 
@@ -563,6 +589,7 @@ pub fn bytes_per_cell_step(channels: usize) -> u64 {
 #[cfg(test)]
 mod tests {
     use crate::biome::banks::{sample_sources, KERNEL_STORAGE_BINDINGS};
+    use crate::biome::nets;
     use crate::gpu::KernelDesc;
 
     /// Storage buffers one biome kernel may bind (with its grids in one window each), for
@@ -572,35 +599,39 @@ mod tests {
 
     #[test]
     fn every_biome_kernel_fits_the_browsers_storage_bindings() {
-        let kernels = [
-            "soil",
-            "integrity",
-            "gravity",
-            "agent_list",
-            "agent_args",
-            "flowers",
-            "reproduce",
-            "parallel",
-            "parallel_apply",
-            "diffuse",
-            "energy",
-            "propose",
-            "spawn",
-            "choose",
-            "apply",
-            "age",
-            "census",
-            "census_ids",
-            "render",
+        let kernels: [(&str, &[&str]); 21] = [
+            ("soil", &[]),
+            ("integrity", &[]),
+            ("gravity", &[]),
+            ("agent_list", &[]),
+            ("agent_args", &[]),
+            ("flowers", &[]),
+            ("reproduce", &[]),
+            ("parallel", &[]),
+            ("parallel_apply", &[]),
+            ("diffuse", &[]),
+            ("energy", &[]),
+            ("propose", &[]),
+            ("propose", &["AGENT_ARGS"]),
+            ("spawn", &[]),
+            ("choose", &[]),
+            ("apply", &[]),
+            ("apply", &["AGING"]),
+            ("age", &[]),
+            ("census", &[]),
+            ("census_ids", &[]),
+            ("render", &[]),
         ];
-        for name in kernels {
-            let sources = sample_sources(1);
+        for (name, defines) in kernels {
+            let mut sources = sample_sources(1);
+            sources.push((nets::IMPORT.to_string(), nets::nets_source(4)));
             let generated: Vec<(&str, &str)> = sources
                 .iter()
                 .map(|(n, s)| (n.as_str(), s.as_str()))
                 .collect();
             let shader = format!("biome/{name}");
             let source = KernelDesc::new(&shader)
+                .defines(defines)
                 .generated(&generated)
                 .source()
                 .unwrap();
@@ -612,7 +643,7 @@ mod tests {
                 .count();
             assert!(
                 storage <= BROWSER_STORAGE_BUFFERS,
-                "biome/{name} binds {storage} storage buffers; the browser page allows {BROWSER_STORAGE_BUFFERS}"
+                "biome/{name} {defines:?} binds {storage} storage buffers; the browser page allows {BROWSER_STORAGE_BUFFERS}"
             );
         }
     }
