@@ -7,7 +7,11 @@
 // keeping the largest value of the row above and of its own row (over the column and its
 // two neighbours) from the row before, so each cell costs three reads of the previous
 // pass instead of nine.
-//! variants: SRC_STATE|DST_STATE|
+// With ENLIST (the last pass of a whole step) the strip's agent cells are also appended
+// to the agent list for reproduction (biome/enlist, as biome/agent_list would list them;
+// `control` cleared before the pass), and gravity then follows the agents it moves
+// (biome/gravity with LIST_MOVES): two dispatches fewer a step.
+//! variants: SRC_STATE|DST_STATE| ENLIST|
 //! generated: biome/state_read
 //! generated: biome/state_write
 
@@ -28,6 +32,14 @@ override BAND: u32 = 8u;
 #import biome/state_write
 #else
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;
+#endif
+#ifdef ENLIST
+#import biome/enlist
+@group(0) @binding(4) var<storage, read> ids: array<u32>;
+@group(0) @binding(5) var<storage, read_write> list: array<u32>;
+@group(0) @binding(6) var<storage, read_write> list_pos: array<u32>;
+@group(0) @binding(7) var<storage, read_write> control: array<atomic<u32>>;
+@group(0) @binding(8) var<uniform> table: Table;
 #endif
 
 fn integrity_at(cell: u32) -> f32 {
@@ -76,6 +88,11 @@ fn main(
         let below = row_max(s, row + 1);
         let cell = strip_cell(s, row);
         let t = types[cell];
+#ifdef ENLIST
+        if (is_agent(t)) {
+            enlist(cell);
+        }
+#endif
         var value = 0.0;
         if (t == IMMOVABLE) {
             value = params.struct_cap;

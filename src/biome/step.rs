@@ -101,6 +101,10 @@ pub(crate) struct StepKernels {
     soil: Pass,
     integrity: [Pass; 5],
     gravity: Pass,
+    /// The last integrity pass also listing the agents, and gravity following them and
+    /// writing the list's dispatch arguments (whole steps).
+    integrity_enlist: Pass,
+    gravity_moves: Pass,
     agent_list: Pass,
     agent_args: Pass,
     flowers: Pass,
@@ -247,6 +251,13 @@ impl StepKernels {
                 integrity_pass(&["DST_STATE"], ib, ia)?,
             ],
             gravity: pass("biome/gravity")?,
+            integrity_enlist: integrity_pass(&["DST_STATE", "ENLIST"], ib, ia)?,
+            gravity_moves: build_with(
+                "biome/gravity",
+                &["LIST_MOVES"],
+                &[("WG", f64::from(WG)), ("AGENT_WG", f64::from(WG))],
+                &[],
+            )?,
             agent_list: pass("biome/agent_list")?,
             agent_args: pass("biome/agent_args")?,
             flowers: pass("biome/flowers")?,
@@ -369,13 +380,31 @@ impl Worlds {
                 }
             }
             SubStep::Integrity => {
-                for pass in &k.integrity {
+                let [passes @ .., last] = &k.integrity;
+                for pass in passes {
                     self.dispatch(rec, pass, block, self.strips());
                 }
+                // In a whole step the last pass lists the agents for reproduction and
+                // gravity keeps the list (one dispatch fewer each than listing after).
+                if in_step {
+                    rec.clear(&self.agents.control);
+                    self.dispatch(rec, &k.integrity_enlist, block, self.strips());
+                } else {
+                    self.dispatch(rec, last, block, self.strips());
+                }
             }
-            SubStep::Gravity => self.dispatch(rec, &k.gravity, block, columns),
+            SubStep::Gravity => {
+                let gravity = if in_step {
+                    &k.gravity_moves
+                } else {
+                    &k.gravity
+                };
+                self.dispatch(rec, gravity, block, columns);
+            }
             SubStep::Reproduction => {
-                self.record_agent_list(rec, block);
+                if !in_step {
+                    self.record_agent_list(rec, block);
+                }
                 rec.clear(&self.agents.id_counts);
                 self.dispatch_agents(rec, &k.flowers, block);
                 self.dispatch_per_world(rec, &k.reproduce, block);
@@ -599,7 +628,7 @@ mod tests {
 
     #[test]
     fn every_biome_kernel_fits_the_browsers_storage_bindings() {
-        let kernels: [(&str, &[&str]); 21] = [
+        let kernels: [(&str, &[&str]); 23] = [
             ("soil", &[]),
             ("integrity", &[]),
             ("gravity", &[]),
@@ -613,6 +642,8 @@ mod tests {
             ("energy", &[]),
             ("propose", &[]),
             ("propose", &["AGENT_ARGS"]),
+            ("integrity", &["DST_STATE", "ENLIST"]),
+            ("gravity", &["LIST_MOVES"]),
             ("spawn", &[]),
             ("choose", &[]),
             ("apply", &[]),
