@@ -52,12 +52,7 @@ fn dense(w: &mut String, name: &str, net: &str, inputs: usize, outputs: usize) {
     for o in 0..outputs {
         let _ = writeln!(w, "    var o{o} = p(net.b1 + spec * {outputs}u + {o}u);");
     }
-    let _ = writeln!(
-        w,
-        "    let rows = net.w0 + spec * {inputs}u * HIDDEN;\n    \
-         for (var j = 0u; j < HIDDEN; j = j + 1u) {{\n        \
-         var acc = p(net.b0 + spec * HIDDEN + j);"
-    );
+    hidden_loop(w, inputs, "acc");
     for i in 0..inputs {
         let _ = writeln!(w, "        acc = acc + x{i} * p(rows + {i}u * HIDDEN + j);");
     }
@@ -74,6 +69,17 @@ fn dense(w: &mut String, name: &str, net: &str, inputs: usize, outputs: usize) {
         let _ = writeln!(w, "    (*out)[{o}] = o{o};");
     }
     w.push_str("}\n\n");
+}
+
+/// Opens the loop over the hidden units of a network with `inputs` inputs (its first
+/// layer's rows start at `rows`), hidden unit j's sum `sum` starting at its bias.
+fn hidden_loop(w: &mut String, inputs: usize, sum: &str) {
+    let _ = writeln!(
+        w,
+        "    let rows = net.w0 + spec * {inputs}u * HIDDEN;\n    \
+         for (var j = 0u; j < HIDDEN; j = j + 1u) {{\n        \
+         var {sum} = p(net.b0 + spec * HIDDEN + j);"
+    );
 }
 
 /// `energy_nets(spec, out)`: the energy network for each neighbour k of the window. Its
@@ -97,12 +103,7 @@ fn energy(w: &mut String, s: usize) {
             let _ = writeln!(w, "    let n{k}_{ch} = norm({k}u, {ch}u);");
         }
     }
-    let _ = writeln!(
-        w,
-        "    let rows = net.w0 + spec * {inputs}u * HIDDEN;\n    \
-         for (var j = 0u; j < HIDDEN; j = j + 1u) {{\n        \
-         var own = p(net.b0 + spec * HIDDEN + j);"
-    );
+    hidden_loop(w, inputs, "own");
     for ch in 0..s {
         let _ = writeln!(
             w,
