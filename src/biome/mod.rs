@@ -12,7 +12,9 @@
 //! through generated accessors (`banks`), so a world is not limited to one binding.
 //! Kernels that read a cell's 3x3 window (integrity, diffusion, the exclusive ops'
 //! proposals and choices) walk column strips of eight rows with the window in registers
-//! (`Strip` in `shaders/common/biome.wgsl`), three reads a cell instead of nine.
+//! (`Strip` in `shaders/common/biome.wgsl`), three reads a cell instead of nine. The
+//! extended programs' networks are WGSL generated for the state size (`nets`: the
+//! snippet `biome/nets`), written out rather than looped over inputs and outputs.
 //!
 //! ```no_run
 //! use morphogen::biome::{BiomeConfig, Preset, RunOptions, World};
@@ -36,6 +38,11 @@
 //! Every kernel is driven by `step` (the sub-steps, in [`SubStep`] order, and the census)
 //! except `render.wgsl` (`render`); the CPU twins are in [`mod@reference`] and the tests in
 //! `tests/biome_world.rs` (every sub-step against its twin) and `tests/biome_agents.rs`.
+//! Whole steps fuse four dispatches, through defines, where sub-steps run alone keep
+//! theirs: the last integrity pass lists the agents (ENLIST) and gravity moves the
+//! entries of falling agents and writes the list's dispatch arguments (LIST_MOVES), in
+//! place of `agent_list` and `agent_args` before reproduction; the proposals write the
+//! exclusive ops' arguments (AGENT_ARGS); `apply` ages the agents (AGING).
 //!
 //! | kernel (`shaders/biome/`) | sub-step | CPU twin |
 //! |---|---|---|
