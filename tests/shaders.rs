@@ -4,7 +4,7 @@
 //! separated by spaces, alternatives by `|`, an empty alternative meaning "unset"; every
 //! combination is validated.
 
-use morphogen::biome::{agent_nets_source, banked_grid_sources};
+use morphogen::biome::{agent_nets_source, banked_grid_sources, KERNEL_STORAGE_BINDINGS};
 use morphogen::flow::{
     integrate_state_source, network_source, network_source_with_lanes, roles_network_source,
     sde_state_source, Activation, Dense, TimeInput, VelocityField,
@@ -302,4 +302,32 @@ fn every_kernel_is_in_its_engines_table() {
         missing.is_empty(),
         "kernels missing from their engine's table: {missing:?}"
     );
+}
+
+/// Every biome kernel, in every variant its `//! variants:` lines name, binds at most the
+/// storage buffers the browser page allows, with its grids in one window each (the first
+/// sample of the generated snippets).
+#[test]
+fn every_biome_kernel_variant_fits_the_browsers_storage_bindings() {
+    let mut checked = 0;
+    for name in shader_names().filter(|n| n.starts_with("biome/") && is_kernel(n)) {
+        for defines in variants(shader_source(name).unwrap()) {
+            let defs: Vec<&str> = defines.iter().map(String::as_str).collect();
+            let wgsl = preprocessed(name, &defs).remove(0).unwrap();
+            let module = naga::front::wgsl::parse_str(&wgsl).unwrap();
+            let storage = module
+                .global_variables
+                .iter()
+                .filter(|(_, v)| matches!(v.space, naga::AddressSpace::Storage { .. }))
+                .count();
+            assert!(
+                storage <= KERNEL_STORAGE_BINDINGS as usize,
+                "{name} {defs:?} binds {storage} storage buffers; the browser page allows \
+                 {KERNEL_STORAGE_BINDINGS}"
+            );
+            checked += 1;
+        }
+    }
+    // Every biome kernel, plus the fused variants of whole steps.
+    assert!(checked >= 25, "only {checked} biome kernel variants found");
 }

@@ -12,9 +12,11 @@ use crate::gpu::{GpuBuffer, GpuContext};
 /// The most windows a grid is split into.
 pub(crate) const MAX_WINDOWS: usize = 16;
 
-/// Storage bindings of the widest biome kernel with one window per grid (a unit test keeps
-/// every kernel within it, for browsers).
-pub(crate) const KERNEL_STORAGE_BINDINGS: u32 = 10;
+/// Storage bindings of the widest biome kernel with one window per grid: the browser
+/// page's budget (WebGPU's portable default is 8; in Chromium's software adapter a
+/// reproduction kernel with 10 ran and one with 12 stopped the page). `tests/shaders.rs`
+/// keeps every variant of every biome kernel within it.
+pub const KERNEL_STORAGE_BINDINGS: u32 = 10;
 
 /// A grid bound in windows: its WGSL name, element type and the first of its binding
 /// numbers (each grid has a range of its own, clear of every kernel's own bindings).

@@ -80,6 +80,8 @@ pub use crate::gpu::StepProfile;
 pub use agents::MAX_REPRODUCTIONS_PER_STEP;
 #[doc(hidden)]
 pub use banks::sample_sources as banked_grid_sources;
+#[doc(hidden)]
+pub use banks::KERNEL_STORAGE_BINDINGS;
 pub use checkpoint::Checkpoint;
 pub use config::{BiomeConfig, Layout, Preset, Width};
 pub use metrics::{Census, Reproductions, RunTotals};
