@@ -1,6 +1,8 @@
 // Indirect dispatch arguments for a kernel over the agent list (biome/agent_dispatch),
-// one invocation. In whole steps the exclusive ops' first kernel writes them instead
-// (biome/propose with AGENT_ARGS).
+// one invocation. Whole steps write them in other kernels instead: gravity for
+// reproduction's list (biome/gravity with LIST_MOVES), the proposals for the exclusive
+// ops' (biome/propose with AGENT_ARGS); this kernel serves the parallel op's list and
+// sub-steps run alone.
 // control: CONTROL_LISTED agents appended (the list holds at most `capacity`).
 
 override WG: u32 = 64u;

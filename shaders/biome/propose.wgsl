@@ -28,8 +28,8 @@ override AGENT_WG: u32 = 64u;
 @group(0) @binding(6) var<uniform> table: Table;
 #endif
 
-// The types of `row` at `col` and its two neighbours (left, centre, right), OUT_OF_BOUNDS
-// outside the world.
+// The types of `row` at the strip's column and its two neighbours (left, centre, right),
+// OUT_OF_BOUNDS outside the world.
 fn row_types(s: Strip, row: i32) -> vec3<u32> {
     let c = strip_row(s, row);
     var r = vec3<u32>(OUT_OF_BOUNDS);
